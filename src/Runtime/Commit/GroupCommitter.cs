@@ -1,0 +1,180 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Wallet.Runtime.Catalog;
+
+namespace Wallet.Runtime.Commit;
+
+/// <summary>Writes a batch of staged items in one database transaction.</summary>
+public interface ICommitHandler<TItem, TOutcome>
+{
+    /// <summary>
+    /// Commits every item of <paramref name="items"/> in one transaction and returns one outcome per
+    /// item, in order. An item the database refuses (a business rule seen only there) is an outcome,
+    /// not an exception; throwing fails the whole batch.
+    /// </summary>
+    Task<TOutcome[]> CommitAsync(IReadOnlyList<TItem> items, CancellationToken cancellationToken);
+
+    /// <summary>True when the outcome shows that the staging activation's cached state was wrong.</summary>
+    bool InvalidatesCachedState(TOutcome outcome);
+}
+
+/// <summary>Counters of one group committer, for the dashboard and /metrics.</summary>
+public sealed class GroupCommitStatistics
+{
+    private long _batches;
+    private long _items;
+    private long _failedBatches;
+    private long _commitTicks;
+
+    public long Batches => Interlocked.Read(ref _batches);
+
+    public long Items => Interlocked.Read(ref _items);
+
+    public long FailedBatches => Interlocked.Read(ref _failedBatches);
+
+    public TimeSpan CommitTime => TimeSpan.FromTicks(Interlocked.Read(ref _commitTicks));
+
+    internal void Record(int items, TimeSpan elapsed, bool failed)
+    {
+        Interlocked.Increment(ref _batches);
+        Interlocked.Add(ref _items, items);
+        Interlocked.Add(ref _commitTicks, elapsed.Ticks);
+        if (failed)
+        {
+            Interlocked.Increment(ref _failedBatches);
+        }
+    }
+}
+
+public sealed class GroupCommitOptions
+{
+    /// <summary>The most items one transaction carries.</summary>
+    public int CommitBatchSizeMax { get; set; } = 512;
+}
+
+/// <summary>
+/// Group commit for one kind of staged item, shared by every activation of the silo.
+/// </summary>
+/// <remarks>
+/// Turns stage items and yield; a single loop takes whatever has queued up (at most
+/// <see cref="GroupCommitOptions.CommitBatchSizeMax"/>) and hands it to the handler as one
+/// transaction. While that transaction is being written, the next batch is filling up, so
+/// the batch size grows by itself with the load and a lone call still commits at once.
+/// Batches are committed one after another, so an activation's items commit in the order its
+/// turns staged them. Before any outcome is released, every activation whose state the batch
+/// proved wrong is told to reload; only then are the waiting turns resumed.
+/// </remarks>
+public sealed partial class GroupCommitter<TItem, TOutcome> : IAsyncDisposable
+{
+    private readonly Channel<PendingItem> _queue = Channel.CreateUnbounded<PendingItem>(
+        new UnboundedChannelOptions { SingleReader = true });
+    private readonly ICommitHandler<TItem, TOutcome> _handler;
+    private readonly int _batchSizeMax;
+    private readonly ILogger _logger;
+    private readonly Task _loop;
+
+    public GroupCommitter(ICommitHandler<TItem, TOutcome> handler, GroupCommitOptions options, ILogger<GroupCommitter<TItem, TOutcome>> logger)
+    {
+        _handler = handler;
+        _batchSizeMax = options.CommitBatchSizeMax > 0
+            ? options.CommitBatchSizeMax
+            : throw new ArgumentOutOfRangeException(nameof(options), "CommitBatchSizeMax must be positive.");
+        _logger = logger;
+        _loop = Task.Run(RunAsync);
+    }
+
+    public GroupCommitStatistics Statistics { get; } = new();
+
+    /// <summary>Drains what is queued, then stops. Items staged afterwards fail as unavailable.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _loop;
+    }
+
+    internal Task<TOutcome> Enqueue(TItem item, ActivationData owner)
+    {
+        var pending = new PendingItem(item, owner);
+        owner.OnStaged(pending.Completion.Task);
+        if (!_queue.Writer.TryWrite(pending))
+        {
+            owner.OnStagedCompleted(stateInvalidated: true);
+            pending.Completion.SetException(new SiloUnavailableException("The group committer has stopped."));
+        }
+
+        return pending.Completion.Task;
+    }
+
+    private async Task RunAsync()
+    {
+        var batch = new List<PendingItem>(_batchSizeMax);
+        var items = new List<TItem>(_batchSizeMax);
+        var reader = _queue.Reader;
+        while (await reader.WaitToReadAsync())
+        {
+            batch.Clear();
+            items.Clear();
+            while (batch.Count < _batchSizeMax && reader.TryRead(out var pending))
+            {
+                batch.Add(pending);
+                items.Add(pending.Item);
+            }
+
+            await CommitBatchAsync(batch, items);
+        }
+    }
+
+    private async Task CommitBatchAsync(List<PendingItem> batch, List<TItem> items)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        TOutcome[] outcomes;
+        try
+        {
+            outcomes = await _handler.CommitAsync(items, CancellationToken.None);
+            if (outcomes.Length != batch.Count)
+            {
+                throw new InvalidOperationException($"The commit handler returned {outcomes.Length} outcomes for {batch.Count} items.");
+            }
+        }
+        catch (Exception exception)
+        {
+            Statistics.Record(batch.Count, System.Diagnostics.Stopwatch.GetElapsedTime(started), failed: true);
+            LogBatchFailed(_logger, exception, batch.Count);
+            var failure = new CommitFailedException($"The commit of a batch of {batch.Count} failed; nothing in it was applied.", exception);
+            foreach (var pending in batch)
+            {
+                pending.Owner.OnStagedCompleted(stateInvalidated: true);
+            }
+
+            foreach (var pending in batch)
+            {
+                pending.Completion.SetException(failure);
+            }
+
+            return;
+        }
+
+        Statistics.Record(batch.Count, System.Diagnostics.Stopwatch.GetElapsedTime(started), failed: false);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Owner.OnStagedCompleted(_handler.InvalidatesCachedState(outcomes[i]));
+        }
+
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Completion.SetResult(outcomes[i]);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A group commit of {Count} items failed; every turn in it fails")]
+    private static partial void LogBatchFailed(ILogger logger, Exception exception, int count);
+
+    private sealed class PendingItem(TItem item, ActivationData owner)
+    {
+        public TItem Item { get; } = item;
+
+        public ActivationData Owner { get; } = owner;
+
+        public TaskCompletionSource<TOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}
