@@ -1,0 +1,38 @@
+namespace Wallet.Grains;
+
+/// <summary>
+/// The stable problem codes of the ledger. Clients branch on these; the HTTP status for each is
+/// fixed by the API (see the README's error table). Never rename one.
+/// </summary>
+public static class LedgerErrors
+{
+    public const string ValidationFailed = "validation_failed";
+    public const string MalformedJson = "malformed_json";
+    public const string InvalidAmount = "invalid_amount";
+    public const string UnknownCurrency = "unknown_currency";
+    public const string SameWallet = "same_wallet";
+    public const string InvalidCursor = "invalid_cursor";
+    public const string Unauthorized = "unauthorized";
+    public const string Forbidden = "forbidden";
+    public const string WalletNotFound = "wallet_not_found";
+    public const string TransferNotFound = "transfer_not_found";
+    public const string NotFound = "not_found";
+    public const string IdempotencyKeyReused = "idempotency_key_reused";
+    public const string Conflict = "conflict";
+    public const string InsufficientFunds = "insufficient_funds";
+    public const string CurrencyMismatch = "currency_mismatch";
+    public const string WalletFrozen = "wallet_frozen";
+    public const string WalletClosed = "wallet_closed";
+    public const string LimitExceeded = "limit_exceeded";
+    public const string InvalidStatusChange = "invalid_status_change";
+    public const string Unavailable = "unavailable";
+
+    /// <summary>
+    /// Not an answer for clients: the request's Idempotency-Key was committed by another call, so
+    /// the caller looks the key up and replays its answer (or reports it reused with another body).
+    /// </summary>
+    public const string IdempotencyKeyExists = "idempotency_key_exists";
+}
+
+/// <summary>A business outcome that is not a success: a stable code and a sentence for people.</summary>
+public sealed record LedgerFailure(string Code, string Detail);

@@ -1,0 +1,23 @@
+using Wallet.Runtime;
+
+namespace Wallet.Grains.Wallets;
+
+/// <summary>
+/// One wallet, or one system account of a tenant (key <c>sys:{tenant}:{name}:{currency}</c>).
+/// Every debit of the wallet is decided in one of its turns.
+/// </summary>
+public interface IWalletGrain : IGrainWithStringKey
+{
+    Task<WalletResult> Create(CreateWallet command);
+
+    Task<WalletResult> Get(string tenantId);
+
+    Task<WalletResult> ChangeStatus(ChangeWalletStatus command);
+
+    /// <summary>Moves money out of this wallet. The credit to the destination commits in the same transaction.</summary>
+    Task<TransferResult> Transfer(TransferCommand command);
+
+    /// <summary>Tells the wallet of a credit another wallet's turn committed. Losing one is harmless.</summary>
+    [OneWay]
+    Task OnCredited(CreditNotice notice);
+}

@@ -1,0 +1,89 @@
+using System.Text.Json;
+
+namespace Wallet.Grains.Wallets;
+
+/// <summary>An Idempotency-Key and the hash of the request it came with.</summary>
+public sealed record IdempotencyRequest(string Key, string RequestHash);
+
+public sealed record CreateWallet(
+    string TenantId,
+    string Currency,
+    string? OwnerId,
+    string? OverdraftLimit,
+    JsonElement? Metadata,
+    IdempotencyRequest? Idempotency);
+
+public enum WalletStatusChange
+{
+    Freeze,
+    Unfreeze,
+    Close,
+}
+
+public sealed record ChangeWalletStatus(string TenantId, WalletStatusChange Change, IdempotencyRequest? Idempotency);
+
+/// <summary>
+/// A transfer as the client asked for it. <see cref="Source"/> and <see cref="Destination"/> are
+/// wallet ids or system references such as <c>@treasury</c>; <see cref="Amount"/> is decimal text,
+/// converted with the currency's scale inside the source's turn.
+/// </summary>
+public sealed record TransferCommand(
+    string TenantId,
+    string TransferId,
+    string Source,
+    string Destination,
+    string Amount,
+    string? Currency,
+    string? Reference,
+    string? Description,
+    JsonElement? Metadata,
+    IdempotencyRequest? Idempotency,
+    DateTimeOffset CreatedAt);
+
+/// <summary>A credit committed to this wallet, at the wallet row version it produced.</summary>
+public sealed record CreditNotice(long Amount, long Version);
+
+public static class WalletStatuses
+{
+    public const string Active = "active";
+    public const string Frozen = "frozen";
+    public const string Closed = "closed";
+}
+
+public sealed record BalanceView(string Posted, string Pending, string Available);
+
+public sealed record WalletView(
+    string Id,
+    string Currency,
+    string Status,
+    string? OwnerId,
+    BalanceView Balance,
+    string OverdraftLimit,
+    JsonElement? Metadata,
+    DateTimeOffset CreatedAt);
+
+public sealed record TransferView(
+    string Id,
+    string Source,
+    string Destination,
+    string Amount,
+    string Currency,
+    string Status,
+    string? Reference,
+    string? Description,
+    JsonElement? Metadata,
+    DateTimeOffset CreatedAt);
+
+/// <summary>The status and body first answered to an idempotent request, replayed as they were.</summary>
+public sealed record StoredResponse(int StatusCode, string Body);
+
+public sealed record WalletResult(WalletView? Wallet, LedgerFailure? Failure)
+{
+    public static WalletResult Fail(string code, string detail) => new(null, new LedgerFailure(code, detail));
+}
+
+/// <summary><see cref="Replayed"/> is true when an in-flight call with the same Idempotency-Key produced the answer.</summary>
+public sealed record TransferResult(TransferView? Transfer, LedgerFailure? Failure, bool Replayed = false)
+{
+    public static TransferResult Fail(string code, string detail) => new(null, new LedgerFailure(code, detail));
+}

@@ -1,0 +1,40 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Wallet.Grains.Ledger;
+using Wallet.Grains.Storage;
+using Wallet.Grains.Wallets;
+using Wallet.Runtime;
+using Wallet.Runtime.Commit;
+using Wallet.Runtime.Hosting;
+
+namespace Wallet.Grains;
+
+public static class GrainsServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the wallet grains and the stores behind them on a silo. <paramref name="dataSource"/>
+    /// gives the database; it is asked for once, when a store is first needed.
+    /// </summary>
+    public static SiloBuilder AddWalletGrains(this SiloBuilder silo, Func<IServiceProvider, NpgsqlDataSource> dataSource)
+    {
+        var services = silo.Services;
+        services.AddSingleton(dataSource);
+        services.AddSingleton<CurrencyCatalog>();
+        services.AddSingleton<Migrator>();
+        services.AddSingleton<WalletStore>();
+        services.AddSingleton<LedgerStore>();
+        services.AddSingleton<LedgerVerifier>();
+        services.AddSingleton<IdempotencyStore>();
+        services.AddSingleton<ApiKeyStore>();
+        services.AddSingleton<LedgerCommitHandler>();
+        services.AddSingleton<IGrainStorage<WalletState>, WalletStateStorage>();
+        services.AddOptions<GroupCommitOptions>();
+        services.AddSingleton(sp => new GroupCommitter<StagedTransfer, TransferCommitOutcome>(
+            sp.GetRequiredService<LedgerCommitHandler>(),
+            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<GroupCommitOptions>>().Value,
+            sp.GetRequiredService<ILogger<GroupCommitter<StagedTransfer, TransferCommitOutcome>>>()));
+        services.AddSingleton(sp => sp.GetRequiredService<GroupCommitter<StagedTransfer, TransferCommitOutcome>>().Statistics);
+        return silo.AddGrain<IWalletGrain, WalletGrain>();
+    }
+}

@@ -1,0 +1,78 @@
+using System.Data;
+using Npgsql;
+
+namespace Wallet.Grains.Ledger;
+
+public sealed record VerifyProblem(string Code, string? WalletId, string? EntryId, string Detail);
+
+public sealed record VerifyReport(bool Ok, long WalletsChecked, long EntriesChecked, IReadOnlyList<VerifyProblem> Problems);
+
+/// <summary>
+/// Proves the ledger's invariants over one consistent snapshot of the whole database: every
+/// balance is the sum of its postings, every entry's postings sum to zero, running balances
+/// add up, no wallet is overdrawn and the sequence has no gap.
+/// </summary>
+public sealed class LedgerVerifier(NpgsqlDataSource dataSource)
+{
+    // Each check returns rows of (code, wallet_id, entry_id, detail); none means it holds.
+    private static readonly string[] Checks =
+    [
+        """
+        SELECT 'balance_mismatch', w.id, NULL, format('balance %s but postings sum to %s', w.balance, coalesce(p.total, 0))
+        FROM wallets w LEFT JOIN (SELECT wallet_id, sum(amount) AS total FROM postings GROUP BY wallet_id) p ON p.wallet_id = w.id
+        WHERE w.balance <> coalesce(p.total, 0)
+        """,
+        """
+        SELECT 'entry_unbalanced', NULL, e.id, format('%s postings summing to %s', coalesce(p.n, 0), coalesce(p.total, 0))
+        FROM entries e LEFT JOIN (SELECT entry_seq, sum(amount) AS total, count(*) AS n FROM postings GROUP BY entry_seq) p ON p.entry_seq = e.seq
+        WHERE p.total IS DISTINCT FROM 0 OR p.n < 2
+        """,
+        """
+        SELECT 'posting_orphaned', p.wallet_id, NULL, format('posting at seq %s has no entry', p.entry_seq)
+        FROM postings p LEFT JOIN entries e ON e.seq = p.entry_seq WHERE e.seq IS NULL
+        """,
+        """
+        SELECT 'currency_mismatch', p.wallet_id, e.id, format('posting in %s on a %s wallet', p.currency, w.currency)
+        FROM postings p JOIN wallets w ON w.id = p.wallet_id JOIN entries e ON e.seq = p.entry_seq
+        WHERE p.currency <> w.currency OR p.currency <> e.currency
+        """,
+        """
+        SELECT 'running_balance_mismatch', wallet_id, NULL, format('balance_after %s at seq %s, running sum %s', balance_after, entry_seq, running)
+        FROM (SELECT wallet_id, entry_seq, balance_after, sum(amount) OVER (PARTITION BY wallet_id ORDER BY entry_seq) AS running FROM postings) r
+        WHERE balance_after <> running
+        """,
+        """
+        SELECT 'overdrawn', id, NULL, format('balance %s below -%s', balance, overdraft_limit)
+        FROM wallets WHERE NOT may_go_negative AND balance < -overdraft_limit
+        """,
+        """
+        SELECT 'sequence_gap', NULL, NULL, format('%s entries, sequence up to %s, head at %s', count(*), coalesce(max(seq), 0), (SELECT last_seq FROM ledger_head))
+        FROM entries HAVING count(*) <> coalesce(max(seq), 0) OR coalesce(max(seq), 0) <> (SELECT last_seq FROM ledger_head)
+        """,
+    ];
+
+    public async Task<VerifyReport> VerifyAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
+        var problems = new List<VerifyProblem>();
+        foreach (var check in Checks)
+        {
+            await using var command = new NpgsqlCommand(check, connection, transaction);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                problems.Add(new VerifyProblem(
+                    reader.GetString(0),
+                    reader.IsDBNull(1) ? null : reader.GetString(1),
+                    reader.IsDBNull(2) ? null : reader.GetString(2),
+                    reader.GetString(3)));
+            }
+        }
+
+        await using var counts = new NpgsqlCommand("SELECT (SELECT count(*) FROM wallets), (SELECT count(*) FROM entries)", connection, transaction);
+        await using var countReader = await counts.ExecuteReaderAsync(cancellationToken);
+        await countReader.ReadAsync(cancellationToken);
+        return new VerifyReport(problems.Count == 0, countReader.GetInt64(0), countReader.GetInt64(1), problems);
+    }
+}

@@ -1,0 +1,221 @@
+using System.Text;
+using Npgsql;
+using NpgsqlTypes;
+using Wallet.Grains.Money;
+using Wallet.Grains.Wallets;
+
+namespace Wallet.Grains.Storage;
+
+/// <summary>Wallet rows: read, create, change status, list. Balances change only in <see cref="LedgerStore"/>.</summary>
+public sealed class WalletStore(NpgsqlDataSource dataSource, CurrencyCatalog currencies)
+{
+    private const string Columns =
+        "id, tenant_id, kind, currency, scale, status, owner_id, balance, pending, overdraft_limit, may_go_negative, version, metadata::text, created_at";
+
+    private const string SelectById = $"SELECT {Columns} FROM wallets WHERE id = @id";
+
+    private const string InsertWallet = """
+        INSERT INTO wallets (id, tenant_id, kind, currency, scale, status, owner_id, overdraft_limit, may_go_negative, metadata, created_at)
+        VALUES (@id, @tenant, @kind, @currency, @scale, 'active', @owner, @overdraft, @negative, @metadata::jsonb, @created)
+        ON CONFLICT (id) DO NOTHING
+        """;
+
+    private const string UpdateStatus = """
+        UPDATE wallets SET status = @status
+        WHERE id = @id AND tenant_id = @tenant AND status = @expected AND (@status <> 'closed' OR (balance = 0 AND pending = 0))
+        """;
+
+    internal async Task<WalletState?> ReadAsync(string walletId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(SelectById);
+        command.Parameters.AddWithValue("id", walletId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? ReadWallet(reader) : null;
+    }
+
+    /// <summary>
+    /// Creates a user wallet and its tenant's system accounts in the currency, with the idempotency
+    /// key, in one transaction. False when the idempotency key exists already: nothing was created.
+    /// </summary>
+    internal async Task<bool> CreateAsync(
+        WalletState wallet, IdempotencyRequest? idempotency, Func<WalletState, string> responseBody, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        if (idempotency is not null &&
+            !await IdempotencyStore.TryInsertAsync(connection, wallet.TenantId, idempotency, 201, responseBody(wallet), cancellationToken))
+        {
+            await transaction.RollbackAsync(cancellationToken);
+            return false;
+        }
+
+        await InsertAsync(connection, wallet, cancellationToken);
+        await EnsureSystemAccountsAsync(connection, wallet.TenantId, wallet.Currency, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    internal async Task EnsureSystemAccountsAsync(string tenantId, Currency currency, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await EnsureSystemAccountsAsync(connection, tenantId, currency, cancellationToken);
+    }
+
+    /// <summary>
+    /// Moves a wallet from <paramref name="expected"/> to <paramref name="status"/>, with the idempotency
+    /// key, in one transaction. <see cref="StatusChangeOutcome.StatusMoved"/> when the row is no longer in
+    /// the expected status or, when closing, holds money.
+    /// </summary>
+    internal async Task<StatusChangeOutcome> ChangeStatusAsync(
+        WalletState wallet, string expected, string status, IdempotencyRequest? idempotency, string responseBody, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        if (idempotency is not null &&
+            !await IdempotencyStore.TryInsertAsync(connection, wallet.TenantId, idempotency, 200, responseBody, cancellationToken))
+        {
+            await transaction.RollbackAsync(cancellationToken);
+            return StatusChangeOutcome.IdempotencyKeyExists;
+        }
+
+        await using var command = new NpgsqlCommand(UpdateStatus, connection, transaction);
+        command.Parameters.AddWithValue("id", wallet.Id);
+        command.Parameters.AddWithValue("tenant", wallet.TenantId);
+        command.Parameters.AddWithValue("expected", expected);
+        command.Parameters.AddWithValue("status", status);
+        if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
+        {
+            await transaction.RollbackAsync(cancellationToken);
+            return StatusChangeOutcome.StatusMoved;
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return StatusChangeOutcome.Changed;
+    }
+
+    public async Task<Page<WalletView>> ListAsync(WalletQuery query, CancellationToken cancellationToken)
+    {
+        var sql = new StringBuilder($"SELECT {Columns} FROM wallets WHERE tenant_id = @tenant AND kind = 'user'");
+        await using var command = dataSource.CreateCommand();
+        command.Parameters.AddWithValue("tenant", query.TenantId);
+        AddFilter(sql, command, "owner_id", query.OwnerId);
+        AddFilter(sql, command, "status", query.Status);
+        AddFilter(sql, command, "currency", query.Currency);
+        if (query.After is not null)
+        {
+            sql.Append(" AND id > @after");
+            command.Parameters.AddWithValue("after", query.After);
+        }
+
+        sql.Append(" ORDER BY id LIMIT @limit");
+        command.Parameters.AddWithValue("limit", query.Limit + 1);
+        command.CommandText = sql.ToString();
+        var wallets = new List<WalletView>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            wallets.Add(ReadWallet(reader).ToView());
+        }
+
+        return Page<WalletView>.From(wallets, query.Limit, w => w.Id);
+    }
+
+    private static void AddFilter(StringBuilder sql, NpgsqlCommand command, string column, string? value)
+    {
+        if (value is null)
+        {
+            return;
+        }
+
+        sql.Append(" AND ").Append(column).Append(" = @").Append(column);
+        command.Parameters.AddWithValue(column, value);
+    }
+
+    private static async Task InsertAsync(NpgsqlConnection connection, WalletState wallet, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(InsertWallet, connection);
+        command.Parameters.AddWithValue("id", wallet.Id);
+        command.Parameters.AddWithValue("tenant", wallet.TenantId);
+        command.Parameters.AddWithValue("kind", wallet.IsSystem ? "system" : "user");
+        command.Parameters.AddWithValue("currency", wallet.Currency.Code);
+        command.Parameters.AddWithValue("scale", (short)wallet.Currency.Scale);
+        command.Parameters.AddWithValue("owner", (object?)wallet.OwnerId ?? DBNull.Value);
+        command.Parameters.AddWithValue("overdraft", wallet.OverdraftLimit);
+        command.Parameters.AddWithValue("negative", wallet.MayGoNegative);
+        command.Parameters.Add(new NpgsqlParameter("metadata", NpgsqlDbType.Text) { Value = (object?)wallet.MetadataJson ?? DBNull.Value });
+        command.Parameters.AddWithValue("created", wallet.CreatedAt);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task EnsureSystemAccountsAsync(NpgsqlConnection connection, string tenantId, Currency currency, CancellationToken cancellationToken)
+    {
+        foreach (var name in SystemAccounts.Names)
+        {
+            await InsertAsync(connection, new WalletState
+            {
+                Exists = true,
+                Id = SystemAccounts.WalletId(tenantId, name, currency.Code),
+                TenantId = tenantId,
+                IsSystem = true,
+                Currency = currency,
+                MayGoNegative = SystemAccounts.MayGoNegative(name),
+                CreatedAt = DateTimeOffset.UtcNow,
+            }, cancellationToken);
+        }
+    }
+
+    private WalletState ReadWallet(NpgsqlDataReader reader)
+    {
+        var code = reader.GetString(3);
+        var scale = reader.GetInt16(4);
+        return new WalletState
+        {
+            Exists = true,
+            Id = reader.GetString(0),
+            TenantId = reader.GetString(1),
+            IsSystem = reader.GetString(2) == "system",
+            Currency = currencies.TryGet(code, out var known) && known.Scale == scale ? known : new Currency(code, scale),
+            Status = reader.GetString(5),
+            OwnerId = reader.IsDBNull(6) ? null : reader.GetString(6),
+            Balance = reader.GetInt64(7),
+            Pending = reader.GetInt64(8),
+            OverdraftLimit = reader.GetInt64(9),
+            MayGoNegative = reader.GetBoolean(10),
+            LoadedVersion = reader.GetInt64(11),
+            MetadataJson = reader.IsDBNull(12) ? null : reader.GetString(12),
+            CreatedAt = reader.GetFieldValue<DateTimeOffset>(13),
+        };
+    }
+}
+
+internal enum StatusChangeOutcome
+{
+    Changed,
+    StatusMoved,
+    IdempotencyKeyExists,
+}
+
+public sealed record WalletQuery(string TenantId, string? OwnerId, string? Status, string? Currency, int Limit, string? After);
+
+/// <summary>One page of a list and the cursor of the next, null on the last page.</summary>
+public sealed record Page<T>(IReadOnlyList<T> Data, string? NextCursor)
+{
+    /// <summary>Builds a page from up to <paramref name="limit"/> + 1 rows: the extra row only says there is more.</summary>
+    public static Page<T> From(List<T> rows, int limit, Func<T, string> cursorOf)
+    {
+        if (rows.Count <= limit)
+        {
+            return new Page<T>(rows, null);
+        }
+
+        rows.RemoveAt(rows.Count - 1);
+        return new Page<T>(rows, cursorOf(rows[^1]));
+    }
+}
+
+/// <summary>Reads a wallet grain's state: its row, or a missing wallet.</summary>
+internal sealed class WalletStateStorage(WalletStore wallets) : Wallet.Runtime.IGrainStorage<WalletState>
+{
+    public async Task<WalletState> ReadStateAsync(Wallet.Runtime.GrainId grainId, CancellationToken cancellationToken) =>
+        await wallets.ReadAsync(grainId.Key, cancellationToken) ?? WalletState.Missing(grainId.Key);
+}

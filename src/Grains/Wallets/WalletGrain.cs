@@ -1,0 +1,200 @@
+using Microsoft.Extensions.Logging;
+using Wallet.Grains.Ledger;
+using Wallet.Grains.Money;
+using Wallet.Grains.Storage;
+using Wallet.Runtime;
+using Wallet.Runtime.Commit;
+
+namespace Wallet.Grains.Wallets;
+
+/// <summary>
+/// A wallet, or a system account. Debits are decided here, in the wallet's turn, against the
+/// cached balance, then staged into the silo's group commit; PostgreSQL checks them again.
+/// </summary>
+internal sealed partial class WalletGrain(
+    GroupCommitter<StagedTransfer, TransferCommitOutcome> committer,
+    WalletStore wallets,
+    CurrencyCatalog currencies,
+    ILogger<WalletGrain> logger) : Grain<WalletState>, IWalletGrain
+{
+    // Transfers being committed, by Idempotency-Key: a retry that arrives meanwhile waits for
+    // the first one's outcome instead of racing it to the database.
+    private readonly Dictionary<string, InFlightTransfer> _inFlight = new(StringComparer.Ordinal);
+
+    public async Task<WalletResult> Get(string tenantId)
+    {
+        if (!State.IsVisibleTo(tenantId))
+        {
+            return WalletNotFound();
+        }
+
+        var view = State.ToView();
+        await WhenStagedDurable();
+        return new WalletResult(view, null);
+    }
+
+    public async Task<WalletResult> Create(CreateWallet command)
+    {
+        if (State.Exists)
+        {
+            return WalletResult.Fail(LedgerErrors.Conflict, $"wallet {State.Id} exists already");
+        }
+
+        var (wallet, failure) = WalletRules.NewWallet(GetPrimaryKeyString(), command, currencies);
+        if (failure is not null)
+        {
+            DeactivateOnIdle();
+            return new WalletResult(null, failure);
+        }
+
+        if (!await wallets.CreateAsync(wallet!, command.Idempotency, w => WalletRules.Serialize(w.ToView()), CancellationToken.None))
+        {
+            DeactivateOnIdle();
+            return WalletResult.Fail(LedgerErrors.IdempotencyKeyExists, "the Idempotency-Key was used by another request");
+        }
+
+        State = wallet!;
+        return new WalletResult(State.ToView(), null);
+    }
+
+    public async Task<WalletResult> ChangeStatus(ChangeWalletStatus command)
+    {
+        if (!State.IsVisibleTo(command.TenantId))
+        {
+            return WalletNotFound();
+        }
+
+        // Commits staged before this turn land first, and the decision is taken on the row as it is.
+        await ReloadStateAsync();
+        var (target, failure) = WalletRules.StatusChange(State, command.Change);
+        if (failure is not null)
+        {
+            return new WalletResult(null, failure);
+        }
+
+        if (target == State.Status)
+        {
+            return new WalletResult(State.ToView(), null);
+        }
+
+        var changed = WalletRules.WithStatus(State, target);
+        var outcome = await wallets.ChangeStatusAsync(State, State.Status, target, command.Idempotency, WalletRules.Serialize(changed.ToView()), CancellationToken.None);
+        switch (outcome)
+        {
+            case StatusChangeOutcome.Changed:
+                State = changed;
+                return new WalletResult(State.ToView(), null);
+            case StatusChangeOutcome.IdempotencyKeyExists:
+                return WalletResult.Fail(LedgerErrors.IdempotencyKeyExists, "the Idempotency-Key was used by another request");
+            default:
+                ReloadStateBeforeNextTurn();
+                return WalletResult.Fail(LedgerErrors.Conflict, $"wallet {State.Id} changed meanwhile; retry");
+        }
+    }
+
+    public async Task<TransferResult> Transfer(TransferCommand command)
+    {
+        if (!State.IsVisibleTo(command.TenantId) && !await TryCreateSystemAccountAsync(command.TenantId))
+        {
+            return TransferResult.Fail(LedgerErrors.WalletNotFound, $"wallet {SystemAccounts.Display(GetPrimaryKeyString())} not found");
+        }
+
+        if (command.Idempotency is { } idempotency && _inFlight.TryGetValue(idempotency.Key, out var first))
+        {
+            return first.RequestHash == idempotency.RequestHash
+                ? (await WhenDurable(first.Outcome.Task)) with { Replayed = true }
+                : TransferResult.Fail(LedgerErrors.IdempotencyKeyReused, "the Idempotency-Key was used with a different request");
+        }
+
+        var staging = WalletRules.Stage(State, command);
+        if (staging.Failure?.Code == LedgerErrors.InsufficientFunds)
+        {
+            // Credits whose notices were missed leave the cached balance low; only the row can say no.
+            await ReloadStateAsync();
+            staging = WalletRules.Stage(State, command);
+        }
+
+        return staging.Failure is null
+            ? await CommitAsync(staging.Transfer!, staging.View!, command.Idempotency)
+            : new TransferResult(null, staging.Failure);
+    }
+
+    public Task OnCredited(CreditNotice notice)
+    {
+        State.ApplyCredit(notice);
+        return Task.CompletedTask;
+    }
+
+    private async Task<TransferResult> CommitAsync(StagedTransfer staged, TransferView view, IdempotencyRequest? idempotency)
+    {
+        State.ApplyDebit(staged.Amount);
+        var inFlight = idempotency is null ? null : _inFlight[idempotency.Key] = new InFlightTransfer(idempotency.RequestHash);
+        try
+        {
+            var outcome = await WhenDurable(committer, staged);
+            var result = outcome.Status switch
+            {
+                CommitStatus.Committed => Committed(staged, view, outcome),
+                CommitStatus.IdempotencyKeyExists => TransferResult.Fail(LedgerErrors.IdempotencyKeyExists, "the Idempotency-Key was used by another request"),
+                _ => new TransferResult(null, outcome.Failure),
+            };
+            inFlight?.Outcome.SetResult(result);
+            return result;
+        }
+        catch (Exception exception)
+        {
+            inFlight?.Outcome.SetException(exception);
+            throw;
+        }
+        finally
+        {
+            if (idempotency is not null)
+            {
+                _inFlight.Remove(idempotency.Key);
+            }
+        }
+    }
+
+    private TransferResult Committed(StagedTransfer staged, TransferView view, TransferCommitOutcome outcome)
+    {
+        // Queued before the reply leaves, so a client that reads the destination next sees the credit.
+        _ = GrainFactory.GetGrain<IWalletGrain>(staged.DestinationId).OnCredited(new CreditNotice(staged.Amount, outcome.DestinationVersion));
+        return new TransferResult(view, null);
+    }
+
+    private async Task<bool> TryCreateSystemAccountAsync(string tenantId)
+    {
+        var key = GetPrimaryKeyString();
+        var parts = key.Split(':');
+        if (State.Exists || !SystemAccounts.IsSystemWalletId(key) || parts.Length != 4 || parts[1] != tenantId
+            || !currencies.TryGet(parts[3], out var currency))
+        {
+            return false;
+        }
+
+        await wallets.EnsureSystemAccountsAsync(tenantId, currency, CancellationToken.None);
+        await ReloadStateAsync();
+        LogSystemAccountsCreated(logger, tenantId, currency.Code);
+        return State.IsVisibleTo(tenantId);
+    }
+
+    private WalletResult WalletNotFound()
+    {
+        if (!State.Exists)
+        {
+            DeactivateOnIdle();
+        }
+
+        return WalletResult.Fail(LedgerErrors.WalletNotFound, $"wallet {GetPrimaryKeyString()} not found");
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Created the system accounts of tenant {TenantId} in {Currency}")]
+    private static partial void LogSystemAccountsCreated(ILogger logger, string tenantId, string currency);
+
+    private sealed class InFlightTransfer(string requestHash)
+    {
+        public string RequestHash { get; } = requestHash;
+
+        public TaskCompletionSource<TransferResult> Outcome { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

@@ -1,0 +1,83 @@
+using Wallet.Grains.Money;
+
+namespace Wallet.Grains.Wallets;
+
+/// <summary>
+/// What a wallet grain knows of its row. <see cref="Balance"/> includes the debits its turns have
+/// staged but not yet seen committed, so it may only ever be lower than the truth, never higher.
+/// </summary>
+internal sealed class WalletState
+{
+    public static WalletState Missing(string id) => new() { Id = id };
+
+    public bool Exists { get; init; }
+
+    public string Id { get; init; } = "";
+
+    public string TenantId { get; init; } = "";
+
+    public bool IsSystem { get; init; }
+
+    public Currency Currency { get; init; } = new("XXX", 0);
+
+    public string Status { get; set; } = WalletStatuses.Active;
+
+    public string? OwnerId { get; init; }
+
+    public long Balance { get; set; }
+
+    public long Pending { get; init; }
+
+    public long OverdraftLimit { get; init; }
+
+    public bool MayGoNegative { get; init; }
+
+    /// <summary>The row version this state was read at. Credits at or below it are already counted.</summary>
+    public long LoadedVersion { get; init; }
+
+    public string? MetadataJson { get; init; }
+
+    public DateTimeOffset CreatedAt { get; init; }
+
+    public WalletState Copy() => (WalletState)MemberwiseClone();
+
+    public bool IsVisibleTo(string tenantId) => Exists && TenantId == tenantId;
+
+    /// <summary>Checks a debit against status and funds; null when it may be staged.</summary>
+    public LedgerFailure? CheckDebit(long amount) => Status switch
+    {
+        WalletStatuses.Closed => new LedgerFailure(LedgerErrors.WalletClosed, $"wallet {Display} is closed"),
+        WalletStatuses.Frozen => new LedgerFailure(LedgerErrors.WalletFrozen, $"wallet {Display} is frozen; debits are refused"),
+        _ when !MayGoNegative && amount > Available => new LedgerFailure(
+            LedgerErrors.InsufficientFunds,
+            $"wallet {Display} has {Format(Available)} {Currency.Code} available; {Format(amount)} requested"),
+        _ => null,
+    };
+
+    public long Available => Balance - Pending + OverdraftLimit;
+
+    public void ApplyDebit(long amount) => Balance = checked(Balance - amount);
+
+    /// <summary>Counts a credit committed by another wallet's turn, unless the loaded state has it already.</summary>
+    public void ApplyCredit(CreditNotice notice)
+    {
+        if (Exists && notice.Version > LoadedVersion)
+        {
+            Balance = checked(Balance + notice.Amount);
+        }
+    }
+
+    public string Display => SystemAccounts.Display(Id);
+
+    public string Format(long minorUnits) => Amount.Format(minorUnits, Currency.Scale);
+
+    public WalletView ToView() => new(
+        Id,
+        Currency.Code,
+        Status,
+        OwnerId,
+        new BalanceView(Format(Balance), Format(Pending), Format(Available)),
+        Format(OverdraftLimit),
+        MetadataJson is null ? null : System.Text.Json.JsonDocument.Parse(MetadataJson).RootElement.Clone(),
+        CreatedAt);
+}
