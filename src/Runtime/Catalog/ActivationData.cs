@@ -159,6 +159,7 @@ internal sealed partial class ActivationData
             _pendingResumes++;
         }
 
+        request.EndSegment();
         durable.ContinueWith(
             (_, state) => EnqueueResume(((GrainRequest)state!, continuation)),
             request,
