@@ -15,6 +15,10 @@ internal abstract class GrainMethodInvoker
     {
         Method = method;
         IsOneWay = method.GetCustomAttribute<OneWayAttribute>() is not null;
+        if (IsOneWay && method.ReturnType != typeof(Task))
+        {
+            throw new NotSupportedException($"One-way method {method.DeclaringType?.Name}.{method.Name} must return Task: its caller gets no result.");
+        }
     }
 
     public MethodInfo Method { get; }

@@ -38,6 +38,7 @@ internal sealed partial class ActivationData
     private volatile bool _needsReload;
     private int _stateEpoch;
     private Task _lastStaged = Task.CompletedTask;
+    private TaskCompletionSource? _deactivated;
     private Grain? _grain;
 
     public ActivationData(GrainId grainId, GrainCatalog catalog, ILogger logger)
@@ -178,7 +179,7 @@ internal sealed partial class ActivationData
                 return false;
             }
 
-            _status = ActivationStatus.Deactivating;
+            BeginDeactivationLocked();
             return true;
         }
     }
@@ -202,7 +203,18 @@ internal sealed partial class ActivationData
             {
                 _status = ActivationStatus.Invalid;
             }
+
+            _deactivated?.TrySetResult();
         }
+    }
+
+    // The catalog learns of the deactivation under the activation's lock, before any caller can see
+    // the status, so a successor activation always waits for this one's OnDeactivateAsync.
+    private void BeginDeactivationLocked()
+    {
+        _status = ActivationStatus.Deactivating;
+        _deactivated = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _catalog.NoteDeactivating(GrainId, _deactivated.Task);
     }
 
     private bool IsIdleLocked() =>
@@ -239,6 +251,7 @@ internal sealed partial class ActivationData
         {
             GrainRequest request;
             Action? resume = null;
+            var deactivate = false;
             lock (_lock)
             {
                 if (_resumes.TryDequeue(out var next))
@@ -252,12 +265,20 @@ internal sealed partial class ActivationData
                     _lastActiveTicks = Environment.TickCount64;
                     if (_deactivateOnIdle && IsIdleLocked())
                     {
-                        _status = ActivationStatus.Deactivating;
-                        _ = _catalog.CompleteDeactivationAsync(this, DeactivationReason.ApplicationRequested);
+                        BeginDeactivationLocked();
+                        deactivate = true;
                     }
-
-                    return;
                 }
+            }
+
+            if (request is null)
+            {
+                if (deactivate)
+                {
+                    await _catalog.CompleteDeactivationAsync(this, DeactivationReason.ApplicationRequested);
+                }
+
+                return;
             }
 
             if (resume is not null)

@@ -72,7 +72,8 @@ internal sealed partial class GrainCatalog(
         _activations.TryRemove(new KeyValuePair<GrainId, ActivationData>(activation.GrainId, activation));
 
     /// <summary>Collects activations idle for longer than <paramref name="idleFor"/>. Returns how many.</summary>
-    public async Task<int> CollectIdleAsync(TimeSpan idleFor, CancellationToken cancellationToken)
+    public async Task<int> CollectIdleAsync(
+        TimeSpan idleFor, CancellationToken cancellationToken, DeactivationReason reason = DeactivationReason.IdleCollected)
     {
         var idleMs = (long)idleFor.TotalMilliseconds;
         var collected = new List<Task>();
@@ -80,7 +81,7 @@ internal sealed partial class GrainCatalog(
         {
             if (activation.TryBeginIdleDeactivation(idleMs))
             {
-                collected.Add(CompleteDeactivationAsync(activation, DeactivationReason.IdleCollected, cancellationToken));
+                collected.Add(CompleteDeactivationAsync(activation, reason, cancellationToken));
             }
         }
 
@@ -99,7 +100,7 @@ internal sealed partial class GrainCatalog(
         _stopping = true;
         while (!_activations.IsEmpty && !cancellationToken.IsCancellationRequested)
         {
-            await CollectIdleAsync(TimeSpan.Zero, cancellationToken);
+            await CollectIdleAsync(TimeSpan.Zero, cancellationToken, DeactivationReason.ShuttingDown);
             if (!_activations.IsEmpty)
             {
                 await Task.Delay(10, cancellationToken);
@@ -107,20 +108,17 @@ internal sealed partial class GrainCatalog(
         }
     }
 
+    /// <summary>Called by an activation, under its lock, as it starts to leave.</summary>
+    public void NoteDeactivating(GrainId grainId, Task deactivated) => _deactivations[grainId] = deactivated;
+
     /// <summary>Runs once an activation has been marked Deactivating: takes it out, then runs its OnDeactivateAsync.</summary>
     public async Task CompleteDeactivationAsync(ActivationData activation, DeactivationReason reason, CancellationToken cancellationToken = default)
     {
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _deactivations[activation.GrainId] = done.Task;
         Remove(activation);
-        try
+        await activation.DeactivateAsync(reason, cancellationToken);
+        if (_deactivations.TryGetValue(activation.GrainId, out var deactivated) && deactivated.IsCompleted)
         {
-            await activation.DeactivateAsync(reason, cancellationToken);
-        }
-        finally
-        {
-            done.SetResult();
-            _deactivations.TryRemove(new KeyValuePair<GrainId, Task>(activation.GrainId, done.Task));
+            _deactivations.TryRemove(new KeyValuePair<GrainId, Task>(activation.GrainId, deactivated));
         }
     }
 

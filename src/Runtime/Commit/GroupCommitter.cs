@@ -9,7 +9,8 @@ public interface ICommitHandler<TItem, TOutcome>
 {
     /// <summary>
     /// Commits every item of <paramref name="items"/> in one transaction and returns one outcome per
-    /// item, in order. An item the database refuses (a business rule seen only there) is an outcome,
+    /// item, in order. The list is the committer's and is reused for the next batch: do not keep it.
+    /// An item the database refuses (a business rule seen only there) is an outcome,
     /// not an exception; throwing fails the whole batch.
     /// </summary>
     Task<TOutcome[]> CommitAsync(IReadOnlyList<TItem> items, CancellationToken cancellationToken);
