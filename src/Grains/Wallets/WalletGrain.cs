@@ -96,7 +96,7 @@ internal sealed partial class WalletGrain(
     {
         if (!State.IsVisibleTo(command.TenantId) && !await TryCreateSystemAccountAsync(command.TenantId))
         {
-            return TransferResult.Fail(LedgerErrors.WalletNotFound, $"wallet {SystemAccounts.Display(GetPrimaryKeyString())} not found");
+            return new TransferResult(null, WalletNotFound().Failure);
         }
 
         if (command.Idempotency is { } idempotency && _inFlight.TryGetValue(idempotency.Key, out var first))
@@ -185,7 +185,7 @@ internal sealed partial class WalletGrain(
             DeactivateOnIdle();
         }
 
-        return WalletResult.Fail(LedgerErrors.WalletNotFound, $"wallet {GetPrimaryKeyString()} not found");
+        return WalletResult.Fail(LedgerErrors.WalletNotFound, $"wallet {SystemAccounts.Display(GetPrimaryKeyString())} not found");
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Created the system accounts of tenant {TenantId} in {Currency}")]

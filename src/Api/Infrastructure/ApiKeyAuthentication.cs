@@ -1,0 +1,91 @@
+using System.Collections.Concurrent;
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Wallet.Grains;
+using Wallet.Grains.Storage;
+
+namespace Wallet.Api.Infrastructure;
+
+/// <summary>
+/// <c>Authorization: Bearer &lt;api key&gt;</c>. The key's hash is looked up once and then kept for
+/// <see cref="CacheSeconds"/>, so authentication costs no database round trip per request.
+/// </summary>
+public sealed class ApiKeyAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    ApiKeyStore keys,
+    TimeProvider clock) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "ApiKey";
+    public const string TenantClaim = "tenant";
+    public const string OperatorPolicy = "operator";
+    private const int CacheSeconds = 30;
+    private const int CacheEntriesMax = 10_000;
+
+    private static readonly ConcurrentDictionary<string, (ApiKeyIdentity Identity, long ExpiresAt)> Cache = new();
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var header = Request.Headers.Authorization.ToString();
+        if (header.Length == 0)
+        {
+            return AuthenticateResult.NoResult();
+        }
+
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) || header.Length == "Bearer ".Length)
+        {
+            return AuthenticateResult.Fail("the Authorization header must be 'Bearer <api key>'");
+        }
+
+        var key = header["Bearer ".Length..].Trim();
+        var identity = await FindAsync(key);
+        if (identity is null)
+        {
+            return AuthenticateResult.Fail("the API key is not valid");
+        }
+
+        var principal = new ClaimsPrincipal(new ClaimsIdentity(
+            [new Claim(TenantClaim, identity.TenantId), new Claim(ClaimTypes.Role, identity.Role)], SchemeName));
+        return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
+    }
+
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties) =>
+        Problems.Create(LedgerErrors.Unauthorized, "a valid API key is required: Authorization: Bearer <api key>").ExecuteAsync(Context);
+
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
+        Problems.Create(LedgerErrors.Forbidden, "this route needs an operator API key").ExecuteAsync(Context);
+
+    private async Task<ApiKeyIdentity?> FindAsync(string key)
+    {
+        var hash = ApiKeyStore.Hash(key);
+        var now = clock.GetTimestamp();
+        if (Cache.TryGetValue(hash, out var cached) && cached.ExpiresAt > now)
+        {
+            return cached.Identity;
+        }
+
+        var identity = await keys.FindAsync(key, Context.RequestAborted);
+        if (identity is not null)
+        {
+            if (Cache.Count >= CacheEntriesMax)
+            {
+                Cache.Clear();
+            }
+
+            Cache[hash] = (identity, now + (CacheSeconds * clock.TimestampFrequency));
+        }
+
+        return identity;
+    }
+}
+
+public static class ClaimsPrincipalExtensions
+{
+    public static string TenantId(this ClaimsPrincipal user) =>
+        user.FindFirstValue(ApiKeyAuthenticationHandler.TenantClaim) ?? throw new InvalidOperationException("The request is not authenticated.");
+}

@@ -1,0 +1,106 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Wallet.Grains;
+using Wallet.Grains.Storage;
+using Wallet.Grains.Wallets;
+
+namespace Wallet.Api.Infrastructure;
+
+/// <summary>
+/// The Idempotency-Key protocol of mutating POSTs. A key seen before answers from the store: the
+/// stored status and body with <c>Idempotent-Replayed: true</c> when the request is the same, 409
+/// <c>idempotency_key_reused</c> when it is not. A new key travels with the command to the grain,
+/// which stores it in the transaction of the effect.
+/// </summary>
+public static class Idempotency
+{
+    public const string HeaderName = "Idempotency-Key";
+    public const string ReplayedHeader = "Idempotent-Replayed";
+
+    /// <summary>Reads the header; a problem when it is present but empty or longer than 255 characters.</summary>
+    public static (IdempotencyRequest? Request, IResult? Problem) Read(HttpRequest http, JsonRequest body)
+    {
+        if (!http.Headers.TryGetValue(HeaderName, out var values))
+        {
+            return (null, null);
+        }
+
+        var key = values.ToString();
+        return key.Length is 0 or > IdempotencyStore.KeyLengthMax
+            ? (null, Problems.Create(LedgerErrors.ValidationFailed, $"{HeaderName} must be 1 to {IdempotencyStore.KeyLengthMax} characters"))
+            : (new IdempotencyRequest(key, body.Hash), null);
+    }
+
+    /// <summary>The stored answer for the key, or null when the key is new.</summary>
+    public static async Task<IResult?> ReplayAsync(IdempotencyStore store, string tenantId, IdempotencyRequest request, CancellationToken cancellationToken)
+    {
+        var stored = await store.FindAsync(tenantId, request.Key, cancellationToken);
+        if (stored is null)
+        {
+            return null;
+        }
+
+        return stored.Value.RequestHash == request.RequestHash
+            ? new JsonBodyResult(stored.Value.Response.StatusCode, stored.Value.Response.Body, Replayed: true)
+            : Problems.Create(LedgerErrors.IdempotencyKeyReused, $"{HeaderName} '{request.Key}' was used with a different request");
+    }
+
+    /// <summary>
+    /// Runs a command under the protocol. The happy path costs no lookup: the grain writes the key
+    /// in the transaction of the effect and reports when the key exists already. Only then, or when
+    /// the command fails (a retry of a request that succeeded may fail today, e.g. a spend whose
+    /// funds are gone), is the stored answer looked up and replayed in place of the new one.
+    /// </summary>
+    public static async Task<IResult> RunAsync(
+        IdempotencyStore store, string tenantId, IdempotencyRequest? request, Func<Task<IResult>> run, CancellationToken cancellationToken)
+    {
+        var result = await run();
+        if (request is null || result is not (KeyExistsResult or ProblemHttpResult))
+        {
+            return result;
+        }
+
+        var replay = await ReplayAsync(store, tenantId, request, cancellationToken);
+        return replay ?? (result is KeyExistsResult
+            ? Problems.Create(LedgerErrors.Conflict, $"{HeaderName} '{request.Key}' is in use by a request still in progress; retry")
+            : result);
+    }
+
+    /// <summary>The marker a handler returns when the grain reported <see cref="LedgerErrors.IdempotencyKeyExists"/>.</summary>
+    public sealed class KeyExistsResult : IResult
+    {
+        public static readonly KeyExistsResult Instance = new();
+
+        public Task ExecuteAsync(HttpContext httpContext) => throw new InvalidOperationException("Resolved by Idempotency.RunAsync.");
+    }
+}
+
+/// <summary>A JSON body written as it was serialized, so a replay is byte-for-byte the first answer.</summary>
+public sealed record JsonBodyResult(int StatusCode, string Body, bool Replayed = false, string? Location = null) : IResult
+{
+    public static JsonBodyResult From<T>(int statusCode, T value, bool replayed = false, string? location = null) =>
+        new(statusCode, WalletRulesJson.Serialize(value), replayed, location);
+
+    public async Task ExecuteAsync(HttpContext httpContext)
+    {
+        var response = httpContext.Response;
+        response.StatusCode = StatusCode;
+        response.ContentType = "application/json; charset=utf-8";
+        if (Replayed)
+        {
+            response.Headers[Idempotency.ReplayedHeader] = "true";
+        }
+
+        if (Location is not null)
+        {
+            response.Headers.Location = Location;
+        }
+
+        await response.WriteAsync(Body, httpContext.RequestAborted);
+    }
+}
+
+internal static class WalletRulesJson
+{
+    public static string Serialize<T>(T value) => System.Text.Json.JsonSerializer.Serialize(value, WalletJson.Options);
+}

@@ -1,0 +1,34 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Wallet.Grains;
+
+namespace Wallet.Api.Infrastructure;
+
+/// <summary>The <c>limit</c> and <c>cursor</c> query parameters every list takes.</summary>
+public sealed record Paging(int Limit, string? Cursor)
+{
+    public const int LimitDefault = 50;
+    public const int LimitMax = 200;
+
+    public static (Paging? Paging, ProblemHttpResult? Problem) Read(HttpRequest http)
+    {
+        var limit = LimitDefault;
+        var text = http.Query["limit"].ToString();
+        if (text.Length > 0 && (!int.TryParse(text, out limit) || limit < 1 || limit > LimitMax))
+        {
+            return (null, Problems.Create(LedgerErrors.ValidationFailed, $"limit must be a whole number from 1 to {LimitMax}"));
+        }
+
+        var cursor = http.Query["cursor"].ToString();
+        return (new Paging(limit, cursor.Length == 0 ? null : cursor), null);
+    }
+
+    /// <summary>A cursor that is a sequence number; a problem when it is not one.</summary>
+    public (long? Seq, ProblemHttpResult? Problem) SeqCursor() =>
+        Cursor is null ? (null, null)
+        : long.TryParse(Cursor, out var seq) && seq >= 0 ? (seq, null)
+        : (null, Problems.Create(LedgerErrors.InvalidCursor, "cursor is not one this list returned"));
+}
+
+/// <summary>A list answer: <c>{data, next_cursor}</c>.</summary>
+public sealed record ListResponse<T>(IReadOnlyList<T> Data, string? NextCursor);

@@ -1,0 +1,118 @@
+using Microsoft.AspNetCore.Http;
+using Wallet.Api.Infrastructure;
+using Wallet.Api.Wallets;
+using Wallet.Grains;
+using Wallet.Grains.Storage;
+using Wallet.Grains.Wallets;
+using Wallet.Runtime;
+
+namespace Wallet.Api.Transfers;
+
+/// <summary>
+/// Turns a transfer request into a call on the source account's grain: the one whose turn decides
+/// the debit. A system source (<c>@treasury</c>) lives in one currency, so its grain is found from
+/// the request's <c>currency</c> or the destination wallet's.
+/// </summary>
+public sealed class TransferService(IClusterClient client, IdempotencyStore store, CurrencyCatalog currencies, TimeProvider clock)
+{
+    public const int DescriptionLengthMax = 1_000;
+
+    /// <summary>Reads the body (amount, reference, description, metadata and, for /v1/transfers, currency) and runs the transfer.</summary>
+    public async Task<IResult> CreateAsync(HttpRequest http, string tenantId, string? source, string? destination, JsonRequest? body = null)
+    {
+        if (body is null)
+        {
+            var (read, problem) = await JsonRequest.ReadAsync(http);
+            if (read is null)
+            {
+                return problem!;
+            }
+
+            body = read;
+        }
+
+        var amount = body.AmountText("amount", required: true);
+        var currency = body.String("currency", required: false, lengthMax: 12);
+        var reference = body.String("reference", required: false);
+        var description = body.String("description", required: false, DescriptionLengthMax);
+        var metadata = body.Metadata();
+        var (idempotency, keyProblem) = Idempotency.Read(http, body);
+        var invalid = (IResult?)body.Problem ?? keyProblem ?? CheckAccounts(source!, destination!);
+        if (invalid is not null)
+        {
+            return invalid;
+        }
+
+        if (currency is not null && !currencies.TryGet(currency, out _))
+        {
+            return Problems.Create(LedgerErrors.UnknownCurrency, $"currency '{currency}' is not an ISO 4217 code or a configured asset");
+        }
+
+        var command = new TransferCommand(tenantId, "tr_" + Guid.CreateVersion7().ToString("N"), source!, destination!, amount!,
+            currency, reference, description, metadata, idempotency, LedgerTime.Truncate(clock.GetUtcNow()));
+        return await Idempotency.RunAsync(store, tenantId, idempotency, () => RunAsync(command), http.HttpContext.RequestAborted);
+    }
+
+    private async Task<IResult> RunAsync(TransferCommand command)
+    {
+        var (sourceKey, failure) = await ResolveSourceAsync(command);
+        if (failure is not null)
+        {
+            return Problems.For(failure);
+        }
+
+        var result = await client.GetGrain<IWalletGrain>(sourceKey!).Transfer(command);
+        return result.Failure switch
+        {
+            { Code: LedgerErrors.IdempotencyKeyExists } => Idempotency.KeyExistsResult.Instance,
+            { } refused => Problems.For(refused),
+            null => JsonBodyResult.From(StatusCodes.Status201Created, result.Transfer!, result.Replayed, $"/v1/transfers/{result.Transfer!.Id}"),
+        };
+    }
+
+    private async Task<(string? Key, LedgerFailure? Failure)> ResolveSourceAsync(TransferCommand command)
+    {
+        if (!SystemAccounts.TryParseReference(command.Source, out var name))
+        {
+            return (command.Source, null);
+        }
+
+        var currency = command.Currency;
+        if (currency is null)
+        {
+            if (SystemAccounts.IsReference(command.Destination))
+            {
+                return (null, new LedgerFailure(LedgerErrors.ValidationFailed, "currency is required when both accounts are system accounts"));
+            }
+
+            var destination = await client.GetGrain<IWalletGrain>(command.Destination).Get(command.TenantId);
+            if (destination.Failure is not null)
+            {
+                return (null, destination.Failure);
+            }
+
+            currency = destination.Wallet!.Currency;
+        }
+
+        return (SystemAccounts.WalletId(command.TenantId, name, currency), null);
+    }
+
+    private static IResult? CheckAccounts(string source, string destination)
+    {
+        foreach (var account in (ReadOnlySpan<string>)[source, destination])
+        {
+            if (SystemAccounts.IsReference(account) && !SystemAccounts.TryParseReference(account, out _))
+            {
+                return Problems.Create(LedgerErrors.ValidationFailed,
+                    $"{account} is not a system account; use one of {string.Join(", ", SystemAccounts.Names.Select(n => "@" + n))}");
+            }
+
+            if (!SystemAccounts.IsReference(account) && !WalletIds.IsWalletId(account))
+            {
+                return Problems.Create(LedgerErrors.WalletNotFound, $"wallet {account} not found");
+            }
+        }
+
+        return source == destination ? Problems.Create(LedgerErrors.SameWallet, "source and destination are the same account") : null;
+    }
+}

@@ -1,0 +1,108 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Wallet.Api.Infrastructure;
+using Wallet.Api.Keys;
+using Wallet.Api.Ledger;
+using Wallet.Api.Transfers;
+using Wallet.Api.Wallets;
+using Wallet.Grains;
+using Wallet.Grains.Storage;
+
+namespace Wallet.Api;
+
+public static class WalletApi
+{
+    public const string ReadyTag = "ready";
+
+    /// <summary>Authentication, problem details, JSON, OpenAPI and health checks of the HTTP API.</summary>
+    public static IServiceCollection AddWalletApi(this IServiceCollection services)
+    {
+        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        services.AddAuthorizationBuilder()
+            .AddPolicy(ApiKeyAuthenticationHandler.OperatorPolicy, policy => policy.RequireRole(ApiKeyRoles.Operator));
+        services.TryAddTimeProvider();
+        // Problems the framework writes itself (404 route, 405, 415, status-code pages) get a code too.
+        services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
+            context.ProblemDetails.Extensions.TryAdd("code", FrameworkCode(context.ProblemDetails.Status)));
+        services.AddExceptionHandler<ExceptionProblems>();
+        services.ConfigureHttpJsonOptions(options => WalletJson.Configure(options.SerializerOptions));
+        services.AddSingleton<TransferService>();
+        services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "Wallet API";
+            document.Info.Description = "Wallets, transfers and the ledger. Authenticate with Authorization: Bearer <api key>.";
+            return Task.CompletedTask;
+        }));
+        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: [ReadyTag]);
+        return services;
+    }
+
+    public static WebApplication MapWalletApi(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseAuthentication();
+        app.UseAuthorization();
+
+        app.MapWalletEndpoints();
+        app.MapTransferEndpoints();
+        app.MapLedgerEndpoints();
+        app.MapApiKeyEndpoints();
+
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.UseSwaggerUI(options =>
+        {
+            options.RoutePrefix = "docs";
+            options.DocumentTitle = "Wallet API";
+            options.SwaggerEndpoint("/openapi/v1.json", "Wallet API v1");
+        });
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag) });
+        return app;
+    }
+
+    private static string FrameworkCode(int? status) => status switch
+    {
+        StatusCodes.Status400BadRequest => LedgerErrors.ValidationFailed,
+        StatusCodes.Status401Unauthorized => LedgerErrors.Unauthorized,
+        StatusCodes.Status403Forbidden => LedgerErrors.Forbidden,
+        StatusCodes.Status404NotFound => LedgerErrors.NotFound,
+        StatusCodes.Status405MethodNotAllowed => "method_not_allowed",
+        StatusCodes.Status415UnsupportedMediaType => "unsupported_media_type",
+        StatusCodes.Status429TooManyRequests => Problems.RateLimited,
+        StatusCodes.Status503ServiceUnavailable => LedgerErrors.Unavailable,
+        _ => Problems.InternalError,
+    };
+
+    private static void TryAddTimeProvider(this IServiceCollection services)
+    {
+        if (!services.Any(d => d.ServiceType == typeof(TimeProvider)))
+        {
+            services.AddSingleton(TimeProvider.System);
+        }
+    }
+}
+
+/// <summary>Ready means the database answers.</summary>
+internal sealed class DatabaseHealthCheck(Npgsql.NpgsqlDataSource dataSource) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await using var command = dataSource.CreateCommand("SELECT 1");
+            await command.ExecuteScalarAsync(cancellationToken);
+            return HealthCheckResult.Healthy();
+        }
+        catch (Exception exception) when (exception is Npgsql.NpgsqlException or TimeoutException)
+        {
+            return HealthCheckResult.Unhealthy("the database does not answer", exception);
+        }
+    }
+}

@@ -1,0 +1,182 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using Wallet.Api.Infrastructure;
+using Wallet.Api.Transfers;
+using Wallet.Grains;
+using Wallet.Grains.Ledger;
+using Wallet.Grains.Storage;
+using Wallet.Grains.Wallets;
+using Wallet.Runtime;
+
+namespace Wallet.Api.Wallets;
+
+public static class WalletEndpoints
+{
+    public static RouteGroupBuilder MapWalletEndpoints(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/wallets").WithTags("Wallets").RequireAuthorization();
+
+        group.MapPost("", CreateWallet).Accepts<CreateWalletRequest>("application/json")
+            .Produces<WalletView>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status400BadRequest);
+        group.MapGet("", ListWallets);
+        group.MapGet("{id}", GetWallet);
+        group.MapGet("{id}/history", GetHistory);
+
+        group.MapPost("{id}/freeze", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store) =>
+            ChangeStatus(id, WalletStatusChange.Freeze, http, user, client, store)).Produces<WalletView>();
+        group.MapPost("{id}/unfreeze", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store) =>
+            ChangeStatus(id, WalletStatusChange.Unfreeze, http, user, client, store)).Produces<WalletView>();
+        group.MapPost("{id}/close", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store) =>
+            ChangeStatus(id, WalletStatusChange.Close, http, user, client, store)).Produces<WalletView>();
+
+        // Each shorthand is one transfer between the wallet and a system account.
+        MapShorthand(group, "deposit", id => ("@" + SystemAccounts.Treasury, id));
+        MapShorthand(group, "withdraw", id => (id, "@" + SystemAccounts.Settlement));
+        MapShorthand(group, "spend", id => (id, "@" + SystemAccounts.Revenue));
+        MapShorthand(group, "bonus", id => ("@" + SystemAccounts.Promotions, id));
+        return group;
+    }
+
+    private static void MapShorthand(RouteGroupBuilder group, string name, Func<string, (string Source, string Destination)> route) =>
+        group.MapPost($"{{id}}/{name}", async (string id, HttpRequest http, ClaimsPrincipal user, TransferService transfers) =>
+            {
+                if (!WalletIds.IsWalletId(id))
+                {
+                    return Problems.Create(LedgerErrors.WalletNotFound, $"wallet {id} not found");
+                }
+
+                var (source, destination) = route(id);
+                return await transfers.CreateAsync(http, user.TenantId(), source, destination);
+            })
+            .Accepts<AmountRequest>("application/json")
+            .Produces<TransferView>(StatusCodes.Status201Created)
+            .ProducesProblem(StatusCodes.Status402PaymentRequired)
+            .WithName(name switch { "deposit" => "Deposit", "withdraw" => "Withdraw", "spend" => "Spend", _ => "Bonus" });
+
+    private static async Task<IResult> CreateWallet(HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store)
+    {
+        var (body, problem) = await JsonRequest.ReadAsync(http);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        var currency = body.String("currency", required: true, lengthMax: 12);
+        var ownerId = body.String("owner_id", required: false);
+        var overdraft = body.AmountText("overdraft_limit", required: false);
+        var metadata = body.Metadata();
+        var (idempotency, keyProblem) = Idempotency.Read(http, body);
+        var invalid = (IResult?)body.Problem ?? keyProblem;
+        if (invalid is not null)
+        {
+            return invalid;
+        }
+
+        var tenantId = user.TenantId();
+        var command = new CreateWallet(tenantId, currency!, ownerId, overdraft, metadata, idempotency);
+        return await Idempotency.RunAsync(store, tenantId, idempotency, async () =>
+        {
+            var id = WalletIds.New();
+            var result = await client.GetGrain<IWalletGrain>(id).Create(command);
+            return ToResult(result, StatusCodes.Status201Created, $"/v1/wallets/{id}");
+        }, http.HttpContext.RequestAborted);
+    }
+
+    private static async Task<Results<Ok<WalletView>, ProblemHttpResult>> GetWallet(string id, ClaimsPrincipal user, IClusterClient client)
+    {
+        var result = await FindAsync(id, user, client);
+        return result.Failure is { } failure ? Problems.For(failure) : TypedResults.Ok(result.Wallet);
+    }
+
+    private static async Task<Results<Ok<ListResponse<WalletView>>, ProblemHttpResult>> ListWallets(
+        HttpRequest http, ClaimsPrincipal user, WalletStore wallets, string? ownerId = null, string? status = null, string? currency = null)
+    {
+        var (paging, problem) = Paging.Read(http);
+        if (paging is null)
+        {
+            return problem!;
+        }
+
+        if (status is not null and not (WalletStatuses.Active or WalletStatuses.Frozen or WalletStatuses.Closed))
+        {
+            return Problems.Create(LedgerErrors.ValidationFailed, "status must be active, frozen or closed");
+        }
+
+        if (paging.Cursor is not null && !WalletIds.IsWalletId(paging.Cursor))
+        {
+            return Problems.Create(LedgerErrors.InvalidCursor, "cursor is not one this list returned");
+        }
+
+        var page = await wallets.ListAsync(
+            new WalletQuery(user.TenantId(), ownerId, status, currency, paging.Limit, paging.Cursor), http.HttpContext.RequestAborted);
+        return TypedResults.Ok(new ListResponse<WalletView>(page.Data, page.NextCursor));
+    }
+
+    private static async Task<Results<Ok<ListResponse<HistoryItem>>, ProblemHttpResult>> GetHistory(
+        string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, LedgerStore ledger)
+    {
+        var (paging, problem) = Paging.Read(http);
+        if (paging is null)
+        {
+            return problem!;
+        }
+
+        var (before, cursorProblem) = paging.SeqCursor();
+        if (cursorProblem is not null)
+        {
+            return cursorProblem;
+        }
+
+        var wallet = await FindAsync(id, user, client);
+        if (wallet.Failure is { } failure)
+        {
+            return Problems.For(failure);
+        }
+
+        var page = await ledger.HistoryAsync(id, paging.Limit, before, http.HttpContext.RequestAborted);
+        return TypedResults.Ok(new ListResponse<HistoryItem>(page.Data, page.NextCursor));
+    }
+
+    private static async Task<IResult> ChangeStatus(
+        string id, WalletStatusChange change, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store)
+    {
+        var (body, problem) = await JsonRequest.ReadAsync(http, allowEmpty: true);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        var (idempotency, keyProblem) = Idempotency.Read(http, body);
+        if (keyProblem is not null)
+        {
+            return keyProblem;
+        }
+
+        if (!WalletIds.IsWalletId(id))
+        {
+            return Problems.Create(LedgerErrors.WalletNotFound, $"wallet {id} not found");
+        }
+
+        var tenantId = user.TenantId();
+        return await Idempotency.RunAsync(store, tenantId, idempotency, async () =>
+        {
+            var result = await client.GetGrain<IWalletGrain>(id).ChangeStatus(new ChangeWalletStatus(tenantId, change, idempotency));
+            return ToResult(result, StatusCodes.Status200OK, location: null);
+        }, http.HttpContext.RequestAborted);
+    }
+
+    internal static Task<WalletResult> FindAsync(string id, ClaimsPrincipal user, IClusterClient client) =>
+        WalletIds.IsWalletId(id)
+            ? client.GetGrain<IWalletGrain>(id).Get(user.TenantId())
+            : Task.FromResult(WalletResult.Fail(LedgerErrors.WalletNotFound, $"wallet {id} not found"));
+
+    private static IResult ToResult(WalletResult result, int statusCode, string? location) => result.Failure switch
+    {
+        { Code: LedgerErrors.IdempotencyKeyExists } => Idempotency.KeyExistsResult.Instance,
+        { } failure => Problems.For(failure),
+        null => JsonBodyResult.From(statusCode, result.Wallet!, location: location),
+    };
+}
