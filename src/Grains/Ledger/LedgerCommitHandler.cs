@@ -65,7 +65,7 @@ internal sealed class LedgerCommitHandler(NpgsqlDataSource dataSource) : ICommit
     public bool InvalidatesCachedState(TransferCommitOutcome outcome) => outcome.Status != CommitStatus.Committed;
 
     /// <summary>Called between the two round trips of a batch; lets tests inject a failure mid-batch.</summary>
-    internal Func<NpgsqlConnection, Task>? BeforeWrite { get; set; }
+    internal Func<NpgsqlConnection, IReadOnlyList<StagedTransfer>, Task>? BeforeWrite { get; set; }
 
     public async Task<TransferCommitOutcome[]> CommitAsync(IReadOnlyList<StagedTransfer> items, CancellationToken cancellationToken)
     {
@@ -75,7 +75,7 @@ internal sealed class LedgerCommitHandler(NpgsqlDataSource dataSource) : ICommit
         var plan = LedgerBatch.Plan(items, snapshot);
         if (BeforeWrite is { } beforeWrite)
         {
-            await beforeWrite(connection);
+            await beforeWrite(connection, items);
         }
 
         if (plan.Entries.Count > 0)

@@ -1,0 +1,87 @@
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Wallet.Grains.Storage;
+
+namespace Wallet.Silo.Hosting;
+
+/// <summary>Where the ledger lives. Bound from configuration section <c>Bootstrap</c>.</summary>
+public sealed class BootstrapOptions
+{
+    /// <summary>An operator key to create at start-up, if it does not exist yet. None when empty.</summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>The tenant the bootstrap key belongs to.</summary>
+    public string TenantId { get; set; } = ApiKeyStore.DefaultTenant;
+}
+
+/// <summary>
+/// Brings the database up before anything else starts: the configured <c>ConnectionStrings:Wallet</c>,
+/// or, when there is none, a private PostgreSQL started from the machine's binaries. Then applies
+/// the migrations and creates the bootstrap key. On shutdown, after every other service has
+/// stopped, it stops the private PostgreSQL it started.
+/// </summary>
+public sealed partial class WalletDatabase(
+    IConfiguration configuration,
+    IOptions<BootstrapOptions> bootstrap,
+    IServiceProvider services,
+    ILogger<WalletDatabase> logger) : IHostedLifecycleService, IAsyncDisposable
+{
+    private EmbeddedPostgres? _embedded;
+    private NpgsqlDataSource? _dataSource;
+
+    public NpgsqlDataSource DataSource => _dataSource ?? throw new InvalidOperationException("The database is not started yet.");
+
+    public async Task StartingAsync(CancellationToken cancellationToken)
+    {
+        var connectionString = configuration.GetConnectionString("Wallet");
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            var options = new EmbeddedPostgresOptions();
+            configuration.GetSection("Embedded").Bind(options);
+            LogEmbedded(logger, options.DataDirectory);
+            _embedded = await EmbeddedPostgres.StartAsync(options, logger, cancellationToken);
+            connectionString = _embedded.ConnectionString;
+        }
+
+        _dataSource = new NpgsqlDataSourceBuilder(connectionString).Build();
+        await services.GetRequiredService<Migrator>().MigrateAsync(cancellationToken);
+        if (bootstrap.Value.ApiKey is { Length: > 0 } key)
+        {
+            await services.GetRequiredService<ApiKeyStore>().EnsureAsync(
+                key, new ApiKeyIdentity(bootstrap.Value.TenantId, ApiKeyRoles.Operator), cancellationToken);
+        }
+    }
+
+    public async Task StoppedAsync(CancellationToken cancellationToken) => await DisposeAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_embedded is not null)
+        {
+            await _embedded.DisposeAsync();
+            _embedded = null;
+        }
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "No ConnectionStrings:Wallet configured: starting a private PostgreSQL in {DataDirectory}")]
+    private static partial void LogEmbedded(ILogger logger, string dataDirectory);
+}
+
+public static class WalletDatabaseServiceCollectionExtensions
+{
+    public static IServiceCollection AddWalletDatabase(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.Configure<BootstrapOptions>(configuration.GetSection("Bootstrap"));
+        services.AddSingleton<WalletDatabase>();
+        services.AddHostedService(sp => sp.GetRequiredService<WalletDatabase>());
+        return services;
+    }
+}

@@ -1,0 +1,74 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Wallet.Grains;
+
+namespace Wallet.Tests.Infrastructure;
+
+/// <summary>
+/// The silo with its HTTP API, in process, over a fresh database of the test PostgreSQL. Each test
+/// class gets its own database through <see cref="CreateAsync"/>, so no test sees another's rows.
+/// </summary>
+public sealed class WalletApiFactory : WebApplicationFactory<Program>
+{
+    public const string OperatorKey = "test-operator-key";
+
+    private readonly string _connectionString;
+    private readonly Dictionary<string, string?> _settings;
+
+    private WalletApiFactory(string connectionString, Dictionary<string, string?> settings)
+    {
+        _connectionString = connectionString;
+        _settings = settings;
+    }
+
+    public string ConnectionString => _connectionString;
+
+    public static async Task<WalletApiFactory> CreateAsync(string name, Dictionary<string, string?>? settings = null)
+    {
+        var connectionString = await PostgresServer.CreateDatabaseAsync(name);
+        var factory = new WalletApiFactory(connectionString, settings ?? []);
+        _ = factory.Server; // start now: migrations run and the bootstrap key exists before the first call
+        return factory;
+    }
+
+    /// <summary>A client authenticated with the bootstrap operator key of the default tenant.</summary>
+    public HttpClient CreateOperatorClient() => WithKey(CreateClient(), OperatorKey);
+
+    /// <summary>A client of another tenant, with a client-role key issued by the operator.</summary>
+    public async Task<HttpClient> CreateTenantClientAsync(string tenantId, string role = "client")
+    {
+        using var operatorClient = CreateOperatorClient();
+        var response = await operatorClient.PostAsJsonAsync("/v1/api-keys", new { tenant_id = tenantId, role });
+        response.EnsureSuccessStatusCode();
+        var body = await response.Content.ReadFromJsonAsync<Dictionary<string, string>>();
+        return WithKey(CreateClient(), body!["key"]);
+    }
+
+    public T GetService<T>() where T : notnull => Services.GetRequiredService<T>();
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        builder.UseSetting("ConnectionStrings:Wallet", _connectionString);
+        builder.UseSetting("Bootstrap:ApiKey", OperatorKey);
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
+    }
+
+    private static HttpClient WithKey(HttpClient client, string key)
+    {
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        return client;
+    }
+}
+
+/// <summary>JSON helpers for tests, with the API's own snake_case options.</summary>
+public static class ApiJson
+{
+    public static Task<T?> ReadAsync<T>(this HttpContent content) => content.ReadFromJsonAsync<T>(WalletJson.Options);
+}
