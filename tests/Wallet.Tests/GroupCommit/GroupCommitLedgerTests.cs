@@ -1,0 +1,189 @@
+using Npgsql;
+using Wallet.Grains;
+using Wallet.Grains.Ledger;
+using Wallet.Grains.Money;
+using Wallet.Grains.Wallets;
+using Wallet.Runtime;
+using Wallet.Tests.Infrastructure;
+using Xunit;
+
+namespace Wallet.Tests.GroupCommit;
+
+/// <summary>
+/// Group commit against the real database: many turns of one hot wallet share transactions, and
+/// a transaction that dies takes exactly its own turns with it.
+/// </summary>
+public sealed class GroupCommitLedgerTests : IAsyncLifetime
+{
+    private const string Tenant = "default";
+    private WalletApiFactory _factory = null!;
+
+    public async Task InitializeAsync() => _factory = await WalletApiFactory.CreateAsync("groupcommit");
+
+    public async Task DisposeAsync() => await _factory.DisposeAsync();
+
+    [Fact]
+    public async Task Spend_FiveThousandConcurrentOnHotWallet_EndsAtExpectedBalanceWithEveryAcceptedSpendOnce()
+    {
+        var client = _factory.GetService<IClusterClient>();
+        var wallet = await CreateFundedWalletAsync(client, "25000.00");
+        var random = new Random(20261121);
+        var amounts = Enumerable.Range(0, 5_000).Select(_ => random.NextInt64(1, 1_001)).ToArray(); // 0.01 .. 10.00
+
+        var results = await Task.WhenAll(amounts.Select(amount => Spend(client, wallet, amount)));
+
+        Assert.All(results, r => Assert.Null(r.Fault));
+        var accepted = results.Where(r => r.Result!.Failure is null).ToList();
+        var declined = results.Where(r => r.Result!.Failure is not null).ToList();
+        Assert.All(declined, r => Assert.Equal(LedgerErrors.InsufficientFunds, r.Result!.Failure!.Code));
+        Assert.NotEmpty(accepted);
+        Assert.NotEmpty(declined); // 5,000 spends averaging 5.00 exceed 25,000.00: both outcomes must occur
+        var expected = 2_500_000 - accepted.Sum(r => r.Amount);
+        Assert.True(expected >= 0);
+
+        Assert.Equal(expected, await BalanceInDatabaseAsync(wallet));
+        var view = await client.GetGrain<IWalletGrain>(wallet).Get(Tenant);
+        Assert.Equal(Amount.Format(expected, 2), view.Wallet!.Balance.Posted);
+        Assert.All(accepted, r => Assert.Equal(r.TransferId, r.Result!.Transfer!.Id));
+        var recorded = await TransferCountsAsync([.. accepted.Select(r => r.TransferId)]);
+        Assert.Equal(accepted.Count, recorded.Count);
+        Assert.All(recorded.Values, count => Assert.Equal(1, count));
+        Assert.Empty(await TransferCountsAsync([.. declined.Select(r => r.TransferId)]));
+        Assert.Equal(accepted.Count + 1, await PostingCountAsync(wallet)); // the spends and the deposit
+        Assert.True((await _factory.GetService<LedgerVerifier>().VerifyAsync(CancellationToken.None)).Ok);
+    }
+
+    [Fact]
+    public async Task Commit_ConnectionKilledMidBatch_FailsExactlyThatBatchAndWalletAnswersCorrectlyAfter()
+    {
+        var client = _factory.GetService<IClusterClient>();
+        var wallet = await CreateFundedWalletAsync(client, "1000.00");
+        var handler = _factory.GetService<LedgerCommitHandler>();
+        var killed = new TaskCompletionSource<string[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        handler.BeforeWrite = async (connection, items) =>
+        {
+            // The first batch that carries spends of this wallet is held until more spends queue
+            // behind it, then its connection is terminated by the server before it writes.
+            if (killed.Task.IsCompleted || !items.Any(i => i.SourceId == wallet))
+            {
+                return;
+            }
+
+            await gate.Task;
+            await TerminateAsync(connection.ProcessID);
+            killed.TrySetResult([.. items.Where(i => i.SourceId == wallet).Select(i => i.TransferId)]);
+        };
+
+        try
+        {
+            var first = Enumerable.Range(0, 20).Select(_ => Spend(client, wallet, 100)).ToList();
+            await Task.Delay(200);
+            var second = Enumerable.Range(0, 20).Select(_ => Spend(client, wallet, 100)).ToList();
+            await Task.Delay(200);
+            gate.SetResult();
+            var failedBatch = (await killed.Task).ToHashSet();
+            var all = await Task.WhenAll(first.Concat(second));
+
+            var failed = all.Where(r => r.Fault is not null).ToList();
+            var succeeded = all.Where(r => r.Fault is null).ToList();
+            Assert.NotEmpty(failedBatch);
+            Assert.All(failed, r => Assert.IsType<CommitFailedException>(r.Fault));
+            Assert.All(succeeded, r => Assert.Null(r.Result!.Failure));
+            Assert.Equal(failedBatch.Order(), failed.Select(r => r.TransferId).Order());
+            Assert.Empty(await TransferCountsAsync([.. failedBatch]));
+            Assert.Equal(succeeded.Count, (await TransferCountsAsync([.. succeeded.Select(r => r.TransferId)])).Count);
+
+            var expected = 100_000 - (succeeded.Count * 100L);
+            Assert.Equal(expected, await BalanceInDatabaseAsync(wallet));
+            var view = await client.GetGrain<IWalletGrain>(wallet).Get(Tenant);
+            Assert.Equal(Amount.Format(expected, 2), view.Wallet!.Balance.Posted);
+            var next = await Spend(client, wallet, 100);
+            Assert.Null(next.Fault);
+            Assert.Null(next.Result!.Failure);
+            Assert.Equal(expected - 100, await BalanceInDatabaseAsync(wallet));
+            Assert.True((await _factory.GetService<LedgerVerifier>().VerifyAsync(CancellationToken.None)).Ok);
+        }
+        finally
+        {
+            handler.BeforeWrite = null;
+        }
+    }
+
+    private static async Task<string> CreateFundedWalletAsync(IClusterClient client, string amount)
+    {
+        var id = "wal_" + Guid.CreateVersion7().ToString("N");
+        var created = await client.GetGrain<IWalletGrain>(id).Create(new CreateWallet(Tenant, "USD", null, null, null, null));
+        Assert.Null(created.Failure);
+        var deposit = await client.GetGrain<IWalletGrain>($"sys:{Tenant}:treasury:USD").Transfer(
+            Command("@treasury", id, amount, "tr_" + Guid.CreateVersion7().ToString("N")));
+        Assert.Null(deposit.Failure);
+        return id;
+    }
+
+    /// <summary>A spend to @revenue; a failed commit is an outcome here, not an exception.</summary>
+    private static async Task<SpendOutcome> Spend(IClusterClient client, string wallet, long amount)
+    {
+        var transferId = "tr_" + Guid.CreateVersion7().ToString("N");
+        try
+        {
+            var result = await client.GetGrain<IWalletGrain>(wallet).Transfer(Command(wallet, "@revenue", Amount.Format(amount, 2), transferId));
+            return new SpendOutcome(transferId, amount, result, null);
+        }
+        catch (CommitFailedException exception)
+        {
+            return new SpendOutcome(transferId, amount, null, exception);
+        }
+    }
+
+    private static TransferCommand Command(string source, string destination, string amount, string id) =>
+        new(Tenant, id, source, destination, amount, null, null, null, null, null, LedgerTime.Truncate(DateTimeOffset.UtcNow));
+
+    private sealed record SpendOutcome(string TransferId, long Amount, TransferResult? Result, Exception? Fault);
+
+    private async Task<long> BalanceInDatabaseAsync(string wallet)
+    {
+        await using var connection = await OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT balance FROM wallets WHERE id = @id", connection);
+        command.Parameters.AddWithValue("id", wallet);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    private async Task<long> PostingCountAsync(string wallet)
+    {
+        await using var connection = await OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM postings WHERE wallet_id = @id", connection);
+        command.Parameters.AddWithValue("id", wallet);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    private async Task<Dictionary<string, long>> TransferCountsAsync(string[] transferIds)
+    {
+        await using var connection = await OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT id, count(*) FROM entries WHERE id = ANY(@ids) GROUP BY id", connection);
+        command.Parameters.AddWithValue("ids", transferIds);
+        var counts = new Dictionary<string, long>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            counts[reader.GetString(0)] = reader.GetInt64(1);
+        }
+
+        return counts;
+    }
+
+    private async Task TerminateAsync(int processId)
+    {
+        await using var connection = await OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT pg_terminate_backend(@pid)", connection);
+        command.Parameters.AddWithValue("pid", processId);
+        await command.ExecuteScalarAsync();
+    }
+
+    private async Task<NpgsqlConnection> OpenAsync()
+    {
+        var connection = new NpgsqlConnection(_factory.ConnectionString);
+        await connection.OpenAsync();
+        return connection;
+    }
+}
