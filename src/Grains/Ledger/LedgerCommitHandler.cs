@@ -8,21 +8,19 @@ namespace Wallet.Grains.Ledger;
 /// The group-commit writer of transfers: one transaction per batch, in two round trips.
 /// </summary>
 /// <remarks>
-/// The first round trip locks every wallet the batch touches, in ascending id order (so concurrent
-/// writers never deadlock), then the ledger head, and reads the idempotency keys and references
+/// The first round trip begins the transaction, locks every wallet the batch touches in ascending
+/// id order (so concurrent writers never deadlock) and reads the idempotency keys and references
 /// the batch would reuse. <see cref="LedgerBatch"/> then decides each item against those locked
 /// rows. The second round trip applies the balances with the guard repeated in SQL (status in the
-/// WHERE clause, overdraw in a CHECK constraint), appends entries, postings and keys with one
-/// set-based statement each, and moves the head.
+/// WHERE clause, overdraw in a CHECK constraint), appends keys, entries and postings set-based,
+/// takes the entries' sequence numbers from the head row, and commits.
 /// </remarks>
 internal sealed class LedgerCommitHandler(NpgsqlDataSource dataSource) : ICommitHandler<StagedTransfer, TransferCommitOutcome>
 {
     private const string LockWallets = """
-        SELECT id, tenant_id, currency, scale, status, balance, overdraft_limit, may_go_negative, version
+        SELECT id, tenant_id, currency, scale, status, balance, overdraft_limit, may_go_negative, version, pending
         FROM wallets WHERE id = ANY(@ids) ORDER BY id FOR UPDATE
         """;
-
-    private const string LockHead = "SELECT last_seq FROM ledger_head FOR UPDATE";
 
     private const string ExistingKeys = """
         SELECT k.tenant_id, k.key FROM idempotency_keys k
@@ -34,23 +32,15 @@ internal sealed class LedgerCommitHandler(NpgsqlDataSource dataSource) : ICommit
         JOIN unnest(@tenants::text[], @references::text[]) AS r(tenant_id, reference) ON e.tenant_id = r.tenant_id AND e.reference = r.reference
         """;
 
+    // The guard repeated in SQL: a wallet whose status no longer allows the movement is not updated,
+    // and then the count check aborts the transaction before the COMMIT that follows in the batch.
     private const string UpdateBalances = """
-        UPDATE wallets AS w SET balance = w.balance + d.delta, version = w.version + d.postings
-        FROM unnest(@ids::text[], @deltas::bigint[], @postings::bigint[], @debited::boolean[]) AS d(id, delta, postings, debited)
-        WHERE w.id = d.id AND (w.status = 'active' OR (NOT d.debited AND w.status = 'frozen'))
-        """;
-
-    private const string InsertEntries = """
-        INSERT INTO entries (seq, id, tenant_id, source_id, destination_id, amount, currency, reference, description, metadata, created_at)
-        SELECT seq, id, tenant_id, source_id, destination_id, amount, currency, reference, description, metadata::jsonb, created_at
-        FROM unnest(@seqs::bigint[], @ids::text[], @tenants::text[], @sources::text[], @destinations::text[], @amounts::bigint[],
-                    @currencies::text[], @references::text[], @descriptions::text[], @metadata::text[], @created::timestamptz[])
-             AS e(seq, id, tenant_id, source_id, destination_id, amount, currency, reference, description, metadata, created_at)
-        """;
-
-    private const string InsertPostings = """
-        INSERT INTO postings (wallet_id, entry_seq, amount, currency, balance_after, wallet_version)
-        SELECT * FROM unnest(@wallets::text[], @seqs::bigint[], @amounts::bigint[], @currencies::text[], @balances::bigint[], @versions::bigint[])
+        WITH updated AS (
+            UPDATE wallets AS w SET balance = w.balance + d.delta, version = w.version + d.postings
+            FROM unnest(@ids::text[], @deltas::bigint[], @postings::bigint[], @debited::boolean[]) AS d(id, delta, postings, debited)
+            WHERE w.id = d.id AND (w.status = 'active' OR (NOT d.debited AND w.status = 'frozen'))
+            RETURNING 1)
+        SELECT ledger_assert(count(*) = cardinality(@ids::text[]), 'the balance guard refused a wallet update') FROM updated
         """;
 
     private const string InsertKeys = """
@@ -59,7 +49,25 @@ internal sealed class LedgerCommitHandler(NpgsqlDataSource dataSource) : ICommit
         FROM unnest(@tenants::text[], @keys::text[], @hashes::text[], @bodies::text[]) AS k(tenant_id, key, request_hash, response_body)
         """;
 
-    private const string MoveHead = "UPDATE ledger_head SET last_seq = @seq";
+    // Sequence numbers are taken last: the head row is locked from here to COMMIT only, and entries
+    // get contiguous numbers in commit order. Seqs in the arrays are relative to the batch (1..n).
+    private const string InsertEntriesAndPostings = """
+        WITH head AS (
+            UPDATE ledger_head SET last_seq = last_seq + cardinality(@entry_ids::text[]) RETURNING last_seq - cardinality(@entry_ids::text[]) AS base),
+        written AS (
+            INSERT INTO entries (seq, id, tenant_id, source_id, destination_id, amount, currency, reference, description, metadata, created_at)
+            SELECT head.base + e.seq, e.id, e.tenant_id, e.source_id, e.destination_id, e.amount, e.currency, e.reference, e.description,
+                   e.metadata::jsonb, e.created_at
+            FROM head, unnest(@entry_seqs::bigint[], @entry_ids::text[], @tenants::text[], @sources::text[], @destinations::text[],
+                              @amounts::bigint[], @currencies::text[], @references::text[], @descriptions::text[], @metadata::text[],
+                              @created::timestamptz[])
+                 AS e(seq, id, tenant_id, source_id, destination_id, amount, currency, reference, description, metadata, created_at))
+        INSERT INTO postings (wallet_id, entry_seq, amount, currency, balance_after, wallet_version)
+        SELECT p.wallet_id, head.base + p.seq, p.amount, p.currency, p.balance_after, p.version
+        FROM head, unnest(@posting_wallets::text[], @posting_seqs::bigint[], @posting_amounts::bigint[], @posting_currencies::text[],
+                          @posting_balances::bigint[], @posting_versions::bigint[])
+             AS p(wallet_id, seq, amount, currency, balance_after, version)
+        """;
 
     /// <summary>Any outcome but a commit means the grain's tentative debit did not happen: reload.</summary>
     public bool InvalidatesCachedState(TransferCommitOutcome outcome) => outcome.Status != CommitStatus.Committed;
@@ -70,33 +78,35 @@ internal sealed class LedgerCommitHandler(NpgsqlDataSource dataSource) : ICommit
     public async Task<TransferCommitOutcome[]> CommitAsync(IReadOnlyList<StagedTransfer> items, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var snapshot = await ReadSnapshotAsync(connection, transaction, items, cancellationToken);
-        var plan = LedgerBatch.Plan(items, snapshot);
-        if (BeforeWrite is { } beforeWrite)
+        try
         {
-            await beforeWrite(connection, items);
-        }
+            var snapshot = await BeginAndReadAsync(connection, items, cancellationToken);
+            var plan = LedgerBatch.Plan(items, snapshot);
+            if (BeforeWrite is { } beforeWrite)
+            {
+                await beforeWrite(connection, items);
+            }
 
-        if (plan.Entries.Count > 0)
+            await WriteAndCommitAsync(connection, plan, cancellationToken);
+            return plan.Outcomes;
+        }
+        catch
         {
-            await WriteAsync(connection, transaction, plan, cancellationToken);
+            await RollbackQuietlyAsync(connection);
+            throw;
         }
-
-        await transaction.CommitAsync(cancellationToken);
-        return plan.Outcomes;
     }
 
-    private static async Task<BatchSnapshot> ReadSnapshotAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<StagedTransfer> items, CancellationToken cancellationToken)
+    // Round trip 1: BEGIN, lock the wallets in id order, read the keys and references already used.
+    private static async Task<BatchSnapshot> BeginAndReadAsync(NpgsqlConnection connection, IReadOnlyList<StagedTransfer> items, CancellationToken cancellationToken)
     {
         var walletIds = items.SelectMany(i => new[] { i.SourceId, i.DestinationId }).Distinct().ToArray();
         var keyed = items.Where(i => i.Idempotency is not null).ToArray();
         var referenced = items.Where(i => i.Reference is not null).ToArray();
 
-        await using var batch = new NpgsqlBatch(connection, transaction);
+        await using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(Command("BEGIN"));
         batch.BatchCommands.Add(Command(LockWallets, ("ids", walletIds)));
-        batch.BatchCommands.Add(Command(LockHead));
         batch.BatchCommands.Add(Command(ExistingKeys,
             ("tenants", keyed.Select(i => i.TenantId).ToArray()), ("keys", keyed.Select(i => i.Idempotency!.Key).ToArray())));
         batch.BatchCommands.Add(Command(ExistingReferences,
@@ -108,17 +118,15 @@ internal sealed class LedgerCommitHandler(NpgsqlDataSource dataSource) : ICommit
         {
             wallets[reader.GetString(0)] = new LockedWallet(
                 reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetInt16(3), reader.GetString(4),
-                reader.GetInt64(5), reader.GetInt64(6), reader.GetBoolean(7), reader.GetInt64(8));
+                reader.GetInt64(5), reader.GetInt64(6), reader.GetBoolean(7), reader.GetInt64(8)) { Pending = reader.GetInt64(9) };
         }
 
-        await reader.NextResultAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        var lastSeq = reader.GetInt64(0);
         await reader.NextResultAsync(cancellationToken);
         var keys = await ReadPairsAsync(reader, cancellationToken);
         await reader.NextResultAsync(cancellationToken);
         var references = await ReadPairsAsync(reader, cancellationToken);
-        return new BatchSnapshot(wallets, keys, references, lastSeq);
+        // Plan with sequence numbers relative to the batch; the head gives the base when writing.
+        return new BatchSnapshot(wallets, keys, references, LastSeq: 0);
     }
 
     private static async Task<HashSet<(string, string)>> ReadPairsAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
@@ -132,22 +140,45 @@ internal sealed class LedgerCommitHandler(NpgsqlDataSource dataSource) : ICommit
         return pairs;
     }
 
-    private async Task WriteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, LedgerBatch plan, CancellationToken cancellationToken)
+    // Round trip 2: balances (guarded), keys, entries and postings with their sequence numbers, COMMIT.
+    private static async Task WriteAndCommitAsync(NpgsqlConnection connection, LedgerBatch plan, CancellationToken cancellationToken)
+    {
+        await using var batch = new NpgsqlBatch(connection);
+        if (plan.Entries.Count > 0)
+        {
+            AddWrites(batch, plan);
+        }
+
+        batch.BatchCommands.Add(Command("COMMIT"));
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static void AddWrites(NpgsqlBatch batch, LedgerBatch plan)
     {
         var wallets = plan.ChangedWallets;
         var entries = plan.Entries;
         var postings = plan.Postings;
-        var keyed = entries.Where(e => e.Transfer.Idempotency is not null).Select(e => e.Transfer).ToArray();
+        // Keys in one order everywhere, so two batches inserting the same keys cannot deadlock.
+        var keyed = entries.Select(e => e.Transfer).Where(t => t.Idempotency is not null)
+            .OrderBy(t => t.TenantId, StringComparer.Ordinal).ThenBy(t => t.Idempotency!.Key, StringComparer.Ordinal).ToArray();
 
-        await using var batch = new NpgsqlBatch(connection, transaction);
         batch.BatchCommands.Add(Command(UpdateBalances,
             ("ids", wallets.Select(w => w.Id).ToArray()),
             ("deltas", wallets.Select(w => w.Delta).ToArray()),
             ("postings", wallets.Select(w => (long)w.Postings).ToArray()),
             ("debited", wallets.Select(w => w.Debited).ToArray())));
-        batch.BatchCommands.Add(Command(InsertEntries,
-            ("seqs", entries.Select(e => e.Seq).ToArray()),
-            ("ids", entries.Select(e => e.Transfer.TransferId).ToArray()),
+        if (keyed.Length > 0)
+        {
+            batch.BatchCommands.Add(Command(InsertKeys,
+                ("tenants", keyed.Select(t => t.TenantId).ToArray()),
+                ("keys", keyed.Select(t => t.Idempotency!.Key).ToArray()),
+                ("hashes", keyed.Select(t => t.Idempotency!.RequestHash).ToArray()),
+                ("bodies", keyed.Select(t => t.ResponseBody).ToArray())));
+        }
+
+        batch.BatchCommands.Add(Command(InsertEntriesAndPostings,
+            ("entry_seqs", entries.Select(e => e.Seq).ToArray()),
+            ("entry_ids", entries.Select(e => e.Transfer.TransferId).ToArray()),
             ("tenants", entries.Select(e => e.Transfer.TenantId).ToArray()),
             ("sources", entries.Select(e => e.Transfer.SourceId).ToArray()),
             ("destinations", entries.Select(e => e.Transfer.DestinationId).ToArray()),
@@ -156,27 +187,31 @@ internal sealed class LedgerCommitHandler(NpgsqlDataSource dataSource) : ICommit
             ("references", entries.Select(e => e.Transfer.Reference).ToArray()),
             ("descriptions", entries.Select(e => e.Transfer.Description).ToArray()),
             ("metadata", entries.Select(e => e.Transfer.MetadataJson).ToArray()),
-            ("created", entries.Select(e => e.Transfer.CreatedAt).ToArray())));
-        batch.BatchCommands.Add(Command(InsertPostings,
-            ("wallets", postings.Select(p => p.WalletId).ToArray()),
-            ("seqs", postings.Select(p => p.EntrySeq).ToArray()),
-            ("amounts", postings.Select(p => p.Amount).ToArray()),
-            ("currencies", postings.Select(p => p.Currency).ToArray()),
-            ("balances", postings.Select(p => p.BalanceAfter).ToArray()),
-            ("versions", postings.Select(p => p.WalletVersion).ToArray())));
-        batch.BatchCommands.Add(Command(InsertKeys,
-            ("tenants", keyed.Select(t => t.TenantId).ToArray()),
-            ("keys", keyed.Select(t => t.Idempotency!.Key).ToArray()),
-            ("hashes", keyed.Select(t => t.Idempotency!.RequestHash).ToArray()),
-            ("bodies", keyed.Select(t => t.ResponseBody).ToArray())));
-        batch.BatchCommands.Add(Command(MoveHead, ("seq", plan.LastSeq)));
-        await batch.ExecuteNonQueryAsync(cancellationToken);
+            ("created", entries.Select(e => e.Transfer.CreatedAt).ToArray()),
+            ("posting_wallets", postings.Select(p => p.WalletId).ToArray()),
+            ("posting_seqs", postings.Select(p => p.EntrySeq).ToArray()),
+            ("posting_amounts", postings.Select(p => p.Amount).ToArray()),
+            ("posting_currencies", postings.Select(p => p.Currency).ToArray()),
+            ("posting_balances", postings.Select(p => p.BalanceAfter).ToArray()),
+            ("posting_versions", postings.Select(p => p.WalletVersion).ToArray())));
+    }
 
-        // The guard in SQL: a wallet whose status changed under us is not updated, and that fails the batch.
-        var updated = batch.BatchCommands[0].RecordsAffected;
-        if (updated != wallets.Count)
+    // After a failure the server may already have ended the transaction, or the connection may be
+    // gone; either way nothing of the batch is committed, and the pool discards a broken connection.
+    private static async Task RollbackQuietlyAsync(NpgsqlConnection connection)
+    {
+        if (connection.State != System.Data.ConnectionState.Open)
         {
-            throw new InvalidOperationException($"Balance guard refused {wallets.Count - updated} of {wallets.Count} wallet updates; the batch is rolled back.");
+            return;
+        }
+
+        try
+        {
+            await using var rollback = new NpgsqlCommand("ROLLBACK", connection);
+            await rollback.ExecuteNonQueryAsync();
+        }
+        catch (NpgsqlException)
+        {
         }
     }
 
