@@ -2,6 +2,7 @@ using System.Security.Claims;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using Wallet.Api.Infrastructure;
 using Wallet.Api.Transfers;
@@ -92,7 +93,12 @@ public static class WalletEndpoints
     }
 
     private static async Task<Results<Ok<ListResponse<WalletView>>, ProblemHttpResult>> ListWallets(
-        HttpRequest http, ClaimsPrincipal user, WalletStore wallets, string? ownerId = null, string? status = null, string? currency = null)
+        HttpRequest http,
+        ClaimsPrincipal user,
+        WalletStore wallets,
+        [FromQuery(Name = "owner_id")] string? ownerId = null,
+        string? status = null,
+        string? currency = null)
     {
         var (paging, problem) = Paging.Read(http);
         if (paging is null)

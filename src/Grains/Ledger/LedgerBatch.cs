@@ -24,6 +24,9 @@ internal sealed class LockedWallet(string id, string tenantId, string currency, 
 
     public long Version { get; set; } = version;
 
+    /// <summary>Held by open holds: not available to debits.</summary>
+    public long Pending { get; init; }
+
     public long Delta { get; set; }
 
     public int Postings { get; set; }
@@ -115,6 +118,11 @@ internal sealed class LedgerBatch
 
     private static TransferCommitOutcome? Check(StagedTransfer item, LockedWallet? source, LockedWallet? destination)
     {
+        if (item.SourceId == item.DestinationId)
+        {
+            return TransferCommitOutcome.Rejected(LedgerErrors.SameWallet, "source and destination are the same wallet");
+        }
+
         if (source is null || destination is null)
         {
             var missing = SystemAccounts.Display(source is null ? item.SourceId : item.DestinationId);
@@ -140,10 +148,11 @@ internal sealed class LedgerBatch
             return TransferCommitOutcome.Rejected(LedgerErrors.WalletClosed, $"wallet {SystemAccounts.Display(destination.Id)} is closed");
         }
 
-        if (!source.MayGoNegative && source.Balance - item.Amount < -source.OverdraftLimit)
+        var available = source.Balance - source.Pending + source.OverdraftLimit;
+        if (!source.MayGoNegative && item.Amount > available)
         {
             return TransferCommitOutcome.Rejected(LedgerErrors.InsufficientFunds,
-                $"wallet {SystemAccounts.Display(source.Id)} has {Amount.Format(source.Balance + source.OverdraftLimit, source.Scale)} {source.Currency} available; {Amount.Format(item.Amount, source.Scale)} requested");
+                $"wallet {SystemAccounts.Display(source.Id)} has {Amount.Format(available, source.Scale)} {source.Currency} available; {Amount.Format(item.Amount, source.Scale)} requested");
         }
 
         if (destination.Balance > BalanceMagnitudeMax - item.Amount || source.Balance < item.Amount - BalanceMagnitudeMax)

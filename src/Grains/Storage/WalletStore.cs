@@ -62,8 +62,8 @@ public sealed class WalletStore(NpgsqlDataSource dataSource, CurrencyCatalog cur
     }
 
     /// <summary>
-    /// Moves a wallet from <paramref name="expected"/> to <paramref name="status"/>, with the idempotency
-    /// key, in one transaction. <see cref="StatusChangeOutcome.StatusMoved"/> when the row is no longer in
+    /// Moves a wallet from <paramref name="expected"/> to <paramref name="status"/> (or leaves it, when
+    /// they are the same), with the idempotency key, in one transaction. <see cref="StatusChangeOutcome.StatusMoved"/> when the row is no longer in
     /// the expected status or, when closing, holds money.
     /// </summary>
     internal async Task<StatusChangeOutcome> ChangeStatusAsync(
@@ -76,6 +76,13 @@ public sealed class WalletStore(NpgsqlDataSource dataSource, CurrencyCatalog cur
         {
             await transaction.RollbackAsync(cancellationToken);
             return StatusChangeOutcome.IdempotencyKeyExists;
+        }
+
+        if (expected == status)
+        {
+            // Nothing to change, but the answer is recorded under the key like any other.
+            await transaction.CommitAsync(cancellationToken);
+            return StatusChangeOutcome.Changed;
         }
 
         await using var command = new NpgsqlCommand(UpdateStatus, connection, transaction);

@@ -72,7 +72,7 @@ internal sealed partial class WalletGrain(
             return new WalletResult(null, failure);
         }
 
-        if (target == State.Status)
+        if (target == State.Status && command.Idempotency is null)
         {
             return new WalletResult(State.ToView(), null);
         }
