@@ -1,0 +1,81 @@
+using System.Globalization;
+
+namespace Wallet.Bench;
+
+/// <summary>The bench's command line. Every option has a default; <c>--help</c> lists them.</summary>
+public sealed record BenchOptions
+{
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(10);
+
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(2);
+
+    public int Concurrency { get; init; } = 64;
+
+    public int Wallets { get; init; } = 10_000;
+
+    public IReadOnlyList<string> Workloads { get; init; } = ["uniform", "hot", "read", "mixed"];
+
+    public IReadOnlyList<string> Paths { get; init; } = ["baseline", "client", "http"];
+
+    /// <summary>Activations for the memory measurement; 0 skips it.</summary>
+    public int MemoryActivations { get; init; } = 100_000;
+
+    /// <summary>Whether to measure HTTP uniform latency at half of its peak throughput.</summary>
+    public bool HalfPeakLatency { get; init; } = true;
+
+    /// <summary>An existing PostgreSQL to use (a superuser connection string); none starts a private one.</summary>
+    public string? Connection { get; init; }
+
+    public bool Fsync { get; init; } = true;
+
+    public const string Usage = """
+        Wallet.Bench: the ledger against the row-lock baseline, same PostgreSQL, same run.
+
+          --duration <s>        seconds per workload and path (default 10)
+          --warmup <s>          seconds of warm-up before each measurement (default 2)
+          --concurrency <n>     requests in flight (default 64)
+          --wallets <n>         wallets for the uniform workload (default 10000)
+          --workloads <list>    uniform,hot,read,mixed (default all)
+          --paths <list>        baseline,client,http (default all)
+          --memory <n>          activations for the memory measurement, 0 to skip (default 100000)
+          --no-half-peak        skip the latency measurement at half of peak
+          --connection <cs>     use this PostgreSQL (superuser) instead of starting a private one
+          --no-fsync            private PostgreSQL without fsync (not for reported figures)
+          --smoke               a few seconds of everything on small data: for CI
+        """;
+
+    public static BenchOptions Parse(string[] args)
+    {
+        var options = new BenchOptions();
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            options = args[i] switch
+            {
+                "--duration" => options with { Duration = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) },
+                "--warmup" => options with { Warmup = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) },
+                "--concurrency" => options with { Concurrency = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--wallets" => options with { Wallets = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--workloads" => options with { Workloads = Next().Split(',') },
+                "--paths" => options with { Paths = Next().Split(',') },
+                "--memory" => options with { MemoryActivations = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--no-half-peak" => options with { HalfPeakLatency = false },
+                "--connection" => options with { Connection = Next() },
+                "--no-fsync" => options with { Fsync = false },
+                "--smoke" => options with
+                {
+                    Duration = TimeSpan.FromSeconds(2), Warmup = TimeSpan.FromSeconds(0.5), Concurrency = 16, Wallets = 1_000,
+                    MemoryActivations = 5_000, HalfPeakLatency = true,
+                },
+                _ => throw new ArgumentException($"unknown option {args[i]}\n\n{Usage}"),
+            };
+        }
+
+        if (options.Wallets < 2 || options.Concurrency < 1 || options.Duration <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("--wallets must be at least 2, --concurrency and --duration positive");
+        }
+
+        return options;
+    }
+}

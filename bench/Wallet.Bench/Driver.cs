@@ -1,0 +1,134 @@
+using System.Diagnostics;
+
+namespace Wallet.Bench;
+
+/// <summary>What one workload did on one path.</summary>
+public sealed record RunResult(string Workload, string Path, double Seconds, long Ok, long Declined, long Errors, long TransfersOk, long[] LatencyTicks)
+{
+    public double Throughput => (Ok + Declined) / Seconds;
+
+    public double Percentile(double quantile)
+    {
+        if (LatencyTicks.Length == 0)
+        {
+            return 0;
+        }
+
+        var index = Math.Clamp((int)Math.Ceiling(quantile * LatencyTicks.Length) - 1, 0, LatencyTicks.Length - 1);
+        return LatencyTicks[index] * 1000.0 / Stopwatch.Frequency;
+    }
+}
+
+/// <summary>
+/// Drives a workload against a target: closed loop (a fixed number of operations in flight, as
+/// fast as they complete) or open loop (a fixed rate, latency counted from each operation's
+/// scheduled start so that a stall is not hidden).
+/// </summary>
+public sealed class Driver(BenchOptions options)
+{
+    public async Task<RunResult> RunAsync(string workload, IBenchTarget target, double? ratePerSecond = null)
+    {
+        if (options.Warmup > TimeSpan.Zero)
+        {
+            await MeasureAsync(workload, target, options.Warmup, ratePerSecond);
+        }
+
+        return await MeasureAsync(workload, target, options.Duration, ratePerSecond);
+    }
+
+    private async Task<RunResult> MeasureAsync(string workload, IBenchTarget target, TimeSpan duration, double? ratePerSecond)
+    {
+        var workers = options.Concurrency;
+        var stopAt = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        var started = Stopwatch.GetTimestamp();
+        var interval = ratePerSecond is { } rate ? (long)(workers / rate * Stopwatch.Frequency) : 0;
+        var results = await Task.WhenAll(Enumerable.Range(0, workers).Select(worker =>
+            Task.Run(() => WorkerAsync(workload, target, worker, stopAt, interval))));
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        var latencies = results.SelectMany(r => r.Latencies).ToArray();
+        Array.Sort(latencies);
+        return new RunResult(workload, target.Name, seconds, results.Sum(r => r.Ok), results.Sum(r => r.Declined), results.Sum(r => r.Errors),
+            results.Sum(r => r.TransfersOk), latencies);
+    }
+
+    private async Task<WorkerResult> WorkerAsync(string workload, IBenchTarget target, int worker, long stopAt, long interval)
+    {
+        var random = new Random(worker * 7919 + 17);
+        var result = new WorkerResult();
+        // Spread the workers' first operations over one interval so an open loop starts smoothly.
+        var scheduled = Stopwatch.GetTimestamp() + (interval * worker / Math.Max(1, options.Concurrency));
+        while (true)
+        {
+            var now = Stopwatch.GetTimestamp();
+            if (interval > 0 && scheduled > now)
+            {
+                await Task.Delay(TimeSpan.FromTicks((scheduled - now) * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
+            }
+
+            var start = interval > 0 ? scheduled : Stopwatch.GetTimestamp();
+            if (start >= stopAt)
+            {
+                return result;
+            }
+
+            OpOutcome outcome;
+            var (operation, transfer) = Next(workload, target, random);
+            try
+            {
+                outcome = await operation;
+            }
+            catch (Exception exception) when (exception is not OutOfMemoryException)
+            {
+                outcome = OpOutcome.Error;
+                if (result.Errors == 0)
+                {
+                    Console.Error.WriteLine($"  {target.Name}/{workload}: {exception.GetType().Name}: {exception.Message}");
+                }
+            }
+
+            result.Latencies.Add(Stopwatch.GetTimestamp() - start);
+            switch (outcome)
+            {
+                case OpOutcome.Ok:
+                    result.Ok++;
+                    result.TransfersOk += transfer ? 1 : 0;
+                    break;
+                case OpOutcome.Declined: result.Declined++; break;
+                default: result.Errors++; break;
+            }
+
+            scheduled += interval;
+        }
+    }
+
+    // The next operation of the workload, and whether it moves money.
+    private (Task<OpOutcome> Operation, bool Transfer) Next(string workload, IBenchTarget target, Random random)
+    {
+        var wallets = options.Wallets;
+        var amount = random.NextInt64(1, 101);
+        var source = random.Next(wallets);
+        var other = (source + 1 + random.Next(wallets - 1)) % wallets;
+        return workload switch
+        {
+            "uniform" => (target.TransferAsync(source, other, amount), true),
+            "hot" => (target.TransferAsync(0, 1 + random.Next(wallets - 1), amount), true),
+            "read" => (target.ReadAsync(source), false),
+            "mixed" when random.Next(100) < 80 => (target.ReadAsync(source), false),
+            "mixed" => (target.TransferAsync(source, other, amount), true),
+            _ => throw new ArgumentException($"unknown workload {workload}"),
+        };
+    }
+
+    private sealed class WorkerResult
+    {
+        public List<long> Latencies { get; } = new(16_384);
+
+        public long Ok { get; set; }
+
+        public long Declined { get; set; }
+
+        public long Errors { get; set; }
+
+        public long TransfersOk { get; set; }
+    }
+}

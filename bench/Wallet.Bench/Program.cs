@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using Wallet.Bench;
+using Wallet.Grains.Ledger;
+using Wallet.Grains.Wallets;
+using Wallet.Runtime;
+using Wallet.Runtime.Commit;
+using Wallet.Runtime.Hosting;
+using Wallet.Silo.Hosting;
+
+// Wallet.Bench: the ledger (through the grain client and through HTTP) against the seeds' row-lock
+// design, on one PostgreSQL server in one run. Prints a table, the ratios, the memory cost of an
+// activation, then verifies both ledgers and exits non-zero if any invariant fails.
+
+BenchOptions options;
+try
+{
+    options = args.Contains("--help") ? throw new ArgumentException(BenchOptions.Usage) : BenchOptions.Parse(args);
+}
+catch (Exception exception) when (exception is ArgumentException or FormatException)
+{
+    Console.Error.WriteLine(exception.Message);
+    return 2;
+}
+
+const string apiKey = "bench-operator-key";
+var seeded = Math.Max(options.Wallets, options.MemoryActivations);
+Console.WriteLine($"Wallet.Bench: {options.Duration.TotalSeconds:0.#} s per run, concurrency {options.Concurrency}, {options.Wallets} wallets, {Environment.ProcessorCount} cores");
+
+await using var databases = await BenchDatabases.StartAsync(options);
+await Seed.BaselineAsync(databases.Baseline, options.Wallets);
+var port = FreePort();
+var app = SiloApplication.Build(["--urls", $"http://127.0.0.1:{port}"], builder =>
+    builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+    {
+        ["ConnectionStrings:Wallet"] = databases.Wallet,
+        ["Bootstrap:ApiKey"] = apiKey,
+        ["Logging:LogLevel:Default"] = "Warning",
+        ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning",
+    }));
+await app.StartAsync();
+await Seed.LedgerAsync(databases.Wallet, seeded);
+Console.WriteLine($"Seeded {seeded} wallets on each side with {Seed.StartingBalance / 100:N0}.00 USD each.");
+
+await using var baselineSource = NpgsqlDataSource.Create(databases.Baseline);
+using var http = new HttpTarget(new Uri($"http://127.0.0.1:{port}"), apiKey, options.Concurrency);
+var targets = new Dictionary<string, IBenchTarget>
+{
+    ["baseline"] = new BaselineTarget(baselineSource),
+    ["client"] = new GrainClientTarget(app.Services.GetRequiredService<IClusterClient>()),
+    ["http"] = http,
+};
+
+var driver = new Driver(options);
+var commits = app.Services.GetRequiredService<GroupCommitStatistics>();
+var results = new List<RunResult>();
+foreach (var workload in options.Workloads)
+{
+    foreach (var path in options.Paths)
+    {
+        var (batches, items) = (commits.Batches, commits.Items);
+        var result = await driver.RunAsync(workload, targets[path]);
+        results.Add(result);
+        var batchSize = commits.Batches > batches ? (double)(commits.Items - items) / (commits.Batches - batches) : 0;
+        Console.WriteLine($"  {workload,-8} {path,-9} {result.Throughput,9:N0} ops/s  p99 {result.Percentile(0.99),7:N2} ms" +
+            (path == "baseline" || batchSize == 0 ? "" : $"  (avg commit batch {batchSize:N1})"));
+    }
+}
+
+RunResult? halfPeak = null;
+if (options.HalfPeakLatency && results.FirstOrDefault(r => r is { Workload: "uniform", Path: "http" }) is { } peak)
+{
+    halfPeak = await driver.RunAsync("uniform", http, peak.Throughput / 2);
+}
+
+var memory = options.MemoryActivations > 0
+    ? await MeasureActivationsAsync(app.Services, options.MemoryActivations)
+    : null;
+
+Report.Print(results, halfPeak, memory);
+
+var failures = new List<string>();
+failures.AddRange(results.Where(r => r.Errors > 0).Select(r => $"{r.Workload}/{r.Path}: {r.Errors} errors"));
+var verify = await app.Services.GetRequiredService<LedgerVerifier>().VerifyAsync(CancellationToken.None);
+Console.WriteLine($"Ledger verify: {(verify.Ok ? "ok" : "FAILED")} ({verify.WalletsChecked} wallets, {verify.EntriesChecked} entries)");
+failures.AddRange(verify.Problems.Take(10).Select(p => $"verify: {p.Code} {p.WalletId}{p.EntryId} {p.Detail}"));
+failures.AddRange(await Invariants.CheckLedgerAsync(databases.Wallet));
+failures.AddRange(await Invariants.CheckBaselineAsync(databases.Baseline, options.Wallets, results.Where(r => r.Path == "baseline")));
+
+await app.StopAsync();
+await app.DisposeAsync();
+foreach (var failure in failures)
+{
+    Console.WriteLine("FAILED " + failure);
+}
+
+Console.WriteLine(failures.Count == 0 ? "All invariants hold." : $"{failures.Count} invariant failures.");
+return failures.Count == 0 ? 0 : 1;
+
+static int FreePort()
+{
+    using var listener = new TcpListener(IPAddress.Loopback, 0);
+    listener.Start();
+    return ((IPEndPoint)listener.LocalEndpoint).Port;
+}
+
+// Activates wallets through the grain client and reads what the process's resident memory grew by.
+static async Task<MemoryResult> MeasureActivationsAsync(IServiceProvider services, int count)
+{
+    var client = services.GetRequiredService<IClusterClient>();
+    var silo = services.GetRequiredService<SiloStatistics>();
+    await silo.CollectIdleActivationsAsync(TimeSpan.Zero);
+    var before = ResidentBytes();
+    var activeBefore = silo.ActivationCount;
+    const int InFlight = 512;
+    for (var start = 0; start < count; start += InFlight)
+    {
+        await Task.WhenAll(Enumerable.Range(start, Math.Min(InFlight, count - start))
+            .Select(i => client.GetGrain<IWalletGrain>(Seed.WalletId(i)).Get(Seed.TenantId)));
+    }
+
+    var after = ResidentBytes();
+    return new MemoryResult(silo.ActivationCount - activeBefore, before, after);
+}
+
+static long ResidentBytes()
+{
+    GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+    GC.WaitForPendingFinalizers();
+    GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+    using var process = Process.GetCurrentProcess();
+    process.Refresh();
+    return process.WorkingSet64;
+}
