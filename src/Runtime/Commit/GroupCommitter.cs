@@ -9,8 +9,7 @@ public interface ICommitHandler<TItem, TOutcome>
 {
     /// <summary>
     /// Commits every item of <paramref name="items"/> in one transaction and returns one outcome per
-    /// item, in order. The list is the committer's and is reused for the next batch: do not keep it.
-    /// An item the database refuses (a business rule seen only there) is an outcome,
+    /// item, in order. An item the database refuses (a business rule seen only there) is an outcome,
     /// not an exception; throwing fails the whole batch.
     /// </summary>
     Task<TOutcome[]> CommitAsync(IReadOnlyList<TItem> items, CancellationToken cancellationToken);
@@ -51,6 +50,12 @@ public sealed class GroupCommitOptions
 {
     /// <summary>The most items one transaction carries.</summary>
     public int CommitBatchSizeMax { get; set; } = 512;
+
+    /// <summary>
+    /// How many batches may be in flight at once. Above 1, a batch is read and planned while the one
+    /// before it waits for its flush; the handler must keep them from deadlocking each other.
+    /// </summary>
+    public int CommitConcurrencyMax { get; set; } = 1;
 }
 
 /// <summary>
@@ -60,10 +65,11 @@ public sealed class GroupCommitOptions
 /// Turns stage items and yield; a single loop takes whatever has queued up (at most
 /// <see cref="GroupCommitOptions.CommitBatchSizeMax"/>) and hands it to the handler as one
 /// transaction. While that transaction is being written, the next batch is filling up, so
-/// the batch size grows by itself with the load and a lone call still commits at once.
-/// Batches are committed one after another, so an activation's items commit in the order its
-/// turns staged them. Before any outcome is released, every activation whose state the batch
-/// proved wrong is told to reload; only then are the waiting turns resumed.
+/// the batch size grows by itself with the load and a lone call still commits at once. With
+/// <see cref="GroupCommitOptions.CommitConcurrencyMax"/> above 1, several batches are in flight;
+/// an activation's items still commit in staging order because every item of a wallet locks that
+/// wallet's row. Before any outcome is released, every activation whose state the batch proved
+/// wrong is told to reload; only then are the waiting turns resumed.
 /// </remarks>
 public sealed partial class GroupCommitter<TItem, TOutcome> : IAsyncDisposable
 {
@@ -71,6 +77,7 @@ public sealed partial class GroupCommitter<TItem, TOutcome> : IAsyncDisposable
         new UnboundedChannelOptions { SingleReader = true });
     private readonly ICommitHandler<TItem, TOutcome> _handler;
     private readonly int _batchSizeMax;
+    private readonly int _concurrencyMax;
     private readonly ILogger _logger;
     private readonly Task _loop;
 
@@ -80,6 +87,9 @@ public sealed partial class GroupCommitter<TItem, TOutcome> : IAsyncDisposable
         _batchSizeMax = options.CommitBatchSizeMax > 0
             ? options.CommitBatchSizeMax
             : throw new ArgumentOutOfRangeException(nameof(options), "CommitBatchSizeMax must be positive.");
+        _concurrencyMax = options.CommitConcurrencyMax > 0
+            ? options.CommitConcurrencyMax
+            : throw new ArgumentOutOfRangeException(nameof(options), "CommitConcurrencyMax must be positive.");
         _logger = logger;
         _loop = Task.Run(RunAsync);
     }
@@ -108,20 +118,36 @@ public sealed partial class GroupCommitter<TItem, TOutcome> : IAsyncDisposable
 
     private async Task RunAsync()
     {
-        var batch = new List<PendingItem>(_batchSizeMax);
-        var items = new List<TItem>(_batchSizeMax);
+        using var slots = new SemaphoreSlim(_concurrencyMax);
         var reader = _queue.Reader;
         while (await reader.WaitToReadAsync())
         {
-            batch.Clear();
-            items.Clear();
+            await slots.WaitAsync();
+            var batch = new List<PendingItem>();
             while (batch.Count < _batchSizeMax && reader.TryRead(out var pending))
             {
                 batch.Add(pending);
-                items.Add(pending.Item);
             }
 
-            await CommitBatchAsync(batch, items);
+            _ = CommitAndReleaseAsync(batch, slots);
+        }
+
+        // Drained: wait for the batches still in flight.
+        for (var i = 0; i < _concurrencyMax; i++)
+        {
+            await slots.WaitAsync();
+        }
+    }
+
+    private async Task CommitAndReleaseAsync(List<PendingItem> batch, SemaphoreSlim slots)
+    {
+        try
+        {
+            await CommitBatchAsync(batch, batch.ConvertAll(p => p.Item));
+        }
+        finally
+        {
+            slots.Release();
         }
     }
 
@@ -155,7 +181,13 @@ public sealed partial class GroupCommitter<TItem, TOutcome> : IAsyncDisposable
             return;
         }
 
-        Statistics.Record(batch.Count, System.Diagnostics.Stopwatch.GetElapsedTime(started), failed: false);
+        var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        Statistics.Record(batch.Count, elapsed, failed: false);
+        if (elapsed.TotalMilliseconds > SlowBatchMs)
+        {
+            LogSlowBatch(_logger, batch.Count, elapsed.TotalMilliseconds);
+        }
+
         for (var i = 0; i < batch.Count; i++)
         {
             batch[i].Owner.OnStagedCompleted(_handler.InvalidatesCachedState(outcomes[i]));
@@ -166,6 +198,12 @@ public sealed partial class GroupCommitter<TItem, TOutcome> : IAsyncDisposable
             batch[i].Completion.SetResult(outcomes[i]);
         }
     }
+
+    // A batch normally takes a few milliseconds; one this slow means the database is struggling or blocked.
+    private const int SlowBatchMs = 1_000;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A group commit of {Count} items took {ElapsedMs:0} ms")]
+    private static partial void LogSlowBatch(ILogger logger, int count, double elapsedMs);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A group commit of {Count} items failed; every turn in it fails")]
     private static partial void LogBatchFailed(ILogger logger, Exception exception, int count);
