@@ -28,6 +28,9 @@ public sealed record BenchOptions
 
     public bool Fsync { get; init; } = true;
 
+    /// <summary>The silo's GroupCommit:CommitConcurrencyMax; none keeps the silo's default.</summary>
+    public int? CommitConcurrency { get; init; }
+
     public const string Usage = """
         Wallet.Bench: the ledger against the row-lock baseline, same PostgreSQL, same run.
 
@@ -41,6 +44,7 @@ public sealed record BenchOptions
           --no-half-peak        skip the latency measurement at half of peak
           --connection <cs>     use this PostgreSQL (superuser) instead of starting a private one
           --no-fsync            private PostgreSQL without fsync (not for reported figures)
+          --commit-concurrency <n>  batches in flight at once in the silo (default: the silo's)
           --smoke               a few seconds of everything on small data: for CI
         """;
 
@@ -62,6 +66,7 @@ public sealed record BenchOptions
                 "--no-half-peak" => options with { HalfPeakLatency = false },
                 "--connection" => options with { Connection = Next() },
                 "--no-fsync" => options with { Fsync = false },
+                "--commit-concurrency" => options with { CommitConcurrency = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--smoke" => options with
                 {
                     Duration = TimeSpan.FromSeconds(2), Warmup = TimeSpan.FromSeconds(0.5), Concurrency = 16, Wallets = 1_000,

@@ -35,14 +35,19 @@ Console.WriteLine($"Wallet.Bench: {options.Duration.TotalSeconds:0.#} s per run,
 await using var databases = await BenchDatabases.StartAsync(options);
 await Seed.BaselineAsync(databases.Baseline, options.Wallets);
 var port = FreePort();
-var app = SiloApplication.Build(["--urls", $"http://127.0.0.1:{port}"], builder =>
-    builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-    {
-        ["ConnectionStrings:Wallet"] = databases.Wallet,
-        ["Bootstrap:ApiKey"] = apiKey,
-        ["Logging:LogLevel:Default"] = "Warning",
-        ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning",
-    }));
+var settings = new Dictionary<string, string?>
+{
+    ["ConnectionStrings:Wallet"] = databases.Wallet,
+    ["Bootstrap:ApiKey"] = apiKey,
+    ["Logging:LogLevel:Default"] = "Warning",
+    ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning",
+};
+if (options.CommitConcurrency is { } commitConcurrency)
+{
+    settings["GroupCommit:CommitConcurrencyMax"] = commitConcurrency.ToString(CultureInfo.InvariantCulture);
+}
+
+var app = SiloApplication.Build(["--urls", $"http://127.0.0.1:{port}"], builder => builder.Configuration.AddInMemoryCollection(settings));
 await app.StartAsync();
 await Seed.LedgerAsync(databases.Wallet, seeded);
 Console.WriteLine($"Seeded {seeded} wallets on each side with {Seed.StartingBalance / 100:N0}.00 USD each.");

@@ -23,9 +23,20 @@ public sealed class GroupCommitLedgerTests : IAsyncLifetime
     public async Task DisposeAsync() => await _factory.DisposeAsync();
 
     [Fact]
-    public async Task Spend_FiveThousandConcurrentOnHotWallet_EndsAtExpectedBalanceWithEveryAcceptedSpendOnce()
+    public Task Spend_FiveThousandConcurrentOnHotWallet_EndsAtExpectedBalanceWithEveryAcceptedSpendOnce() =>
+        HotWalletScenarioAsync(_factory);
+
+    [Fact]
+    public async Task Spend_FiveThousandConcurrentWithTwoBatchesInFlight_EndsAtExpectedBalanceWithEveryAcceptedSpendOnce()
     {
-        var client = _factory.GetService<IClusterClient>();
+        await using var factory = await WalletApiFactory.CreateAsync(
+            "groupcommit2", new() { ["GroupCommit:CommitConcurrencyMax"] = "2", ["GroupCommit:CommitBatchSizeMax"] = "64" });
+        await HotWalletScenarioAsync(factory);
+    }
+
+    private static async Task HotWalletScenarioAsync(WalletApiFactory factory)
+    {
+        var client = factory.GetService<IClusterClient>();
         var wallet = await CreateFundedWalletAsync(client, "25000.00");
         var random = new Random(20261121);
         var amounts = Enumerable.Range(0, 5_000).Select(_ => random.NextInt64(1, 1_001)).ToArray(); // 0.01 .. 10.00
@@ -41,16 +52,16 @@ public sealed class GroupCommitLedgerTests : IAsyncLifetime
         var expected = 2_500_000 - accepted.Sum(r => r.Amount);
         Assert.True(expected >= 0);
 
-        Assert.Equal(expected, await BalanceInDatabaseAsync(wallet));
+        Assert.Equal(expected, await BalanceInDatabaseAsync(factory, wallet));
         var view = await client.GetGrain<IWalletGrain>(wallet).Get(Tenant);
         Assert.Equal(Amount.Format(expected, 2), view.Wallet!.Balance.Posted);
         Assert.All(accepted, r => Assert.Equal(r.TransferId, r.Result!.Transfer!.Id));
-        var recorded = await TransferCountsAsync([.. accepted.Select(r => r.TransferId)]);
+        var recorded = await TransferCountsAsync(factory, [.. accepted.Select(r => r.TransferId)]);
         Assert.Equal(accepted.Count, recorded.Count);
         Assert.All(recorded.Values, count => Assert.Equal(1, count));
-        Assert.Empty(await TransferCountsAsync([.. declined.Select(r => r.TransferId)]));
-        Assert.Equal(accepted.Count + 1, await PostingCountAsync(wallet)); // the spends and the deposit
-        Assert.True((await _factory.GetService<LedgerVerifier>().VerifyAsync(CancellationToken.None)).Ok);
+        Assert.Empty(await TransferCountsAsync(factory, [.. declined.Select(r => r.TransferId)]));
+        Assert.Equal(accepted.Count + 1, await PostingCountAsync(factory, wallet)); // the spends and the deposit
+        Assert.True((await factory.GetService<LedgerVerifier>().VerifyAsync(CancellationToken.None)).Ok);
     }
 
     [Fact]
@@ -71,7 +82,7 @@ public sealed class GroupCommitLedgerTests : IAsyncLifetime
             }
 
             await gate.Task;
-            await TerminateAsync(connection.ProcessID);
+            await TerminateAsync(_factory, connection.ProcessID);
             killed.TrySetResult([.. items.Where(i => i.SourceId == wallet).Select(i => i.TransferId)]);
         };
 
@@ -91,17 +102,17 @@ public sealed class GroupCommitLedgerTests : IAsyncLifetime
             Assert.All(failed, r => Assert.IsType<CommitFailedException>(r.Fault));
             Assert.All(succeeded, r => Assert.Null(r.Result!.Failure));
             Assert.Equal(failedBatch.Order(), failed.Select(r => r.TransferId).Order());
-            Assert.Empty(await TransferCountsAsync([.. failedBatch]));
-            Assert.Equal(succeeded.Count, (await TransferCountsAsync([.. succeeded.Select(r => r.TransferId)])).Count);
+            Assert.Empty(await TransferCountsAsync(_factory, [.. failedBatch]));
+            Assert.Equal(succeeded.Count, (await TransferCountsAsync(_factory, [.. succeeded.Select(r => r.TransferId)])).Count);
 
             var expected = 100_000 - (succeeded.Count * 100L);
-            Assert.Equal(expected, await BalanceInDatabaseAsync(wallet));
+            Assert.Equal(expected, await BalanceInDatabaseAsync(_factory, wallet));
             var view = await client.GetGrain<IWalletGrain>(wallet).Get(Tenant);
             Assert.Equal(Amount.Format(expected, 2), view.Wallet!.Balance.Posted);
             var next = await Spend(client, wallet, 100);
             Assert.Null(next.Fault);
             Assert.Null(next.Result!.Failure);
-            Assert.Equal(expected - 100, await BalanceInDatabaseAsync(wallet));
+            Assert.Equal(expected - 100, await BalanceInDatabaseAsync(_factory, wallet));
             Assert.True((await _factory.GetService<LedgerVerifier>().VerifyAsync(CancellationToken.None)).Ok);
         }
         finally
@@ -141,25 +152,25 @@ public sealed class GroupCommitLedgerTests : IAsyncLifetime
 
     private sealed record SpendOutcome(string TransferId, long Amount, TransferResult? Result, Exception? Fault);
 
-    private async Task<long> BalanceInDatabaseAsync(string wallet)
+    private static async Task<long> BalanceInDatabaseAsync(WalletApiFactory factory, string wallet)
     {
-        await using var connection = await OpenAsync();
+        await using var connection = await OpenAsync(factory);
         await using var command = new NpgsqlCommand("SELECT balance FROM wallets WHERE id = @id", connection);
         command.Parameters.AddWithValue("id", wallet);
         return (long)(await command.ExecuteScalarAsync())!;
     }
 
-    private async Task<long> PostingCountAsync(string wallet)
+    private static async Task<long> PostingCountAsync(WalletApiFactory factory, string wallet)
     {
-        await using var connection = await OpenAsync();
+        await using var connection = await OpenAsync(factory);
         await using var command = new NpgsqlCommand("SELECT count(*) FROM postings WHERE wallet_id = @id", connection);
         command.Parameters.AddWithValue("id", wallet);
         return (long)(await command.ExecuteScalarAsync())!;
     }
 
-    private async Task<Dictionary<string, long>> TransferCountsAsync(string[] transferIds)
+    private static async Task<Dictionary<string, long>> TransferCountsAsync(WalletApiFactory factory, string[] transferIds)
     {
-        await using var connection = await OpenAsync();
+        await using var connection = await OpenAsync(factory);
         await using var command = new NpgsqlCommand("SELECT id, count(*) FROM entries WHERE id = ANY(@ids) GROUP BY id", connection);
         command.Parameters.AddWithValue("ids", transferIds);
         var counts = new Dictionary<string, long>();
@@ -172,17 +183,17 @@ public sealed class GroupCommitLedgerTests : IAsyncLifetime
         return counts;
     }
 
-    private async Task TerminateAsync(int processId)
+    private static async Task TerminateAsync(WalletApiFactory factory, int processId)
     {
-        await using var connection = await OpenAsync();
+        await using var connection = await OpenAsync(factory);
         await using var command = new NpgsqlCommand("SELECT pg_terminate_backend(@pid)", connection);
         command.Parameters.AddWithValue("pid", processId);
         await command.ExecuteScalarAsync();
     }
 
-    private async Task<NpgsqlConnection> OpenAsync()
+    private static async Task<NpgsqlConnection> OpenAsync(WalletApiFactory factory)
     {
-        var connection = new NpgsqlConnection(_factory.ConnectionString);
+        var connection = new NpgsqlConnection(factory.ConnectionString);
         await connection.OpenAsync();
         return connection;
     }

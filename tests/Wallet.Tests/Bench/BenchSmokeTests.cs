@@ -1,0 +1,68 @@
+using System.Diagnostics;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Wallet.Tests.Bench;
+
+/// <summary>
+/// Runs the benchmark for a few seconds on small data, as CI's smoke test: every workload and path
+/// must run without errors and both ledgers must verify. No speed is asserted here.
+/// </summary>
+public sealed class BenchSmokeTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Bench_Smoke_RunsEveryWorkloadAndVerifies()
+    {
+        var bench = FindBench();
+        using var process = Process.Start(new ProcessStartInfo("dotnet", [bench, "--smoke"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.GetDirectoryName(bench)!,
+        })!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
+        var text = await stdout;
+        output.WriteLine(text);
+        output.WriteLine(await stderr);
+        Assert.Equal(0, process.ExitCode);
+        Assert.Contains("Ledger verify: ok", text, StringComparison.Ordinal);
+        Assert.Contains("All invariants hold.", text, StringComparison.Ordinal);
+        foreach (var workload in (string[])["uniform", "hot", "read", "mixed"])
+        {
+            foreach (var path in (string[])["baseline", "client", "http"])
+            {
+                Assert.Contains($"| {workload} | {path} |", text, StringComparison.Ordinal);
+            }
+        }
+    }
+
+    // The bench is built with the tests (a project reference that adds no assembly) into its own
+    // bin folder, in the same configuration as this test assembly.
+    private static string FindBench()
+    {
+        var testDirectory = new DirectoryInfo(AppContext.BaseDirectory);
+        var configuration = testDirectory.Parent!.Name;
+        for (var directory = testDirectory; directory is not null; directory = directory.Parent)
+        {
+            var candidate = Path.Combine(directory.FullName, "bench", "Wallet.Bench", "bin", configuration, testDirectory.Name, "Wallet.Bench.dll");
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new FileNotFoundException($"Wallet.Bench.dll ({configuration}) was not found above {testDirectory.FullName}");
+    }
+}
