@@ -8,6 +8,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Wallet.Api.Infrastructure;
 using Wallet.Api.Keys;
 using Wallet.Api.Ledger;
+using Wallet.Api.Metrics;
 using Wallet.Api.Transfers;
 using Wallet.Api.Wallets;
 using Wallet.Grains;
@@ -54,6 +55,7 @@ public static class WalletApi
         app.MapTransferEndpoints();
         app.MapLedgerEndpoints();
         app.MapApiKeyEndpoints();
+        app.MapMetricsEndpoints();
 
         app.MapOpenApi("/openapi/{documentName}.json");
         app.UseSwaggerUI(options =>
