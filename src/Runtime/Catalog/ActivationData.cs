@@ -153,8 +153,15 @@ internal sealed partial class ActivationData
     /// </summary>
     public void YieldUntilDurable(Task durable, Action continuation)
     {
-        var request = CurrentRequest
-            ?? throw new InvalidOperationException("A durability point can only be awaited inside a grain turn.");
+        if (CurrentRequest is not { } request)
+        {
+            // Awaited outside a turn (from a detached task, say): a programming error, but throwing from
+            // an awaiter would take the process down. Resume as an ordinary continuation instead.
+            LogAwaitedOutsideTurn(_logger, GrainId);
+            durable.ContinueWith(_ => continuation(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            return;
+        }
+
         lock (_lock)
         {
             _pendingResumes++;
@@ -389,6 +396,9 @@ internal sealed partial class ActivationData
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A resumed turn of {GrainId} threw")]
     private static partial void LogResumeFailed(ILogger logger, Exception exception, GrainId grainId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{GrainId} awaited a durability point outside a turn; it resumes without the turn's guarantees")]
+    private static partial void LogAwaitedOutsideTurn(ILogger logger, GrainId grainId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{GrainId} could not reload its state after a failed commit")]
     private static partial void LogReloadFailed(ILogger logger, Exception exception, GrainId grainId);
