@@ -107,10 +107,18 @@ internal sealed class LedgerCommitHandler(NpgsqlDataSource dataSource) : ICommit
         await using var batch = new NpgsqlBatch(connection);
         batch.BatchCommands.Add(Command("BEGIN"));
         batch.BatchCommands.Add(Command(LockWallets, ("ids", walletIds)));
-        batch.BatchCommands.Add(Command(ExistingKeys,
-            ("tenants", keyed.Select(i => i.TenantId).ToArray()), ("keys", keyed.Select(i => i.Idempotency!.Key).ToArray())));
-        batch.BatchCommands.Add(Command(ExistingReferences,
-            ("tenants", referenced.Select(i => i.TenantId).ToArray()), ("references", referenced.Select(i => i.Reference!).ToArray())));
+        // Most batches carry no references, many no keys: ask only about what is there.
+        if (keyed.Length > 0)
+        {
+            batch.BatchCommands.Add(Command(ExistingKeys,
+                ("tenants", keyed.Select(i => i.TenantId).ToArray()), ("keys", keyed.Select(i => i.Idempotency!.Key).ToArray())));
+        }
+
+        if (referenced.Length > 0)
+        {
+            batch.BatchCommands.Add(Command(ExistingReferences,
+                ("tenants", referenced.Select(i => i.TenantId).ToArray()), ("references", referenced.Select(i => i.Reference!).ToArray())));
+        }
 
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         var wallets = new Dictionary<string, LockedWallet>(StringComparer.Ordinal);
@@ -121,10 +129,8 @@ internal sealed class LedgerCommitHandler(NpgsqlDataSource dataSource) : ICommit
                 reader.GetInt64(5), reader.GetInt64(6), reader.GetBoolean(7), reader.GetInt64(8)) { Pending = reader.GetInt64(9) };
         }
 
-        await reader.NextResultAsync(cancellationToken);
-        var keys = await ReadPairsAsync(reader, cancellationToken);
-        await reader.NextResultAsync(cancellationToken);
-        var references = await ReadPairsAsync(reader, cancellationToken);
+        var keys = keyed.Length > 0 && await reader.NextResultAsync(cancellationToken) ? await ReadPairsAsync(reader, cancellationToken) : [];
+        var references = referenced.Length > 0 && await reader.NextResultAsync(cancellationToken) ? await ReadPairsAsync(reader, cancellationToken) : [];
         // Plan with sequence numbers relative to the batch; the head gives the base when writing.
         return new BatchSnapshot(wallets, keys, references, LastSeq: 0);
     }

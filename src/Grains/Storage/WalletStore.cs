@@ -189,7 +189,7 @@ public sealed class WalletStore(NpgsqlDataSource dataSource, CurrencyCatalog cur
             OverdraftLimit = reader.GetInt64(9),
             MayGoNegative = reader.GetBoolean(10),
             LoadedVersion = reader.GetInt64(11),
-            MetadataJson = reader.IsDBNull(12) ? null : reader.GetString(12),
+            Metadata = reader.IsDBNull(12) ? null : System.Text.Json.JsonDocument.Parse(reader.GetString(12)).RootElement.Clone(),
             CreatedAt = reader.GetFieldValue<DateTimeOffset>(13),
         };
     }

@@ -39,7 +39,7 @@ internal static class WalletRules
             Currency = currency,
             OwnerId = command.OwnerId,
             OverdraftLimit = overdraft,
-            MetadataJson = command.Metadata?.GetRawText(),
+            Metadata = command.Metadata,
             CreatedAt = LedgerTime.Truncate(DateTimeOffset.UtcNow),
         }, null);
     }

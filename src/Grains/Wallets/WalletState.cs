@@ -35,7 +35,10 @@ internal sealed class WalletState
     /// <summary>The row version this state was read at. Credits at or below it are already counted.</summary>
     public long LoadedVersion { get; init; }
 
-    public string? MetadataJson { get; init; }
+    /// <summary>The metadata object, parsed once when the state is read or created.</summary>
+    public System.Text.Json.JsonElement? Metadata { get; init; }
+
+    public string? MetadataJson => Metadata?.GetRawText();
 
     public DateTimeOffset CreatedAt { get; init; }
 
@@ -78,6 +81,6 @@ internal sealed class WalletState
         OwnerId,
         new BalanceView(Format(Balance), Format(Pending), Format(Available)),
         Format(OverdraftLimit),
-        MetadataJson is null ? null : System.Text.Json.JsonDocument.Parse(MetadataJson).RootElement.Clone(),
+        Metadata,
         CreatedAt);
 }
