@@ -66,6 +66,17 @@ public static class Idempotency
             : result);
     }
 
+    /// <summary>
+    /// A grain's answer as a handler returns it: the key-taken marker that <see cref="RunAsync"/>
+    /// resolves, the problem for any other failure, or <paramref name="success"/>.
+    /// </summary>
+    public static IResult Answer(LedgerFailure? failure, Func<IResult> success) => failure switch
+    {
+        { Code: LedgerErrors.IdempotencyKeyExists } => KeyExistsResult.Instance,
+        { } refused => Problems.For(refused),
+        null => success(),
+    };
+
     /// <summary>The marker a handler returns when the grain reported <see cref="LedgerErrors.IdempotencyKeyExists"/>.</summary>
     public sealed class KeyExistsResult : IResult
     {

@@ -62,12 +62,8 @@ public sealed class TransferService(IClusterClient client, IdempotencyStore stor
         }
 
         var result = await client.GetGrain<IWalletGrain>(sourceKey!).Transfer(command);
-        return result.Failure switch
-        {
-            { Code: LedgerErrors.IdempotencyKeyExists } => Idempotency.KeyExistsResult.Instance,
-            { } refused => Problems.For(refused),
-            null => JsonBodyResult.From(StatusCodes.Status201Created, result.Transfer!, result.Replayed, $"/v1/transfers/{result.Transfer!.Id}"),
-        };
+        return Idempotency.Answer(result.Failure, () =>
+            JsonBodyResult.From(StatusCodes.Status201Created, result.Transfer!, result.Replayed, $"/v1/transfers/{result.Transfer!.Id}"));
     }
 
     private async Task<(string? Key, LedgerFailure? Failure)> ResolveSourceAsync(TransferCommand command)

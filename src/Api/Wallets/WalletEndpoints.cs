@@ -179,10 +179,6 @@ public static class WalletEndpoints
             ? client.GetGrain<IWalletGrain>(id).Get(user.TenantId())
             : Task.FromResult(WalletResult.Fail(LedgerErrors.WalletNotFound, $"wallet {id} not found"));
 
-    private static IResult ToResult(WalletResult result, int statusCode, string? location) => result.Failure switch
-    {
-        { Code: LedgerErrors.IdempotencyKeyExists } => Idempotency.KeyExistsResult.Instance,
-        { } failure => Problems.For(failure),
-        null => JsonBodyResult.From(statusCode, result.Wallet!, location: location),
-    };
+    private static IResult ToResult(WalletResult result, int statusCode, string? location) =>
+        Idempotency.Answer(result.Failure, () => JsonBodyResult.From(statusCode, result.Wallet!, location: location));
 }

@@ -17,6 +17,9 @@ internal sealed partial class WalletGrain(
     CurrencyCatalog currencies,
     ILogger<WalletGrain> logger) : Grain<WalletState>, IWalletGrain
 {
+    // Another request committed this Idempotency-Key first; the API replays its answer instead.
+    private static readonly LedgerFailure KeyTaken = new(LedgerErrors.IdempotencyKeyExists, "the Idempotency-Key was used by another request");
+
     // Transfers being committed, by Idempotency-Key: a retry that arrives meanwhile waits for
     // the first one's outcome instead of racing it to the database.
     private readonly Dictionary<string, InFlightTransfer> _inFlight = new(StringComparer.Ordinal);
@@ -50,7 +53,7 @@ internal sealed partial class WalletGrain(
         if (!await wallets.CreateAsync(wallet!, command.Idempotency, w => WalletRules.Serialize(w.ToView()), CancellationToken.None))
         {
             DeactivateOnIdle();
-            return WalletResult.Fail(LedgerErrors.IdempotencyKeyExists, "the Idempotency-Key was used by another request");
+            return new WalletResult(null, KeyTaken);
         }
 
         State = wallet!;
@@ -85,7 +88,7 @@ internal sealed partial class WalletGrain(
                 State = changed;
                 return new WalletResult(State.ToView(), null);
             case StatusChangeOutcome.IdempotencyKeyExists:
-                return WalletResult.Fail(LedgerErrors.IdempotencyKeyExists, "the Idempotency-Key was used by another request");
+                return new WalletResult(null, KeyTaken);
             default:
                 ReloadStateBeforeNextTurn();
                 return WalletResult.Fail(LedgerErrors.Conflict, $"wallet {State.Id} changed meanwhile; retry");
@@ -135,7 +138,7 @@ internal sealed partial class WalletGrain(
             var result = outcome.Status switch
             {
                 CommitStatus.Committed => Committed(staged, view, outcome),
-                CommitStatus.IdempotencyKeyExists => TransferResult.Fail(LedgerErrors.IdempotencyKeyExists, "the Idempotency-Key was used by another request"),
+                CommitStatus.IdempotencyKeyExists => new TransferResult(null, KeyTaken),
                 _ => new TransferResult(null, outcome.Failure),
             };
             inFlight?.Outcome.SetResult(result);
