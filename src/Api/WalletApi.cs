@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Wallet.Api.Holds;
 using Wallet.Api.Infrastructure;
 using Wallet.Api.Keys;
 using Wallet.Api.Ledger;
@@ -53,6 +54,7 @@ public static class WalletApi
 
         app.MapWalletEndpoints();
         app.MapTransferEndpoints();
+        app.MapHoldEndpoints();
         app.MapLedgerEndpoints();
         app.MapApiKeyEndpoints();
         app.MapMetricsEndpoints();

@@ -26,6 +26,18 @@ public static class LedgerErrors
     public const string LimitExceeded = "limit_exceeded";
     public const string InvalidStatusChange = "invalid_status_change";
     public const string Unavailable = "unavailable";
+    public const string HoldNotFound = "hold_not_found";
+    public const string HoldClosed = "hold_closed";
+    public const string AmountExceedsHold = "amount_exceeds_hold";
+    public const string CardNotFound = "card_not_found";
+    public const string CardNumberInvalid = "card_number_invalid";
+    public const string CardNumberExists = "card_number_exists";
+    public const string CardFrozen = "card_frozen";
+    public const string CardCancelled = "card_cancelled";
+    public const string CategoryBlocked = "category_blocked";
+    public const string FraudBlocked = "fraud_blocked";
+    public const string AuthorizationNotFound = "authorization_not_found";
+    public const string AuthorizationClosed = "authorization_closed";
 
     /// <summary>
     /// Not an answer for clients: the request's Idempotency-Key was committed by another call, so
@@ -34,5 +46,8 @@ public static class LedgerErrors
     public const string IdempotencyKeyExists = "idempotency_key_exists";
 }
 
-/// <summary>A business outcome that is not a success: a stable code and a sentence for people.</summary>
-public sealed record LedgerFailure(string Code, string Detail);
+/// <summary>
+/// A business outcome that is not a success: a stable code and a sentence for people.
+/// <see cref="Extensions"/>, when present, is JSON object text whose members the problem answer carries too.
+/// </summary>
+public sealed record LedgerFailure(string Code, string Detail, string? Extensions = null);

@@ -1,6 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Wallet.Grains.Holds;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Storage;
 using Wallet.Grains.Wallets;
@@ -28,13 +30,17 @@ public static class GrainsServiceCollectionExtensions
         services.AddSingleton<IdempotencyStore>();
         services.AddSingleton<ApiKeyStore>();
         services.AddSingleton<LedgerCommitHandler>();
+        services.AddSingleton<HoldStore>();
+        services.AddOptions<HoldOptions>().BindConfiguration("Holds");
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddHostedService<HoldExpiryService>();
         services.AddSingleton<IGrainStorage<WalletState>, WalletStateStorage>();
         services.AddOptions<GroupCommitOptions>();
-        services.AddSingleton(sp => new GroupCommitter<StagedTransfer, TransferCommitOutcome>(
+        services.AddSingleton(sp => new GroupCommitter<LedgerItem, TransferCommitOutcome>(
             sp.GetRequiredService<LedgerCommitHandler>(),
             sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<GroupCommitOptions>>().Value,
-            sp.GetRequiredService<ILogger<GroupCommitter<StagedTransfer, TransferCommitOutcome>>>()));
-        services.AddSingleton(sp => sp.GetRequiredService<GroupCommitter<StagedTransfer, TransferCommitOutcome>>().Statistics);
+            sp.GetRequiredService<ILogger<GroupCommitter<LedgerItem, TransferCommitOutcome>>>()));
+        services.AddSingleton(sp => sp.GetRequiredService<GroupCommitter<LedgerItem, TransferCommitOutcome>>().Statistics);
         return silo.AddGrain<IWalletGrain, WalletGrain>();
     }
 }

@@ -96,7 +96,8 @@ public sealed record JsonBodyResult(int StatusCode, string Body, bool Replayed =
     {
         var response = httpContext.Response;
         response.StatusCode = StatusCode;
-        response.ContentType = "application/json; charset=utf-8";
+        // A stored answer may be a problem (a declined authorization), replayed as one.
+        response.ContentType = StatusCode >= 400 ? "application/problem+json" : "application/json; charset=utf-8";
         if (Replayed)
         {
             response.Headers[Idempotency.ReplayedHeader] = "true";

@@ -94,6 +94,81 @@ public sealed class JsonRequest
         };
     }
 
+    /// <summary>A whole number from <paramref name="min"/> to <paramref name="max"/>; null when absent.</summary>
+    public long? Integer(string name, long min, long max)
+    {
+        if (!_root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt64(out var number) || number < min || number > max)
+        {
+            Fail($"{name} must be a whole number from {min} to {max}");
+            return null;
+        }
+
+        return number;
+    }
+
+    /// <summary>true or false; <paramref name="absent"/> when the field is missing or null.</summary>
+    public bool Boolean(string name, bool absent = false)
+    {
+        if (!_root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return absent;
+        }
+
+        if (value.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+        {
+            Fail($"{name} must be true or false");
+            return absent;
+        }
+
+        return value.GetBoolean();
+    }
+
+    /// <summary>An array of strings, each 1 to <paramref name="lengthMax"/> characters; null when absent.</summary>
+    public IReadOnlyList<string>? Strings(string name, int countMax = 100, int lengthMax = 255)
+    {
+        if (!_root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Array || value.GetArrayLength() > countMax
+            || value.EnumerateArray().Any(v => v.ValueKind != JsonValueKind.String || v.GetString()!.Length is 0 || v.GetString()!.Length > lengthMax))
+        {
+            Fail($"{name} must be an array of at most {countMax} strings of 1 to {lengthMax} characters");
+            return null;
+        }
+
+        return [.. value.EnumerateArray().Select(v => v.GetString()!)];
+    }
+
+    /// <summary>A nested object as a request of its own (sharing this one's problem); null when absent.</summary>
+    public JsonRequest? Object(string name)
+    {
+        if (!_root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Object)
+        {
+            Fail($"{name} must be a JSON object");
+            return null;
+        }
+
+        return new JsonRequest(value, Hash) { Parent = this };
+    }
+
+    /// <summary>Whether the body has the field at all (null counts).</summary>
+    public bool Has(string name) => _root.TryGetProperty(name, out _);
+
+    /// <summary>The names of the body's fields.</summary>
+    public IEnumerable<string> Fields => _root.EnumerateObject().Select(p => p.Name);
+
     /// <summary>Metadata: a JSON object of at most <see cref="MetadataLengthMax"/> bytes.</summary>
     public JsonElement? Metadata()
     {
@@ -131,9 +206,13 @@ public sealed class JsonRequest
             : new string('9', 40);
     }
 
-    private string? Fail(string detail)
+    private JsonRequest? Parent { get; init; }
+
+    /// <summary>Records the first problem (in the outermost request too); always null.</summary>
+    public string? Fail(string detail)
     {
         Problem ??= Problems.Create(LedgerErrors.ValidationFailed, detail);
+        Parent?.Fail(detail);
         return null;
     }
 }

@@ -1,3 +1,4 @@
+using Wallet.Grains.Holds;
 using Wallet.Runtime;
 
 namespace Wallet.Grains.Wallets;
@@ -16,6 +17,18 @@ public interface IWalletGrain : IGrainWithStringKey
 
     /// <summary>Moves money out of this wallet. The credit to the destination commits in the same transaction.</summary>
     Task<TransferResult> Transfer(TransferCommand command);
+
+    /// <summary>Holds money of this wallet: <c>pending</c> rises and <c>available</c> falls until capture, void or expiry.</summary>
+    Task<HoldResult> PlaceHold(PlaceHold command);
+
+    /// <summary>Captures some or all of an open hold into its destination, as a transfer.</summary>
+    Task<HoldResult> CaptureHold(CaptureHold command);
+
+    /// <summary>Releases some or all of an open hold: void, reversal or expiry.</summary>
+    Task<HoldResult> ReleaseHold(ReleaseHold command);
+
+    /// <summary>Raises an open hold, if the wallet has the difference available.</summary>
+    Task<HoldResult> IncrementHold(IncrementHold command);
 
     /// <summary>Tells the wallet of a credit another wallet's turn committed. Losing one is harmless.</summary>
     [OneWay]

@@ -10,7 +10,8 @@ public sealed record VerifyReport(bool Ok, long WalletsChecked, long EntriesChec
 /// <summary>
 /// Proves the ledger's invariants over one consistent snapshot of the whole database: every
 /// balance is the sum of its postings, every entry's postings sum to zero, running balances
-/// add up, no wallet is overdrawn and the sequence has no gap.
+/// add up, no wallet is overdrawn, every pending amount is what its open holds hold, every hold's
+/// captures are its entries, and the sequence has no gap.
 /// </summary>
 public sealed class LedgerVerifier(NpgsqlDataSource dataSource)
 {
@@ -42,8 +43,19 @@ public sealed class LedgerVerifier(NpgsqlDataSource dataSource)
         WHERE balance_after <> running
         """,
         """
-        SELECT 'overdrawn', id, NULL, format('balance %s below -%s', balance, overdraft_limit)
-        FROM wallets WHERE NOT may_go_negative AND balance < -overdraft_limit
+        SELECT 'overdrawn', id, NULL, format('balance %s less pending %s below -%s', balance, pending, overdraft_limit)
+        FROM wallets WHERE NOT may_go_negative AND balance - pending < -overdraft_limit
+        """,
+        """
+        SELECT 'pending_mismatch', w.id, NULL, format('pending %s but open holds hold %s', w.pending, coalesce(h.held, 0))
+        FROM wallets w LEFT JOIN (SELECT wallet_id, sum(amount - captured) AS held FROM holds WHERE status = 'open' GROUP BY wallet_id) h
+             ON h.wallet_id = w.id
+        WHERE w.pending <> coalesce(h.held, 0)
+        """,
+        """
+        SELECT 'hold_capture_mismatch', h.wallet_id, NULL, format('hold %s captured %s but its entries move %s', h.id, h.captured, coalesce(e.total, 0))
+        FROM holds h LEFT JOIN (SELECT hold_id, sum(amount) AS total FROM entries WHERE hold_id IS NOT NULL GROUP BY hold_id) e ON e.hold_id = h.id
+        WHERE h.captured <> coalesce(e.total, 0)
         """,
         """
         SELECT 'sequence_gap', NULL, NULL, format('%s entries, sequence up to %s, head at %s', count(*), coalesce(max(seq), 0), (SELECT last_seq FROM ledger_head))

@@ -12,7 +12,14 @@ public sealed class WalletStore(NpgsqlDataSource dataSource, CurrencyCatalog cur
     private const string Columns =
         "id, tenant_id, kind, currency, scale, status, owner_id, balance, pending, overdraft_limit, may_go_negative, version, metadata::text, created_at";
 
-    private const string SelectById = $"SELECT {Columns} FROM wallets WHERE id = @id";
+    // One statement, so the wallet's pending and its open holds come from one snapshot.
+    private const string SelectWithOpenHolds = """
+        SELECT w.id, w.tenant_id, w.kind, w.currency, w.scale, w.status, w.owner_id, w.balance, w.pending, w.overdraft_limit,
+               w.may_go_negative, w.version, w.metadata::text, w.created_at,
+               h.id, h.destination_id, h.amount, h.captured, h.reference, h.metadata::text, h.expires_at, h.created_at
+        FROM wallets w LEFT JOIN holds h ON h.wallet_id = w.id AND h.status = 'open'
+        WHERE w.id = @id
+        """;
 
     private const string InsertWallet = """
         INSERT INTO wallets (id, tenant_id, kind, currency, scale, status, owner_id, overdraft_limit, may_go_negative, metadata, created_at)
@@ -25,12 +32,36 @@ public sealed class WalletStore(NpgsqlDataSource dataSource, CurrencyCatalog cur
         WHERE id = @id AND tenant_id = @tenant AND status = @expected AND (@status <> 'closed' OR (balance = 0 AND pending = 0))
         """;
 
+    /// <summary>The wallet row and its open holds.</summary>
     internal async Task<WalletState?> ReadAsync(string walletId, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(SelectById);
+        await using var command = dataSource.CreateCommand(SelectWithOpenHolds);
         command.Parameters.AddWithValue("id", walletId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? ReadWallet(reader) : null;
+        WalletState? wallet = null;
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            wallet ??= ReadWallet(reader);
+            if (reader.IsDBNull(14))
+            {
+                continue;
+            }
+
+            var hold = new HoldState
+            {
+                Id = reader.GetString(14),
+                DestinationId = reader.GetString(15),
+                Amount = reader.GetInt64(16),
+                Captured = reader.GetInt64(17),
+                Reference = reader.IsDBNull(18) ? null : reader.GetString(18),
+                Metadata = reader.IsDBNull(19) ? null : System.Text.Json.JsonDocument.Parse(reader.GetString(19)).RootElement.Clone(),
+                ExpiresAt = reader.GetFieldValue<DateTimeOffset>(20),
+                CreatedAt = reader.GetFieldValue<DateTimeOffset>(21),
+            };
+            wallet.Holds[hold.Id] = hold;
+        }
+
+        return wallet;
     }
 
     /// <summary>

@@ -12,17 +12,19 @@ namespace Wallet.Grains.Wallets;
 /// cached balance, then staged into the silo's group commit; PostgreSQL checks them again.
 /// </summary>
 internal sealed partial class WalletGrain(
-    GroupCommitter<StagedTransfer, TransferCommitOutcome> committer,
+    GroupCommitter<LedgerItem, TransferCommitOutcome> committer,
     WalletStore wallets,
     CurrencyCatalog currencies,
     ILogger<WalletGrain> logger) : Grain<WalletState>, IWalletGrain
 {
     // Another request committed this Idempotency-Key first; the API replays its answer instead.
+    private const string KeyReusedDetail = "the Idempotency-Key was used with a different request";
+
     private static readonly LedgerFailure KeyTaken = new(LedgerErrors.IdempotencyKeyExists, "the Idempotency-Key was used by another request");
 
-    // Transfers being committed, by Idempotency-Key: a retry that arrives meanwhile waits for
+    // Commands being committed, by Idempotency-Key: a retry that arrives meanwhile waits for
     // the first one's outcome instead of racing it to the database.
-    private readonly Dictionary<string, InFlightTransfer> _inFlight = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, InFlight> _inFlight = new(StringComparer.Ordinal);
 
     public async Task<WalletResult> Get(string tenantId)
     {
@@ -105,8 +107,8 @@ internal sealed partial class WalletGrain(
         if (command.Idempotency is { } idempotency && _inFlight.TryGetValue(idempotency.Key, out var first))
         {
             return first.RequestHash == idempotency.RequestHash
-                ? (await WhenDurable(first.Outcome.Task)) with { Replayed = true }
-                : TransferResult.Fail(LedgerErrors.IdempotencyKeyReused, "the Idempotency-Key was used with a different request");
+                ? ((TransferResult)await WhenDurable(first.Outcome.Task)) with { Replayed = true }
+                : TransferResult.Fail(LedgerErrors.IdempotencyKeyReused, KeyReusedDetail);
         }
 
         var staging = WalletRules.Stage(State, command);
@@ -128,19 +130,28 @@ internal sealed partial class WalletGrain(
         return Task.CompletedTask;
     }
 
-    private async Task<TransferResult> CommitAsync(StagedTransfer staged, TransferView view, IdempotencyRequest? idempotency)
+    private Task<TransferResult> CommitAsync(StagedTransfer staged, TransferView view, IdempotencyRequest? idempotency)
     {
         State.ApplyDebit(staged.Amount);
-        var inFlight = idempotency is null ? null : _inFlight[idempotency.Key] = new InFlightTransfer(idempotency.RequestHash);
+        return CommitAsync(staged, idempotency, outcome => outcome.Status switch
+        {
+            CommitStatus.Committed => Credited(staged.DestinationId, staged.Amount, outcome, new TransferResult(view, null)),
+            CommitStatus.IdempotencyKeyExists => new TransferResult(null, KeyTaken),
+            _ => new TransferResult(null, outcome.Failure),
+        });
+    }
+
+    /// <summary>
+    /// Stages <paramref name="item"/> (whose effect the caller applied to the cached state already)
+    /// and answers from its durable outcome. Retries of its Idempotency-Key meanwhile share the answer.
+    /// </summary>
+    private async Task<TResult> CommitAsync<TResult>(LedgerItem item, IdempotencyRequest? idempotency, Func<TransferCommitOutcome, TResult> answer)
+        where TResult : class
+    {
+        var inFlight = idempotency is null ? null : _inFlight[idempotency.Key] = new InFlight(idempotency.RequestHash);
         try
         {
-            var outcome = await WhenDurable(committer, staged);
-            var result = outcome.Status switch
-            {
-                CommitStatus.Committed => Committed(staged, view, outcome),
-                CommitStatus.IdempotencyKeyExists => new TransferResult(null, KeyTaken),
-                _ => new TransferResult(null, outcome.Failure),
-            };
+            var result = answer(await WhenDurable(committer, item));
             inFlight?.Outcome.SetResult(result);
             return result;
         }
@@ -158,11 +169,11 @@ internal sealed partial class WalletGrain(
         }
     }
 
-    private TransferResult Committed(StagedTransfer staged, TransferView view, TransferCommitOutcome outcome)
+    private T Credited<T>(string destinationId, long amount, TransferCommitOutcome outcome, T result)
     {
         // Queued before the reply leaves, so a client that reads the destination next sees the credit.
-        _ = GrainFactory.GetGrain<IWalletGrain>(staged.DestinationId).OnCredited(new CreditNotice(staged.Amount, outcome.DestinationVersion));
-        return new TransferResult(view, null);
+        _ = GrainFactory.GetGrain<IWalletGrain>(destinationId).OnCredited(new CreditNotice(amount, outcome.DestinationVersion));
+        return result;
     }
 
     private async Task<bool> TryCreateSystemAccountAsync(string tenantId)
@@ -194,10 +205,10 @@ internal sealed partial class WalletGrain(
     [LoggerMessage(Level = LogLevel.Information, Message = "Created the system accounts of tenant {TenantId} in {Currency}")]
     private static partial void LogSystemAccountsCreated(ILogger logger, string tenantId, string currency);
 
-    private sealed class InFlightTransfer(string requestHash)
+    private sealed class InFlight(string requestHash)
     {
         public string RequestHash { get; } = requestHash;
 
-        public TaskCompletionSource<TransferResult> Outcome { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<object> Outcome { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

@@ -1,3 +1,4 @@
+using Wallet.Grains.Holds;
 using Wallet.Grains.Money;
 
 namespace Wallet.Grains.Wallets;
@@ -26,7 +27,10 @@ internal sealed class WalletState
 
     public long Balance { get; set; }
 
-    public long Pending { get; init; }
+    public long Pending { get; set; }
+
+    /// <summary>The wallet's open holds by id, tentative moves included, like <see cref="Balance"/>.</summary>
+    public Dictionary<string, HoldState> Holds { get; init; } = new(StringComparer.Ordinal);
 
     public long OverdraftLimit { get; init; }
 
@@ -83,4 +87,41 @@ internal sealed class WalletState
         Format(OverdraftLimit),
         Metadata,
         CreatedAt);
+}
+
+/// <summary>An open hold of the wallet, as its turns know it.</summary>
+internal sealed class HoldState
+{
+    public required string Id { get; init; }
+
+    public required string DestinationId { get; init; }
+
+    public long Amount { get; set; }
+
+    public long Captured { get; set; }
+
+    public long Held => Amount - Captured;
+
+    public string? Reference { get; init; }
+
+    public System.Text.Json.JsonElement? Metadata { get; init; }
+
+    public DateTimeOffset ExpiresAt { get; init; }
+
+    public DateTimeOffset CreatedAt { get; init; }
+
+    public HoldView ToView(WalletState wallet, string status = HoldStatuses.Open, DateTimeOffset? closedAt = null) => new(
+        Id,
+        wallet.Id,
+        SystemAccounts.Display(DestinationId),
+        wallet.Format(Amount),
+        wallet.Format(Captured),
+        wallet.Format(status == HoldStatuses.Open ? Held : 0),
+        wallet.Currency.Code,
+        status,
+        Reference,
+        Metadata,
+        ExpiresAt,
+        CreatedAt,
+        closedAt);
 }

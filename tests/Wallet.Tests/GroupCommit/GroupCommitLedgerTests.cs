@@ -76,14 +76,14 @@ public sealed class GroupCommitLedgerTests : IAsyncLifetime
         {
             // The first batch that carries spends of this wallet is held until more spends queue
             // behind it, then its connection is terminated by the server before it writes.
-            if (killed.Task.IsCompleted || !items.Any(i => i.SourceId == wallet))
+            if (killed.Task.IsCompleted || !items.OfType<StagedTransfer>().Any(i => i.SourceId == wallet))
             {
                 return;
             }
 
             await gate.Task;
             await TerminateAsync(_factory, connection.ProcessID);
-            killed.TrySetResult([.. items.Where(i => i.SourceId == wallet).Select(i => i.TransferId)]);
+            killed.TrySetResult([.. items.OfType<StagedTransfer>().Where(i => i.SourceId == wallet).Select(i => i.TransferId)]);
         };
 
         try

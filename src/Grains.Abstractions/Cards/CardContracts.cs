@@ -1,0 +1,214 @@
+using System.Text.Json;
+using Wallet.Grains.Holds;
+using Wallet.Grains.Wallets;
+
+namespace Wallet.Grains.Cards;
+
+public static class CardStatuses
+{
+    public const string Active = "active";
+    public const string Frozen = "frozen";
+    public const string Cancelled = "cancelled";
+}
+
+public static class AuthorizationStatuses
+{
+    public const string Approved = "approved";
+    public const string Declined = "declined";
+    public const string Captured = "captured";
+    public const string Reversed = "reversed";
+    public const string Expired = "expired";
+
+    public static IReadOnlyList<string> All { get; } = [Approved, Declined, Captured, Reversed, Expired];
+
+    /// <summary>An approved authorization's status follows its hold.</summary>
+    public static string Of(string holdStatus) => holdStatus switch
+    {
+        HoldStatuses.Open => Approved,
+        HoldStatuses.Captured => Captured,
+        HoldStatuses.Expired => Expired,
+        _ => Reversed,
+    };
+}
+
+/// <summary>
+/// Spending controls as clients write them: amount limits as decimal text in the card's currency
+/// (null: no limit) and merchant categories as codes ("5411") or names ("grocery_stores_supermarkets").
+/// </summary>
+public sealed record SpendingControls(
+    string? PerAuthorization,
+    string? Daily,
+    string? Weekly,
+    string? Monthly,
+    string? AllTime,
+    IReadOnlyList<string>? AllowedCategories,
+    IReadOnlyList<string>? BlockedCategories)
+{
+    public static SpendingControls None { get; } = new(null, null, null, null, null, null, null);
+}
+
+public sealed record CreateCard(
+    string TenantId,
+    string WalletId,
+    string CardholderName,
+    string CardNumber,
+    SpendingControls Controls,
+    JsonElement? Metadata,
+    IdempotencyRequest? Idempotency,
+    DateTimeOffset CreatedAt);
+
+/// <summary>Changes what is given: the cardholder's name, the spending controls (a new version), the metadata.</summary>
+public sealed record UpdateCard(
+    string TenantId,
+    string? CardholderName,
+    SpendingControls? Controls,
+    JsonElement? Metadata,
+    IdempotencyRequest? Idempotency,
+    DateTimeOffset At);
+
+public enum CardStatusChange
+{
+    Freeze,
+    Unfreeze,
+    Cancel,
+}
+
+public sealed record ChangeCardStatus(string TenantId, CardStatusChange Change, IdempotencyRequest? Idempotency, DateTimeOffset At);
+
+public sealed record AuthorizeCommand(
+    string TenantId,
+    string AuthorizationId,
+    string Amount,
+    string MerchantName,
+    string MerchantCategory,
+    string? MerchantCountry,
+    string? Description,
+    IdempotencyRequest? Idempotency,
+    DateTimeOffset CreatedAt);
+
+public enum AuthorizationAction
+{
+    Capture,
+    Reverse,
+    Increment,
+}
+
+/// <summary>
+/// A capture, reversal or increment of an approved authorization, which the API found by id.
+/// <see cref="Amount"/> null captures or reverses all that is held; <see cref="Final"/> ends a capture.
+/// </summary>
+public sealed record AuthorizationCommand(
+    string TenantId,
+    AuthorizationView Authorization,
+    AuthorizationAction Action,
+    string? Amount,
+    bool Final,
+    string TransferId,
+    IdempotencyRequest? Idempotency,
+    DateTimeOffset At);
+
+public sealed record SpendingControlsView(
+    string? PerAuthorization,
+    string? Daily,
+    string? Weekly,
+    string? Monthly,
+    string? AllTime,
+    IReadOnlyList<string> AllowedCategories,
+    IReadOnlyList<string> BlockedCategories);
+
+/// <summary>A card as clients see it: never its number, only <c>**** **** **** 1111</c>.</summary>
+public sealed record CardView(
+    string Id,
+    string WalletId,
+    string CardholderName,
+    string Number,
+    string Last4,
+    string Currency,
+    string Status,
+    SpendingControlsView SpendingControls,
+    int ControlsVersion,
+    JsonElement? Metadata,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt);
+
+public sealed record FraudView(decimal Score, IReadOnlyList<string> Reasons);
+
+public sealed record DeclineView(string Code, string Detail);
+
+/// <summary>
+/// One authorization decision. An approved one carries its hold and follows it: <see cref="Amount"/>
+/// is what it authorizes now (after increments and reversals), <see cref="Captured"/> what was captured.
+/// </summary>
+public sealed record AuthorizationView(
+    string Id,
+    string CardId,
+    string WalletId,
+    string Status,
+    bool Approved,
+    string Amount,
+    string Captured,
+    string Currency,
+    string MerchantName,
+    string MerchantCategory,
+    string? MerchantCountry,
+    string? Description,
+    FraudView Fraud,
+    bool Review,
+    DeclineView? Decline,
+    string? HoldId,
+    int ControlsVersion,
+    DateTimeOffset CreatedAt)
+{
+    /// <summary>This approved authorization as <paramref name="hold"/> now stands.</summary>
+    public AuthorizationView With(HoldView hold) => this with
+    {
+        Status = AuthorizationStatuses.Of(hold.Status),
+        Amount = hold.Amount,
+        Captured = hold.Captured,
+    };
+}
+
+/// <summary>An authorization decision to write: with the hold when approved, alone when declined.</summary>
+public sealed record AuthorizationRecord(
+    string TenantId,
+    AuthorizationView View,
+    long AmountMinor,
+    IdempotencyRequest? Idempotency,
+    int ResponseStatus,
+    string ResponseBody);
+
+public sealed record CardResult(CardView? Card, LedgerFailure? Failure)
+{
+    public static CardResult Fail(string code, string detail) => new(null, new LedgerFailure(code, detail));
+}
+
+/// <summary>
+/// The answer to an authorization: the decision (approved, or declined with the failure that says
+/// why) and, for an idempotent request, the status and body as they were stored.
+/// </summary>
+public sealed record AuthorizationResult(AuthorizationView? Authorization, LedgerFailure? Failure, StoredResponse? Response, bool Replayed = false);
+
+/// <summary>
+/// A tenant's fraud rules. <see cref="MaxAmount"/> is in the major unit of the authorization's
+/// currency; blacklist entries match merchant names exactly or in part, ignoring case.
+/// </summary>
+public sealed record FraudRules(
+    string MaxAmount,
+    IReadOnlyList<string> MerchantBlacklist,
+    int VelocityPerMinute,
+    IReadOnlyList<string> BlockedCountries,
+    IReadOnlyList<string> ReviewCountries,
+    IReadOnlyList<string> BlockedCategories,
+    IReadOnlyList<string> ReviewCategories)
+{
+    public static FraudRules Default { get; } = new(
+        "5000.00",
+        ["SUSPICIOUS_VENDOR_1", "BLACKLISTED_MERCHANT", "FRAUD_CORP", "SCAM_ENTERPRISES"],
+        10,
+        [],
+        [],
+        [],
+        []);
+}
+
+public sealed record FraudRulesView(FraudRules Rules, int Version, DateTimeOffset? UpdatedAt);
