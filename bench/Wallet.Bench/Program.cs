@@ -39,6 +39,7 @@ var settings = new Dictionary<string, string?>
 {
     ["ConnectionStrings:Wallet"] = databases.Wallet,
     ["Bootstrap:ApiKey"] = apiKey,
+    ["Cards:NumberHashKey"] = "bench-card-number-hash-key-32-chars!",
     ["Logging:LogLevel:Default"] = "Warning",
     ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning",
 };

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Wallet.Api.Cards;
 using Wallet.Api.Holds;
 using Wallet.Api.Infrastructure;
 using Wallet.Api.Keys;
@@ -55,6 +56,9 @@ public static class WalletApi
         app.MapWalletEndpoints();
         app.MapTransferEndpoints();
         app.MapHoldEndpoints();
+        app.MapCardEndpoints();
+        app.MapAuthorizationEndpoints();
+        app.MapFraudRuleEndpoints();
         app.MapLedgerEndpoints();
         app.MapApiKeyEndpoints();
         app.MapMetricsEndpoints();

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Wallet.Grains.Cards;
 using Wallet.Grains.Holds;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Storage;
@@ -34,6 +35,15 @@ public static class GrainsServiceCollectionExtensions
         services.AddOptions<HoldOptions>().BindConfiguration("Holds");
         services.TryAddSingleton(TimeProvider.System);
         services.AddHostedService<HoldExpiryService>();
+        services.AddOptions<CardOptions>().BindConfiguration("Cards")
+            .Validate(o => o.NumberHashKey is { Length: >= CardOptions.NumberHashKeyLengthMin },
+                $"Cards:NumberHashKey must be set to a secret of at least {CardOptions.NumberHashKeyLengthMin} characters (env Cards__NumberHashKey): card numbers are kept only as a keyed hash.")
+            .Validate(o => TimeZoneInfo.TryFindSystemTimeZoneById(o.SpendingTimeZone, out _), "Cards:SpendingTimeZone is not a time zone this machine knows.")
+            .ValidateOnStart();
+        services.AddSingleton<CardNumbers>();
+        services.AddSingleton<CardStore>();
+        services.AddSingleton<FraudRuleStore>();
+        services.AddSingleton<IGrainStorage<CardState>, CardStateStorage>();
         services.AddSingleton<IGrainStorage<WalletState>, WalletStateStorage>();
         services.AddOptions<GroupCommitOptions>();
         services.AddSingleton(sp => new GroupCommitter<LedgerItem, TransferCommitOutcome>(
@@ -41,6 +51,6 @@ public static class GrainsServiceCollectionExtensions
             sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<GroupCommitOptions>>().Value,
             sp.GetRequiredService<ILogger<GroupCommitter<LedgerItem, TransferCommitOutcome>>>()));
         services.AddSingleton(sp => sp.GetRequiredService<GroupCommitter<LedgerItem, TransferCommitOutcome>>().Statistics);
-        return silo.AddGrain<IWalletGrain, WalletGrain>();
+        return silo.AddGrain<IWalletGrain, WalletGrain>().AddGrain<ICardGrain, CardGrain>();
     }
 }

@@ -131,7 +131,13 @@ public sealed record CardView(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt);
 
-public sealed record FraudView(decimal Score, IReadOnlyList<string> Reasons);
+/// <summary>The fraud check's score, 0 to 1 in thousandths, and the reasons of every rule that fired.</summary>
+public sealed record FraudView(decimal Score, IReadOnlyList<string> Reasons)
+{
+    /// <summary>The score to three decimals without trailing zeros, so it reads the same wherever it comes from.</summary>
+    public static decimal Normalize(decimal score) =>
+        decimal.Parse(score.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
+}
 
 public sealed record DeclineView(string Code, string Detail);
 
@@ -201,6 +207,8 @@ public sealed record FraudRules(
     IReadOnlyList<string> BlockedCategories,
     IReadOnlyList<string> ReviewCategories)
 {
+    public const int VelocityPerMinuteMax = 100_000;
+
     public static FraudRules Default { get; } = new(
         "5000.00",
         ["SUSPICIOUS_VENDOR_1", "BLACKLISTED_MERCHANT", "FRAUD_CORP", "SCAM_ENTERPRISES"],
@@ -212,3 +220,16 @@ public sealed record FraudRules(
 }
 
 public sealed record FraudRulesView(FraudRules Rules, int Version, DateTimeOffset? UpdatedAt);
+
+/// <summary>Card and authorization ids as the ledger hands them out; version 7 GUIDs, so they sort by creation.</summary>
+public static class CardIds
+{
+    public const string CardPrefix = "card_";
+    public const string AuthorizationPrefix = "auth_";
+
+    public static string NewCard() => CardPrefix + Guid.CreateVersion7().ToString("N");
+
+    public static string NewAuthorization() => AuthorizationPrefix + Guid.CreateVersion7().ToString("N");
+
+    public static bool IsCardId(string id) => id.Length is > 5 and <= 64 && id.StartsWith(CardPrefix, StringComparison.Ordinal);
+}

@@ -105,3 +105,11 @@ public sealed record HoldResult(HoldView? Hold, TransferView? Transfer, LedgerFa
     /// <summary>The card authorization the command came with, as this hold leaves it.</summary>
     public AuthorizationView? Authorization { get; init; }
 }
+
+/// <summary>Hold ids as the ledger hands them out.</summary>
+public static class HoldIds
+{
+    public const string Prefix = "hold_";
+
+    public static string New() => Prefix + Guid.CreateVersion7().ToString("N");
+}

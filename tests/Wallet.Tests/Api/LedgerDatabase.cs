@@ -22,6 +22,10 @@ public sealed class LedgerDatabase(string connectionString)
     public Task<long> WalletCountAsync(string tenantId, string ownerId) =>
         ScalarAsync("SELECT count(*) FROM wallets WHERE tenant_id = @tenant AND owner_id = @owner", ("tenant", tenantId), ("owner", ownerId));
 
+    /// <summary>Hold rows of a wallet in <paramref name="status"/> (open, captured, voided, expired).</summary>
+    public Task<long> HoldCountAsync(string walletId, string status) =>
+        ScalarAsync("SELECT count(*) FROM holds WHERE wallet_id = @id AND status = @status", ("id", walletId), ("status", status));
+
     /// <summary>The balance column of a wallet row, in minor units.</summary>
     public Task<long> BalanceAsync(string walletId) =>
         ScalarAsync("SELECT balance FROM wallets WHERE id = @id", ("id", walletId));

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
+using Wallet.Tests.Infrastructure;
 
 namespace Wallet.Tests.Crash;
 
@@ -62,6 +63,7 @@ internal sealed class SiloProcess : IDisposable
 
         startInfo.Environment["ConnectionStrings__Wallet"] = connectionString;
         startInfo.Environment["Bootstrap__ApiKey"] = apiKey;
+        startInfo.Environment["Cards__NumberHashKey"] = WalletApiFactory.CardNumberHashKey;
         startInfo.Environment["ASPNETCORE_ENVIRONMENT"] = "Testing";
         startInfo.Environment["Logging__Console__FormatterName"] = "simple";
         startInfo.Environment["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ";

@@ -14,6 +14,7 @@ namespace Wallet.Tests.Infrastructure;
 public sealed class WalletApiFactory : WebApplicationFactory<Program>
 {
     public const string OperatorKey = "test-operator-key";
+    public const string CardNumberHashKey = "test-card-number-hash-key-of-32-chars";
 
     private readonly string _connectionString;
     private readonly Dictionary<string, string?> _settings;
@@ -26,9 +27,15 @@ public sealed class WalletApiFactory : WebApplicationFactory<Program>
 
     public string ConnectionString => _connectionString;
 
-    public static async Task<WalletApiFactory> CreateAsync(string name, Dictionary<string, string?>? settings = null)
+    public static async Task<WalletApiFactory> CreateAsync(string name, Dictionary<string, string?>? settings = null) =>
+        Start(await PostgresServer.CreateDatabaseAsync(name), settings);
+
+    /// <summary>
+    /// The silo over a database that exists already, such as the one of a factory disposed before:
+    /// a restart, with the rows the earlier silo left.
+    /// </summary>
+    public static WalletApiFactory Start(string connectionString, Dictionary<string, string?>? settings = null)
     {
-        var connectionString = await PostgresServer.CreateDatabaseAsync(name);
         var factory = new WalletApiFactory(connectionString, settings ?? []);
         _ = factory.Server; // start now: migrations run and the bootstrap key exists before the first call
         return factory;
@@ -54,6 +61,7 @@ public sealed class WalletApiFactory : WebApplicationFactory<Program>
         builder.UseEnvironment("Testing");
         builder.UseSetting("ConnectionStrings:Wallet", _connectionString);
         builder.UseSetting("Bootstrap:ApiKey", OperatorKey);
+        builder.UseSetting("Cards:NumberHashKey", CardNumberHashKey);
         foreach (var (key, value) in _settings)
         {
             builder.UseSetting(key, value);

@@ -1,0 +1,188 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Routing;
+using Wallet.Api.Holds;
+using Wallet.Api.Infrastructure;
+using Wallet.Grains;
+using Wallet.Grains.Cards;
+using Wallet.Grains.Storage;
+using Wallet.Runtime;
+
+namespace Wallet.Api.Cards;
+
+public sealed record AuthorizeRequest(string Amount, string MerchantName, string MerchantCategory, string? MerchantCountry, string? Description);
+
+public sealed record CaptureAuthorizationRequest(string? Amount, bool? Final);
+
+public sealed record AmountOnlyRequest(string? Amount);
+
+/// <summary>
+/// Card authorizations: the decision (approved with a hold, or declined with the code of the first
+/// failing check, recorded either way), the lists of decisions, and capture, reversal, increment.
+/// </summary>
+public static class AuthorizationEndpoints
+{
+    public const int MerchantNameLengthMax = 255;
+    public const int DescriptionLengthMax = 1_000;
+
+    public static IEndpointRouteBuilder MapAuthorizationEndpoints(this IEndpointRouteBuilder app)
+    {
+        var cards = app.MapGroup("/v1/cards").WithTags("Authorizations").RequireAuthorization();
+        cards.MapPost("{id}/authorizations", Authorize).Accepts<AuthorizeRequest>("application/json")
+            .Produces<AuthorizationView>(StatusCodes.Status201Created)
+            .ProducesProblem(StatusCodes.Status402PaymentRequired)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+        cards.MapGet("{id}/authorizations", ListCardAuthorizations);
+
+        app.MapGet("/v1/card-transactions", ListTransactions).WithTags("Authorizations").RequireAuthorization();
+
+        var authorizations = app.MapGroup("/v1/authorizations").WithTags("Authorizations").RequireAuthorization();
+        authorizations.MapGet("{id}", GetAuthorization);
+        authorizations.MapPost("{id}/capture", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, CardStore store, IdempotencyStore keys, TimeProvider clock) =>
+            Act(id, AuthorizationAction.Capture, http, user, client, store, keys, clock))
+            .Accepts<CaptureAuthorizationRequest>("application/json").Produces<AuthorizationView>();
+        authorizations.MapPost("{id}/reverse", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, CardStore store, IdempotencyStore keys, TimeProvider clock) =>
+            Act(id, AuthorizationAction.Reverse, http, user, client, store, keys, clock))
+            .Accepts<AmountOnlyRequest>("application/json").Produces<AuthorizationView>();
+        authorizations.MapPost("{id}/increment", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, CardStore store, IdempotencyStore keys, TimeProvider clock) =>
+            Act(id, AuthorizationAction.Increment, http, user, client, store, keys, clock))
+            .Accepts<AmountOnlyRequest>("application/json").Produces<AuthorizationView>();
+        return app;
+    }
+
+    private static async Task<IResult> Authorize(string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store, TimeProvider clock)
+    {
+        var (body, problem) = await JsonRequest.ReadAsync(http);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        var amount = body.AmountText("amount", required: true);
+        var merchant = body.String("merchant_name", required: true, lengthMax: MerchantNameLengthMax)?.Trim().ToUpperInvariant();
+        var category = body.String("merchant_category", required: true, lengthMax: 100);
+        var country = body.String("merchant_country", required: false, lengthMax: 2)?.ToUpperInvariant();
+        var description = body.String("description", required: false, lengthMax: DescriptionLengthMax);
+        if (merchant is { Length: 0 })
+        {
+            body.Fail("merchant_name must not be blank");
+        }
+
+        if (country is not null && (country.Length != 2 || !country.All(char.IsAsciiLetter)))
+        {
+            body.Fail("merchant_country must be a two-letter ISO 3166 country code");
+        }
+
+        var (idempotency, keyProblem) = Idempotency.Read(http, body);
+        if (((IResult?)body.Problem ?? keyProblem) is { } invalid)
+        {
+            return invalid;
+        }
+
+        var tenantId = user.TenantId();
+        return await Idempotency.RunAsync(store, tenantId, idempotency, async () =>
+        {
+            if (!CardIds.IsCardId(id))
+            {
+                return CardEndpoints.NotFound(id);
+            }
+
+            var command = new AuthorizeCommand(tenantId, CardIds.NewAuthorization(), amount!, merchant!, category!, country, description, idempotency,
+                LedgerTime.Truncate(clock.GetUtcNow()));
+            var result = await client.GetGrain<ICardGrain>(id).Authorize(command);
+            return ToResult(result, result.Authorization is { Approved: true } approved ? $"/v1/authorizations/{approved.Id}" : null);
+        }, http.HttpContext.RequestAborted);
+    }
+
+    private static async Task<Results<Ok<ListResponse<AuthorizationView>>, ProblemHttpResult>> ListCardAuthorizations(
+        string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, CardStore cards, string? status = null)
+    {
+        var card = await CardEndpoints.FindAsync(id, user, client);
+        return card.Failure is { } failure ? Problems.For(failure) : await ListAsync(http, user, cards, id, status);
+    }
+
+    private static Task<Results<Ok<ListResponse<AuthorizationView>>, ProblemHttpResult>> ListTransactions(
+        HttpRequest http, ClaimsPrincipal user, CardStore cards, [FromQuery(Name = "card_id")] string? cardId = null, string? status = null) =>
+        ListAsync(http, user, cards, cardId, status);
+
+    private static async Task<Results<Ok<ListResponse<AuthorizationView>>, ProblemHttpResult>> ListAsync(
+        HttpRequest http, ClaimsPrincipal user, CardStore cards, string? cardId, string? status)
+    {
+        var (paging, problem) = Paging.Read(http);
+        if (paging is null)
+        {
+            return problem!;
+        }
+
+        if (status is not null && !AuthorizationStatuses.All.Contains(status))
+        {
+            return Problems.Create(LedgerErrors.ValidationFailed, $"status must be one of {string.Join(", ", AuthorizationStatuses.All)}");
+        }
+
+        if (paging.Cursor is not null && !paging.Cursor.StartsWith(CardIds.AuthorizationPrefix, StringComparison.Ordinal))
+        {
+            return Problems.Create(LedgerErrors.InvalidCursor, "cursor is not one this list returned");
+        }
+
+        var page = await cards.ListAuthorizationsAsync(
+            new AuthorizationQuery(user.TenantId(), cardId, status, paging.Limit, paging.Cursor), http.HttpContext.RequestAborted);
+        return TypedResults.Ok(new ListResponse<AuthorizationView>(page.Data, page.NextCursor));
+    }
+
+    private static async Task<Results<Ok<AuthorizationView>, ProblemHttpResult>> GetAuthorization(
+        string id, ClaimsPrincipal user, CardStore cards, CancellationToken cancellationToken)
+    {
+        var authorization = await cards.GetAuthorizationAsync(user.TenantId(), id, cancellationToken);
+        return authorization is null ? NotFound(id) : TypedResults.Ok(authorization);
+    }
+
+    private static async Task<IResult> Act(
+        string id, AuthorizationAction action, HttpRequest http, ClaimsPrincipal user, IClusterClient client, CardStore cards, IdempotencyStore store, TimeProvider clock)
+    {
+        var (body, problem) = await JsonRequest.ReadAsync(http, allowEmpty: action != AuthorizationAction.Increment);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        var amount = body.AmountText("amount", required: action == AuthorizationAction.Increment);
+        var final = action == AuthorizationAction.Capture && body.Boolean("final");
+        var (idempotency, keyProblem) = Idempotency.Read(http, body);
+        if (((IResult?)body.Problem ?? keyProblem) is { } invalid)
+        {
+            return invalid;
+        }
+
+        var tenantId = user.TenantId();
+        return await Idempotency.RunAsync(store, tenantId, idempotency, async () =>
+        {
+            var authorization = await cards.GetAuthorizationAsync(tenantId, id, http.HttpContext.RequestAborted);
+            if (authorization is null)
+            {
+                return NotFound(id);
+            }
+
+            var command = new AuthorizationCommand(tenantId, authorization, action, amount, final, HoldEndpoints.NewTransferId(), idempotency,
+                LedgerTime.Truncate(clock.GetUtcNow()));
+            return ToResult(await client.GetGrain<ICardGrain>(authorization.CardId).Act(command), location: null);
+        }, http.HttpContext.RequestAborted);
+    }
+
+    /// <summary>
+    /// A decision carries the answer as the grain stored it (a declined one is a problem body), so a
+    /// live answer and its replay are the same bytes.
+    /// </summary>
+    private static IResult ToResult(AuthorizationResult result, string? location) => result switch
+    {
+        { Failure.Code: LedgerErrors.IdempotencyKeyExists } => Idempotency.KeyExistsResult.Instance,
+        { Response: { } stored } => new JsonBodyResult(stored.StatusCode, stored.Body, result.Replayed, location),
+        { Failure: { } failure } => Problems.For(failure),
+        _ => JsonBodyResult.From(StatusCodes.Status200OK, result.Authorization!, result.Replayed),
+    };
+
+    private static ProblemHttpResult NotFound(string id) => Problems.Create(LedgerErrors.AuthorizationNotFound, $"authorization {id} not found");
+}

@@ -1,0 +1,427 @@
+using Microsoft.Extensions.Options;
+using Wallet.Grains.Holds;
+using Wallet.Grains.Ledger;
+using Wallet.Grains.Money;
+using Wallet.Grains.Wallets;
+using Wallet.Runtime;
+using Wallet.Runtime.Commit;
+
+namespace Wallet.Grains.Cards;
+
+/// <summary>
+/// A card. Its turns decide authorizations in order: fraud rules, then status and spending
+/// controls, then a hold on the funding wallet, decided in the wallet's turn. An approval counts
+/// against the limits before its hold is durable, so the next authorization's turn may start at
+/// once and still never fits under a limit that only holds one of them.
+/// </summary>
+internal sealed class CardGrain(
+    GroupCommitter<LedgerItem, TransferCommitOutcome> committer,
+    CardStore cards,
+    CardNumbers numbers,
+    FraudRuleStore fraudRules,
+    CurrencyCatalog currencies,
+    IOptions<CardOptions> options) : Grain<CardState>, ICardGrain
+{
+    private static readonly LedgerFailure KeyTaken = new(LedgerErrors.IdempotencyKeyExists, "the Idempotency-Key was used by another request");
+
+    private readonly TimeZoneInfo _zone = TimeZoneInfo.FindSystemTimeZoneById(options.Value.SpendingTimeZone);
+
+    // Authorizations being decided, by Idempotency-Key: a retry meanwhile shares the first one's answer.
+    private readonly Dictionary<string, (string RequestHash, TaskCompletionSource<AuthorizationResult> Outcome)> _inFlight = new(StringComparer.Ordinal);
+
+    public async Task<CardResult> Create(CreateCard command)
+    {
+        if (State.Exists)
+        {
+            return CardResult.Fail(LedgerErrors.Conflict, $"card {State.Id} exists already");
+        }
+
+        if (CardNumbers.Check(command.CardNumber) is { } invalid)
+        {
+            return Gone(CardResult.Fail(LedgerErrors.CardNumberInvalid, invalid));
+        }
+
+        var wallet = await GrainFactory.GetGrain<IWalletGrain>(command.WalletId).Get(command.TenantId);
+        if (wallet.Failure is not null || wallet.Wallet!.Status == WalletStatuses.Closed)
+        {
+            return Gone(new CardResult(null, wallet.Failure ?? new LedgerFailure(LedgerErrors.WalletClosed, $"wallet {command.WalletId} is closed")));
+        }
+
+        if (SystemAccounts.IsSystemWalletId(command.WalletId))
+        {
+            return Gone(CardResult.Fail(LedgerErrors.ValidationFailed, "a card is funded by a user wallet, not a system account"));
+        }
+
+        if (!currencies.TryGet(wallet.Wallet.Currency, out var currency))
+        {
+            return Gone(CardResult.Fail(LedgerErrors.UnknownCurrency, $"currency '{wallet.Wallet.Currency}' is no longer configured"));
+        }
+
+        var (limits, failure) = SpendingRules.Parse(command.Controls, currency);
+        if (failure is not null)
+        {
+            return Gone(new CardResult(null, failure));
+        }
+
+        var card = new CardState
+        {
+            Exists = true,
+            Id = GetPrimaryKeyString(),
+            TenantId = command.TenantId,
+            WalletId = command.WalletId,
+            Currency = currency,
+            CardholderName = command.CardholderName,
+            Last4 = command.CardNumber[^4..],
+            Limits = limits!,
+            Metadata = command.Metadata,
+            CreatedAt = command.CreatedAt,
+            UpdatedAt = command.CreatedAt,
+        };
+        var view = card.ToView();
+        var outcome = await cards.InsertAsync(card, numbers.Hash(command.CardNumber), command.Idempotency, WalletRules.Serialize(view), CancellationToken.None);
+        switch (outcome)
+        {
+            case CardWriteOutcome.Written:
+                State = card;
+                return new CardResult(view, null);
+            case CardWriteOutcome.NumberExists:
+                return Gone(CardResult.Fail(LedgerErrors.CardNumberExists, $"a card ending {card.Last4} with this number exists already"));
+            default:
+                return Gone(new CardResult(null, KeyTaken));
+        }
+    }
+
+    public Task<CardResult> Get(string tenantId) =>
+        Task.FromResult(State.IsVisibleTo(tenantId) ? new CardResult(State.ToView(), null) : NotFound());
+
+    public async Task<CardResult> Update(UpdateCard command)
+    {
+        if (!State.IsVisibleTo(command.TenantId))
+        {
+            return NotFound();
+        }
+
+        var changed = State.Copy();
+        if (command.CardholderName is { } name)
+        {
+            changed.CardholderName = name;
+        }
+
+        if (command.Controls is { } controls)
+        {
+            var (limits, failure) = SpendingRules.Parse(controls, State.Currency);
+            if (failure is not null)
+            {
+                return new CardResult(null, failure);
+            }
+
+            changed.Limits = limits!;
+            changed.ControlsVersion = State.ControlsVersion + 1;
+        }
+
+        if (command.Metadata is { } metadata)
+        {
+            changed.Metadata = metadata;
+        }
+
+        return await WriteAsync(changed, command.At, command.Idempotency);
+    }
+
+    public async Task<CardResult> ChangeStatus(ChangeCardStatus command)
+    {
+        if (!State.IsVisibleTo(command.TenantId))
+        {
+            return NotFound();
+        }
+
+        if (State.Status == CardStatuses.Cancelled)
+        {
+            return CardResult.Fail(LedgerErrors.CardCancelled, $"card {State.Id} is cancelled");
+        }
+
+        var changed = State.Copy();
+        changed.Status = command.Change switch
+        {
+            CardStatusChange.Freeze => CardStatuses.Frozen,
+            CardStatusChange.Unfreeze => CardStatuses.Active,
+            _ => CardStatuses.Cancelled,
+        };
+        return await WriteAsync(changed, command.At, command.Idempotency);
+    }
+
+    public async Task<AuthorizationResult> Authorize(AuthorizeCommand command)
+    {
+        if (!State.IsVisibleTo(command.TenantId))
+        {
+            return new AuthorizationResult(null, NotFound().Failure, null);
+        }
+
+        if (command.Idempotency is { } idempotency && _inFlight.TryGetValue(idempotency.Key, out var first))
+        {
+            return first.RequestHash == idempotency.RequestHash
+                ? (await WhenDurable(first.Outcome.Task)) with { Replayed = true }
+                : new AuthorizationResult(null, new LedgerFailure(LedgerErrors.IdempotencyKeyReused, "the Idempotency-Key was used with a different request"), null);
+        }
+
+        var currency = State.Currency;
+        var error = Amount.TryParse(command.Amount, currency.Scale, out var amount);
+        if (error != AmountError.None)
+        {
+            return new AuthorizationResult(null, new LedgerFailure(LedgerErrors.InvalidAmount, Amount.Describe(error, currency.Code, currency.Scale)), null);
+        }
+
+        if (!MerchantCategories.TryNormalize(command.MerchantCategory, out var category))
+        {
+            return new AuthorizationResult(null, new LedgerFailure(LedgerErrors.ValidationFailed,
+                $"merchant_category '{command.MerchantCategory}' is neither a four-digit merchant category code nor a known category name"), null);
+        }
+
+        var decision = Decide(command, amount, category, await fraudRules.GetRulesAsync(State.TenantId, CancellationToken.None));
+        var inFlight = command.Idempotency is null ? null : new TaskCompletionSource<AuthorizationResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (inFlight is not null)
+        {
+            _inFlight[command.Idempotency!.Key] = (command.Idempotency.RequestHash, inFlight);
+        }
+
+        try
+        {
+            var result = decision.Failure is null ? await ApproveAsync(command, decision) : await DeclineAsync(command, decision);
+            inFlight?.SetResult(result);
+            return result;
+        }
+        catch (Exception exception)
+        {
+            inFlight?.SetException(exception);
+            throw;
+        }
+        finally
+        {
+            if (command.Idempotency is not null)
+            {
+                _inFlight.Remove(command.Idempotency.Key);
+            }
+        }
+    }
+
+    public async Task<AuthorizationResult> Act(AuthorizationCommand command)
+    {
+        var authorization = command.Authorization;
+        if (!State.IsVisibleTo(command.TenantId) || authorization.CardId != State.Id)
+        {
+            return new AuthorizationResult(null, NotFound().Failure, null);
+        }
+
+        if (authorization.Status != AuthorizationStatuses.Approved)
+        {
+            return new AuthorizationResult(null, new LedgerFailure(LedgerErrors.AuthorizationClosed, $"authorization {authorization.Id} is {authorization.Status}"), null);
+        }
+
+        var wallet = GrainFactory.GetGrain<IWalletGrain>(State.WalletId);
+        var holdId = authorization.HoldId!;
+        HoldResult result;
+        switch (command.Action)
+        {
+            case AuthorizationAction.Capture:
+                result = await wallet.CaptureHold(new CaptureHold(command.TenantId, holdId, command.Amount, command.Final, command.TransferId, command.Idempotency, command.At, authorization));
+                break;
+            case AuthorizationAction.Reverse:
+                result = await wallet.ReleaseHold(new ReleaseHold(command.TenantId, holdId, HoldRelease.Reverse, command.Amount, command.Idempotency, command.At, authorization));
+                break;
+            default:
+                if (IncrementRefusal(command, authorization) is { } refused)
+                {
+                    return new AuthorizationResult(null, refused, null);
+                }
+
+                result = await wallet.IncrementHold(new IncrementHold(command.TenantId, holdId, command.Amount!, command.Idempotency, authorization));
+                break;
+        }
+
+        if (result.Authorization is { } after)
+        {
+            var counted = after.Status == AuthorizationStatuses.Approved ? after.Amount : after.Captured;
+            State.Count(authorization.Id, authorization.CreatedAt, Parse(authorization.Amount), Parse(counted));
+        }
+
+        var failure = result.Failure?.Code == LedgerErrors.HoldClosed
+            ? new LedgerFailure(LedgerErrors.AuthorizationClosed, $"authorization {authorization.Id} is no longer approved")
+            : result.Failure;
+        return new AuthorizationResult(result.Authorization, failure, null, result.Replayed);
+    }
+
+    private LedgerFailure? IncrementRefusal(AuthorizationCommand command, AuthorizationView authorization)
+    {
+        if (StatusRefusal() is { } refused)
+        {
+            return refused;
+        }
+
+        var error = Amount.TryParse(command.Amount ?? "", State.Currency.Scale, out var increment);
+        if (error != AmountError.None)
+        {
+            return new LedgerFailure(LedgerErrors.InvalidAmount, Amount.Describe(error, State.Currency.Code, State.Currency.Scale));
+        }
+
+        // The authorization as a whole must still fit under per_authorization; the windows take the increment.
+        var total = Parse(authorization.Amount) + increment;
+        if (State.Limits.PerAuthorization is { } single && total > single)
+        {
+            return new LedgerFailure(LedgerErrors.LimitExceeded,
+                $"per_authorization limit {State.Format(single)} {State.Currency.Code}: {State.Format(total)} requested in all",
+                LedgerProblems.Extensions(new { Limit = "per_authorization" }));
+        }
+
+        return SpendingRules.CheckLimits(State.Limits with { PerAuthorization = null }, State.Currency, State.Spends.Values, State.AllTimeSpent,
+            increment, command.At, _zone);
+    }
+
+    private Decision Decide(AuthorizeCommand command, long amount, string category, CompiledFraudRules rules)
+    {
+        var now = command.CreatedAt;
+        var attempts = State.CountAttempt(now);
+        State.ForgetBefore(SpendingRules.EarliestWindow(now, _zone));
+        var fraud = FraudEngine.Evaluate(rules, amount, State.Currency, command.MerchantName, category, command.MerchantCountry, attempts);
+        var failure = fraud.Blocked
+            ? new LedgerFailure(LedgerErrors.FraudBlocked, "blocked by fraud rules: " + string.Join("; ", fraud.Reasons))
+            : StatusRefusal()
+              ?? SpendingRules.CheckCategory(State.Limits, category)
+              ?? SpendingRules.CheckLimits(State.Limits, State.Currency, State.Spends.Values, State.AllTimeSpent, amount, now, _zone);
+        var view = new AuthorizationView(
+            command.AuthorizationId,
+            State.Id,
+            State.WalletId,
+            failure is null ? AuthorizationStatuses.Approved : AuthorizationStatuses.Declined,
+            failure is null,
+            State.Format(amount),
+            State.Format(0),
+            State.Currency.Code,
+            command.MerchantName,
+            category,
+            command.MerchantCountry,
+            command.Description,
+            new FraudView(fraud.Score, fraud.Reasons),
+            fraud.Review,
+            null,
+            failure is null ? HoldIds.New() : null,
+            State.ControlsVersion,
+            now);
+        return new Decision(view, amount, failure);
+    }
+
+    private async Task<AuthorizationResult> ApproveAsync(AuthorizeCommand command, Decision decision)
+    {
+        var view = decision.View;
+        State.Count(view.Id, view.CreatedAt, 0, decision.Amount);
+        var record = new AuthorizationRecord(command.TenantId, view, decision.Amount, command.Idempotency, 201, WalletRules.Serialize(view));
+        var hold = new PlaceHold(command.TenantId, view.HoldId!, view.Amount, "@" + SystemAccounts.Settlement, view.CreatedAt + options.Value.AuthorizationExpiry,
+            view.Id, null, command.Idempotency, view.CreatedAt, record);
+        HoldResult result;
+        try
+        {
+            // The wallet decides the hold in its turn; this turn yields meanwhile, so the card's next
+            // authorization is decided at once, against limits that count this one already.
+            result = await WhenDurable(GrainFactory.GetGrain<IWalletGrain>(State.WalletId).PlaceHold(hold));
+        }
+        catch
+        {
+            State.Count(view.Id, view.CreatedAt, decision.Amount, 0);
+            throw;
+        }
+
+        if (result.Failure is null)
+        {
+            return new AuthorizationResult(view, null, new StoredResponse(record.ResponseStatus, record.ResponseBody));
+        }
+
+        State.Count(view.Id, view.CreatedAt, decision.Amount, 0);
+        State.Spends.Remove(view.Id);
+        return result.Failure.Code == LedgerErrors.IdempotencyKeyExists
+            ? new AuthorizationResult(null, KeyTaken, null)
+            : await DeclineAsync(command, decision with { View = view with { HoldId = null }, Failure = result.Failure });
+    }
+
+    private async Task<AuthorizationResult> DeclineAsync(AuthorizeCommand command, Decision decision)
+    {
+        var failure = decision.Failure!;
+        var view = decision.View with
+        {
+            Status = AuthorizationStatuses.Declined,
+            Approved = false,
+            Decline = new DeclineView(failure.Code, failure.Detail),
+        };
+        var answer = failure with { Extensions = DeclineExtensions(view, failure) };
+        var record = new AuthorizationRecord(command.TenantId, view, decision.Amount, command.Idempotency,
+            LedgerProblems.StatusOf(failure.Code), LedgerProblems.Serialize(answer));
+        var outcome = await WhenDurable(committer, new StagedAuthorization(record));
+        return outcome.Status == CommitStatus.Committed
+            ? new AuthorizationResult(view, answer, new StoredResponse(record.ResponseStatus, record.ResponseBody))
+            : new AuthorizationResult(null, outcome.Failure ?? KeyTaken, null);
+    }
+
+    private static string DeclineExtensions(AuthorizationView view, LedgerFailure failure)
+    {
+        var members = new Dictionary<string, object?> { ["authorization_id"] = view.Id, ["fraud"] = view.Fraud };
+        if (failure.Extensions is not null)
+        {
+            foreach (var member in System.Text.Json.JsonDocument.Parse(failure.Extensions).RootElement.EnumerateObject())
+            {
+                members[member.Name] = member.Value.Clone();
+            }
+        }
+
+        return LedgerProblems.Extensions(members);
+    }
+
+    private LedgerFailure? StatusRefusal() => State.Status switch
+    {
+        CardStatuses.Frozen => new LedgerFailure(LedgerErrors.CardFrozen, $"card {State.Id} is frozen"),
+        CardStatuses.Cancelled => new LedgerFailure(LedgerErrors.CardCancelled, $"card {State.Id} is cancelled"),
+        _ => null,
+    };
+
+    private async Task<CardResult> WriteAsync(CardState changed, DateTimeOffset at, IdempotencyRequest? idempotency)
+    {
+        changed.UpdatedAt = at > State.UpdatedAt ? at : State.UpdatedAt.AddTicks(10);
+        var view = changed.ToView();
+        switch (await cards.UpdateAsync(changed, State.UpdatedAt, idempotency, WalletRules.Serialize(view), CancellationToken.None))
+        {
+            case CardWriteOutcome.Written:
+                State = changed;
+                return new CardResult(view, null);
+            case CardWriteOutcome.IdempotencyKeyExists:
+                return new CardResult(null, KeyTaken);
+            default:
+                ReloadStateBeforeNextTurn();
+                return CardResult.Fail(LedgerErrors.Conflict, $"card {State.Id} changed meanwhile; retry");
+        }
+    }
+
+    private long Parse(string amount) => Amount.TryParse(amount, State.Currency.Scale, out var minor) == AmountError.None ? minor : 0;
+
+    private CardResult NotFound()
+    {
+        if (!State.Exists)
+        {
+            DeactivateOnIdle();
+        }
+
+        return CardResult.Fail(LedgerErrors.CardNotFound, $"card {GetPrimaryKeyString()} not found");
+    }
+
+    private CardResult Gone(CardResult result)
+    {
+        DeactivateOnIdle();
+        return result;
+    }
+
+    private sealed record Decision(AuthorizationView View, long Amount, LedgerFailure? Failure);
+}
+
+/// <summary>Reads a card grain's state: its row and what it spent in the windows its limits look at.</summary>
+internal sealed class CardStateStorage(CardStore cards, IOptions<CardOptions> options, TimeProvider clock) : IGrainStorage<CardState>
+{
+    private readonly TimeZoneInfo _zone = TimeZoneInfo.FindSystemTimeZoneById(options.Value.SpendingTimeZone);
+
+    public Task<CardState> ReadStateAsync(GrainId grainId, CancellationToken cancellationToken) =>
+        cards.ReadStateAsync(grainId.Key, clock.GetUtcNow(), _zone, cancellationToken);
+}
