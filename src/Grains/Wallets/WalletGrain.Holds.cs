@@ -70,9 +70,9 @@ internal sealed partial class WalletGrain
         }
 
         var (hold, amount, failure) = OpenHold(command.HoldId, command.Amount);
-        if (failure is not null)
+        if ((failure ?? Expired(hold!, command.CreatedAt)) is { } refusal)
         {
-            return new HoldResult(null, null, failure);
+            return new HoldResult(null, null, refusal);
         }
 
         var final = command.Final || amount == hold!.Held;
@@ -147,7 +147,8 @@ internal sealed partial class WalletGrain
             return await refused;
         }
 
-        var (_, _, failure) = OpenHold(command.HoldId, null);
+        var (open, _, failure) = OpenHold(command.HoldId, null);
+        failure ??= Expired(open!, clock.GetUtcNow());
         var error = Amount.TryParse(command.Amount, State.Currency.Scale, out var amount);
         if (failure is not null || error != AmountError.None)
         {
@@ -170,7 +171,7 @@ internal sealed partial class WalletGrain
         var view = hold.ToView(State);
         var authorization = command.Authorization?.With(view);
         var staged = new StagedHold(HoldMove.Increment, command.TenantId, hold.Id, State.Id, hold.DestinationId, amount, State.Currency.Code,
-            command.Idempotency, WalletRules.Serialize<object>(authorization ?? (object)view), 200, DateTimeOffset.UtcNow);
+            command.Idempotency, WalletRules.Serialize<object>(authorization ?? (object)view), 200, LedgerTime.Truncate(clock.GetUtcNow()));
         return await CommitAsync(staged, command.Idempotency, outcome => HoldAnswer(outcome, new HoldResult(view, null, null) { Authorization = authorization }));
     }
 
@@ -227,6 +228,10 @@ internal sealed partial class WalletGrain
                 $"hold {holdId} holds {State.Format(hold.Held)} {currency.Code}; {State.Format(amount)} requested"))
             : (hold, amount, null);
     }
+
+    /// <summary>A hold past its time is not captured or raised, even before the expiry scan releases it.</summary>
+    private static LedgerFailure? Expired(HoldState hold, DateTimeOffset now) =>
+        hold.ExpiresAt <= now ? new LedgerFailure(LedgerErrors.HoldClosed, $"hold {hold.Id} expired at {hold.ExpiresAt:O}") : null;
 
     /// <summary>Status and funds for a debit or a hold; on insufficient funds the row decides, read again.</summary>
     private async Task<LedgerFailure?> CheckDebitAsync(long amount)

@@ -15,6 +15,7 @@ internal sealed partial class WalletGrain(
     GroupCommitter<LedgerItem, TransferCommitOutcome> committer,
     WalletStore wallets,
     CurrencyCatalog currencies,
+    TimeProvider clock,
     ILogger<WalletGrain> logger) : Grain<WalletState>, IWalletGrain
 {
     // Another request committed this Idempotency-Key first; the API replays its answer instead.

@@ -83,7 +83,7 @@ public sealed class HoldTests(ApiFixture api) : IClassFixture<ApiFixture>
         {
             Assert.Equal((wallet, "@settlement", "USD", "posted"), (transfer.Str("source"), transfer.Str("destination"), transfer.Str("currency"), transfer.Str("status")));
             var read = await (await tenant.GetAsync($"/v1/transfers/{transfer.Str("id")}")).ExpectAsync(HttpStatusCode.OK);
-            Assert.Equal((wallet, "@settlement", transfer.Str("amount")), (read.Str("source"), read.Str("destination"), read.Str("amount")));
+            Assert.Equal(transfer.ToString(), read.ToString());
         }
 
         var debits = (await tenant.HistoryAsync(wallet)).Where(h => h.Str("direction") == "debit").ToList();
@@ -575,24 +575,29 @@ public sealed class HoldTests(ApiFixture api) : IClassFixture<ApiFixture>
     }
 
     [Fact]
-    public async Task Expiry_WhileTheSiloRuns_ReleasesTheHoldWithinSeconds()
+    public async Task Expiry_WhileTheSiloRuns_ReleasesWhatIsHeldWithinSeconds()
     {
         await using var factory = await WalletApiFactory.CreateAsync("holds_expiry", new() { [ScanIntervalSetting] = FastScan });
         using var client = factory.CreateOperatorClient();
         var wallet = await FundedWalletAsync(client, "100.00");
-        var expiring = await (await PlaceAsync(client, new { wallet_id = wallet, amount = "40.00", expires_in_seconds = 1 })).ExpectAsync(HttpStatusCode.Created);
+        var untouched = await (await PlaceAsync(client, new { wallet_id = wallet, amount = "40.00", expires_in_seconds = 1 })).ExpectAsync(HttpStatusCode.Created);
+        var partly = await (await PlaceAsync(client, new { wallet_id = wallet, amount = "30.00", expires_in_seconds = 3 })).ExpectAsync(HttpStatusCode.Created);
         var lasting = await (await PlaceAsync(client, new { wallet_id = wallet, amount = "25.00", expires_in_seconds = 3600 })).ExpectAsync(HttpStatusCode.Created);
-        var expiresAt = expiring.GetProperty("expires_at").GetDateTimeOffset();
-        Assert.Equal(TimeSpan.FromSeconds(1), expiresAt - expiring.GetProperty("created_at").GetDateTimeOffset());
+        await (await CaptureAsync(client, partly.Str("id"), new { amount = "10.00" })).ExpectAsync(HttpStatusCode.OK);
+        var expiresAt = untouched.GetProperty("expires_at").GetDateTimeOffset();
+        Assert.Equal(TimeSpan.FromSeconds(1), expiresAt - untouched.GetProperty("created_at").GetDateTimeOffset());
+        await AssertBalancesAsync(client, wallet, "90.00", "85.00", "5.00");
 
-        var expired = await WaitForStatusAsync(client, expiring.Str("id"), "expired", expiresAt + ExpiryDeadline);
+        var expired = await WaitForStatusAsync(client, untouched.Str("id"), "expired", expiresAt + ExpiryDeadline);
+        var expiredAfterCapture = await WaitForStatusAsync(client, partly.Str("id"), "expired", partly.GetProperty("expires_at").GetDateTimeOffset() + ExpiryDeadline);
 
         AssertHold(expired, "expired", "40.00", "0.00", "0.00");
         Assert.True(expired.GetProperty("closed_at").GetDateTimeOffset() >= expiresAt, $"closed before its expiry: {expired}");
+        AssertHold(expiredAfterCapture, "expired", "30.00", "10.00", "0.00");
         AssertHold(await GetHoldAsync(client, lasting.Str("id")), "open", "25.00", "0.00", "25.00");
-        await AssertBalancesAsync(client, wallet, "100.00", "25.00", "75.00");
-        await (await CaptureAsync(client, expiring.Str("id"), new { amount = "1.00" })).ExpectProblemAsync(HttpStatusCode.UnprocessableEntity, "hold_closed");
-        await AssertBalancesAsync(client, wallet, "100.00", "25.00", "75.00");
+        await AssertBalancesAsync(client, wallet, "90.00", "25.00", "65.00");
+        await (await CaptureAsync(client, untouched.Str("id"), new { amount = "1.00" })).ExpectProblemAsync(HttpStatusCode.UnprocessableEntity, "hold_closed");
+        await AssertBalancesAsync(client, wallet, "90.00", "25.00", "65.00");
         await AssertVerifiedAsync(client);
     }
 
@@ -639,6 +644,22 @@ public sealed class HoldTests(ApiFixture api) : IClassFixture<ApiFixture>
         Assert.Equal(0, await database.HoldCountAsync(wallet, "open"));
         Assert.Equal(1, await database.HoldCountAsync(wallet, "expired"));
         await AssertVerifiedAsync(restarted);
+    }
+
+    [Fact]
+    public async Task CaptureHold_PastExpiryBeforeTheScan_Returns422HoldClosedWithoutEffect()
+    {
+        await using var factory = await WalletApiFactory.CreateAsync("holds_past_expiry", new() { [ScanIntervalSetting] = NoScanAfterStart });
+        using var client = factory.CreateOperatorClient();
+        var wallet = await FundedWalletAsync(client, "100.00");
+        var hold = await (await PlaceAsync(client, new { wallet_id = wallet, amount = "50.00", expires_in_seconds = 1 })).ExpectAsync(HttpStatusCode.Created);
+        await Task.Delay(hold.GetProperty("expires_at").GetDateTimeOffset() - DateTimeOffset.UtcNow + TimeSpan.FromMilliseconds(300));
+
+        var refused = await CaptureAsync(client, hold.Str("id"), new { amount = "10.00" });
+
+        await refused.ExpectProblemAsync(HttpStatusCode.UnprocessableEntity, "hold_closed");
+        await AssertBalancesAsync(client, wallet, "100.00", "50.00", "50.00");
+        await AssertVerifiedAsync(client);
     }
 
     private static string NewTenant() => "holds-" + Guid.NewGuid().ToString("N");
