@@ -26,6 +26,10 @@ public sealed record RunResult(string Workload, string Path, double Seconds, lon
 /// </summary>
 public sealed class Driver(BenchOptions options)
 {
+    // An authorization's amount in cents, 0.01 to 5.00: small, so the wallets' funds last and only the cards' limits decline.
+    private const long AuthorizationAmountMin = 1;
+    private const long AuthorizationAmountMax = 500;
+
     public async Task<RunResult> RunAsync(string workload, IBenchTarget target, double? ratePerSecond = null)
     {
         if (options.Warmup > TimeSpan.Zero)
@@ -105,6 +109,7 @@ public sealed class Driver(BenchOptions options)
     private (Task<OpOutcome> Operation, bool Transfer) Next(string workload, IBenchTarget target, Random random)
     {
         var wallets = options.Wallets;
+        var cards = Seed.CardsPerPath(wallets);
         var amount = random.NextInt64(1, 101);
         var source = random.Next(wallets);
         var other = (source + 1 + random.Next(wallets - 1)) % wallets;
@@ -115,6 +120,7 @@ public sealed class Driver(BenchOptions options)
             "read" => (target.ReadAsync(source), false),
             "mixed" when random.Next(100) < 80 => (target.ReadAsync(source), false),
             "mixed" => (target.TransferAsync(source, other, amount), true),
+            "authorize" => (target.AuthorizeAsync(random.Next(cards), random.NextInt64(AuthorizationAmountMin, AuthorizationAmountMax + 1)), false),
             _ => throw new ArgumentException($"unknown workload {workload}"),
         };
     }

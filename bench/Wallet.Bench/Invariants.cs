@@ -2,9 +2,34 @@ using Npgsql;
 
 namespace Wallet.Bench;
 
-/// <summary>Checks beyond verify: money conserved on both sides, and the baseline's own books.</summary>
+/// <summary>
+/// Checks beyond verify: money conserved on both sides, no card over its daily limit on either, and
+/// the baseline's own books, pending and holds included.
+/// </summary>
 public static class Invariants
 {
+    // Cards whose approved authorizations since midnight UTC add up to more than their daily limit (in cents, as USD cards hold it).
+    private const string LedgerCardsOverDailyLimit = """
+        SELECT count(*) FROM cards c
+        JOIN (SELECT card_id, sum(amount) AS spent FROM card_authorizations
+              WHERE approved AND created_at >= date_trunc('day', now(), 'UTC') GROUP BY card_id) a ON a.card_id = c.id
+        WHERE c.spending_controls->>'daily' IS NOT NULL AND a.spent > (c.spending_controls->>'daily')::numeric * 100
+        """;
+
+    private const string BaselineCardsOverDailyLimit = """
+        SELECT count(*) FROM cards c
+        JOIN (SELECT card_id, sum(amount) AS spent FROM card_authorizations
+              WHERE approved AND created_at >= date_trunc('day', now(), 'UTC') GROUP BY card_id) a ON a.card_id = c.id
+        WHERE a.spent > c.daily_limit
+        """;
+
+    // Accounts whose pending is not what their open holds keep, or more than their balance.
+    private const string BaselinePendingMismatches = """
+        SELECT count(*) FROM accounts a
+        LEFT JOIN (SELECT account_id, sum(amount) AS held FROM holds WHERE status = 'open' GROUP BY account_id) h ON h.account_id = a.id
+        WHERE a.pending <> coalesce(h.held, 0) OR a.pending > a.balance
+        """;
+
     public static async Task<List<string>> CheckLedgerAsync(string connectionString)
     {
         var failures = new List<string>();
@@ -21,6 +46,12 @@ public static class Invariants
         if (negative != 0)
         {
             failures.Add($"ledger: {negative} user wallets overdrawn");
+        }
+
+        var overLimit = await ScalarAsync(connection, LedgerCardsOverDailyLimit);
+        if (overLimit != 0)
+        {
+            failures.Add($"ledger: {overLimit} cards approved past their daily limit");
         }
 
         return failures;
@@ -43,6 +74,25 @@ public static class Invariants
         if (rows < acknowledged)
         {
             failures.Add($"baseline: {rows} ledger rows for {acknowledged} acknowledged transfers");
+        }
+
+        var mismatched = await ScalarAsync(connection, BaselinePendingMismatches);
+        if (mismatched != 0)
+        {
+            failures.Add($"baseline: {mismatched} accounts whose pending is not their open holds' sum or exceeds their balance");
+        }
+
+        var approved = await ScalarAsync(connection, "SELECT count(*) FROM card_authorizations WHERE approved");
+        var approvedAcknowledged = runs.Where(r => r.Workload == "authorize").Sum(r => r.Ok);
+        if (approved < approvedAcknowledged)
+        {
+            failures.Add($"baseline: {approved} approved authorizations for {approvedAcknowledged} acknowledged");
+        }
+
+        var overLimit = await ScalarAsync(connection, BaselineCardsOverDailyLimit);
+        if (overLimit != 0)
+        {
+            failures.Add($"baseline: {overLimit} cards approved past their daily limit");
         }
 
         return failures;

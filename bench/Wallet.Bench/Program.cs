@@ -33,7 +33,8 @@ var seeded = Math.Max(options.Wallets, options.MemoryActivations);
 Console.WriteLine($"Wallet.Bench: {options.Duration.TotalSeconds:0.#} s per run, concurrency {options.Concurrency}, {options.Wallets} wallets, {Environment.ProcessorCount} cores");
 
 await using var databases = await BenchDatabases.StartAsync(options);
-await Seed.BaselineAsync(databases.Baseline, options.Wallets);
+var cardsPerPath = options.Workloads.Contains("authorize") ? Seed.CardsPerPath(options.Wallets) : 0;
+await Seed.BaselineAsync(databases.Baseline, options.Wallets, cardsPerPath);
 var port = FreePort();
 var settings = new Dictionary<string, string?>
 {
@@ -52,13 +53,20 @@ var app = SiloApplication.Build(["--urls", $"http://127.0.0.1:{port}"], builder 
 await app.StartAsync();
 await Seed.LedgerAsync(databases.Wallet, seeded);
 Console.WriteLine($"Seeded {seeded} wallets on each side with {Seed.StartingBalance / 100:N0}.00 USD each.");
+var client = app.Services.GetRequiredService<IClusterClient>();
+var clientCards = await Seed.LedgerCardsAsync(client, firstWallet: 0, cardsPerPath);
+var httpCards = await Seed.LedgerCardsAsync(client, firstWallet: cardsPerPath, cardsPerPath);
+if (cardsPerPath > 0)
+{
+    Console.WriteLine($"Issued {cardsPerPath} cards per path, one per wallet, each with a daily limit of {Seed.CardDailyLimit / 100:N0}.00 USD.");
+}
 
 await using var baselineSource = NpgsqlDataSource.Create(databases.Baseline);
-using var http = new HttpTarget(new Uri($"http://127.0.0.1:{port}"), apiKey, options.Concurrency);
+using var http = new HttpTarget(new Uri($"http://127.0.0.1:{port}"), apiKey, options.Concurrency, httpCards);
 var targets = new Dictionary<string, IBenchTarget>
 {
     ["baseline"] = new BaselineTarget(baselineSource),
-    ["client"] = new GrainClientTarget(app.Services.GetRequiredService<IClusterClient>()),
+    ["client"] = new GrainClientTarget(client, clientCards),
     ["http"] = http,
 };
 
@@ -73,7 +81,7 @@ foreach (var workload in options.Workloads)
         var result = await driver.RunAsync(workload, targets[path]);
         results.Add(result);
         var batchSize = commits.Batches > batches ? (double)(commits.Items - items) / (commits.Batches - batches) : 0;
-        Console.WriteLine($"  {workload,-8} {path,-9} {result.Throughput,9:N0} ops/s  p99 {result.Percentile(0.99),7:N2} ms" +
+        Console.WriteLine($"  {workload,-9} {path,-9} {result.Throughput,9:N0} ops/s  p99 {result.Percentile(0.99),7:N2} ms" +
             (path == "baseline" || batchSize == 0 ? "" : $"  (avg commit batch {batchSize:N1})"));
     }
 }

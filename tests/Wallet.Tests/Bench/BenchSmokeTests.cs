@@ -39,7 +39,7 @@ public sealed class BenchSmokeTests(ITestOutputHelper output)
         Assert.Equal(0, process.ExitCode);
         Assert.Contains("Ledger verify: ok", text, StringComparison.Ordinal);
         Assert.Contains("All invariants hold.", text, StringComparison.Ordinal);
-        foreach (var workload in (string[])["uniform", "hot", "read", "mixed"])
+        foreach (var workload in (string[])["uniform", "hot", "read", "mixed", "authorize"])
         {
             foreach (var path in (string[])["baseline", "client", "http"])
             {
