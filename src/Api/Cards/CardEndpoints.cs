@@ -71,7 +71,7 @@ public static class CardEndpoints
         }
 
         var walletId = body.String("wallet_id", required: true, lengthMax: 64);
-        var name = body.String("cardholder_name", required: true, lengthMax: CardholderNameLengthMax);
+        var name = Name(body, required: true);
         var number = body.String("card_number", required: true, lengthMax: 64);
         var controls = ReadControls(body) ?? SpendingControls.None;
         var metadata = body.Metadata();
@@ -87,7 +87,7 @@ public static class CardEndpoints
         }
 
         var tenantId = user.TenantId();
-        var command = new CreateCard(tenantId, walletId!, name!.Trim(), number!, controls, metadata, idempotency, LedgerTime.Truncate(clock.GetUtcNow()));
+        var command = new CreateCard(tenantId, walletId!, name!, number!, controls, metadata, idempotency, LedgerTime.Truncate(clock.GetUtcNow()));
         return await Idempotency.RunAsync(store, tenantId, idempotency, async () =>
         {
             var id = CardIds.NewCard();
@@ -139,7 +139,7 @@ public static class CardEndpoints
             body.Fail($"'{unknown}' cannot be changed; a card's cardholder_name, spending_controls and metadata can");
         }
 
-        var name = body.String("cardholder_name", required: false, lengthMax: CardholderNameLengthMax);
+        var name = Name(body, required: false);
         var controls = ReadControls(body);
         var metadata = body.Metadata();
         var (idempotency, keyProblem) = Idempotency.Read(http, body);
@@ -156,7 +156,7 @@ public static class CardEndpoints
                 return NotFound(id);
             }
 
-            var command = new UpdateCard(tenantId, name?.Trim(), controls, metadata, idempotency, LedgerTime.Truncate(clock.GetUtcNow()));
+            var command = new UpdateCard(tenantId, name, controls, metadata, idempotency, LedgerTime.Truncate(clock.GetUtcNow()));
             return ToResult(await client.GetGrain<ICardGrain>(id).Update(command), StatusCodes.Status200OK, location: null);
         }, http.HttpContext.RequestAborted);
     }
@@ -187,6 +187,13 @@ public static class CardEndpoints
             var command = new ChangeCardStatus(tenantId, change, idempotency, LedgerTime.Truncate(clock.GetUtcNow()));
             return ToResult(await client.GetGrain<ICardGrain>(id).ChangeStatus(command), StatusCodes.Status200OK, location: null);
         }, http.HttpContext.RequestAborted);
+    }
+
+    /// <summary>The cardholder's name, trimmed; blank is refused like empty.</summary>
+    private static string? Name(JsonRequest body, bool required)
+    {
+        var name = body.String("cardholder_name", required, lengthMax: CardholderNameLengthMax)?.Trim();
+        return name is { Length: 0 } ? body.Fail("cardholder_name must not be blank") : name;
     }
 
     /// <summary>The <c>spending_controls</c> object; null when absent. Unknown fields are refused, not ignored.</summary>

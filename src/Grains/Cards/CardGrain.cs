@@ -176,6 +176,7 @@ internal sealed class CardGrain(
                 $"merchant_category '{command.MerchantCategory}' is neither a four-digit merchant category code nor a known category name"), null);
         }
 
+        await RefreshSpendsIfRefusedAsync(amount, command.CreatedAt);
         var decision = Decide(command, amount, category, await fraudRules.GetRulesAsync(State.TenantId, CancellationToken.None));
         var inFlight = command.Idempotency is null ? null : new TaskCompletionSource<AuthorizationResult>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (inFlight is not null)
@@ -228,6 +229,7 @@ internal sealed class CardGrain(
                 result = await wallet.ReleaseHold(new ReleaseHold(command.TenantId, holdId, HoldRelease.Reverse, command.Amount, command.Idempotency, command.At, authorization));
                 break;
             default:
+                await RefreshSpendsIfRefusedAsync(Parse(command.Amount ?? "0"), command.At);
                 if (IncrementRefusal(command, authorization) is { } refused)
                 {
                     return new AuthorizationResult(null, refused, null);
@@ -240,7 +242,7 @@ internal sealed class CardGrain(
         if (result.Authorization is { } after)
         {
             var counted = after.Status == AuthorizationStatuses.Approved ? after.Amount : after.Captured;
-            State.Count(authorization.Id, authorization.CreatedAt, Parse(authorization.Amount), Parse(counted));
+            State.Count(authorization.Id, authorization.CreatedAt, Counted(authorization), Parse(counted));
         }
 
         var failure = result.Failure?.Code == LedgerErrors.HoldClosed
@@ -263,7 +265,7 @@ internal sealed class CardGrain(
         }
 
         // The authorization as a whole must still fit under per_authorization; the windows take the increment.
-        var total = Parse(authorization.Amount) + increment;
+        var total = Counted(authorization) + increment;
         if (State.Limits.PerAuthorization is { } single && total > single)
         {
             return new LedgerFailure(LedgerErrors.LimitExceeded,
@@ -393,6 +395,35 @@ internal sealed class CardGrain(
             default:
                 ReloadStateBeforeNextTurn();
                 return CardResult.Fail(LedgerErrors.Conflict, $"card {State.Id} changed meanwhile; retry");
+        }
+    }
+
+    /// <summary>
+    /// What the card counts for the authorization now. The view the API read may be stale (another
+    /// command on it may have run since); the card's own count is not, as they all run in its turns.
+    /// </summary>
+    private long Counted(AuthorizationView authorization) =>
+        State.Spends.TryGetValue(authorization.Id, out var spend) ? spend.Amount : Parse(authorization.Amount);
+
+    /// <summary>
+    /// Holds of the card's authorizations may have been released outside its turns (expiry, a void
+    /// through the holds API), leaving the card counting more than was spent. Before refusing on a
+    /// limit, the counts of authorizations the database knows are lowered to what it says; the ones
+    /// still in flight are not there yet and keep their count.
+    /// </summary>
+    private async Task RefreshSpendsIfRefusedAsync(long amount, DateTimeOffset now)
+    {
+        if (SpendingRules.CheckLimits(State.Limits, State.Currency, State.Spends.Values, State.AllTimeSpent, amount, now, _zone) is null)
+        {
+            return;
+        }
+
+        foreach (var (id, counted) in await cards.CountedSpendsAsync(State.Id, SpendingRules.EarliestWindow(now, _zone), CancellationToken.None))
+        {
+            if (State.Spends.TryGetValue(id, out var spend) && counted < spend.Amount)
+            {
+                State.Count(id, spend.At, spend.Amount, counted);
+            }
         }
     }
 

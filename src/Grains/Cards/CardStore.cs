@@ -94,6 +94,22 @@ public sealed class CardStore(NpgsqlDataSource dataSource, CurrencyCatalog curre
         return card;
     }
 
+    /// <summary>What each approved authorization of the card made since <paramref name="since"/> counts now.</summary>
+    internal async Task<IReadOnlyList<(string Id, long Counted)>> CountedSpendsAsync(string cardId, DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(SelectSpends + " AND a.created_at >= @since");
+        command.Parameters.AddWithValue("id", cardId);
+        command.Parameters.AddWithValue("since", since);
+        var spends = new List<(string, long)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            spends.Add((reader.GetString(0), reader.GetInt64(2)));
+        }
+
+        return spends;
+    }
+
     /// <summary>Inserts a new card (and the key) in one transaction, unless the tenant has the number already.</summary>
     internal async Task<CardWriteOutcome> InsertAsync(
         CardState card, string numberHash, IdempotencyRequest? idempotency, string responseBody, CancellationToken cancellationToken)
