@@ -51,7 +51,7 @@ public sealed class GrainClientTarget(IClusterClient client, IReadOnlyList<strin
     {
         var sourceId = Seed.WalletId(source);
         var command = new TransferCommand(
-            Seed.TenantId, "tr_" + Guid.CreateVersion7().ToString("N"), sourceId, Seed.WalletId(destination), Amount.Format(amount, 2),
+            Seed.TenantId, TransferIds.New(), sourceId, Seed.WalletId(destination), Amount.Format(amount, 2),
             null, null, null, null, new IdempotencyRequest(Guid.NewGuid().ToString("N"), "bench"), LedgerTime.Truncate(DateTimeOffset.UtcNow));
         var result = await client.GetGrain<IWalletGrain>(sourceId).Transfer(command);
         return result.Failure switch

@@ -4,11 +4,11 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
-using Wallet.Api.Holds;
 using Wallet.Api.Infrastructure;
 using Wallet.Grains;
 using Wallet.Grains.Cards;
 using Wallet.Grains.Storage;
+using Wallet.Grains.Wallets;
 using Wallet.Runtime;
 
 namespace Wallet.Api.Cards;
@@ -166,7 +166,7 @@ public static class AuthorizationEndpoints
                 return NotFound(id);
             }
 
-            var command = new AuthorizationCommand(tenantId, authorization, action, amount, final, HoldEndpoints.NewTransferId(), idempotency,
+            var command = new AuthorizationCommand(tenantId, authorization, action, amount, final, TransferIds.New(), idempotency,
                 LedgerTime.Truncate(clock.GetUtcNow()));
             return ToResult(await client.GetGrain<ICardGrain>(authorization.CardId).Act(command), location: null);
         }, http.HttpContext.RequestAborted);

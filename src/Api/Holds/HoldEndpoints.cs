@@ -26,8 +26,6 @@ public sealed record CaptureHoldRequest(string? Amount, bool? Final);
 /// </summary>
 public static class HoldEndpoints
 {
-    public const string HoldIdPrefix = "hold_";
-
     public static RouteGroupBuilder MapHoldEndpoints(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/holds").WithTags("Holds").RequireAuthorization();
@@ -82,7 +80,7 @@ public static class HoldEndpoints
 
             var now = LedgerTime.Truncate(clock.GetUtcNow());
             var expiresAt = now + (seconds is { } s ? TimeSpan.FromSeconds(s) : limits.DefaultExpiry);
-            var command = new PlaceHold(tenantId, NewId(), amount!, destination, expiresAt, reference, metadata, idempotency, now);
+            var command = new PlaceHold(tenantId, HoldIds.New(), amount!, destination, expiresAt, reference, metadata, idempotency, now);
             var result = await client.GetGrain<IWalletGrain>(walletId!).PlaceHold(command);
             return Idempotency.Answer(result.Failure, () =>
                 JsonBodyResult.From(StatusCodes.Status201Created, result.Hold!, result.Replayed, $"/v1/holds/{result.Hold!.Id}"));
@@ -115,7 +113,7 @@ public static class HoldEndpoints
 
         return await RunOnHoldAsync(id, http, user, holds, store, idempotency, async hold =>
         {
-            var command = new CaptureHold(user.TenantId(), id, amount, final, NewTransferId(), idempotency, LedgerTime.Truncate(clock.GetUtcNow()));
+            var command = new CaptureHold(user.TenantId(), id, amount, final, TransferIds.New(), idempotency, LedgerTime.Truncate(clock.GetUtcNow()));
             var result = await client.GetGrain<IWalletGrain>(hold.WalletId).CaptureHold(command);
             return Idempotency.Answer(result.Failure, () =>
                 JsonBodyResult.From(StatusCodes.Status200OK, new CaptureView(result.Hold!, result.Transfer!), result.Replayed));
@@ -191,10 +189,6 @@ public static class HoldEndpoints
             ? null
             : Problems.Create(LedgerErrors.CurrencyMismatch, $"wallet {destination} holds {target.Wallet.Currency}, not {wallet.Currency}");
     }
-
-    internal static string NewId() => HoldIdPrefix + Guid.CreateVersion7().ToString("N");
-
-    internal static string NewTransferId() => "tr_" + Guid.CreateVersion7().ToString("N");
 
     private static ProblemHttpResult NotFound(string id) => Problems.Create(LedgerErrors.HoldNotFound, $"hold {id} not found");
 }

@@ -48,7 +48,7 @@ public sealed class TransferService(IClusterClient client, IdempotencyStore stor
             return Problems.Create(LedgerErrors.UnknownCurrency, $"currency '{currency}' is not an ISO 4217 code or a configured asset");
         }
 
-        var command = new TransferCommand(tenantId, "tr_" + Guid.CreateVersion7().ToString("N"), source!, destination!, amount!,
+        var command = new TransferCommand(tenantId, TransferIds.New(), source!, destination!, amount!,
             currency, reference, description, metadata, idempotency, LedgerTime.Truncate(clock.GetUtcNow()));
         return await Idempotency.RunAsync(store, tenantId, idempotency, () => RunAsync(command), http.HttpContext.RequestAborted);
     }

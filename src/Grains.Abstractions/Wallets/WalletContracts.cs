@@ -40,6 +40,14 @@ public sealed record TransferCommand(
     IdempotencyRequest? Idempotency,
     DateTimeOffset CreatedAt);
 
+/// <summary>Transfer ids as the ledger hands them out (a hold's capture is a transfer too).</summary>
+public static class TransferIds
+{
+    public const string Prefix = "tr_";
+
+    public static string New() => Prefix + Guid.CreateVersion7().ToString("N");
+}
+
 /// <summary>A credit committed to this wallet, at the wallet row version it produced.</summary>
 public sealed record CreditNotice(long Amount, long Version);
 
