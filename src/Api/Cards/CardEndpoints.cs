@@ -164,16 +164,10 @@ public static class CardEndpoints
     private static async Task<IResult> ChangeStatus(
         string id, CardStatusChange change, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store, TimeProvider clock)
     {
-        var (body, problem) = await JsonRequest.ReadAsync(http, allowEmpty: true);
-        if (body is null)
+        var (idempotency, problem) = await Idempotency.ReadBodilessAsync(http);
+        if (problem is not null)
         {
-            return problem!;
-        }
-
-        var (idempotency, keyProblem) = Idempotency.Read(http, body);
-        if (keyProblem is not null)
-        {
-            return keyProblem;
+            return problem;
         }
 
         var tenantId = user.TenantId();

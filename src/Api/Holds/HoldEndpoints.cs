@@ -123,16 +123,10 @@ public static class HoldEndpoints
     private static async Task<IResult> VoidHold(
         string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, HoldStore holds, IdempotencyStore store, TimeProvider clock)
     {
-        var (body, problem) = await JsonRequest.ReadAsync(http, allowEmpty: true);
-        if (body is null)
+        var (idempotency, problem) = await Idempotency.ReadBodilessAsync(http);
+        if (problem is not null)
         {
-            return problem!;
-        }
-
-        var (idempotency, keyProblem) = Idempotency.Read(http, body);
-        if (keyProblem is not null)
-        {
-            return keyProblem;
+            return problem;
         }
 
         return await RunOnHoldAsync(id, http, user, holds, store, idempotency, async hold =>

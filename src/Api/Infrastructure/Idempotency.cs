@@ -31,6 +31,16 @@ public static class Idempotency
             : (new IdempotencyRequest(key, body.Hash), null);
     }
 
+    /// <summary>
+    /// The key of a command that takes no fields (freeze, void, ...): its body may be empty or an
+    /// object, and is hashed like any other so a retry with another body is told apart.
+    /// </summary>
+    public static async Task<(IdempotencyRequest? Request, IResult? Problem)> ReadBodilessAsync(HttpRequest http)
+    {
+        var (body, problem) = await JsonRequest.ReadAsync(http, allowEmpty: true);
+        return body is null ? (null, problem) : Read(http, body);
+    }
+
     /// <summary>The stored answer for the key, or null when the key is new.</summary>
     public static async Task<IResult?> ReplayAsync(IdempotencyStore store, string tenantId, IdempotencyRequest request, CancellationToken cancellationToken)
     {

@@ -149,16 +149,10 @@ public static class WalletEndpoints
     private static async Task<IResult> ChangeStatus(
         string id, WalletStatusChange change, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store)
     {
-        var (body, problem) = await JsonRequest.ReadAsync(http, allowEmpty: true);
-        if (body is null)
+        var (idempotency, problem) = await Idempotency.ReadBodilessAsync(http);
+        if (problem is not null)
         {
-            return problem!;
-        }
-
-        var (idempotency, keyProblem) = Idempotency.Read(http, body);
-        if (keyProblem is not null)
-        {
-            return keyProblem;
+            return problem;
         }
 
         if (!WalletIds.IsWalletId(id))
