@@ -5,6 +5,7 @@ using NpgsqlTypes;
 using Wallet.Grains.Money;
 using Wallet.Grains.Storage;
 using Wallet.Grains.Wallets;
+using static Wallet.Grains.Storage.SqlBatch;
 
 namespace Wallet.Grains.Cards;
 
@@ -111,45 +112,47 @@ public sealed class CardStore(NpgsqlDataSource dataSource, CurrencyCatalog curre
     }
 
     /// <summary>Inserts a new card (and the key) in one transaction, unless the tenant has the number already.</summary>
-    internal async Task<CardWriteOutcome> InsertAsync(
-        CardState card, string numberHash, IdempotencyRequest? idempotency, string responseBody, CancellationToken cancellationToken)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        if (idempotency is not null && !await IdempotencyStore.TryInsertAsync(connection, card.TenantId, idempotency, 201, responseBody, cancellationToken))
-        {
-            return CardWriteOutcome.IdempotencyKeyExists;
-        }
-
-        await using var command = new NpgsqlCommand(InsertCard, connection, transaction);
-        AddParameters(command, ("id", card.Id), ("tenant", card.TenantId), ("wallet", card.WalletId), ("name", card.CardholderName),
-            ("last4", card.Last4), ("hash", numberHash), ("controls", Controls(card)), ("metadata", card.Metadata?.GetRawText()), ("created", card.CreatedAt));
-        if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
-        {
-            return CardWriteOutcome.NumberExists;
-        }
-
-        await transaction.CommitAsync(cancellationToken);
-        return CardWriteOutcome.Written;
-    }
+    internal Task<CardWriteOutcome> InsertAsync(
+        CardState card, string numberHash, IdempotencyRequest? idempotency, string responseBody, CancellationToken cancellationToken) =>
+        WriteAsync(card.TenantId, idempotency, 201, responseBody, CardWriteOutcome.NumberExists, InsertCard,
+            [("id", card.Id), ("tenant", card.TenantId), ("wallet", card.WalletId), ("name", card.CardholderName), ("last4", card.Last4),
+             ("hash", numberHash), ("controls", Controls(card)), ("metadata", card.Metadata?.GetRawText()), ("created", card.CreatedAt)],
+            cancellationToken);
 
     /// <summary>Writes the card as <paramref name="changed"/> says, if the row is still as <paramref name="expectedUpdatedAt"/> left it.</summary>
-    internal async Task<CardWriteOutcome> UpdateAsync(
-        CardState changed, DateTimeOffset expectedUpdatedAt, IdempotencyRequest? idempotency, string responseBody, CancellationToken cancellationToken)
+    internal Task<CardWriteOutcome> UpdateAsync(
+        CardState changed, DateTimeOffset expectedUpdatedAt, IdempotencyRequest? idempotency, string responseBody, CancellationToken cancellationToken) =>
+        WriteAsync(changed.TenantId, idempotency, 200, responseBody, CardWriteOutcome.Moved, UpdateCard,
+            [("id", changed.Id), ("name", changed.CardholderName), ("status", changed.Status), ("controls", Controls(changed)),
+             ("version", changed.ControlsVersion), ("metadata", changed.Metadata?.GetRawText()), ("updated", changed.UpdatedAt), ("expected", expectedUpdatedAt)],
+            cancellationToken);
+
+    /// <summary>
+    /// One card row written with the Idempotency-Key in one transaction; <paramref name="missed"/>
+    /// when the statement touched no row, and then nothing, the key included, is kept.
+    /// </summary>
+    private async Task<CardWriteOutcome> WriteAsync(
+        string tenantId, IdempotencyRequest? idempotency, int status, string responseBody, CardWriteOutcome missed, string sql,
+        (string Name, object? Value)[] parameters, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        if (idempotency is not null && !await IdempotencyStore.TryInsertAsync(connection, changed.TenantId, idempotency, 200, responseBody, cancellationToken))
+        if (idempotency is not null && !await IdempotencyStore.TryInsertAsync(connection, tenantId, idempotency, status, responseBody, cancellationToken))
         {
             return CardWriteOutcome.IdempotencyKeyExists;
         }
 
-        await using var command = new NpgsqlCommand(UpdateCard, connection, transaction);
-        AddParameters(command, ("id", changed.Id), ("name", changed.CardholderName), ("status", changed.Status), ("controls", Controls(changed)),
-            ("version", changed.ControlsVersion), ("metadata", changed.Metadata?.GetRawText()), ("updated", changed.UpdatedAt), ("expected", expectedUpdatedAt));
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.Add(value is null or string
+                ? new NpgsqlParameter(name, NpgsqlDbType.Text) { Value = value ?? DBNull.Value }
+                : new NpgsqlParameter(name, value));
+        }
+
         if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
         {
-            return CardWriteOutcome.Moved;
+            return missed;
         }
 
         await transaction.CommitAsync(cancellationToken);
@@ -281,26 +284,5 @@ public sealed class CardStore(NpgsqlDataSource dataSource, CurrencyCatalog curre
 
         sql.Append(" AND ").Append(column).Append(op).Append(" @").Append(parameter);
         command.Parameters.AddWithValue(parameter, value);
-    }
-
-    private static NpgsqlBatchCommand Command(string sql, params (string Name, object Value)[] parameters)
-    {
-        var command = new NpgsqlBatchCommand(sql);
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.Add(new NpgsqlParameter(name, value));
-        }
-
-        return command;
-    }
-
-    private static void AddParameters(NpgsqlCommand command, params (string Name, object? Value)[] parameters)
-    {
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.Add(value is null or string
-                ? new NpgsqlParameter(name, NpgsqlDbType.Text) { Value = value ?? DBNull.Value }
-                : new NpgsqlParameter(name, value));
-        }
     }
 }

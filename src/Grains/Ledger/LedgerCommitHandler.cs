@@ -1,6 +1,6 @@
 using Npgsql;
-using NpgsqlTypes;
 using Wallet.Runtime.Commit;
+using static Wallet.Grains.Storage.SqlBatch;
 
 namespace Wallet.Grains.Ledger;
 
@@ -347,21 +347,5 @@ internal sealed class LedgerCommitHandler(NpgsqlDataSource dataSource) : ICommit
         catch (NpgsqlException)
         {
         }
-    }
-
-    private static NpgsqlBatchCommand Command(string sql, params (string Name, object Value)[] parameters)
-    {
-        var command = new NpgsqlBatchCommand(sql);
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.Add(value switch
-            {
-                string?[] texts => new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = texts },
-                DateTimeOffset?[] times => new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = times },
-                _ => new NpgsqlParameter(name, value),
-            });
-        }
-
-        return command;
     }
 }
