@@ -176,8 +176,8 @@ internal sealed class CardGrain(
                 $"merchant_category '{command.MerchantCategory}' is neither a four-digit merchant category code nor a known category name"), null);
         }
 
-        await RefreshSpendsIfRefusedAsync(amount, command.CreatedAt);
-        var decision = Decide(command, amount, category, await fraudRules.GetRulesAsync(State.TenantId, CancellationToken.None));
+        var limitRefusal = await LimitRefusalAsync(State.Limits, amount, command.CreatedAt);
+        var decision = Decide(command, amount, category, await fraudRules.GetRulesAsync(State.TenantId, CancellationToken.None), limitRefusal);
         var inFlight = command.Idempotency is null ? null : new TaskCompletionSource<AuthorizationResult>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (inFlight is not null)
         {
@@ -229,8 +229,7 @@ internal sealed class CardGrain(
                 result = await wallet.ReleaseHold(new ReleaseHold(command.TenantId, holdId, HoldRelease.Reverse, command.Amount, command.Idempotency, command.At, authorization));
                 break;
             default:
-                await RefreshSpendsIfRefusedAsync(Parse(command.Amount ?? "0"), command.At);
-                if (IncrementRefusal(command, authorization) is { } refused)
+                if (await IncrementRefusalAsync(command, authorization) is { } refused)
                 {
                     return new AuthorizationResult(null, refused, null);
                 }
@@ -251,7 +250,7 @@ internal sealed class CardGrain(
         return new AuthorizationResult(result.Authorization, failure, null, result.Replayed);
     }
 
-    private LedgerFailure? IncrementRefusal(AuthorizationCommand command, AuthorizationView authorization)
+    private async Task<LedgerFailure?> IncrementRefusalAsync(AuthorizationCommand command, AuthorizationView authorization)
     {
         if (StatusRefusal() is { } refused)
         {
@@ -273,21 +272,20 @@ internal sealed class CardGrain(
                 LedgerProblems.Extensions(new { Limit = "per_authorization" }));
         }
 
-        return SpendingRules.CheckLimits(State.Limits with { PerAuthorization = null }, State.Currency, State.Spends.Values, State.AllTimeSpent,
-            increment, command.At, _zone);
+        return await LimitRefusalAsync(State.Limits with { PerAuthorization = null }, increment, command.At);
     }
 
-    private Decision Decide(AuthorizeCommand command, long amount, string category, CompiledFraudRules rules)
+    /// <summary>The order of checks, with the limits' answer taken before: fraud, status, category, limits.</summary>
+    private Decision Decide(AuthorizeCommand command, long amount, string category, CompiledFraudRules rules, LedgerFailure? limitRefusal)
     {
         var now = command.CreatedAt;
         var attempts = State.CountAttempt(now);
-        State.ForgetBefore(SpendingRules.EarliestWindow(now, _zone));
         var fraud = FraudEngine.Evaluate(rules, amount, State.Currency, command.MerchantName, category, command.MerchantCountry, attempts);
         var failure = fraud.Blocked
             ? new LedgerFailure(LedgerErrors.FraudBlocked, "blocked by fraud rules: " + string.Join("; ", fraud.Reasons))
             : StatusRefusal()
               ?? SpendingRules.CheckCategory(State.Limits, category)
-              ?? SpendingRules.CheckLimits(State.Limits, State.Currency, State.Spends.Values, State.AllTimeSpent, amount, now, _zone);
+              ?? limitRefusal;
         var view = new AuthorizationView(
             command.AuthorizationId,
             State.Id,
@@ -406,25 +404,30 @@ internal sealed class CardGrain(
         State.Spends.TryGetValue(authorization.Id, out var spend) ? spend.Amount : Parse(authorization.Amount);
 
     /// <summary>
-    /// Holds of the card's authorizations may have been released outside its turns (expiry, a void
-    /// through the holds API), leaving the card counting more than was spent. Before refusing on a
-    /// limit, the counts of authorizations the database knows are lowered to what it says; the ones
-    /// still in flight are not there yet and keep their count.
+    /// The first of <paramref name="limits"/> that <paramref name="amount"/> would break. Holds of
+    /// the card's authorizations may have been released outside its turns (expiry, a void through
+    /// the holds API), leaving the card counting more than was spent, so before refusing, the counts
+    /// of authorizations the database knows are lowered to what it says; the ones still in flight
+    /// are not there yet and keep their count.
     /// </summary>
-    private async Task RefreshSpendsIfRefusedAsync(long amount, DateTimeOffset now)
+    private async Task<LedgerFailure?> LimitRefusalAsync(CardLimits limits, long amount, DateTimeOffset now)
     {
-        if (SpendingRules.CheckLimits(State.Limits, State.Currency, State.Spends.Values, State.AllTimeSpent, amount, now, _zone) is null)
+        var earliest = SpendingRules.EarliestWindow(now, _zone);
+        State.ForgetBefore(earliest);
+        if (SpendingRules.CheckLimits(limits, State.Currency, State.Spends.Values, State.AllTimeSpent, amount, now, _zone) is null)
         {
-            return;
+            return null;
         }
 
-        foreach (var (id, counted) in await cards.CountedSpendsAsync(State.Id, SpendingRules.EarliestWindow(now, _zone), CancellationToken.None))
+        foreach (var (id, counted) in await cards.CountedSpendsAsync(State.Id, earliest, CancellationToken.None))
         {
             if (State.Spends.TryGetValue(id, out var spend) && counted < spend.Amount)
             {
                 State.Count(id, spend.At, spend.Amount, counted);
             }
         }
+
+        return SpendingRules.CheckLimits(limits, State.Currency, State.Spends.Values, State.AllTimeSpent, amount, now, _zone);
     }
 
     private long Parse(string amount) => Amount.TryParse(amount, State.Currency.Scale, out var minor) == AmountError.None ? minor : 0;
