@@ -34,6 +34,11 @@ public sealed class SiloCrashTests(ITestOutputHelper output) : IDisposable
     private const int ConcurrencyMax = 32;
     private const int KillFallbackMs = 10_000;
 
+    // Small batches, so the second burst takes many commits and the kill at its first acknowledgement
+    // lands while most of it is still in flight. With the default (512) one batch could answer all 64
+    // before the signal arrives, leaving nothing in flight to test.
+    private static readonly Dictionary<string, string> SmallBatches = new() { ["GroupCommit__CommitBatchSizeMax"] = "4" };
+
     private readonly List<SiloProcess> _silos = [];
     private readonly string _run = Guid.NewGuid().ToString("N")[..8];
 
@@ -127,7 +132,7 @@ public sealed class SiloCrashTests(ITestOutputHelper output) : IDisposable
 
     private async Task<SiloProcess> StartSiloAsync(string name, string connectionString)
     {
-        var silo = SiloProcess.Start(name, connectionString, ApiKey);
+        var silo = SiloProcess.Start(name, connectionString, ApiKey, SmallBatches);
         _silos.Add(silo);
         await silo.WaitUntilReadyAsync();
         return silo;

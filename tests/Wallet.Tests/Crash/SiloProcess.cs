@@ -36,8 +36,8 @@ internal sealed class SiloProcess : IDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    /// <summary>Starts the silo on a free loopback port over <paramref name="connectionString"/>.</summary>
-    public static SiloProcess Start(string name, string connectionString, string apiKey)
+    /// <summary>Starts the silo on a free loopback port over <paramref name="connectionString"/>, with <paramref name="environment"/> added.</summary>
+    public static SiloProcess Start(string name, string connectionString, string apiKey, IReadOnlyDictionary<string, string>? environment = null)
     {
         var silo = Path.Combine(AppContext.BaseDirectory, "Wallet.Silo.dll");
         if (!File.Exists(silo))
@@ -67,6 +67,10 @@ internal sealed class SiloProcess : IDisposable
         startInfo.Environment["ASPNETCORE_ENVIRONMENT"] = "Testing";
         startInfo.Environment["Logging__Console__FormatterName"] = "simple";
         startInfo.Environment["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ";
+        foreach (var (variable, value) in environment ?? new Dictionary<string, string>())
+        {
+            startInfo.Environment[variable] = value;
+        }
 
         var process = new Process { StartInfo = startInfo, EnableRaisingEvents = true };
         var instance = new SiloProcess(process, address, name);
