@@ -22,27 +22,10 @@ public static class GrainsServiceCollectionExtensions
     public static SiloBuilder AddWalletGrains(this SiloBuilder silo, Func<IServiceProvider, NpgsqlDataSource> dataSource)
     {
         var services = silo.Services;
-        services.AddSingleton(dataSource);
-        services.AddSingleton<CurrencyCatalog>();
+        services.AddWalletStores(dataSource);
         services.AddSingleton<Migrator>();
-        services.AddSingleton<WalletStore>();
-        services.AddSingleton<LedgerStore>();
-        services.AddSingleton<LedgerVerifier>();
-        services.AddSingleton<IdempotencyStore>();
-        services.AddSingleton<ApiKeyStore>();
         services.AddSingleton<LedgerCommitHandler>();
-        services.AddSingleton<HoldStore>();
-        services.AddOptions<HoldOptions>().BindConfiguration("Holds");
-        services.TryAddSingleton(TimeProvider.System);
         services.AddHostedService<HoldExpiryService>();
-        services.AddOptions<CardOptions>().BindConfiguration("Cards")
-            .Validate(o => o.NumberHashKey is { Length: >= CardOptions.NumberHashKeyLengthMin },
-                $"Cards:NumberHashKey must be set to a secret of at least {CardOptions.NumberHashKeyLengthMin} characters (env Cards__NumberHashKey): card numbers are kept only as a keyed hash.")
-            .Validate(o => TimeZoneInfo.TryFindSystemTimeZoneById(o.SpendingTimeZone, out _), "Cards:SpendingTimeZone is not a time zone this machine knows.")
-            .ValidateOnStart();
-        services.AddSingleton<CardNumbers>();
-        services.AddSingleton<CardStore>();
-        services.AddSingleton<FraudRuleStore>();
         services.AddSingleton<IGrainStorage<CardState>, CardStateStorage>();
         services.AddSingleton<IGrainStorage<WalletState>, WalletStateStorage>();
         services.AddOptions<GroupCommitOptions>();
@@ -52,5 +35,39 @@ public static class GrainsServiceCollectionExtensions
             sp.GetRequiredService<ILogger<GroupCommitter<LedgerItem, TransferCommitOutcome>>>()));
         services.AddSingleton(sp => sp.GetRequiredService<GroupCommitter<LedgerItem, TransferCommitOutcome>>().Statistics);
         return silo.AddGrain<IWalletGrain, WalletGrain>().AddGrain<ICardGrain, CardGrain>();
+    }
+
+    /// <summary>
+    /// Keeps this silo's membership in the ledger's database (<c>cluster_silos</c>), so silos over
+    /// one PostgreSQL form one cluster.
+    /// </summary>
+    public static SiloBuilder UsePostgresClustering(this SiloBuilder silo, string clusterId) =>
+        silo.UseClustering(sp => new MembershipStore(sp.GetRequiredService<NpgsqlDataSource>(), clusterId));
+
+    /// <summary>
+    /// The stores and settings the HTTP API reads and writes beside the grains (keys, idempotency,
+    /// listings, verify), without any grain: what a thin API process needs.
+    /// </summary>
+    public static IServiceCollection AddWalletStores(this IServiceCollection services, Func<IServiceProvider, NpgsqlDataSource> dataSource)
+    {
+        services.AddSingleton(dataSource);
+        services.AddSingleton<CurrencyCatalog>();
+        services.AddSingleton<WalletStore>();
+        services.AddSingleton<LedgerStore>();
+        services.AddSingleton<LedgerVerifier>();
+        services.AddSingleton<IdempotencyStore>();
+        services.AddSingleton<ApiKeyStore>();
+        services.AddSingleton<HoldStore>();
+        services.AddOptions<HoldOptions>().BindConfiguration("Holds");
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddOptions<CardOptions>().BindConfiguration("Cards")
+            .Validate(o => o.NumberHashKey is { Length: >= CardOptions.NumberHashKeyLengthMin },
+                $"Cards:NumberHashKey must be set to a secret of at least {CardOptions.NumberHashKeyLengthMin} characters (env Cards__NumberHashKey): card numbers are kept only as a keyed hash.")
+            .Validate(o => TimeZoneInfo.TryFindSystemTimeZoneById(o.SpendingTimeZone, out _), "Cards:SpendingTimeZone is not a time zone this machine knows.")
+            .ValidateOnStart();
+        services.AddSingleton<CardNumbers>();
+        services.AddSingleton<CardStore>();
+        services.AddSingleton<FraudRuleStore>();
+        return services;
     }
 }

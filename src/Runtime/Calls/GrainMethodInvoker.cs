@@ -15,6 +15,7 @@ internal abstract class GrainMethodInvoker
     {
         Method = method;
         IsOneWay = method.GetCustomAttribute<OneWayAttribute>() is not null;
+        Parameters = method.GetParameters();
         if (IsOneWay && method.ReturnType != typeof(Task))
         {
             throw new NotSupportedException($"One-way method {method.DeclaringType?.Name}.{method.Name} must return Task: its caller gets no result.");
@@ -25,6 +26,11 @@ internal abstract class GrainMethodInvoker
 
     public bool IsOneWay { get; }
 
+    public ParameterInfo[] Parameters { get; }
+
+    /// <summary>The T of Task&lt;T&gt;; null for a method that returns Task.</summary>
+    public abstract Type? ResultType { get; }
+
     public static GrainMethodInvoker For(MethodInfo method) => Cache.GetOrAdd(method, Create);
 
     public abstract GrainRequest CreateRequest(GrainId target, object?[] arguments);
@@ -33,6 +39,9 @@ internal abstract class GrainMethodInvoker
     public abstract object ReplyTask(GrainRequest request, TimeSpan timeout);
 
     public abstract object? ReadResult(Task completed);
+
+    /// <summary>Types a result that arrived untyped (from another silo) as the interface method declares.</summary>
+    public abstract object FromUntyped(Task<object?> untyped);
 
     private static GrainMethodInvoker Create(MethodInfo method)
     {
@@ -61,7 +70,13 @@ internal class GrainMethodInvoker<T>(MethodInfo method) : GrainMethodInvoker(met
     public override object ReplyTask(GrainRequest request, TimeSpan timeout)
         => WithTimeout(((GrainRequest<T>)request).Reply, request, timeout);
 
+    public override Type? ResultType => typeof(T);
+
     public override object? ReadResult(Task completed) => ((Task<T>)completed).Result;
+
+    public override object FromUntyped(Task<object?> untyped) => Cast(untyped);
+
+    private static async Task<T> Cast(Task<object?> untyped) => (T)(await untyped)!;
 
     private static async Task<T> WithTimeout(Task<T> reply, GrainRequest request, TimeSpan timeout)
     {
@@ -80,5 +95,9 @@ internal class GrainMethodInvoker<T>(MethodInfo method) : GrainMethodInvoker(met
 
 internal sealed class VoidGrainMethodInvoker(MethodInfo method) : GrainMethodInvoker<object?>(method)
 {
+    public override Type? ResultType => null;
+
+    public override object FromUntyped(Task<object?> untyped) => untyped;
+
     public override object? ReadResult(Task completed) => null;
 }

@@ -22,6 +22,10 @@ public sealed class GrainTypeRegistry
         }
     }
 
+    /// <summary>The registered grain interface with this full name, or null.</summary>
+    internal Type? FindInterface(string fullName) =>
+        _grainClasses.Keys.FirstOrDefault(type => type.FullName == fullName);
+
     internal Type GetGrainClass(Type grainInterface) =>
         _grainClasses.TryGetValue(grainInterface, out var grainClass)
             ? grainClass

@@ -19,3 +19,18 @@ public sealed class CommitFailedException(string message, Exception? inner = nul
 
 /// <summary>The runtime is shutting down and takes no new calls.</summary>
 public sealed class SiloUnavailableException(string message) : RetryableGrainException(message);
+
+/// <summary>
+/// A silo could not be reached. With <see cref="NotDelivered"/> the call never arrived, so it may be
+/// sent elsewhere at once; without it the connection broke mid-call and only an idempotent retry is safe.
+/// </summary>
+public sealed class SiloUnreachableException(Cluster.SiloAddress? silo, bool notDelivered, string message, Exception? inner = null)
+    : RetryableGrainException(message, inner)
+{
+    public Cluster.SiloAddress? Silo { get; } = silo;
+
+    public bool NotDelivered { get; } = notDelivered;
+}
+
+/// <summary>A grain on another silo failed in a way no retry cures; the message is the remote one.</summary>
+public sealed class RemoteGrainException(string message) : Exception(message);

@@ -9,6 +9,9 @@ public enum DeactivationReason
     ApplicationRequested,
     ActivationFailed,
     ShuttingDown,
+
+    /// <summary>The cluster view changed and another silo owns the grain now.</summary>
+    PlacementChanged,
 }
 
 /// <summary>

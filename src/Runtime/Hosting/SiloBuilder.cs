@@ -1,7 +1,10 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Wallet.Runtime.Calls;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Wallet.Runtime.Catalog;
+using Wallet.Runtime.Cluster;
 
 namespace Wallet.Runtime.Hosting;
 
@@ -15,6 +18,24 @@ public sealed class SiloBuilder(IServiceCollection services, GrainTypeRegistry r
         where TGrain : Grain, TGrainInterface
     {
         registry.Add<TGrainInterface, TGrain>();
+        return this;
+    }
+
+    /// <summary>
+    /// Makes this silo one of a cluster: membership in <paramref name="membershipTable"/>, grains
+    /// placed by rendezvous hashing over the active silos, calls between silos over the cluster
+    /// endpoint (map it with <see cref="ClusterEndpoints.MapGrainCluster"/>). Without it the silo owns every grain.
+    /// </summary>
+    public SiloBuilder UseClustering(Func<IServiceProvider, IMembershipTable> membershipTable)
+    {
+        Services.AddSingleton(membershipTable);
+        Services.AddSingleton<ClusterMembershipService>();
+        Services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<ClusterMembershipService>());
+        Services.AddSingleton(sp => new SiloTransport(TimeSpan.FromSeconds(2)));
+        Services.AddSingleton(sp => new SuspectList(sp.GetRequiredService<IOptions<ClusterOptions>>().Value.SuspectTime));
+        Services.AddSingleton<ClusterGrainCallInvoker>();
+        Services.Replace(ServiceDescriptor.Singleton<IGrainCallInvoker>(sp => sp.GetRequiredService<ClusterGrainCallInvoker>()));
+        Services.AddHostedService<ActivationRebalancer>();
         return this;
     }
 
@@ -34,7 +55,9 @@ public static class SiloServiceCollectionExtensions
         services.TryAddSingleton(registry);
         services.AddOptions<GrainRuntimeOptions>();
         services.TryAddSingleton<GrainCatalog>();
-        services.TryAddSingleton<IGrainCallInvoker, LocalGrainCallInvoker>();
+        services.AddOptions<ClusterOptions>();
+        services.TryAddSingleton<LocalGrainCallInvoker>();
+        services.TryAddSingleton<IGrainCallInvoker>(sp => sp.GetRequiredService<LocalGrainCallInvoker>());
         services.TryAddSingleton<GrainFactory>();
         services.TryAddSingleton<IGrainFactory>(sp => sp.GetRequiredService<GrainFactory>());
         services.TryAddSingleton<IClusterClient>(sp => sp.GetRequiredService<GrainFactory>());
