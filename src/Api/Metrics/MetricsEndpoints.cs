@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using Wallet.Api.Infrastructure;
 using Wallet.Runtime;
 using Wallet.Runtime.Commit;
@@ -23,9 +24,28 @@ public static class MetricsEndpoints
         return app;
     }
 
-    private static IResult Write(GrainCallStatistics calls, SiloStatistics silo, GroupCommitStatistics commits)
+    // A thin API process hosts no grains: it has no grain, activation or commit figures, only its own process's.
+    private static IResult Write(HttpContext context)
     {
         var text = new PrometheusText();
+        var services = context.RequestServices;
+        if (services.GetService<GrainCallStatistics>() is { } calls
+            && services.GetService<SiloStatistics>() is { } silo
+            && services.GetService<GroupCommitStatistics>() is { } commits)
+        {
+            WriteSilo(text, calls, silo, commits);
+        }
+
+        using var process = Process.GetCurrentProcess();
+        text.Family("process_resident_memory_bytes", "gauge", "Resident memory of the process.")
+            .Sample("process_resident_memory_bytes", process.WorkingSet64)
+            .Family("process_cpu_seconds_total", "counter", "CPU time used by the process.")
+            .Sample("process_cpu_seconds_total", process.TotalProcessorTime.TotalSeconds);
+        return Results.Text(text.ToString(), PrometheusText.ContentType);
+    }
+
+    private static void WriteSilo(PrometheusText text, GrainCallStatistics calls, SiloStatistics silo, GroupCommitStatistics commits)
+    {
         WriteCalls(text, calls.Snapshot());
         text.Family("wallet_activations", "gauge", "Grain activations in this silo, by grain type.");
         foreach (var (grainType, count) in silo.ActivationsByGrainType())
@@ -41,13 +61,6 @@ public static class MetricsEndpoints
             .Sample("wallet_commit_items_total", commits.Items)
             .Family("wallet_commit_duration_seconds_total", "counter", "Time spent in group-commit transactions.")
             .Sample("wallet_commit_duration_seconds_total", commits.CommitTime.TotalSeconds);
-
-        using var process = Process.GetCurrentProcess();
-        text.Family("process_resident_memory_bytes", "gauge", "Resident memory of the silo process.")
-            .Sample("process_resident_memory_bytes", process.WorkingSet64)
-            .Family("process_cpu_seconds_total", "counter", "CPU time used by the silo process.")
-            .Sample("process_cpu_seconds_total", process.TotalProcessorTime.TotalSeconds);
-        return Results.Text(text.ToString(), PrometheusText.ContentType);
     }
 
     private static void WriteCalls(PrometheusText text, IReadOnlyList<MethodCallSnapshot> methods)

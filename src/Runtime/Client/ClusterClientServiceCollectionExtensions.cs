@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Wallet.Runtime.Calls;
 using Wallet.Runtime.Hosting;
 
@@ -27,6 +28,7 @@ public static class ClusterClientServiceCollectionExtensions
         services.TryAddSingleton<IGrainFactory>(sp => sp.GetRequiredService<GrainFactory>());
         services.TryAddSingleton<IClusterClient>(sp => sp.GetRequiredService<GrainFactory>());
         services.TryAddSingleton(sp => new ClusterClientStatus(sp.GetRequiredService<GatewayGrainCallInvoker>()));
+        services.AddHostedService<ClusterClientStarter>();
         return services;
     }
 }
@@ -40,4 +42,12 @@ public sealed class ClusterClientStatus
 
     /// <summary>The active silos a gateway last reported; empty until one answered.</summary>
     public IReadOnlyList<Cluster.SiloAddress> ActiveSilos => _invoker.View.ActiveSilos;
+}
+
+/// <summary>In a hosted process, starts learning the cluster at start-up rather than at the first call.</summary>
+internal sealed class ClusterClientStarter(GatewayGrainCallInvoker invoker) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => invoker.WhenViewKnownAsync(TimeSpan.FromSeconds(5), cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -47,6 +47,16 @@ internal sealed partial class GatewayGrainCallInvoker : IGrainCallInvoker, IDisp
     /// <summary>The active silos as last learned; empty until a gateway answered.</summary>
     public ClusterView View => _view;
 
+    /// <summary>Waits until a gateway reported the active silos, or <paramref name="timeout"/> passed (calls still work: a gateway forwards them).</summary>
+    public async Task WhenViewKnownAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        while (_view.ActiveSilos.Count == 0 && Environment.TickCount64 < deadline)
+        {
+            await Task.Delay(50, cancellationToken);
+        }
+    }
+
     public object Invoke(GrainId target, MethodInfo method, object?[] arguments)
     {
         var invoker = GrainMethodInvoker.For(method);
