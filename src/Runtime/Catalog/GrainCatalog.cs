@@ -94,33 +94,20 @@ internal sealed partial class GrainCatalog(
         return collected.Count;
     }
 
-    /// <summary>
-    /// Deactivates the idle activations <paramref name="collect"/> picks. Returns how many it picked
-    /// that were busy and stay for now.
-    /// </summary>
+    /// <summary>Deactivates the idle activations <paramref name="collect"/> picks; busy ones stay. Returns how many it took.</summary>
     public async Task<int> CollectWhereAsync(Func<GrainId, bool> collect, CancellationToken cancellationToken)
     {
-        var busy = 0;
         var collected = new List<Task>();
         foreach (var activation in _activations.Values)
         {
-            if (!collect(activation.GrainId))
-            {
-                continue;
-            }
-
-            if (activation.TryBeginIdleDeactivation(0))
+            if (collect(activation.GrainId) && activation.TryBeginIdleDeactivation(0))
             {
                 collected.Add(CompleteDeactivationAsync(activation, DeactivationReason.PlacementChanged, cancellationToken));
-            }
-            else
-            {
-                busy++;
             }
         }
 
         await Task.WhenAll(collected);
-        return busy;
+        return collected.Count;
     }
 
     /// <summary>Stops taking calls and deactivates every activation once it is idle.</summary>

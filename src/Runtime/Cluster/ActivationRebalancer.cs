@@ -4,16 +4,22 @@ using Wallet.Runtime.Catalog;
 namespace Wallet.Runtime.Cluster;
 
 /// <summary>
-/// After the view changes, deactivates the activations this silo no longer owns (a silo joined
-/// and took its grains back), so no stale copy lingers to answer if ownership swings back. Busy
-/// activations are retried every heartbeat until none is left; calls already go to the new owner.
+/// Deactivates the activations this silo does not own, once they are idle: after a view change
+/// (a silo joined and takes its grains back) and every <see cref="PassPeriodMs"/> (a silo this one
+/// suspected answers again). So no stale copy lingers to answer if ownership swings back; calls
+/// already go to the owner, and a busy copy is taken at a later pass.
 /// </summary>
-internal sealed class ActivationRebalancer(GrainCatalog catalog, ClusterMembershipService membership) : BackgroundService
+internal sealed class ActivationRebalancer(GrainCatalog catalog, ClusterMembershipService membership, SuspectList suspects) : BackgroundService
 {
-    // Activations that stay busy this many heartbeats are left to idle collection.
-    private const int PassesMax = 30;
+    private const int PassPeriodMs = 5_000;
 
     private readonly SemaphoreSlim _viewChanged = new(0, 1);
+
+    public override void Dispose()
+    {
+        _viewChanged.Dispose();
+        base.Dispose();
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -22,18 +28,13 @@ internal sealed class ActivationRebalancer(GrainCatalog catalog, ClusterMembersh
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                await _viewChanged.WaitAsync(stoppingToken);
-                for (var pass = 0; pass < PassesMax && membership.IsActive; pass++)
+                await _viewChanged.WaitAsync(PassPeriodMs, stoppingToken);
+                if (membership.IsActive && catalog.ActivationCount > 0)
                 {
                     var self = membership.Self;
                     var silos = membership.View.ActiveSilos;
-                    var left = await catalog.CollectWhereAsync(id => GrainPlacement.OwnerOf(id, silos) != self, stoppingToken);
-                    if (left == 0)
-                    {
-                        break;
-                    }
-
-                    await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+                    await catalog.CollectWhereAsync(
+                        id => GrainPlacement.OwnerOf(id, silos, silo => silo != self && suspects.IsSuspected(silo)) != self, stoppingToken);
                 }
             }
         }
@@ -58,11 +59,5 @@ internal sealed class ActivationRebalancer(GrainCatalog catalog, ClusterMembersh
             {
             }
         }
-    }
-
-    public override void Dispose()
-    {
-        _viewChanged.Dispose();
-        base.Dispose();
     }
 }
