@@ -3,6 +3,9 @@ namespace Wallet.Runtime.Cluster;
 /// <summary>How a silo takes part in a cluster. Bound from configuration section <c>Cluster</c>.</summary>
 public sealed class ClusterOptions
 {
+    /// <summary>Calls in flight on one connection between two silos (HTTP/2 streams); more wait for a free one.</summary>
+    public const int StreamsPerConnectionMax = 1_000;
+
     /// <summary>Off (the default): a single silo that owns every grain. On: membership, placement and the cluster endpoint.</summary>
     public bool Enabled { get; set; }
 

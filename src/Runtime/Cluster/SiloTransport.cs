@@ -5,9 +5,10 @@ using Wallet.Runtime.Calls;
 namespace Wallet.Runtime.Cluster;
 
 /// <summary>
-/// Sends calls to silos over HTTP/2 without TLS (prior knowledge). One <see cref="HttpClient"/>
-/// keeps a pool of multiplexed connections per silo, so calls share a few sockets; HTTP/2 flow
-/// control and the silo's stream limit push back on a sender that outruns its peer.
+/// Sends calls to silos over HTTP/2 without TLS (prior knowledge): one connection per silo,
+/// reused by every call, each call a stream on it. The silo allows
+/// <see cref="ClusterOptions.StreamsPerConnectionMax"/> streams at once; calls beyond that wait for a free stream
+/// (bounded by the call timeout), which is how a sender that outruns its peer is pushed back.
 /// </summary>
 internal sealed class SiloTransport : IDisposable
 {
@@ -20,7 +21,7 @@ internal sealed class SiloTransport : IDisposable
         var handler = new SocketsHttpHandler
         {
             ConnectTimeout = connectTimeout,
-            EnableMultipleHttp2Connections = true,
+            EnableMultipleHttp2Connections = false,
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(2),
             KeepAlivePingDelay = TimeSpan.FromSeconds(10),
             KeepAlivePingTimeout = TimeSpan.FromSeconds(5),
