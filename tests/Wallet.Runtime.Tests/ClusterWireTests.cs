@@ -88,6 +88,15 @@ public sealed class ClusterWireTests
     }
 
     [Fact]
+    public void KindOf_DatabaseFaultOutsideACommit_IsRetryableWhenTransientOrRaisedByTheConnection()
+    {
+        Assert.Equal(ClusterWire.Unavailable, ClusterWire.KindOf(new StorageFault(transient: true, sqlState: "57P01")));
+        Assert.Equal(ClusterWire.Unavailable, ClusterWire.KindOf(new StorageFault(transient: false, sqlState: null)));
+        Assert.Equal(ClusterWire.Unavailable, ClusterWire.KindOf(new InvalidOperationException("load failed", new StorageFault(transient: true, sqlState: "08006"))));
+        Assert.Equal(ClusterWire.Error, ClusterWire.KindOf(new StorageFault(transient: false, sqlState: "23505")));
+    }
+
+    [Fact]
     public void ReadCall_UnknownInterfaceOrMethod_Throws()
     {
         var invoker = GrainMethodInvoker.For(typeof(IWireGrain).GetMethod(nameof(IWireGrain.Ping))!);
@@ -108,6 +117,13 @@ public sealed class ClusterWireTests
         Assert.Equal(view.Version, read.Version);
         Assert.Equal(view.ActiveSilos, read.ActiveSilos);
     }
+}
+
+public sealed class StorageFault(bool transient, string? sqlState) : System.Data.Common.DbException("storage fault")
+{
+    public override bool IsTransient { get; } = transient;
+
+    public override string? SqlState { get; } = sqlState;
 }
 
 public interface IWireGrain : IGrainWithStringKey

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Data.Common;
 using System.Reflection;
 using System.Text.Json;
 using Wallet.Runtime.Calls;
@@ -120,7 +121,20 @@ internal static class ClusterWire
         CommitFailedException => CommitFailed,
         RetryableGrainException => Unavailable,
         TimeoutException => Timeout,
+        _ when IsTransientStorageFault(exception) => Unavailable,
         _ => Error,
+    };
+
+    /// <summary>
+    /// A database fault outside a group commit (a grain loading or reloading its state while the
+    /// database restarts): retryable, as it is when the grain runs in the caller's own process. The
+    /// provider says which faults are transient; one raised by the client side of the connection
+    /// (no SQLSTATE: a broken or refused connection) is too.
+    /// </summary>
+    private static bool IsTransientStorageFault(Exception exception) => exception switch
+    {
+        DbException database => database.IsTransient || database.SqlState is null,
+        _ => exception.InnerException is { } inner && IsTransientStorageFault(inner),
     };
 
     /// <summary>Reads a reply: the result, or the exception the caller sees.</summary>
