@@ -25,7 +25,11 @@ internal sealed partial class WalletGrain(
 
     // Commands being committed, by Idempotency-Key: a retry that arrives meanwhile waits for
     // the first one's outcome instead of racing it to the database.
+    // How long a reply waits for another silo to queue its destination's credit notice.
+    private static readonly TimeSpan NoticeQueuedWaitMax = TimeSpan.FromSeconds(1);
+
     private readonly Dictionary<string, InFlight> _inFlight = new(StringComparer.Ordinal);
+    private Task? _creditNotice;
 
     public async Task<WalletResult> Get(string tenantId)
     {
@@ -153,6 +157,14 @@ internal sealed partial class WalletGrain(
         try
         {
             var result = answer(await WhenDurable(committer, item));
+            if (_creditNotice is { IsCompleted: false } notice)
+            {
+                // The destination lives on another silo: the reply waits, without holding this
+                // activation, until that silo queued the notice (see Credited).
+                await WhenDurable(QueuedAsync(notice));
+            }
+
+            _creditNotice = null;
             inFlight?.Outcome.SetResult(result);
             return result;
         }
@@ -173,8 +185,24 @@ internal sealed partial class WalletGrain(
     private T Credited<T>(string destinationId, long amount, TransferCommitOutcome outcome, T result)
     {
         // Queued before the reply leaves, so a client that reads the destination next sees the credit.
-        _ = GrainFactory.GetGrain<IWalletGrain>(destinationId).OnCredited(new CreditNotice(amount, outcome.DestinationVersion));
+        // In this silo it is queued once the call returns; in another, when the call's task completes.
+        _creditNotice = GrainFactory.GetGrain<IWalletGrain>(destinationId).OnCredited(new CreditNotice(amount, outcome.DestinationVersion));
         return result;
+    }
+
+    private static async Task<bool> QueuedAsync(Task notice)
+    {
+        try
+        {
+            await notice.WaitAsync(NoticeQueuedWaitMax);
+        }
+        catch (TimeoutException)
+        {
+            // A slow peer delays no reply for long: the notice is versioned, and the cached balance
+            // of the destination is only ever too low, which a debit rechecks against the row.
+        }
+
+        return true;
     }
 
     private async Task<bool> TryCreateSystemAccountAsync(string tenantId)

@@ -28,6 +28,7 @@ internal sealed partial class GatewayGrainCallInvoker : IGrainCallInvoker, IDisp
     private readonly SemaphoreSlim _refreshRequested = new(0, 1);
     private volatile ClusterView _view = ClusterView.Empty;
     private int _nextGateway;
+    private int _isDisposed;
 
     public GatewayGrainCallInvoker(IOptions<ClusterClientOptions> options, ILogger<GatewayGrainCallInvoker> logger)
     {
@@ -63,10 +64,16 @@ internal sealed partial class GatewayGrainCallInvoker : IGrainCallInvoker, IDisp
         var call = SendAsync(target, invoker, arguments);
         if (invoker.IsOneWay)
         {
-            call.ContinueWith(
-                static (task, state) => LogOneWayFailed((ILogger)state!, task.Exception!.InnerException!),
-                _logger, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-            return Task.CompletedTask;
+            // Completes once the owner queued the message, as a local one-way call does; the callee's outcome is not reported.
+            return call.ContinueWith(
+                static (task, state) =>
+                {
+                    if (task.Exception is { } failure)
+                    {
+                        LogOneWayFailed((ILogger)state!, failure.InnerException!);
+                    }
+                },
+                _logger, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
 
         return invoker.FromUntyped(call);
@@ -74,6 +81,12 @@ internal sealed partial class GatewayGrainCallInvoker : IGrainCallInvoker, IDisp
 
     public void Dispose()
     {
+        // The container disposes this twice: as itself and as the IGrainCallInvoker its factory handed out.
+        if (Interlocked.Exchange(ref _isDisposed, 1) != 0)
+        {
+            return;
+        }
+
         _disposed.Cancel();
         _transport.Dispose();
         _disposed.Dispose();

@@ -38,10 +38,16 @@ internal sealed partial class ClusterGrainCallInvoker(
         var call = SendAsync(target, invoker, arguments, hops: 0, owner);
         if (invoker.IsOneWay)
         {
-            call.ContinueWith(
-                static (task, state) => LogOneWayFailed((ILogger)state!, task.Exception!.InnerException!),
-                logger, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-            return Task.CompletedTask;
+            // Completes once the owner queued the message, as a local one-way call does; the callee's outcome is not reported.
+            return call.ContinueWith(
+                static (task, state) =>
+                {
+                    if (task.Exception is { } failure)
+                    {
+                        LogOneWayFailed((ILogger)state!, failure.InnerException!);
+                    }
+                },
+                logger, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
 
         return invoker.FromUntyped(call);
