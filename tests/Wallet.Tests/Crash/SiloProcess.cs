@@ -11,7 +11,8 @@ namespace Wallet.Tests.Crash;
 /// <summary>
 /// The real <c>Wallet.Silo</c> as a separate OS process (<c>dotnet Wallet.Silo.dll --urls ...</c>), so
 /// that a test can kill it the way a machine or an OOM killer would: SIGKILL, no shutdown hooks.
-/// Keeps the tail of its stdout and stderr for diagnostics.
+/// Keeps the tail of its stdout and stderr for diagnostics. <see cref="StartApi"/> runs the API
+/// process (<c>Wallet.Api.dll</c>, a cluster client) the same way.
 /// </summary>
 internal sealed class SiloProcess : IDisposable
 {
@@ -20,12 +21,18 @@ internal sealed class SiloProcess : IDisposable
 
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _log = new();
+    private readonly Lock _logFileGate = new();
+    private StreamWriter? _logFile;
 
-    private SiloProcess(Process process, Uri address, string name)
+    private SiloProcess(Process process, Uri address, string name, string? logFile)
     {
         _process = process;
         Address = address;
         Name = name;
+        if (logFile is not null)
+        {
+            _logFile = new StreamWriter(logFile, append: true) { AutoFlush = true };
+        }
     }
 
     public Uri Address { get; }
@@ -34,18 +41,53 @@ internal sealed class SiloProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    public int ProcessId => _process.Id;
+
     public int ExitCode => _process.ExitCode;
 
     /// <summary>Starts the silo on a free loopback port over <paramref name="connectionString"/>, with <paramref name="environment"/> added.</summary>
-    public static SiloProcess Start(string name, string connectionString, string apiKey, IReadOnlyDictionary<string, string>? environment = null)
+    public static SiloProcess Start(string name, string connectionString, string apiKey, IReadOnlyDictionary<string, string>? environment = null) =>
+        Start(name, connectionString, apiKey, FreePort(), environment);
+
+    /// <summary>
+    /// Starts the silo on loopback port <paramref name="port"/>, so that a restart can answer where the
+    /// first start did; with <paramref name="logFile"/>, every line it writes is also appended there.
+    /// </summary>
+    public static SiloProcess Start(
+        string name, string connectionString, string apiKey, int port, IReadOnlyDictionary<string, string>? environment, string? logFile = null)
     {
-        var silo = Path.Combine(AppContext.BaseDirectory, "Wallet.Silo.dll");
-        if (!File.Exists(silo))
+        var variables = new Dictionary<string, string>(StringComparer.Ordinal) { ["Bootstrap__ApiKey"] = apiKey };
+        foreach (var (variable, value) in environment ?? new Dictionary<string, string>())
         {
-            throw new FileNotFoundException("Wallet.Silo.dll is not next to the test assembly; does the test project still reference src/Silo?", silo);
+            variables[variable] = value;
         }
 
-        var address = new Uri($"http://127.0.0.1:{FreePort().ToString(CultureInfo.InvariantCulture)}");
+        return Launch("Wallet.Silo.dll", "src/Silo", name, connectionString, port, variables, logFile);
+    }
+
+    /// <summary>Starts the API process (no grains; it calls the silos named by <c>Client__Gateways__N</c> in <paramref name="environment"/>).</summary>
+    public static SiloProcess StartApi(
+        string name, string connectionString, int port, IReadOnlyDictionary<string, string> environment, string? logFile = null) =>
+        Launch("Wallet.Api.dll", "src/Api", name, connectionString, port, environment, logFile);
+
+    /// <summary>A loopback TCP port nobody listens on now.</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static SiloProcess Launch(
+        string assembly, string project, string name, string connectionString, int port, IReadOnlyDictionary<string, string> environment, string? logFile)
+    {
+        var path = Path.Combine(AppContext.BaseDirectory, assembly);
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"{assembly} is not next to the test assembly; does the test project still reference {project}?", path);
+        }
+
+        var address = new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}");
         var startInfo = new ProcessStartInfo(DotnetHost())
         {
             UseShellExecute = false,
@@ -53,7 +95,7 @@ internal sealed class SiloProcess : IDisposable
             RedirectStandardError = true,
             WorkingDirectory = AppContext.BaseDirectory,
         };
-        startInfo.ArgumentList.Add(silo);
+        startInfo.ArgumentList.Add(path);
         startInfo.ArgumentList.Add("--urls");
         startInfo.ArgumentList.Add(address.ToString().TrimEnd('/'));
         foreach (var inherited in new[] { "ASPNETCORE_URLS", "ASPNETCORE_HTTP_PORTS", "DOTNET_ENVIRONMENT" })
@@ -62,23 +104,22 @@ internal sealed class SiloProcess : IDisposable
         }
 
         startInfo.Environment["ConnectionStrings__Wallet"] = connectionString;
-        startInfo.Environment["Bootstrap__ApiKey"] = apiKey;
         startInfo.Environment["Cards__NumberHashKey"] = WalletApiFactory.CardNumberHashKey;
         startInfo.Environment["ASPNETCORE_ENVIRONMENT"] = "Testing";
         startInfo.Environment["Logging__Console__FormatterName"] = "simple";
         startInfo.Environment["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ";
-        foreach (var (variable, value) in environment ?? new Dictionary<string, string>())
+        foreach (var (variable, value) in environment)
         {
             startInfo.Environment[variable] = value;
         }
 
         var process = new Process { StartInfo = startInfo, EnableRaisingEvents = true };
-        var instance = new SiloProcess(process, address, name);
+        var instance = new SiloProcess(process, address, name, logFile);
         process.OutputDataReceived += (_, e) => instance.Record("out", e.Data);
         process.ErrorDataReceived += (_, e) => instance.Record("err", e.Data);
         if (!process.Start())
         {
-            throw new InvalidOperationException($"Could not start {startInfo.FileName} {silo}.");
+            throw new InvalidOperationException($"Could not start {startInfo.FileName} {path}.");
         }
 
         process.BeginOutputReadLine();
@@ -173,6 +214,11 @@ internal sealed class SiloProcess : IDisposable
         }
 
         _process.Dispose();
+        lock (_logFileGate)
+        {
+            _logFile?.Dispose();
+            _logFile = null;
+        }
     }
 
     private void Record(string stream, string? line)
@@ -183,6 +229,14 @@ internal sealed class SiloProcess : IDisposable
         }
 
         _log.Enqueue($"[{stream}] {line}");
+        if (_logFile is not null)
+        {
+            lock (_logFileGate)
+            {
+                _logFile?.WriteLine($"[{stream}] {line}");
+            }
+        }
+
         while (_log.Count > LogLinesMax && _log.TryDequeue(out _))
         {
         }
@@ -198,12 +252,5 @@ internal sealed class SiloProcess : IDisposable
 
         var current = Environment.ProcessPath;
         return current is not null && Path.GetFileNameWithoutExtension(current) == "dotnet" ? current : "dotnet";
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -1,0 +1,289 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using Wallet.Silo.Hosting;
+using Wallet.Tests.Crash;
+
+namespace Wallet.Tests.Cluster;
+
+/// <summary>
+/// A whole deployment as real OS processes on loopback: a private PostgreSQL of its own (fsync on),
+/// <see cref="SiloCount"/> clustered silos and one API process that reaches them as a cluster
+/// client. Every silo keeps its HTTP port and cluster port for life, so a restart comes back where
+/// the killed process was, as a new generation of the same member.
+/// </summary>
+/// <remarks>
+/// The database is private because the tests stop and start it; the shared test server is never
+/// touched. If the test host dies without disposing this, a watchdog shell started with the
+/// database SIGKILLs every process this harness started, stops the database and deletes its folder.
+/// </remarks>
+internal sealed class ClusterProcesses : IAsyncDisposable
+{
+    public const int SiloCount = 3;
+
+    private const string TempRoot = "/tmp";
+    private const string FolderPrefix = "wallet-cluster-";
+
+    // Four processes share the server (max_connections 200 in EmbeddedPostgres): 40 each leaves room for the test's own reads.
+    private const int ProcessPoolSizeMax = 40;
+
+    private readonly string _folder;
+    private readonly string? _logDirectory;
+    private readonly EmbeddedPostgresOptions _databaseOptions;
+    private readonly string _apiKey;
+    private readonly SiloSlot[] _silos;
+    private readonly int _apiPort;
+    private readonly List<SiloProcess> _started = [];
+    private readonly Lock _gate = new();
+    private EmbeddedPostgres? _database;
+    private SiloProcess? _api;
+
+    private ClusterProcesses(string folder, string apiKey, string? logDirectory)
+    {
+        _folder = folder;
+        _logDirectory = logDirectory;
+        _apiKey = apiKey;
+        _databaseOptions = new EmbeddedPostgresOptions { DataDirectory = folder, Fsync = true, InstallIfMissing = true };
+        _silos = [.. Enumerable.Range(1, SiloCount).Select(i => new SiloSlot($"silo-{i.ToString(CultureInfo.InvariantCulture)}", SiloProcess.FreePort(), SiloProcess.FreePort()))];
+        _apiPort = SiloProcess.FreePort();
+    }
+
+    /// <summary>The database the silos and the API use (Npgsql form, over the unix socket).</summary>
+    public string ConnectionString { get; private set; } = "";
+
+    public IReadOnlyList<string> SiloNames => [.. _silos.Select(s => s.Name)];
+
+    /// <summary>
+    /// Creates the folder and starts PostgreSQL in it; no silo runs yet. With <paramref name="logDirectory"/>,
+    /// the whole output of every process goes to a file there (<c>silo-1.2.log</c> is silo-1's second start).
+    /// </summary>
+    public static async Task<ClusterProcesses> CreateAsync(string apiKey, string? logDirectory = null)
+    {
+        // A short path: the unix socket path (<folder>/run/.s.PGSQL.5432) must stay under 108 bytes.
+        var folder = Path.Combine(
+            TempRoot,
+            $"{FolderPrefix}{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}-{Random.Shared.Next(0x10000, 0xFFFFF).ToString("x", CultureInfo.InvariantCulture)}");
+        Directory.CreateDirectory(folder);
+        var cluster = new ClusterProcesses(folder, apiKey, logDirectory);
+        try
+        {
+            await cluster.StartDatabaseAsync();
+            cluster.StartWatchdog();
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>(Re)starts PostgreSQL on the same folder: same data, same socket, same connection string.</summary>
+    public async Task StartDatabaseAsync()
+    {
+        _database = await EmbeddedPostgres.StartAsync(_databaseOptions, NullLogger.Instance, CancellationToken.None);
+        ConnectionString = new NpgsqlConnectionStringBuilder(_database.ConnectionString) { MaxPoolSize = ProcessPoolSizeMax }.ConnectionString;
+    }
+
+    /// <summary><c>pg_ctl stop -m fast</c>: every client connection is closed; committed data stays.</summary>
+    public async Task StopDatabaseAsync()
+    {
+        if (_database is { } database)
+        {
+            _database = null;
+            await database.StopAsync();
+        }
+    }
+
+    /// <summary>Starts silo <paramref name="index"/> (0-based) and waits until its <c>/health/ready</c> answers 200.</summary>
+    public async Task StartSiloAsync(int index)
+    {
+        var slot = _silos[index];
+        if (slot.Process is { HasExited: false })
+        {
+            throw new InvalidOperationException($"{slot.Name} is running already.");
+        }
+
+        var generation = ++slot.Starts;
+        var name = $"{slot.Name}.{generation.ToString(CultureInfo.InvariantCulture)}";
+        var process = SiloProcess.Start(name, ConnectionString, _apiKey, slot.HttpPort, SiloEnvironment(slot), LogFile(name));
+        Track(process);
+        slot.Process = process;
+        await process.WaitUntilReadyAsync();
+    }
+
+    /// <summary>SIGKILL: no shutdown, no leaving the membership table; peers find out by refused connections and the death timeout.</summary>
+    public void Kill(int index)
+    {
+        var process = _silos[index].Process ?? throw new InvalidOperationException($"{_silos[index].Name} was never started.");
+        process.Kill();
+    }
+
+    /// <summary>Starts a killed silo again on its ports; it joins as a new generation and marks its earlier one dead.</summary>
+    public async Task RestartSiloAsync(int index)
+    {
+        if (_silos[index].Process is { } previous)
+        {
+            await previous.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        await StartSiloAsync(index);
+    }
+
+    public int ProcessIdOf(int index) => _silos[index].Process?.ProcessId ?? 0;
+
+    /// <summary>Starts the API process with every silo's cluster endpoint as a gateway and waits until it is ready.</summary>
+    public async Task StartApiAsync()
+    {
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < _silos.Length; i++)
+        {
+            environment[$"Client__Gateways__{i.ToString(CultureInfo.InvariantCulture)}"] = $"127.0.0.1:{_silos[i].ClusterPort.ToString(CultureInfo.InvariantCulture)}";
+        }
+
+        _api = SiloProcess.StartApi("api", ConnectionString, _apiPort, environment, LogFile("api"));
+        Track(_api);
+        await _api.WaitUntilReadyAsync();
+    }
+
+    /// <summary>An HTTP client of the API process, authenticated with the bootstrap operator key.</summary>
+    public HttpClient CreateApiClient(int connectionsMax)
+    {
+        var api = _api ?? throw new InvalidOperationException("The API process was not started.");
+        var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = connectionsMax, ConnectTimeout = TimeSpan.FromSeconds(5) })
+        {
+            BaseAddress = api.Address,
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", _apiKey);
+        return client;
+    }
+
+    /// <summary>Waits until the membership table lists exactly the running silos as active.</summary>
+    public async Task WaitUntilActiveSilosAsync(int count, TimeSpan timeout)
+    {
+        await using var dataSource = NpgsqlDataSource.Create(ConnectionString);
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            await using (var command = dataSource.CreateCommand("SELECT count(*) FROM cluster_silos WHERE status = 'active'"))
+            {
+                if ((long)(await command.ExecuteScalarAsync())! == count)
+                {
+                    return;
+                }
+            }
+
+            if (deadline.Elapsed > timeout)
+            {
+                throw new TimeoutException($"The membership table did not list {count.ToString(CultureInfo.InvariantCulture)} active silos within {timeout}.{Environment.NewLine}{Tails()}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>The log tails of every process started, the killed ones included, oldest first.</summary>
+    public string Tails()
+    {
+        lock (_gate)
+        {
+            return string.Join(Environment.NewLine, _started.Select(p => p.Tail()));
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        SiloProcess[] started;
+        lock (_gate)
+        {
+            started = [.. _started];
+        }
+
+        foreach (var process in started)
+        {
+            process.Dispose();
+        }
+
+        try
+        {
+            await StopDatabaseAsync();
+            Directory.Delete(_folder, recursive: true);
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            // The watchdog stops and deletes whatever is left once the test host exits.
+        }
+    }
+
+    private string? LogFile(string name) => _logDirectory is null ? null : Path.Combine(_logDirectory, name + ".log");
+
+    private static Dictionary<string, string> SiloEnvironment(SiloSlot slot) => new(StringComparer.Ordinal)
+    {
+        ["Cluster__Enabled"] = "true",
+        ["Cluster__Port"] = slot.ClusterPort.ToString(CultureInfo.InvariantCulture),
+        ["Cluster__AdvertisedHost"] = "127.0.0.1",
+    };
+
+    private void Track(SiloProcess process)
+    {
+        lock (_gate)
+        {
+            _started.Add(process);
+            File.AppendAllText(Path.Combine(_folder, "pids"), process.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
+        }
+    }
+
+    /// <summary>
+    /// A detached shell that waits for this test host to end, then SIGKILLs the processes listed in
+    /// <c>pids</c> (only those still running a Wallet assembly: a pid may have been reused), stops
+    /// the database and deletes the folder. Harmless when <see cref="DisposeAsync"/> did it already.
+    /// </summary>
+    private void StartWatchdog()
+    {
+        const string script = """
+            exec </dev/null >/dev/null 2>&1
+            owner=$1; folder=$2; shift 2
+            (
+              while kill -0 "$owner"; do sleep 0.5; done
+              if [ -f "$folder/pids" ]; then
+                for pid in $(cat "$folder/pids"); do
+                  if tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q 'Wallet\.'; then kill -9 "$pid"; fi
+                done
+              fi
+              "$@"
+              rm -rf "$folder"
+            ) &
+            """;
+        var setsid = File.Exists("/usr/bin/setsid") ? "/usr/bin/setsid" : null;
+        var startInfo = new ProcessStartInfo(setsid ?? "/bin/sh") { UseShellExecute = false };
+        if (setsid is not null)
+        {
+            startInfo.ArgumentList.Add("/bin/sh");
+        }
+
+        var stop = _database?.StopCommandLine() ?? throw new InvalidOperationException("The database is not running.");
+        foreach (var argument in (IEnumerable<string>)["-c", script, "wallet-cluster-watchdog", Environment.ProcessId.ToString(CultureInfo.InvariantCulture), _folder, .. stop])
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+
+        using var shell = Process.Start(startInfo) ?? throw new InvalidOperationException("Could not start /bin/sh.");
+        shell.WaitForExit();
+    }
+
+    private sealed class SiloSlot(string name, int httpPort, int clusterPort)
+    {
+        public string Name { get; } = name;
+
+        public int HttpPort { get; } = httpPort;
+
+        public int ClusterPort { get; } = clusterPort;
+
+        public int Starts { get; set; }
+
+        public SiloProcess? Process { get; set; }
+    }
+}
