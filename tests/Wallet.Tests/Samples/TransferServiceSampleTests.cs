@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Wallet.Tests.Crash;
+using Wallet.Tests.Infrastructure;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Wallet.Tests.Samples;
+
+/// <summary>
+/// samples/TransferService as a user runs it: its built dll, as its own process, against a real
+/// clustered silo process that it reaches through the cluster port alone. The ledger behind the
+/// silo's HTTP API must then hold each of its entries once.
+/// </summary>
+public sealed class TransferServiceSampleTests(ITestOutputHelper output)
+{
+    private const string ApiKey = "sample-test-operator-key";
+    private const string SampleDll = "Wallet.Samples.TransferService.dll";
+    private const int SampleTimeoutSeconds = 60;
+
+    [Fact]
+    public async Task TransferService_AgainstClusteredSilo_TransfersOnceAndExitsZero()
+    {
+        var connectionString = await PostgresServer.CreateDatabaseAsync("sample_transfer_service");
+        var clusterPort = FreePort();
+        using var silo = SiloProcess.Start("clustered silo", connectionString, ApiKey, new Dictionary<string, string>
+        {
+            ["Cluster__Enabled"] = "true",
+            ["Cluster__Port"] = clusterPort.ToString(CultureInfo.InvariantCulture),
+            ["Cluster__AdvertisedHost"] = "127.0.0.1",
+        });
+        try
+        {
+            await silo.WaitUntilReadyAsync();
+            var (exitCode, text) = await RunSampleAsync($"127.0.0.1:{clusterPort.ToString(CultureInfo.InvariantCulture)}");
+
+            Assert.Equal(0, exitCode);
+            Assert.Contains("cluster: 1 active silos", text, StringComparison.Ordinal);
+            Assert.Matches(@"retry +sample-\w+: not applied again \(idempotency_key_exists\)", text);
+            var alice = Assert.Single(BalanceLine("alice").Matches(text)).Groups["id"].Value;
+            var bob = Assert.Single(BalanceLine("bob").Matches(text)).Groups["id"].Value;
+            Assert.Contains($"balance  {alice} (alice): posted 75.00, pending 0.00, available 75.00 USD", text, StringComparison.Ordinal);
+            Assert.Contains($"balance  {bob} (bob): posted 25.00, pending 0.00, available 25.00 USD", text, StringComparison.Ordinal);
+
+            using var http = silo.CreateClient(ApiKey);
+            Assert.Equal(["100.00", "-25.00"], await HistoryAmountsAsync(http, alice));
+            Assert.Equal(["25.00"], await HistoryAmountsAsync(http, bob));
+            using var verify = JsonDocument.Parse(await http.GetStringAsync(new Uri("/v1/ledger/verify", UriKind.Relative)));
+            Assert.True(verify.RootElement.GetProperty("ok").GetBoolean(), verify.RootElement.ToString());
+        }
+        catch
+        {
+            output.WriteLine(silo.Tail());
+            throw;
+        }
+    }
+
+    private async Task<(int ExitCode, string Text)> RunSampleAsync(string gateway)
+    {
+        var sample = FindSample();
+        var startInfo = new ProcessStartInfo("dotnet", [sample, gateway])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.GetDirectoryName(sample)!,
+        };
+        using var process = Process.Start(startInfo)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(SampleTimeoutSeconds));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
+        var text = await stdout;
+        output.WriteLine(text);
+        output.WriteLine(await stderr);
+        return (process.ExitCode, text);
+    }
+
+    // Oldest first: the entries as the ledger holds them, whatever the grains answered.
+    private static async Task<string[]> HistoryAmountsAsync(HttpClient http, string walletId)
+    {
+        using var history = JsonDocument.Parse(await http.GetStringAsync(new Uri($"/v1/wallets/{walletId}/history", UriKind.Relative)));
+        return [.. history.RootElement.GetProperty("data").EnumerateArray()
+            .Select(item => (Seq: item.GetProperty("seq").GetInt64(), Amount: item.GetProperty("amount").GetString()!))
+            .OrderBy(item => item.Seq)
+            .Select(item => item.Amount)];
+    }
+
+    private static Regex BalanceLine(string owner) =>
+        new($@"^balance  (?<id>wal_[0-9a-f]{{32}}) \({owner}\): ", RegexOptions.Multiline | RegexOptions.CultureInvariant);
+
+    // The sample is built with the tests (a project reference that adds no assembly), in the same
+    // configuration: under <artifacts>/bin/<project>/<pivot>/ with --artifacts-path, else in its own
+    // bin/<configuration>/<framework>/ folder.
+    private static string FindSample()
+    {
+        var testDirectory = new DirectoryInfo(AppContext.BaseDirectory);
+        var artifacts = Path.Combine(testDirectory.Parent!.Parent!.FullName, "Wallet.Samples.TransferService", testDirectory.Name, SampleDll);
+        if (File.Exists(artifacts))
+        {
+            return artifacts;
+        }
+
+        var configuration = testDirectory.Parent!.Name;
+        for (var directory = testDirectory; directory is not null; directory = directory.Parent)
+        {
+            var candidate = Path.Combine(directory.FullName, "samples", "TransferService", "bin", configuration, testDirectory.Name, SampleDll);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new FileNotFoundException($"{SampleDll} ({configuration}) was not found above {testDirectory.FullName}");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
