@@ -66,6 +66,7 @@ fi
 
 mkdir -p artifacts
 test_log=artifacts/test.log
+rm -f artifacts/bank-report.txt
 
 hang_args=()
 hang_timeout=${WALLET_TEST_HANG_TIMEOUT:-20m}
@@ -97,6 +98,11 @@ while IFS= read -r line; do
         assemblies=$((assemblies + 1))
     fi
 done <"$test_log"
+
+# The bank test's report (tests/Wallet.Tests/Cluster/BankTests.cs), for the record of the run.
+if [[ -f artifacts/bank-report.txt ]]; then
+    cat artifacts/bank-report.txt
+fi
 
 status=0
 if [[ $dotnet_status -ne 0 ]]; then

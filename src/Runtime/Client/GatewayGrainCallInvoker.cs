@@ -25,7 +25,7 @@ internal sealed partial class GatewayGrainCallInvoker : IGrainCallInvoker, IDisp
     private readonly ILogger _logger;
     private readonly SiloAddress[] _gateways;
     private readonly CancellationTokenSource _disposed = new();
-    private readonly SemaphoreSlim _refreshRequested = new(0, 1);
+    private readonly WakeSignal _refreshRequested = new();
     private volatile ClusterView _view = ClusterView.Empty;
     private int _nextGateway;
     private int _isDisposed;
@@ -64,16 +64,7 @@ internal sealed partial class GatewayGrainCallInvoker : IGrainCallInvoker, IDisp
         var call = SendAsync(target, invoker, arguments);
         if (invoker.IsOneWay)
         {
-            // Completes once the owner queued the message, as a local one-way call does; the callee's outcome is not reported.
-            return call.ContinueWith(
-                static (task, state) =>
-                {
-                    if (task.Exception is { } failure)
-                    {
-                        LogOneWayFailed((ILogger)state!, failure.InnerException!);
-                    }
-                },
-                _logger, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return OneWayCalls.Queued(call, _logger);
         }
 
         return invoker.FromUntyped(call);
@@ -90,6 +81,7 @@ internal sealed partial class GatewayGrainCallInvoker : IGrainCallInvoker, IDisp
         _disposed.Cancel();
         _transport.Dispose();
         _disposed.Dispose();
+        _refreshRequested.Dispose();
     }
 
     private async Task<object?> SendAsync(GrainId target, GrainMethodInvoker invoker, object?[] arguments)
@@ -130,16 +122,7 @@ internal sealed partial class GatewayGrainCallInvoker : IGrainCallInvoker, IDisp
 
     private void RequestRefresh()
     {
-        if (_refreshRequested.CurrentCount == 0)
-        {
-            try
-            {
-                _refreshRequested.Release();
-            }
-            catch (SemaphoreFullException)
-            {
-            }
-        }
+        _refreshRequested.Set();
     }
 
     private async Task RefreshLoopAsync(CancellationToken cancellationToken)
@@ -200,6 +183,4 @@ internal sealed partial class GatewayGrainCallInvoker : IGrainCallInvoker, IDisp
     [LoggerMessage(Level = LogLevel.Warning, Message = "Silo {Silo} refused a connection; calls go to the next owner")]
     private static partial void LogSuspected(ILogger logger, SiloAddress silo);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "A one-way call failed")]
-    private static partial void LogOneWayFailed(ILogger logger, Exception exception);
 }

@@ -13,7 +13,7 @@ internal sealed class ActivationRebalancer(GrainCatalog catalog, ClusterMembersh
 {
     private const int PassPeriodMs = 5_000;
 
-    private readonly SemaphoreSlim _viewChanged = new(0, 1);
+    private readonly WakeSignal _viewChanged = new();
 
     public override void Dispose()
     {
@@ -28,7 +28,7 @@ internal sealed class ActivationRebalancer(GrainCatalog catalog, ClusterMembersh
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                await _viewChanged.WaitAsync(PassPeriodMs, stoppingToken);
+                await _viewChanged.WaitAsync(TimeSpan.FromMilliseconds(PassPeriodMs), stoppingToken);
                 if (membership.IsActive && catalog.ActivationCount > 0)
                 {
                     var self = membership.Self;
@@ -47,17 +47,5 @@ internal sealed class ActivationRebalancer(GrainCatalog catalog, ClusterMembersh
         }
     }
 
-    private void OnViewChanged(ClusterView view)
-    {
-        if (_viewChanged.CurrentCount == 0)
-        {
-            try
-            {
-                _viewChanged.Release();
-            }
-            catch (SemaphoreFullException)
-            {
-            }
-        }
-    }
+    private void OnViewChanged(ClusterView view) => _viewChanged.Set();
 }

@@ -38,16 +38,7 @@ internal sealed partial class ClusterGrainCallInvoker(
         var call = SendAsync(target, invoker, arguments, hops: 0, owner);
         if (invoker.IsOneWay)
         {
-            // Completes once the owner queued the message, as a local one-way call does; the callee's outcome is not reported.
-            return call.ContinueWith(
-                static (task, state) =>
-                {
-                    if (task.Exception is { } failure)
-                    {
-                        LogOneWayFailed((ILogger)state!, failure.InnerException!);
-                    }
-                },
-                logger, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return OneWayCalls.Queued(call, logger);
         }
 
         return invoker.FromUntyped(call);
@@ -102,6 +93,4 @@ internal sealed partial class ClusterGrainCallInvoker(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Silo {Silo} refused a connection; its grains go to their next owner (first: {Grain})")]
     private static partial void LogSuspected(ILogger logger, SiloAddress silo, GrainId grain);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "A one-way call to another silo failed")]
-    private static partial void LogOneWayFailed(ILogger logger, Exception exception);
 }

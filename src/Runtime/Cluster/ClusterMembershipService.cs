@@ -23,7 +23,7 @@ public sealed partial class ClusterMembershipService : IHostedLifecycleService, 
     private readonly ClusterOptions _options;
     private readonly IHostApplicationLifetime _lifetime;
     private readonly ILogger _logger;
-    private readonly SemaphoreSlim _refreshRequested = new(0, 1);
+    private readonly WakeSignal _refreshRequested = new();
     private readonly CancellationTokenSource _stopping = new();
     private volatile ClusterView _view = ClusterView.Empty;
     private volatile bool _active;
@@ -59,16 +59,7 @@ public sealed partial class ClusterMembershipService : IHostedLifecycleService, 
     /// <summary>Asks for an early read of the table, e.g. after a silo refused a connection.</summary>
     public void RequestRefresh()
     {
-        if (_refreshRequested.CurrentCount == 0)
-        {
-            try
-            {
-                _refreshRequested.Release();
-            }
-            catch (SemaphoreFullException)
-            {
-            }
-        }
+        _refreshRequested.Set();
     }
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using Xunit;
 using Xunit.Abstractions;
+using Wallet.Tests.Infrastructure;
 
 namespace Wallet.Tests.Bench;
 
@@ -14,29 +14,8 @@ public sealed class BenchSmokeTests(ITestOutputHelper output)
     public async Task Bench_Smoke_RunsEveryWorkloadAndVerifies()
     {
         var bench = FindBench();
-        using var process = Process.Start(new ProcessStartInfo("dotnet", [bench, "--smoke"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Path.GetDirectoryName(bench)!,
-        })!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        var text = await stdout;
-        output.WriteLine(text);
-        output.WriteLine(await stderr);
-        Assert.Equal(0, process.ExitCode);
+        var (exitCode, text) = await BuiltProgram.RunAsync(bench, ["--smoke"], TimeSpan.FromMinutes(5), output);
+        Assert.Equal(0, exitCode);
         Assert.Contains("Ledger verify: ok", text, StringComparison.Ordinal);
         Assert.Contains("All invariants hold.", text, StringComparison.Ordinal);
         foreach (var workload in (string[])["uniform", "hot", "read", "mixed", "authorize"])

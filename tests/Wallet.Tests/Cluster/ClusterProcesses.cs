@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using Wallet.Silo.Hosting;
 using Wallet.Tests.Crash;
+using Wallet.Tests.Infrastructure;
 
 namespace Wallet.Tests.Cluster;
 
@@ -232,47 +233,13 @@ internal sealed class ClusterProcesses : IAsyncDisposable
         lock (_gate)
         {
             _started.Add(process);
-            File.AppendAllText(Path.Combine(_folder, "pids"), process.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
+            File.AppendAllText(Path.Combine(_folder, Watchdog.PidsFile), process.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
         }
     }
 
-    /// <summary>
-    /// A detached shell that waits for this test host to end, then SIGKILLs the processes listed in
-    /// <c>pids</c> (only those still running a Wallet assembly: a pid may have been reused), stops
-    /// the database and deletes the folder. Harmless when <see cref="DisposeAsync"/> did it already.
-    /// </summary>
-    private void StartWatchdog()
-    {
-        const string script = """
-            exec </dev/null >/dev/null 2>&1
-            owner=$1; folder=$2; shift 2
-            (
-              while kill -0 "$owner"; do sleep 0.5; done
-              if [ -f "$folder/pids" ]; then
-                for pid in $(cat "$folder/pids"); do
-                  if tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q 'Wallet\.'; then kill -9 "$pid"; fi
-                done
-              fi
-              "$@"
-              rm -rf "$folder"
-            ) &
-            """;
-        var setsid = File.Exists("/usr/bin/setsid") ? "/usr/bin/setsid" : null;
-        var startInfo = new ProcessStartInfo(setsid ?? "/bin/sh") { UseShellExecute = false };
-        if (setsid is not null)
-        {
-            startInfo.ArgumentList.Add("/bin/sh");
-        }
-
-        var stop = _database?.StopCommandLine() ?? throw new InvalidOperationException("The database is not running.");
-        foreach (var argument in (IEnumerable<string>)["-c", script, "wallet-cluster-watchdog", Environment.ProcessId.ToString(CultureInfo.InvariantCulture), _folder, .. stop])
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        using var shell = Process.Start(startInfo) ?? throw new InvalidOperationException("Could not start /bin/sh.");
-        shell.WaitForExit();
-    }
+    /// <summary>Stops and deletes whatever is left once the test host ends, however it ends (see <see cref="Watchdog"/>).</summary>
+    private void StartWatchdog() => Watchdog.Start(
+        "wallet-cluster-watchdog", _folder, _database?.StopCommandLine() ?? throw new InvalidOperationException("The database is not running."));
 
     private sealed class SiloSlot(string name, int httpPort, int clusterPort)
     {

@@ -55,7 +55,7 @@ public static class PostgresServer
             var options = new EmbeddedPostgresOptions { DataDirectory = folder, Fsync = false };
             var server = await EmbeddedPostgres.StartAsync(options, NullLogger.Instance, CancellationToken.None);
             AppDomain.CurrentDomain.ProcessExit += (_, _) => Shutdown(server, folder);
-            StartWatchdog(server, folder);
+            Watchdog.Start("wallet-pg-watchdog", folder, server.StopCommandLine());
             _ = Task.Run(RemoveLeftoversAsync);
             return server;
         }
@@ -64,38 +64,6 @@ public static class PostgresServer
             TryDelete(folder);
             throw;
         }
-    }
-
-    /// <summary>
-    /// The test host gets only about 100 ms for ProcessExit before the test platform kills it, and a crashed
-    /// or killed host runs no handler at all. So a detached shell waits for this process to end, then stops
-    /// the server and deletes the folder (harmless when ProcessExit did it already).
-    /// </summary>
-    private static void StartWatchdog(EmbeddedPostgres server, string folder)
-    {
-        const string script = """
-            exec </dev/null >/dev/null 2>&1
-            owner=$1; folder=$2; shift 2
-            (
-              while kill -0 "$owner"; do sleep 0.5; done
-              "$@"
-              rm -rf "$folder"
-            ) &
-            """;
-        var setsid = File.Exists("/usr/bin/setsid") ? "/usr/bin/setsid" : null;
-        var startInfo = new ProcessStartInfo(setsid ?? "/bin/sh") { UseShellExecute = false };
-        if (setsid is not null)
-        {
-            startInfo.ArgumentList.Add("/bin/sh"); // its own session: a Ctrl+C on the test run does not reach it
-        }
-
-        foreach (var argument in (IEnumerable<string>)["-c", script, "wallet-pg-watchdog", Environment.ProcessId.ToString(CultureInfo.InvariantCulture), folder, .. server.StopCommandLine()])
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        using var shell = Process.Start(startInfo) ?? throw new InvalidOperationException("Could not start /bin/sh.");
-        shell.WaitForExit();
     }
 
     private static void Shutdown(EmbeddedPostgres server, string folder)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -59,34 +58,8 @@ public sealed class TransferServiceSampleTests(ITestOutputHelper output)
         }
     }
 
-    private async Task<(int ExitCode, string Text)> RunSampleAsync(string gateway)
-    {
-        var sample = FindSample();
-        var startInfo = new ProcessStartInfo("dotnet", [sample, gateway])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Path.GetDirectoryName(sample)!,
-        };
-        using var process = Process.Start(startInfo)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(SampleTimeoutSeconds));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        var text = await stdout;
-        output.WriteLine(text);
-        output.WriteLine(await stderr);
-        return (process.ExitCode, text);
-    }
+    private Task<(int ExitCode, string Text)> RunSampleAsync(string gateway) =>
+        BuiltProgram.RunAsync(FindSample(), [gateway], TimeSpan.FromSeconds(SampleTimeoutSeconds), output);
 
     // Oldest first: the entries as the ledger holds them, whatever the grains answered.
     private static async Task<string[]> HistoryAmountsAsync(HttpClient http, string walletId)
