@@ -11,13 +11,17 @@ namespace Wallet.Grains.Storage;
 /// </summary>
 public sealed class MembershipStore(NpgsqlDataSource dataSource, string clusterId) : IMembershipTable
 {
+    // A cluster without a version row yet reads as version 0; the first write creates the row.
     private const string Read = """
-        INSERT INTO cluster_versions (cluster_id) VALUES (@cluster) ON CONFLICT (cluster_id) DO NOTHING;
-        SELECT v.version, now(), s.endpoint, s.generation, s.status, s.host_name, s.started_at, s.heartbeat_at
-        FROM cluster_versions v
-        LEFT JOIN cluster_silos s ON s.cluster_id = v.cluster_id
-        WHERE v.cluster_id = @cluster
+        SELECT coalesce(v.version, 0), now(), s.endpoint, s.generation, s.status, s.host_name, s.started_at, s.heartbeat_at
+        FROM (SELECT @cluster::text AS cluster_id) c
+        LEFT JOIN cluster_versions v ON v.cluster_id = c.cluster_id
+        LEFT JOIN cluster_silos s ON s.cluster_id = c.cluster_id
         ORDER BY s.endpoint, s.generation
+        """;
+
+    private const string EnsureVersion = """
+        INSERT INTO cluster_versions (cluster_id) VALUES (@cluster) ON CONFLICT (cluster_id) DO NOTHING
         """;
 
     private const string BumpVersion = """
@@ -71,6 +75,12 @@ public sealed class MembershipStore(NpgsqlDataSource dataSource, string clusterI
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var ensure = new NpgsqlCommand(EnsureVersion, connection, transaction))
+        {
+            ensure.Parameters.AddWithValue("cluster", clusterId);
+            await ensure.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         await using (var bump = new NpgsqlCommand(BumpVersion, connection, transaction))
         {
             bump.Parameters.AddWithValue("cluster", clusterId);

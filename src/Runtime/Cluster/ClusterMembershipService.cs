@@ -117,8 +117,7 @@ public sealed partial class ClusterMembershipService : IHostedLifecycleService, 
             {
                 await _refreshRequested.WaitAsync(_options.HeartbeatPeriod, stoppingToken);
                 await HeartbeatAsync(stoppingToken);
-                await RefreshAsync(stoppingToken);
-                await DeclareDeadPeersAsync(stoppingToken);
+                await DeclareDeadPeersAsync(await RefreshAsync(stoppingToken), stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -152,12 +151,13 @@ public sealed partial class ClusterMembershipService : IHostedLifecycleService, 
         }
     }
 
-    private async Task RefreshAsync(CancellationToken cancellationToken)
+    /// <summary>Reads the table and takes its view if the version moved; returns what it read.</summary>
+    private async Task<MembershipSnapshot> RefreshAsync(CancellationToken cancellationToken)
     {
         var snapshot = await Table.ReadAsync(cancellationToken);
         if (snapshot.Version == _view.Version)
         {
-            return;
+            return snapshot;
         }
 
         if (snapshot.Entries.Any(e => e.Silo == Self && e.Status == SiloStatus.Dead) && _active)
@@ -169,9 +169,10 @@ public sealed partial class ClusterMembershipService : IHostedLifecycleService, 
             .Where(e => e.Status == SiloStatus.Active && (e.Silo != Self || _active))
             .Select(e => e.Silo)
             .OrderBy(s => s.Endpoint, StringComparer.Ordinal)]));
+        return snapshot;
     }
 
-    private async Task DeclareDeadPeersAsync(CancellationToken cancellationToken)
+    private async Task DeclareDeadPeersAsync(MembershipSnapshot snapshot, CancellationToken cancellationToken)
     {
         var connectedSince = Interlocked.Read(ref _connectedSinceTicks);
         if (connectedSince < 0 || Environment.TickCount64 - connectedSince < (long)_options.DeathTimeout.TotalMilliseconds)
@@ -179,7 +180,6 @@ public sealed partial class ClusterMembershipService : IHostedLifecycleService, 
             return;
         }
 
-        var snapshot = await Table.ReadAsync(cancellationToken);
         var dead = snapshot.Entries
             .Where(e => e.Status != SiloStatus.Dead && e.Silo != Self && snapshot.Now - e.HeartbeatAt > _options.DeathTimeout)
             .Select(e => e with { Status = SiloStatus.Dead })
