@@ -24,6 +24,7 @@ public static class GrainsServiceCollectionExtensions
         var services = silo.Services;
         services.AddWalletStores(dataSource);
         services.AddSingleton<Migrator>();
+        services.AddSingleton<LedgerStatistics>();
         services.AddSingleton<LedgerCommitHandler>();
         services.AddHostedService<HoldExpiryService>();
         services.AddSingleton<IGrainStorage<CardState>, CardStateStorage>();
@@ -57,6 +58,7 @@ public static class GrainsServiceCollectionExtensions
         services.AddSingleton<LedgerVerifier>();
         services.AddSingleton<IdempotencyStore>();
         services.AddSingleton<ApiKeyStore>();
+        services.AddSingleton<DashboardSessionStore>();
         services.AddSingleton<HoldStore>();
         services.AddOptions<HoldOptions>().BindConfiguration("Holds");
         services.TryAddSingleton(TimeProvider.System);

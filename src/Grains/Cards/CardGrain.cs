@@ -20,6 +20,7 @@ internal sealed class CardGrain(
     CardNumbers numbers,
     FraudRuleStore fraudRules,
     CurrencyCatalog currencies,
+    LedgerStatistics statistics,
     IOptions<CardOptions> options) : Grain<CardState>, ICardGrain
 {
     private static readonly LedgerFailure KeyTaken = new(LedgerErrors.IdempotencyKeyExists, "the Idempotency-Key was used by another request");
@@ -187,6 +188,11 @@ internal sealed class CardGrain(
         try
         {
             var result = decision.Failure is null ? await ApproveAsync(command, decision) : await DeclineAsync(command, decision);
+            if (result.Authorization is { } decided)
+            {
+                statistics.RecordAuthorization(decided.Decline?.Code, decided.Review, decision.FraudRules);
+            }
+
             inFlight?.SetResult(result);
             return result;
         }
@@ -305,7 +311,7 @@ internal sealed class CardGrain(
             failure is null ? HoldIds.New() : null,
             State.ControlsVersion,
             now);
-        return new Decision(view, amount, failure);
+        return new Decision(view, amount, failure, fraud.Rules);
     }
 
     private async Task<AuthorizationResult> ApproveAsync(AuthorizeCommand command, Decision decision)
@@ -448,7 +454,7 @@ internal sealed class CardGrain(
         return result;
     }
 
-    private sealed record Decision(AuthorizationView View, long Amount, LedgerFailure? Failure);
+    private sealed record Decision(AuthorizationView View, long Amount, LedgerFailure? Failure, IReadOnlyList<string> FraudRules);
 }
 
 /// <summary>Reads a card grain's state: its row and what it spent in the windows its limits look at.</summary>

@@ -17,7 +17,20 @@ internal sealed record CompiledFraudRules(
     public static CompiledFraudRules Default { get; } = FraudEngine.Compile(FraudRules.Default).Rules!;
 }
 
-internal sealed record FraudDecision(decimal Score, IReadOnlyList<string> Reasons, bool Blocked, bool Review);
+/// <summary>The fraud check's answer; <see cref="Rules"/> names the rules that fired (see <see cref="FraudRuleNames"/>), in the order of <see cref="Reasons"/>.</summary>
+internal sealed record FraudDecision(decimal Score, IReadOnlyList<string> Reasons, IReadOnlyList<string> Rules, bool Blocked, bool Review);
+
+/// <summary>Stable names of the fraud rules, for counting which ones fire (the reasons are prose).</summary>
+public static class FraudRuleNames
+{
+    public const string MaxAmount = "max_amount";
+    public const string Blacklist = "merchant_blacklist";
+    public const string BlockedCountry = "blocked_country";
+    public const string ReviewCountry = "review_country";
+    public const string BlockedCategory = "blocked_category";
+    public const string ReviewCategory = "review_category";
+    public const string Velocity = "velocity";
+}
 
 /// <summary>
 /// The synchronous fraud check of an authorization: rules that block and rules that flag for
@@ -38,11 +51,13 @@ internal static class FraudEngine
         CompiledFraudRules rules, long amount, Currency currency, string merchantName, string category, string? country, int attemptsInLastMinute)
     {
         var reasons = new List<string>();
+        var fired = new List<string>();
         var keep = 1m;
         var blocked = false;
         var review = false;
-        void Fire(string reason, decimal weight, bool blocks)
+        void Fire(string rule, string reason, decimal weight, bool blocks)
         {
+            fired.Add(rule);
             reasons.Add(reason);
             keep *= 1 - weight;
             blocked |= blocks;
@@ -52,42 +67,42 @@ internal static class FraudEngine
         var major = Amount.Format(amount, currency.Scale);
         if ((decimal)amount > rules.MaxAmount * Pow10(currency.Scale))
         {
-            Fire($"amount {major} exceeds maximum {rules.Rules.MaxAmount}", AmountWeight, blocks: true);
+            Fire(FraudRuleNames.MaxAmount, $"amount {major} exceeds maximum {rules.Rules.MaxAmount}", AmountWeight, blocks: true);
         }
 
         foreach (var entry in rules.Blacklist)
         {
             if (merchantName.Contains(entry, StringComparison.OrdinalIgnoreCase))
             {
-                Fire($"merchant {merchantName} matches blacklist entry {entry}", BlacklistWeight, blocks: true);
+                Fire(FraudRuleNames.Blacklist, $"merchant {merchantName} matches blacklist entry {entry}", BlacklistWeight, blocks: true);
                 break;
             }
         }
 
         if (country is not null && rules.BlockedCountries.Contains(country))
         {
-            Fire($"merchant country {country} is blocked", BlockedCountryWeight, blocks: true);
+            Fire(FraudRuleNames.BlockedCountry, $"merchant country {country} is blocked", BlockedCountryWeight, blocks: true);
         }
         else if (country is not null && rules.ReviewCountries.Contains(country))
         {
-            Fire($"merchant country {country} is flagged for review", ReviewCountryWeight, blocks: false);
+            Fire(FraudRuleNames.ReviewCountry, $"merchant country {country} is flagged for review", ReviewCountryWeight, blocks: false);
         }
 
         if (rules.BlockedCategories.Contains(category))
         {
-            Fire($"merchant category {MerchantCategories.Describe(category)} is blocked", BlockedCategoryWeight, blocks: true);
+            Fire(FraudRuleNames.BlockedCategory, $"merchant category {MerchantCategories.Describe(category)} is blocked", BlockedCategoryWeight, blocks: true);
         }
         else if (rules.ReviewCategories.Contains(category))
         {
-            Fire($"merchant category {MerchantCategories.Describe(category)} is flagged for review", ReviewCategoryWeight, blocks: false);
+            Fire(FraudRuleNames.ReviewCategory, $"merchant category {MerchantCategories.Describe(category)} is flagged for review", ReviewCategoryWeight, blocks: false);
         }
 
         if (attemptsInLastMinute > rules.Rules.VelocityPerMinute)
         {
-            Fire($"{attemptsInLastMinute} authorizations in the last minute exceed {rules.Rules.VelocityPerMinute}", VelocityWeight, blocks: false);
+            Fire(FraudRuleNames.Velocity, $"{attemptsInLastMinute} authorizations in the last minute exceed {rules.Rules.VelocityPerMinute}", VelocityWeight, blocks: false);
         }
 
-        return new FraudDecision(FraudView.Normalize(1 - keep), reasons, blocked, review);
+        return new FraudDecision(FraudView.Normalize(1 - keep), reasons, fired, blocked, review);
     }
 
     /// <summary>Checks rules as a client wrote them; categories become codes, countries upper case.</summary>

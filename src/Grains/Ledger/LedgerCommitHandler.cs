@@ -16,7 +16,7 @@ namespace Wallet.Grains.Ledger;
 /// WHERE clause, overdraw in a CHECK constraint), appends keys, entries and postings set-based,
 /// takes the entries' sequence numbers from the head row, and commits.
 /// </remarks>
-internal sealed class LedgerCommitHandler(NpgsqlDataSource dataSource) : ICommitHandler<LedgerItem, TransferCommitOutcome>
+internal sealed class LedgerCommitHandler(NpgsqlDataSource dataSource, LedgerStatistics statistics) : ICommitHandler<LedgerItem, TransferCommitOutcome>
 {
     private const string LockWallets = """
         SELECT id, tenant_id, currency, scale, status, balance, overdraft_limit, may_go_negative, version, pending
@@ -127,6 +127,7 @@ internal sealed class LedgerCommitHandler(NpgsqlDataSource dataSource) : ICommit
             }
 
             await WriteAndCommitAsync(connection, plan, cancellationToken);
+            statistics.RecordEntries(plan.Entries.Count);
             return plan.Outcomes;
         }
         catch

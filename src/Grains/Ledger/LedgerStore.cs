@@ -70,6 +70,61 @@ public sealed class LedgerStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>A tenant's committed entries in commit order, after sequence number <paramref name="afterSeq"/>.</summary>
+    private const string SelectRecent = $"""
+        SELECT {EntryColumns}, e.tenant_id FROM entries e JOIN wallets w ON w.id = e.source_id
+        WHERE e.seq > @after
+        ORDER BY e.seq DESC LIMIT @limit
+        """;
+
+    // Only the treasury may go negative: what it has issued is minus its balance. Every entry moves
+    // money between two wallets of one currency, so issued = held by users + held by system accounts.
+    private const string SelectTotals = """
+        SELECT currency, max(scale),
+               coalesce(-sum(balance) FILTER (WHERE kind = 'system' AND may_go_negative), 0)::bigint,
+               coalesce(sum(balance) FILTER (WHERE kind = 'user'), 0)::bigint,
+               coalesce(sum(pending) FILTER (WHERE kind = 'user'), 0)::bigint,
+               coalesce(sum(balance) FILTER (WHERE kind = 'system' AND NOT may_go_negative), 0)::bigint,
+               count(*) FILTER (WHERE kind = 'user')
+        FROM wallets GROUP BY currency ORDER BY currency
+        """;
+
+    /// <summary>The newest entries of every tenant after <paramref name="afterSeq"/>, newest first.</summary>
+    public async Task<IReadOnlyList<LedgerTailEntry>> RecentAsync(long afterSeq, int limit, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(SelectRecent);
+        command.Parameters.AddWithValue("after", afterSeq);
+        command.Parameters.AddWithValue("limit", limit);
+        var entries = new List<LedgerTailEntry>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            entries.Add(new LedgerTailEntry(reader.GetInt64(0), reader.GetString(11), ReadTransfer(reader)));
+        }
+
+        return entries;
+    }
+
+    /// <summary>Money per currency over every tenant, from the wallets' balances (one scan of <c>wallets</c>).</summary>
+    public async Task<IReadOnlyList<CurrencyTotals>> TotalsAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(SelectTotals);
+        var totals = new List<CurrencyTotals>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var scale = reader.GetInt16(1);
+            totals.Add(new CurrencyTotals(
+                reader.GetString(0),
+                Amount.Format(reader.GetInt64(2), scale),
+                Amount.Format(reader.GetInt64(3), scale),
+                Amount.Format(reader.GetInt64(4), scale),
+                Amount.Format(reader.GetInt64(5), scale),
+                reader.GetInt64(6)));
+        }
+
+        return totals;
+    }
+
     public async Task<Page<LedgerEvent>> EventsAsync(string tenantId, long afterSeq, int limit, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(SelectEvents);
@@ -116,3 +171,12 @@ public sealed record HistoryItem(
     DateTimeOffset CreatedAt);
 
 public sealed record LedgerEvent(long Seq, string Type, TransferView Transfer);
+
+public sealed record LedgerTailEntry(long Seq, string TenantId, TransferView Transfer);
+
+/// <summary>
+/// One currency's money: <see cref="Issued"/> by the treasury, <see cref="HeldByUsers"/> in user
+/// wallets (of which <see cref="PendingInHolds"/> is held for open holds), <see cref="InSystemAccounts"/>
+/// in revenue, fees, settlement and the like. Issued = held by users + in system accounts.
+/// </summary>
+public sealed record CurrencyTotals(string Currency, string Issued, string HeldByUsers, string PendingInHolds, string InSystemAccounts, long UserWallets);

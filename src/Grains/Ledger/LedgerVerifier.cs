@@ -1,4 +1,5 @@
 using System.Data;
+using System.Text.Json;
 using Npgsql;
 
 namespace Wallet.Grains.Ledger;
@@ -7,14 +8,29 @@ public sealed record VerifyProblem(string Code, string? WalletId, string? EntryI
 
 public sealed record VerifyReport(bool Ok, long WalletsChecked, long EntriesChecked, IReadOnlyList<VerifyProblem> Problems);
 
+/// <summary>A verify as recorded: when it ran, how long it took, what it found (the first <see cref="LedgerVerifier.RecordedProblemsMax"/> problems).</summary>
+public sealed record VerifyRun(DateTimeOffset RanAt, double DurationMs, bool Ok, long WalletsChecked, long EntriesChecked, int ProblemCount, IReadOnlyList<VerifyProblem> Problems);
+
 /// <summary>
 /// Proves the ledger's invariants over one consistent snapshot of the whole database: every
 /// balance is the sum of its postings, every entry's postings sum to zero, running balances
 /// add up, no wallet is overdrawn, every pending amount is what its open holds hold, every hold's
 /// captures are its entries, and the sequence has no gap.
 /// </summary>
-public sealed class LedgerVerifier(NpgsqlDataSource dataSource)
+public sealed class LedgerVerifier(NpgsqlDataSource dataSource, TimeProvider clock)
 {
+    public const int RecordedProblemsMax = 100;
+
+    private const string InsertRun = """
+        INSERT INTO ledger_verifications (ran_at, duration_ms, ok, wallets_checked, entries_checked, problem_count, problems)
+        VALUES (@ran_at, @duration_ms, @ok, @wallets, @entries, @problem_count, @problems::jsonb)
+        """;
+
+    private const string SelectLastRun = """
+        SELECT ran_at, duration_ms, ok, wallets_checked, entries_checked, problem_count, problems::text
+        FROM ledger_verifications ORDER BY id DESC LIMIT 1
+        """;
+
     // Each check returns rows of (code, wallet_id, entry_id, detail); none means it holds.
     private static readonly string[] Checks =
     [
@@ -63,7 +79,46 @@ public sealed class LedgerVerifier(NpgsqlDataSource dataSource)
         """,
     ];
 
+    /// <summary>Runs every check on one snapshot and records the result (see <see cref="LastRunAsync"/>).</summary>
     public async Task<VerifyReport> VerifyAsync(CancellationToken cancellationToken)
+    {
+        var ranAt = clock.GetUtcNow();
+        var started = clock.GetTimestamp();
+        var report = await CheckAsync(cancellationToken);
+        var problems = report.Problems.Take(RecordedProblemsMax).ToArray();
+        await using var command = dataSource.CreateCommand(InsertRun);
+        command.Parameters.AddWithValue("ran_at", ranAt);
+        command.Parameters.AddWithValue("duration_ms", clock.GetElapsedTime(started).TotalMilliseconds);
+        command.Parameters.AddWithValue("ok", report.Ok);
+        command.Parameters.AddWithValue("wallets", report.WalletsChecked);
+        command.Parameters.AddWithValue("entries", report.EntriesChecked);
+        command.Parameters.AddWithValue("problem_count", report.Problems.Count);
+        command.Parameters.AddWithValue("problems", JsonSerializer.Serialize(problems, WalletJson.Options));
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        return report;
+    }
+
+    /// <summary>The most recent verify any process recorded; null before the first.</summary>
+    public async Task<VerifyRun?> LastRunAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(SelectLastRun);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        return new VerifyRun(
+            reader.GetFieldValue<DateTimeOffset>(0),
+            reader.GetDouble(1),
+            reader.GetBoolean(2),
+            reader.GetInt64(3),
+            reader.GetInt64(4),
+            reader.GetInt32(5),
+            JsonSerializer.Deserialize<VerifyProblem[]>(reader.GetString(6), WalletJson.Options) ?? []);
+    }
+
+    private async Task<VerifyReport> CheckAsync(CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);

@@ -37,7 +37,7 @@ public sealed class GrainCallStatistics : IIncomingGrainCallFilter
 public sealed class MethodCallStatistics(string grainType, string method)
 {
     // Bucket i counts calls that took less than 2^i microseconds; the last one takes the rest (~35 min).
-    private const int LatencyBucketCount = 32;
+    private const int LatencyBucketCount = LatencyHistogram.BucketCount;
 
     private readonly long[] _latencyBuckets = new long[LatencyBucketCount];
     private long _calls;
@@ -77,9 +77,18 @@ public sealed record MethodCallSnapshot(string GrainType, string Method, long Ca
     public double AverageMilliseconds => Calls == 0 ? 0 : TotalMicroseconds / 1000.0 / Calls;
 
     /// <summary>The upper bound, in milliseconds, of the bucket holding the given quantile.</summary>
-    public double QuantileMilliseconds(double quantile)
+    public double QuantileMilliseconds(double quantile) => LatencyHistogram.QuantileMilliseconds(LatencyBuckets, quantile);
+}
+
+/// <summary>Latency counted in power-of-two microsecond buckets: bucket i holds calls under 2^i µs.</summary>
+public static class LatencyHistogram
+{
+    public const int BucketCount = 32;
+
+    /// <summary>The upper bound, in milliseconds, of the bucket holding the given quantile; 0 with no calls.</summary>
+    public static double QuantileMilliseconds(IReadOnlyList<long> buckets, double quantile)
     {
-        var total = LatencyBuckets.Sum();
+        var total = buckets.Sum();
         if (total == 0)
         {
             return 0;
@@ -87,15 +96,24 @@ public sealed record MethodCallSnapshot(string GrainType, string Method, long Ca
 
         var target = (long)Math.Ceiling(total * quantile);
         long seen = 0;
-        for (var i = 0; i < LatencyBuckets.Length; i++)
+        for (var i = 0; i < buckets.Count; i++)
         {
-            seen += LatencyBuckets[i];
+            seen += buckets[i];
             if (seen >= target)
             {
                 return (1L << i) / 1000.0;
             }
         }
 
-        return (1L << (LatencyBuckets.Length - 1)) / 1000.0;
+        return (1L << (buckets.Count - 1)) / 1000.0;
+    }
+
+    /// <summary>Adds <paramref name="source"/> into <paramref name="target"/>, bucket by bucket (source may be shorter).</summary>
+    public static void Add(long[] target, IReadOnlyList<long> source)
+    {
+        for (var i = 0; i < source.Count && i < target.Length; i++)
+        {
+            target[i] += source[i];
+        }
     }
 }

@@ -35,6 +35,7 @@ internal sealed partial class ActivationData
     private int _stagedInFlight;
     private int _pendingResumes;
     private long _lastActiveTicks = Environment.TickCount64;
+    private long _receivedCalls;
     private volatile bool _needsReload;
     private int _stateEpoch;
     private Task _lastStaged = Task.CompletedTask;
@@ -49,6 +50,9 @@ internal sealed partial class ActivationData
     }
 
     public GrainId GrainId { get; }
+
+    /// <summary>Requests queued to this activation since it was created (written under its lock).</summary>
+    public long ReceivedCalls => Interlocked.Read(ref _receivedCalls);
 
     public IGrainFactory GrainFactory => _catalog.GrainFactory;
 
@@ -100,6 +104,7 @@ internal sealed partial class ActivationData
             }
 
             _requests.Enqueue(request);
+            Interlocked.Increment(ref _receivedCalls);
             StartLoopIfIdle();
             return true;
         }

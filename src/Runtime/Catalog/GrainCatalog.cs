@@ -33,6 +33,10 @@ internal sealed partial class GrainCatalog(
 
     public IEnumerable<GrainId> ActiveGrainIds => _activations.Keys;
 
+    /// <summary>Each activation with the calls it has received; walks every activation, so keep it off hot paths.</summary>
+    public IEnumerable<(GrainId Grain, long Calls)> ReceivedCalls() =>
+        _activations.Select(pair => (pair.Key, pair.Value.ReceivedCalls));
+
     public void Send(GrainRequest request)
     {
         for (var attempt = 0; attempt < EnqueueAttemptsMax; attempt++)

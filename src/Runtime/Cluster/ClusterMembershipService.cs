@@ -47,6 +47,9 @@ public sealed partial class ClusterMembershipService : IHostedLifecycleService, 
     /// <summary>The active silos as last read.</summary>
     public ClusterView View => _view;
 
+    /// <summary>The whole table as last read (every silo, dead ones too); null before the first read.</summary>
+    public MembershipSnapshot? LastSnapshot { get; private set; }
+
     // Resolved at join: the table's storage (the database) starts with the host, after this service is built.
     private IMembershipTable Table => _membershipTable ??= _services.GetRequiredService<IMembershipTable>();
 
@@ -155,6 +158,7 @@ public sealed partial class ClusterMembershipService : IHostedLifecycleService, 
     private async Task<MembershipSnapshot> RefreshAsync(CancellationToken cancellationToken)
     {
         var snapshot = await Table.ReadAsync(cancellationToken);
+        LastSnapshot = snapshot;
         if (snapshot.Version == _view.Version)
         {
             return snapshot;

@@ -14,6 +14,12 @@ public sealed class SiloStatistics
     public IReadOnlyDictionary<string, int> ActivationsByGrainType() =>
         _catalog.ActiveGrainIds.GroupBy(id => id.InterfaceType.Name).ToDictionary(g => g.Key, g => g.Count());
 
+    /// <summary>
+    /// Every activation with the calls it received since it was created. Walks all activations:
+    /// read it when someone is looking (the dashboard's hottest grains), not on every call.
+    /// </summary>
+    public IEnumerable<(GrainId Grain, long Calls)> CallsByActivation() => _catalog.ReceivedCalls();
+
     /// <summary>Collects activations idle for at least <paramref name="idleFor"/> now, without waiting for the timer.</summary>
     public Task<int> CollectIdleActivationsAsync(TimeSpan idleFor, CancellationToken cancellationToken = default) =>
         _catalog.CollectIdleAsync(idleFor, cancellationToken);

@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Wallet.Api;
+using Wallet.Dashboard;
 using Wallet.Grains;
 using Wallet.Runtime.Cluster;
 using Wallet.Runtime.Commit;
@@ -40,6 +41,7 @@ public static class SiloApplication
             }
         });
         builder.Services.AddWalletApi();
+        builder.Services.AddWalletDashboard(builder.Configuration, builder.Environment, cluster.Enabled);
         if (cluster.Enabled)
         {
             ListenForCluster(builder, cluster);
@@ -50,6 +52,7 @@ public static class SiloApplication
 
         var app = builder.Build();
         app.MapWalletApi();
+        app.MapWalletDashboard();
         app.MapGrainCluster();
         return app;
     }

@@ -36,7 +36,7 @@ public static class VerifyCommand
             }
 
             await using var dataSource = NpgsqlDataSource.Create(connectionString);
-            var report = await new LedgerVerifier(dataSource).VerifyAsync(cancellationToken);
+            var report = await new LedgerVerifier(dataSource, TimeProvider.System).VerifyAsync(cancellationToken);
             await output.WriteLineAsync(JsonSerializer.Serialize(report, new JsonSerializerOptions(WalletJson.Options) { WriteIndented = true }));
             return report.Ok ? 0 : 1;
         }

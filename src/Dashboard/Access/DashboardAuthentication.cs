@@ -1,0 +1,146 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Wallet.Api.Infrastructure;
+using Wallet.Grains;
+using Wallet.Grains.Storage;
+
+namespace Wallet.Dashboard.Access;
+
+/// <summary>
+/// Who may see the dashboard: a browser with a session cookie opened by signing in with an
+/// operator API key, or a client sending <c>Authorization: Bearer &lt;operator key&gt;</c> (scripts,
+/// the benchmark). A session is looked up once and kept for <see cref="CacheSeconds"/>.
+/// <para>
+/// In single-node development, <see cref="DashboardAccess"/> may let requests from this machine in
+/// without signing in; nowhere else.
+/// </para>
+/// </summary>
+public sealed class DashboardSessionHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    DashboardSessionStore sessions,
+    DashboardAccess access,
+    TimeProvider clock) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "DashboardSession";
+    public const string CookieName = "wallet_dashboard";
+    public const string Policy = "dashboard";
+    public const string LocalClaim = "dashboard_local";
+    private const int CacheSeconds = 10;
+    private const int CacheEntriesMax = 1_000;
+
+    private static readonly ConcurrentDictionary<string, (ApiKeyIdentity Identity, long ExpiresAt)> Cache = new();
+
+    /// <summary>Forgets a closed session here at once (other silos forget it within <see cref="CacheSeconds"/>).</summary>
+    public static void Forget(string token) => Cache.TryRemove(token, out _);
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        if (Request.Headers.Authorization.Count > 0)
+        {
+            return await Context.AuthenticateAsync(ApiKeyAuthenticationHandler.SchemeName);
+        }
+
+        if (access.LetsInWithoutSignIn(Context))
+        {
+            return Success(new ApiKeyIdentity(ApiKeyStore.DefaultTenant, ApiKeyRoles.Operator), local: true);
+        }
+
+        if (Request.Cookies[CookieName] is not { Length: > 0 } token)
+        {
+            return AuthenticateResult.NoResult();
+        }
+
+        var identity = await FindAsync(token);
+        return identity is null ? AuthenticateResult.Fail("the dashboard session has ended; sign in again") : Success(identity, local: false);
+    }
+
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        if (DashboardEndpoints.IsApiRequest(Request))
+        {
+            return Problems.Create(LedgerErrors.Unauthorized, "sign in to the dashboard with an operator API key").ExecuteAsync(Context);
+        }
+
+        var returnUrl = Request.Path + Request.QueryString;
+        Response.Redirect(DashboardEndpoints.LoginPath + "?return_url=" + Uri.EscapeDataString(returnUrl));
+        return Task.CompletedTask;
+    }
+
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
+        Problems.Create(LedgerErrors.Forbidden, "the dashboard needs an operator API key").ExecuteAsync(Context);
+
+    private AuthenticateResult Success(ApiKeyIdentity identity, bool local)
+    {
+        var claims = new List<Claim> { new(ApiKeyAuthenticationHandler.TenantClaim, identity.TenantId), new(ClaimTypes.Role, identity.Role) };
+        if (local)
+        {
+            claims.Add(new Claim(LocalClaim, "true"));
+        }
+
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
+    }
+
+    private async Task<ApiKeyIdentity?> FindAsync(string token)
+    {
+        var now = clock.GetTimestamp();
+        if (Cache.TryGetValue(token, out var cached) && cached.ExpiresAt > now)
+        {
+            return cached.Identity;
+        }
+
+        var identity = await sessions.FindAsync(token, Context.RequestAborted);
+        if (identity is null)
+        {
+            Cache.TryRemove(token, out _);
+            return null;
+        }
+
+        if (Cache.Count >= CacheEntriesMax)
+        {
+            Cache.Clear();
+        }
+
+        Cache[token] = (identity, now + (CacheSeconds * clock.TimestampFrequency));
+        return identity;
+    }
+}
+
+/// <summary>
+/// <c>Dashboard:AllowLocalhostWithoutSignIn</c>: honoured only in the Development environment, on a
+/// silo that runs alone (clustering off), for requests from a loopback address. Everywhere else the
+/// setting is ignored, with a warning at start.
+/// </summary>
+public sealed partial class DashboardAccess(bool requested, bool development, bool clustered)
+{
+    public bool AllowsLocalhostWithoutSignIn { get; } = requested && development && !clustered;
+
+    public bool LetsInWithoutSignIn(HttpContext context) =>
+        AllowsLocalhostWithoutSignIn && context.Connection.RemoteIpAddress is { } remote && IPAddress.IsLoopback(remote);
+
+    /// <summary>Says at start whether sign-in is relaxed, and why a request to relax it was refused.</summary>
+    public void LogAtStart(ILogger logger)
+    {
+        if (AllowsLocalhostWithoutSignIn)
+        {
+            LogRelaxed(logger);
+        }
+        else if (requested)
+        {
+            LogRefused(logger, development ? "clustering is on" : "the environment is not Development");
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Dashboard: requests from this machine see it without signing in (Dashboard:AllowLocalhostWithoutSignIn, development only)")]
+    private static partial void LogRelaxed(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Dashboard:AllowLocalhostWithoutSignIn is ignored because {Reason}; sign in with an operator key")]
+    private static partial void LogRefused(ILogger logger, string reason);
+}

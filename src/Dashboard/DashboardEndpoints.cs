@@ -1,0 +1,252 @@
+using System.Net;
+using System.Security.Claims;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Wallet.Api.Infrastructure;
+using Wallet.Dashboard.Access;
+using Wallet.Dashboard.Statistics;
+using Wallet.Grains;
+using Wallet.Grains.Ledger;
+using Wallet.Grains.Storage;
+using Wallet.Runtime.Cluster;
+
+namespace Wallet.Dashboard;
+
+/// <summary>
+/// The operator dashboard at <c>/dashboard</c>: five pages (one HTML shell and its script, shipped
+/// inside this assembly), the JSON they poll every second under <c>/dashboard/api</c>, and sign-in.
+/// Every page and figure needs an operator; nothing is fetched from anywhere but this silo.
+/// </summary>
+public static class DashboardEndpoints
+{
+    public const string LoginPath = "/dashboard/login";
+    public const string ApiPrefix = "/dashboard/api";
+    public const int TailEntriesMax = 50;
+    private static readonly TimeSpan SessionLifetime = TimeSpan.FromHours(8);
+    private static readonly string[] Pages = ["", "/silos", "/grains", "/ledger", "/cards"];
+
+    // Only this silo's own scripts, styles and JSON: no CDN could be reached even by mistake.
+    private const string ContentSecurityPolicy =
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+    public static bool IsApiRequest(HttpRequest request) => request.Path.StartsWithSegments(ApiPrefix, StringComparison.Ordinal);
+
+    public static IEndpointRouteBuilder MapWalletDashboard(this IEndpointRouteBuilder app)
+    {
+        var dashboard = app.MapGroup("/dashboard").ExcludeFromDescription().AddEndpointFilter(async (context, next) =>
+        {
+            SetSecurityHeaders(context.HttpContext.Response);
+            return await next(context);
+        });
+
+        foreach (var page in Pages)
+        {
+            dashboard.MapGet(page, () => DashboardAssets.Result("index.html")).RequireAuthorization(DashboardSessionHandler.Policy);
+        }
+
+        dashboard.MapGet("/assets/{name}", (string name) => DashboardAssets.Result(name));
+        dashboard.MapGet("/login", (string? return_url) => LoginPage(null, return_url, StatusCodes.Status200OK));
+        dashboard.MapPost("/login", SignInAsync);
+        dashboard.MapPost("/logout", SignOutAsync);
+
+        var api = dashboard.MapGroup("/api").RequireAuthorization(DashboardSessionHandler.Policy);
+        api.MapGet("/me", Me);
+        api.MapGet("/overview", async (ClusterStatistics cluster, CancellationToken ct, long since = 0) =>
+            TypedResults.Ok(DashboardFigures.Overview(await cluster.ReadAsync(ct), since)));
+        api.MapGet("/silos", async (ClusterStatistics cluster, CancellationToken ct) => TypedResults.Ok(DashboardFigures.Silos(await cluster.ReadAsync(ct))));
+        api.MapGet("/grains", async (ClusterStatistics cluster, CancellationToken ct) => TypedResults.Ok(DashboardFigures.Grains(await cluster.ReadAsync(ct))));
+        api.MapGet("/cards", async (ClusterStatistics cluster, CancellationToken ct, long since = 0) =>
+            TypedResults.Ok(DashboardFigures.Cards(await cluster.ReadAsync(ct), since)));
+        api.MapGet("/money", async (LedgerTotalsCache totals, CancellationToken ct) => TypedResults.Ok(await totals.ReadAsync(ct)));
+        api.MapGet("/ledger", GetLedgerAsync);
+        api.MapPost("/verify", VerifyAsync);
+
+        MapClusterReport(app);
+        app.ServiceProvider.GetRequiredService<DashboardAccess>().LogAtStart(
+            app.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(DashboardEndpoints)));
+        return app;
+    }
+
+    // Peers ask each other over the cluster port, which only silos and clients reach.
+    private static void MapClusterReport(IEndpointRouteBuilder app)
+    {
+        var cluster = app.ServiceProvider.GetRequiredService<IOptions<ClusterOptions>>().Value;
+        if (cluster.Enabled)
+        {
+            app.MapGet(ClusterStatistics.ReportPath, (SiloSampler sampler, long since = 0) =>
+            {
+                sampler.MarkWatched();
+                return TypedResults.Ok(sampler.Report(since));
+            }).RequireHost($"*:{cluster.Port}").ExcludeFromDescription();
+        }
+    }
+
+    private static Ok<SignedIn> Me(ClaimsPrincipal user) =>
+        TypedResults.Ok(new SignedIn(user.TenantId(), user.HasClaim(DashboardSessionHandler.LocalClaim, "true")));
+
+    private static async Task<IResult> SignInAsync(HttpContext context, ApiKeyStore keys, DashboardSessionStore sessions)
+    {
+        if (!SameOrigin(context.Request))
+        {
+            return LoginPage("This sign-in did not come from this dashboard's own page.", null, StatusCodes.Status403Forbidden);
+        }
+
+        var form = context.Request.HasFormContentType ? await context.Request.ReadFormAsync(context.RequestAborted) : null;
+        var key = form?["api_key"].ToString().Trim() ?? "";
+        var returnUrl = form?["return_url"].ToString();
+        if (key.Length == 0)
+        {
+            return LoginPage("Enter an operator API key.", returnUrl, StatusCodes.Status400BadRequest);
+        }
+
+        var identity = await keys.FindAsync(key, context.RequestAborted);
+        if (identity is null)
+        {
+            return LoginPage("That API key is not valid.", returnUrl, StatusCodes.Status401Unauthorized);
+        }
+
+        if (!identity.IsOperator)
+        {
+            return LoginPage("That API key is a client key; the dashboard needs an operator key.", returnUrl, StatusCodes.Status403Forbidden);
+        }
+
+        var token = await sessions.OpenAsync(key, SessionLifetime, context.RequestAborted);
+        context.Response.Cookies.Append(DashboardSessionHandler.CookieName, token, SessionCookie(context.Request, SessionLifetime));
+        return Results.Redirect(LocalReturnUrl(returnUrl), permanent: false, preserveMethod: false);
+    }
+
+    private static async Task<IResult> SignOutAsync(HttpContext context, DashboardSessionStore sessions)
+    {
+        if (!SameOrigin(context.Request))
+        {
+            return Problems.Create(LedgerErrors.Forbidden, "sign-out must come from this dashboard's own page");
+        }
+
+        if (context.Request.Cookies[DashboardSessionHandler.CookieName] is { Length: > 0 } token)
+        {
+            await sessions.CloseAsync(token, context.RequestAborted);
+            DashboardSessionHandler.Forget(token);
+        }
+
+        context.Response.Cookies.Delete(DashboardSessionHandler.CookieName, SessionCookie(context.Request, TimeSpan.Zero));
+        return Results.Redirect(LoginPath);
+    }
+
+    private static async Task<Ok<LedgerFigures>> GetLedgerAsync(
+        LedgerStore ledger, LedgerVerifier verifier, LedgerTotalsCache totals, CancellationToken ct, long after = 0)
+    {
+        var entries = await ledger.RecentAsync(Math.Max(0, after), TailEntriesMax, ct);
+        return TypedResults.Ok(new LedgerFigures(entries, await verifier.LastRunAsync(ct), await totals.ReadAsync(ct)));
+    }
+
+    private static async Task<Results<Ok<VerifyRun>, ProblemHttpResult>> VerifyAsync(HttpRequest request, VerifyGate gate, LedgerVerifier verifier, CancellationToken ct)
+    {
+        if (!SameOrigin(request))
+        {
+            return Problems.Create(LedgerErrors.Forbidden, "verify must be started from this dashboard's own page");
+        }
+
+        if (!gate.TryEnter())
+        {
+            return Problems.Create(LedgerErrors.Conflict, "a verify started from this silo is still running");
+        }
+
+        try
+        {
+            await verifier.VerifyAsync(ct);
+            return TypedResults.Ok((await verifier.LastRunAsync(ct))!);
+        }
+        finally
+        {
+            gate.Exit();
+        }
+    }
+
+    private static IResult LoginPage(string? error, string? returnUrl, int status)
+    {
+        var html = DashboardAssets.Text("login.html")
+            .Replace("{{error}}", WebUtility.HtmlEncode(error ?? ""), StringComparison.Ordinal)
+            .Replace("{{error_class}}", error is null ? "hidden" : "error", StringComparison.Ordinal)
+            .Replace("{{return_url}}", WebUtility.HtmlEncode(LocalReturnUrl(returnUrl)), StringComparison.Ordinal);
+        return Results.Text(html, "text/html; charset=utf-8", statusCode: status);
+    }
+
+    // Only a path of this dashboard: never an absolute URL or "//host" another site could slip in.
+    private static string LocalReturnUrl(string? returnUrl) =>
+        returnUrl is { Length: > 0 } url && url.StartsWith("/dashboard", StringComparison.Ordinal) && !url.StartsWith("//", StringComparison.Ordinal)
+            && !url.Contains('\\', StringComparison.Ordinal)
+            ? url
+            : "/dashboard";
+
+    // Browsers send Origin with every POST; a form on another site gets refused here. Scripts
+    // without Origin authenticate with a bearer key, which no other site can send for them.
+    private static bool SameOrigin(HttpRequest request) =>
+        request.Headers.Origin.ToString() is not { Length: > 0 } origin
+        || string.Equals(origin, $"{request.Scheme}://{request.Host}", StringComparison.OrdinalIgnoreCase);
+
+    private static CookieOptions SessionCookie(HttpRequest request, TimeSpan lifetime) => new()
+    {
+        Path = "/dashboard",
+        HttpOnly = true,
+        Secure = request.IsHttps,
+        SameSite = SameSiteMode.Strict,
+        MaxAge = lifetime,
+        IsEssential = true,
+    };
+
+    private static void SetSecurityHeaders(HttpResponse response)
+    {
+        response.Headers.ContentSecurityPolicy = ContentSecurityPolicy;
+        response.Headers.XContentTypeOptions = "nosniff";
+        response.Headers.XFrameOptions = "DENY";
+        response.Headers["Referrer-Policy"] = "no-referrer";
+        response.Headers.CacheControl = "no-store";
+    }
+}
+
+public sealed record SignedIn(string TenantId, bool WithoutSignIn);
+
+public sealed record LedgerFigures(IReadOnlyList<LedgerTailEntry> Entries, VerifyRun? LastVerify, IReadOnlyList<CurrencyTotals> Totals);
+
+/// <summary>One dashboard-started verify at a time per silo: it reads the whole ledger.</summary>
+public sealed class VerifyGate
+{
+    private int _running;
+
+    public bool TryEnter() => Interlocked.CompareExchange(ref _running, 1, 0) == 0;
+
+    public void Exit() => Volatile.Write(ref _running, 0);
+}
+
+/// <summary>Money per currency, read from the database at most every <see cref="MaxAge"/> however many dashboards ask.</summary>
+public sealed class LedgerTotalsCache(LedgerStore ledger, TimeProvider clock)
+{
+    private static readonly TimeSpan MaxAge = TimeSpan.FromSeconds(2);
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private IReadOnlyList<CurrencyTotals>? _totals;
+    private long _readAt;
+
+    public async Task<IReadOnlyList<CurrencyTotals>> ReadAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_totals is null || clock.GetElapsedTime(_readAt) >= MaxAge)
+            {
+                _totals = await ledger.TotalsAsync(cancellationToken);
+                _readAt = clock.GetTimestamp();
+            }
+
+            return _totals;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+}

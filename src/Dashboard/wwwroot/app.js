@@ -1,0 +1,359 @@
+// The Wallet operator dashboard: one page shell, five views, each polling its figures once a
+// second from /dashboard/api. Plain DOM and SVG, no framework and nothing fetched from elsewhere.
+"use strict";
+
+(() => {
+  const PollMs = 1000;
+  const WindowSeconds = 600;
+  const TailRowsMax = 100;
+
+  // ---- small helpers ----------------------------------------------------------------------
+
+  function el(tag, attributes = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes)) {
+      if (name === "text") node.textContent = value;
+      else if (name === "class") node.className = value;
+      else node.setAttribute(name, value);
+    }
+    for (const child of children) node.append(child);
+    return node;
+  }
+
+  const fmt = {
+    int: (x) => Math.round(x ?? 0).toLocaleString("en-US"),
+    num: (x, digits = 1) => (x ?? 0).toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }),
+    pct: (x) => ((x ?? 0) * 100).toLocaleString("en-US", { maximumFractionDigits: 2 }) + " %",
+    ms: (x) => (x ?? 0) < 10 ? `${fmt.num(x, 2)} ms` : `${fmt.num(x, 1)} ms`,
+    bytes: (x) => x == null ? "–" : `${fmt.num(x / 1048576, 1)} MiB`,
+    duration: (s) => {
+      if (s == null) return "–";
+      const d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60), sec = Math.floor(s % 60);
+      return d > 0 ? `${d}d ${h}h` : h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m ${sec}s` : `${sec}s`;
+    },
+    time: (iso) => iso ? new Date(iso).toLocaleTimeString("en-GB") : "–",
+    dateTime: (iso) => iso ? new Date(iso).toLocaleString("en-GB") : "–",
+  };
+
+  class SignedOut extends Error {}
+
+  async function api(path, options = {}) {
+    const response = await fetch(`/dashboard/api/${path}`, {
+      credentials: "same-origin",
+      ...options,
+      headers: { accept: "application/json", ...(options.headers ?? {}) },
+    });
+    if (response.status === 401) {
+      location.href = `/dashboard/login?return_url=${encodeURIComponent(location.pathname)}`;
+      throw new SignedOut();
+    }
+    const body = await response.json().catch(() => null);
+    if (!response.ok) throw new Error(body?.detail ?? `${path} answered ${response.status}`);
+    return body;
+  }
+
+  /** The last ten minutes of one-second points, merged as they arrive. */
+  class Series {
+    points = [];
+    get last() { return this.points.length ? this.points[this.points.length - 1].t : 0; }
+    add(points) {
+      for (const point of points) if (point.t > this.last) this.points.push(point);
+      const oldest = this.last - WindowSeconds;
+      while (this.points.length && this.points[0].t <= oldest) this.points.shift();
+    }
+  }
+
+  // ---- building blocks ----------------------------------------------------------------------
+
+  function tiles(definitions) {
+    const values = {};
+    const node = el("div", { class: "tiles" });
+    for (const [key, label] of definitions) {
+      values[key] = el("div", { class: "value", "data-figure": key, text: "–" });
+      node.append(el("div", { class: "tile" }, el("div", { class: "label", text: label }), values[key]));
+    }
+    return { node, set: (key, text) => { values[key].textContent = text; } };
+  }
+
+  /**
+   * A line chart of the last ten minutes: one path per series, y from zero to the window's maximum.
+   * Redrawn whole each time, at the size it is shown, so its labels are never stretched.
+   */
+  function chart(name, title, lines, format = (v) => fmt.num(v, 1)) {
+    const ns = "http://www.w3.org/2000/svg";
+    const height = 140, left = 48, top = 8, bottom = 16;
+    const svg = document.createElementNS(ns, "svg");
+    svg.dataset.chart = name;
+    const current = el("span", { text: "" });
+    const legend = el("div", { class: "legend" }, ...lines.map((line, i) => el("span", {}, el("i", { class: `s${i + 1}` }), line.label)));
+    const node = el("div", { class: "chart" }, el("div", { class: "title" }, el("span", { text: title }), current), svg, legend);
+
+    function svgEl(tag, attributes, text) {
+      const child = document.createElementNS(ns, tag);
+      for (const [key, value] of Object.entries(attributes)) child.setAttribute(key, value);
+      if (text !== undefined) child.textContent = text;
+      return child;
+    }
+
+    function draw(points) {
+      const width = Math.max(300, Math.round(svg.getBoundingClientRect().width) || 600);
+      svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+      const end = points.length ? points[points.length - 1].t : Math.floor(Date.now() / 1000);
+      const start = end - WindowSeconds;
+      const max = Math.max(1e-9, ...lines.flatMap((line) => points.map((p) => line.value(p))));
+      const y = (v) => top + (height - top - bottom) * (1 - v / max);
+      const children = [];
+      for (const f of [0, 0.5, 1]) {
+        children.push(svgEl("line", { x1: left, x2: width, y1: y(max * f), y2: y(max * f), class: "grid-line" }));
+        children.push(svgEl("text", { x: left - 6, y: y(max * f) + 3, "text-anchor": "end", class: "axis" }, format(max * f)));
+      }
+      children.push(svgEl("text", { x: left, y: height - 2, class: "axis" }, "−10 min"));
+      children.push(svgEl("text", { x: width, y: height - 2, "text-anchor": "end", class: "axis" }, "now"));
+      lines.forEach((line, i) => {
+        const d = points.map((p, j) => `${j === 0 ? "M" : "L"}${(left + (width - left) * (p.t - start) / WindowSeconds).toFixed(1)},${y(line.value(p)).toFixed(1)}`).join("");
+        children.push(svgEl("path", { class: `line s${i + 1}`, "data-series": line.key, d: d || "M0,0" }));
+      });
+      svg.replaceChildren(...children);
+      const last = points[points.length - 1];
+      current.textContent = last ? lines.map((line) => `${line.label} ${format(line.value(last))}`).join(" · ") : "no data yet";
+    }
+    return { node, draw };
+  }
+
+  function table(name, columns) {
+    const body = el("tbody");
+    const node = el("table", { "data-table": name },
+      el("thead", {}, el("tr", {}, ...columns.map((c) => el("th", { class: c.num ? "num" : "", text: c.title })))), body);
+    function set(rows, { fresh = () => false, empty = "nothing yet" } = {}) {
+      body.replaceChildren(...(rows.length ? rows.map((row) => el("tr", { class: fresh(row) ? "fresh" : "" },
+        ...columns.map((c) => {
+          const value = c.value(row);
+          return el("td", { class: c.num ? "num" : "" }, value instanceof Node ? value : String(value ?? "–"));
+        }))) : [el("tr", {}, el("td", { class: "empty", colspan: String(columns.length), text: empty }))]));
+    }
+    return { node, set };
+  }
+
+  const badge = (text) => el("span", { class: `badge ${text}`, text });
+  const section = (title, ...children) => [el("h2", { text: title }), ...children];
+
+  const moneyColumns = [
+    { title: "Currency", value: (m) => m.currency },
+    { title: "Issued by treasury", num: true, value: (m) => m.issued },
+    { title: "Held in user wallets", num: true, value: (m) => m.held_by_users },
+    { title: "Pending in holds", num: true, value: (m) => m.pending_in_holds },
+    { title: "In system accounts", num: true, value: (m) => m.in_system_accounts },
+    { title: "User wallets", num: true, value: (m) => fmt.int(m.user_wallets) },
+  ];
+
+  // ---- pages ----------------------------------------------------------------------------------
+
+  function overviewPage(root) {
+    const series = new Series();
+    const figures = tiles([
+      ["silos_up", "Silos up"], ["activations", "Activations"], ["calls_per_second", "Calls / s"], ["error_rate", "Error rate"],
+      ["average_ms", "Average latency"], ["p99_ms", "p99 latency"], ["entries_per_second", "Ledger entries / s"], ["average_batch_size", "Average commit batch"],
+    ]);
+    const charts = [
+      chart("calls", "Calls per second", [{ key: "calls", label: "calls", value: (p) => p.calls }, { key: "errors", label: "errors", value: (p) => p.errors }]),
+      chart("latency", "Latency (ms)", [{ key: "average_ms", label: "average", value: (p) => p.average_ms }, { key: "p99_ms", label: "p99", value: (p) => p.p99_ms }], (v) => fmt.num(v, 2)),
+      chart("entries", "Ledger entries per second", [{ key: "entries", label: "entries", value: (p) => p.entries }]),
+      chart("batch", "Average commit batch", [{ key: "batch", label: "items per batch", value: (p) => p.commit_batches ? p.commit_items / p.commit_batches : 0 }]),
+      chart("activations", "Activations", [{ key: "activations", label: "activations", value: (p) => p.activations }], fmt.int),
+    ];
+    const money = table("money", moneyColumns);
+    root.append(figures.node, ...section("Last 10 minutes", el("div", { class: "charts" }, ...charts.map((c) => c.node))), ...section("Money per currency", money.node));
+
+    return async () => {
+      const [overview, totals] = await Promise.all([api(`overview?since=${series.last}`), api("money")]);
+      series.add(overview.series);
+      figures.set("silos_up", `${overview.silos_up} / ${overview.silos_shown}`);
+      figures.set("activations", fmt.int(overview.activations));
+      figures.set("calls_per_second", fmt.num(overview.calls_per_second));
+      figures.set("error_rate", fmt.pct(overview.error_rate));
+      figures.set("average_ms", fmt.ms(overview.average_ms));
+      figures.set("p99_ms", fmt.ms(overview.p99_ms));
+      figures.set("entries_per_second", fmt.num(overview.entries_per_second));
+      figures.set("average_batch_size", fmt.num(overview.average_batch_size));
+      charts.forEach((c) => c.draw(series.points));
+      money.set(totals, { empty: "no wallets yet" });
+    };
+  }
+
+  function silosPage(root) {
+    const silos = table("silos", [
+      { title: "Silo", value: (s) => s.silo },
+      { title: "Status", value: (s) => badge(s.status) },
+      { title: "Host", value: (s) => s.host_name },
+      { title: "Uptime", value: (s) => fmt.duration(s.uptime_seconds) },
+      { title: "CPU", num: true, value: (s) => s.cpu_percent == null ? "–" : `${fmt.num(s.cpu_percent)} % of ${s.processor_count}` },
+      { title: "Memory", num: true, value: (s) => fmt.bytes(s.memory_bytes) },
+      { title: "Activations", num: true, value: (s) => s.activations == null ? "–" : fmt.int(s.activations) },
+      { title: "Calls / s", num: true, value: (s) => s.calls_per_second == null ? "–" : fmt.num(s.calls_per_second) },
+      { title: "By grain type", value: (s) => s.activations_by_type.map((a) => `${a.name} ${fmt.int(a.count)}`).join(", ") || (s.answering ? "none" : "not answering") },
+      { title: "Last heartbeat", value: (s) => fmt.time(s.heartbeat_at) },
+    ]);
+    root.append(...section("Silos", silos.node));
+    return async () => silos.set(await api("silos"));
+  }
+
+  function grainsPage(root) {
+    const methodColumns = [
+      { title: "Grain", value: (m) => m.grain_type },
+      { title: "Method", value: (m) => m.method },
+      { title: "Calls", num: true, value: (m) => fmt.int(m.calls) },
+      { title: "Errors", num: true, value: (m) => fmt.int(m.errors) },
+      { title: "Error rate", num: true, value: (m) => fmt.pct(m.error_rate) },
+      { title: "Average", num: true, value: (m) => fmt.ms(m.average_ms) },
+      { title: "p99", num: true, value: (m) => fmt.ms(m.p99_ms) },
+    ];
+    const hot = table("hot-grains", [
+      { title: "Grain", value: (h) => h.grain_type },
+      { title: "Key", value: (h) => h.key },
+      { title: "Calls / s", num: true, value: (h) => fmt.num(h.calls_per_second) },
+    ]);
+    const slowest = table("slowest", methodColumns);
+    const failing = table("most-failing", methodColumns);
+    const methods = table("methods", methodColumns);
+    const activations = table("activations", [{ title: "Grain type", value: (a) => a.name }, { title: "Activations", num: true, value: (a) => fmt.int(a.count) }]);
+    root.append(
+      el("div", { class: "cols" }, el("div", {}, ...section("Hottest grains now", hot.node)), el("div", {}, ...section("Activations by grain type", activations.node))),
+      el("div", { class: "cols" }, el("div", {}, ...section("Slowest methods (p99)", slowest.node)), el("div", {}, ...section("Most failing methods", failing.node))),
+      ...section("Every method since each silo started", methods.node));
+    return async () => {
+      const grains = await api("grains");
+      hot.set(grains.hot_grains, { empty: "no calls in the last second" });
+      slowest.set(grains.slowest);
+      failing.set(grains.most_failing, { empty: "no failures" });
+      methods.set(grains.methods);
+      activations.set(grains.activations_by_type, { empty: "no activations" });
+    };
+  }
+
+  function ledgerPage(root) {
+    let newest = 0;
+    let rows = [];
+    const verifyButton = el("button", { class: "action", id: "run-verify", type: "button", text: "Run verify" });
+    const verifyResult = el("div", { id: "verify-result", class: "muted", text: "–" });
+    const totals = table("totals", moneyColumns);
+    const tail = table("tail", [
+      { title: "Seq", num: true, value: (e) => fmt.int(e.seq) },
+      { title: "Time", value: (e) => fmt.time(e.transfer.created_at) },
+      { title: "Tenant", value: (e) => e.tenant_id },
+      { title: "From", value: (e) => e.transfer.source },
+      { title: "To", value: (e) => e.transfer.destination },
+      { title: "Amount", num: true, value: (e) => `${e.transfer.amount} ${e.transfer.currency}` },
+      { title: "Transfer", value: (e) => e.transfer.id },
+    ]);
+    let lastVerify = null;
+    const showVerify = (run) => {
+      lastVerify = run;
+      verifyResult.replaceChildren(...(run
+        ? [badge(run.ok ? "ok" : "failed"), ` ${fmt.dateTime(run.ran_at)} · ${fmt.int(run.wallets_checked)} wallets, ${fmt.int(run.entries_checked)} entries in ${fmt.num(run.duration_ms, 0)} ms`,
+          ...(run.ok ? [] : [` · ${run.problem_count} problems: ${run.problems.slice(0, 3).map((p) => `${p.code} ${p.detail}`).join("; ")}`])]
+        : ["never run"]));
+    };
+    verifyButton.addEventListener("click", async () => {
+      verifyButton.disabled = true;
+      verifyResult.textContent = "verifying…";
+      try {
+        showVerify(await api("verify", { method: "POST" }));
+      } catch (error) {
+        if (!(error instanceof SignedOut)) { verifyResult.textContent = `verify failed: ${error.message}`; }
+      } finally {
+        verifyButton.disabled = false;
+      }
+    });
+    root.append(
+      ...section("Last verify", el("div", { class: "panel" }, verifyResult, el("p", {}, verifyButton))),
+      ...section("Totals per currency", totals.node),
+      ...section("Live tail of committed entries", tail.node));
+    return async () => {
+      const ledger = await api(`ledger?after=${newest}`);
+      const before = newest;
+      if (ledger.entries.length) {
+        rows = [...ledger.entries, ...rows].slice(0, TailRowsMax);
+        newest = rows[0].seq;
+      }
+      tail.set(rows, { fresh: (e) => before > 0 && e.seq > before, empty: "no entries yet" });
+      totals.set(ledger.totals, { empty: "no wallets yet" });
+      if (!verifyButton.disabled && JSON.stringify(ledger.last_verify) !== JSON.stringify(lastVerify)) showVerify(ledger.last_verify);
+    };
+  }
+
+  function cardsPage(root) {
+    const series = new Series();
+    const figures = tiles([
+      ["authorizations_per_second", "Authorizations / s"], ["approval_rate", "Approval rate"], ["approved", "Approved"], ["declined", "Declined"], ["reviews", "Flagged for review"],
+    ]);
+    const decisions = chart("authorizations", "Authorizations per second", [
+      { key: "approved", label: "approved", value: (p) => p.approved }, { key: "declined", label: "declined", value: (p) => p.declined }, { key: "reviews", label: "flagged", value: (p) => p.reviews }]);
+    const reasons = table("decline-reasons", [{ title: "Decline reason", value: (r) => r.name }, { title: "Count", num: true, value: (r) => fmt.int(r.count) }]);
+    const flags = table("fraud-flags", [{ title: "Fraud rule", value: (r) => r.name }, { title: "Fired", num: true, value: (r) => fmt.int(r.count) }]);
+    root.append(figures.node, el("p", { class: "muted", text: "Counts are over the last 10 minutes of every answering silo." }),
+      el("div", { class: "charts" }, decisions.node),
+      el("div", { class: "cols" }, el("div", {}, ...section("Decline reasons", reasons.node)), el("div", {}, ...section("Fraud flags", flags.node))));
+    return async () => {
+      const cards = await api(`cards?since=${series.last}`);
+      series.add(cards.series);
+      figures.set("authorizations_per_second", fmt.num(cards.authorizations_per_second));
+      figures.set("approval_rate", cards.approved + cards.declined ? fmt.pct(cards.approval_rate) : "–");
+      figures.set("approved", fmt.int(cards.approved));
+      figures.set("declined", fmt.int(cards.declined));
+      figures.set("reviews", fmt.int(cards.reviews));
+      decisions.draw(series.points);
+      reasons.set(cards.decline_reasons, { empty: "no declines" });
+      flags.set(cards.fraud_flags, { empty: "no fraud rule fired" });
+    };
+  }
+
+  // ---- routing and the poll loop ----------------------------------------------------------
+
+  const pages = { overview: overviewPage, silos: silosPage, grains: grainsPage, ledger: ledgerPage, cards: cardsPage };
+  const live = document.getElementById("live");
+  let refresh = null;
+  let generation = 0;
+
+  function pageOf(pathname) {
+    const name = pathname.replace(/^\/dashboard\/?/, "").split("/")[0];
+    return pages[name] ? name : "overview";
+  }
+
+  function show(pathname) {
+    const name = pageOf(pathname);
+    document.title = `${name[0].toUpperCase()}${name.slice(1)} · Wallet dashboard`;
+    for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.dataset.page === name);
+    const root = document.getElementById("page");
+    root.replaceChildren();
+    root.dataset.page = name;
+    refresh = pages[name](root);
+    generation++;
+    poll(generation);
+  }
+
+  async function poll(mine) {
+    if (mine !== generation) return;
+    try {
+      await refresh();
+      if (mine !== generation) return;
+      live.className = "live ok";
+      live.textContent = `live · ${new Date().toLocaleTimeString("en-GB")}`;
+      live.dataset.updated = String(Date.now());
+    } catch (error) {
+      if (error instanceof SignedOut) return;
+      live.className = "live down";
+      live.textContent = `not updating: ${error.message}`;
+    }
+    setTimeout(() => poll(mine), PollMs);
+  }
+
+  document.querySelector("nav").addEventListener("click", (event) => {
+    const link = event.target.closest("a[data-page]");
+    if (!link) return;
+    event.preventDefault();
+    if (link.getAttribute("href") !== location.pathname) history.pushState({}, "", link.getAttribute("href"));
+    show(location.pathname);
+  });
+  window.addEventListener("popstate", () => show(location.pathname));
+  show(location.pathname);
+})();
