@@ -30,7 +30,6 @@ public static class DashboardServiceCollectionExtensions
         services.AddSingleton<SiloSampler>();
         services.AddHostedService(sp => sp.GetRequiredService<SiloSampler>());
         services.AddSingleton<ClusterStatistics>();
-        services.AddSingleton<LedgerTotalsCache>();
         services.AddSingleton<VerifyGate>();
         services.AddAuthentication()
             .AddScheme<AuthenticationSchemeOptions, DashboardSessionHandler>(DashboardSessionHandler.SchemeName, null);

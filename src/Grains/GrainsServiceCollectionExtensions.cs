@@ -56,6 +56,7 @@ public static class GrainsServiceCollectionExtensions
         services.AddSingleton<WalletStore>();
         services.AddSingleton<LedgerStore>();
         services.AddSingleton<LedgerVerifier>();
+        services.AddSingleton<LedgerTotalsCache>();
         services.AddSingleton<IdempotencyStore>();
         services.AddSingleton<ApiKeyStore>();
         services.AddSingleton<DashboardSessionStore>();

@@ -5,7 +5,9 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Wallet.Api.Infrastructure;
+using Wallet.Grains.Ledger;
 using Wallet.Runtime;
+using Wallet.Runtime.Cluster;
 using Wallet.Runtime.Commit;
 using Wallet.Runtime.Hosting;
 
@@ -19,29 +21,94 @@ public static class MetricsEndpoints
 {
     public static IEndpointRouteBuilder MapMetricsEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/metrics", Write).WithTags("Operations").ExcludeFromDescription()
+        app.MapGet("/metrics", WriteAsync).WithTags("Operations").ExcludeFromDescription()
             .RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy);
         return app;
     }
 
-    // A thin API process hosts no grains: it has no grain, activation or commit figures, only its own process's.
-    private static IResult Write(HttpContext context)
+    // A thin API process hosts no grains: it has no grain, activation, commit or card figures, only
+    // the ledger's (from the database) and its own process's.
+    private static async Task<IResult> WriteAsync(HttpContext context, LedgerTotalsCache totals, LedgerVerifier verifier, CancellationToken cancellationToken)
     {
         var text = new PrometheusText();
         var services = context.RequestServices;
         if (services.GetService<GrainCallStatistics>() is { } calls
             && services.GetService<SiloStatistics>() is { } silo
-            && services.GetService<GroupCommitStatistics>() is { } commits)
+            && services.GetService<GroupCommitStatistics>() is { } commits
+            && services.GetService<LedgerStatistics>() is { } ledger)
         {
             WriteSilo(text, calls, silo, commits);
+            WriteLedger(text, ledger.Snapshot());
+            WriteSilos(text, services.GetService<ClusterMembershipService>());
+        }
+
+        WriteMoney(text, await totals.ReadAsync(cancellationToken));
+        if (await verifier.LastRunAsync(cancellationToken) is { } verify)
+        {
+            text.Family("wallet_ledger_last_verify_ok", "gauge", "1 when the last ledger verify (any process's) found no problem, else 0.")
+                .Sample("wallet_ledger_last_verify_ok", verify.Ok ? 1 : 0)
+                .Family("wallet_ledger_last_verify_timestamp_seconds", "gauge", "When the last ledger verify ran, in Unix seconds.")
+                .Sample("wallet_ledger_last_verify_timestamp_seconds", verify.RanAt.ToUnixTimeMilliseconds() / 1000.0);
         }
 
         using var process = Process.GetCurrentProcess();
         text.Family("process_resident_memory_bytes", "gauge", "Resident memory of the process.")
             .Sample("process_resident_memory_bytes", process.WorkingSet64)
             .Family("process_cpu_seconds_total", "counter", "CPU time used by the process.")
-            .Sample("process_cpu_seconds_total", process.TotalProcessorTime.TotalSeconds);
+            .Sample("process_cpu_seconds_total", process.TotalProcessorTime.TotalSeconds)
+            .Family("process_start_time_seconds", "gauge", "When the process started, in Unix seconds.")
+            .Sample("process_start_time_seconds", new DateTimeOffset(process.StartTime.ToUniversalTime()).ToUnixTimeMilliseconds() / 1000.0);
         return Results.Text(text.ToString(), PrometheusText.ContentType);
+    }
+
+    private static void WriteLedger(PrometheusText text, LedgerCounters ledger)
+    {
+        text.Family("wallet_ledger_entries_total", "counter", "Ledger entries this silo committed.")
+            .Sample("wallet_ledger_entries_total", ledger.Entries)
+            .Family("wallet_card_authorizations_total", "counter", "Card authorizations this silo decided, by decision.")
+            .Sample("wallet_card_authorizations_total", ledger.Approved, ("decision", "approved"))
+            .Sample("wallet_card_authorizations_total", ledger.Declined, ("decision", "declined"))
+            .Family("wallet_card_reviews_total", "counter", "Card authorizations flagged for review by a fraud rule.")
+            .Sample("wallet_card_reviews_total", ledger.Reviews);
+        text.Family("wallet_card_declines_total", "counter", "Declined card authorizations, by problem code.");
+        foreach (var (code, count) in ledger.DeclineCodes.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            text.Sample("wallet_card_declines_total", count, ("code", code));
+        }
+
+        text.Family("wallet_card_fraud_rule_hits_total", "counter", "Fraud rules that fired on card authorizations, by rule.");
+        foreach (var (rule, count) in ledger.FraudRules.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            text.Sample("wallet_card_fraud_rule_hits_total", count, ("rule", rule));
+        }
+    }
+
+    // Alone, a silo is its own cluster of one.
+    private static void WriteSilos(PrometheusText text, ClusterMembershipService? membership)
+    {
+        var entries = membership?.LastSnapshot?.Entries;
+        text.Family("wallet_cluster_silos", "gauge", "Silos in the membership table as this silo last read it, by status (dead ones are not counted).")
+            .Sample("wallet_cluster_silos", entries?.Count(e => e.Status == SiloStatus.Active) ?? 1, ("status", "active"))
+            .Sample("wallet_cluster_silos", entries?.Count(e => e.Status == SiloStatus.Leaving) ?? 0, ("status", "leaving"));
+    }
+
+    private static void WriteMoney(PrometheusText text, IReadOnlyList<CurrencyTotals> totals)
+    {
+        (string Name, string Help, Func<CurrencyTotals, string> Value)[] families =
+        [
+            ("wallet_money_issued", "Money the treasury has issued, in the currency's major unit.", t => t.Issued),
+            ("wallet_money_held_by_users", "Money in user wallets, pending holds included, in the major unit.", t => t.HeldByUsers),
+            ("wallet_money_pending_in_holds", "Money of user wallets held for open holds, in the major unit.", t => t.PendingInHolds),
+            ("wallet_money_in_system_accounts", "Money in revenue, fees, settlement and other system accounts, in the major unit.", t => t.InSystemAccounts),
+        ];
+        foreach (var (name, help, value) in families)
+        {
+            text.Family(name, "gauge", help);
+            foreach (var currency in totals)
+            {
+                text.Sample(name, double.Parse(value(currency), CultureInfo.InvariantCulture), ("currency", currency.Currency));
+            }
+        }
     }
 
     private static void WriteSilo(PrometheusText text, GrainCallStatistics calls, SiloStatistics silo, GroupCommitStatistics commits)

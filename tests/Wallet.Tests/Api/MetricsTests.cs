@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.RegularExpressions;
+using Wallet.Tests.Cards;
 using Wallet.Tests.Infrastructure;
 using Xunit;
 
@@ -10,13 +11,10 @@ namespace Wallet.Tests.Api;
 /// <summary>/metrics parses as Prometheus text, line by line, and carries every documented name.</summary>
 public sealed partial class MetricsTests
 {
-    private static readonly string[] DocumentedNames =
-    [
-        "wallet_grain_calls_total", "wallet_grain_call_errors_total", "wallet_grain_call_duration_seconds_bucket",
-        "wallet_grain_call_duration_seconds_sum", "wallet_grain_call_duration_seconds_count", "wallet_activations",
-        "wallet_commit_batches_total", "wallet_commit_failed_batches_total", "wallet_commit_items_total",
-        "wallet_commit_duration_seconds_total", "process_resident_memory_bytes", "process_cpu_seconds_total",
-    ];
+    private static readonly HttpStatusCode FraudBlockedStatus = (HttpStatusCode)Wallet.Grains.LedgerProblems.StatusOf("fraud_blocked");
+
+    // The names the README's metrics table documents: the test fails when the two drift apart.
+    private static readonly string[] DocumentedNames = ReadDocumentedNames();
 
     [Fact]
     public async Task Metrics_AfterTransfers_EveryLineValidAndDocumentedNamesPresent()
@@ -27,6 +25,11 @@ public sealed partial class MetricsTests
         var wallet = (await created.Content.ReadFromJsonAsync<Dictionary<string, object>>())!["id"].ToString()!;
         (await client.PostAsJsonAsync($"/v1/wallets/{wallet}/deposit", new { amount = "10.00" })).EnsureSuccessStatusCode();
         Assert.Equal(HttpStatusCode.PaymentRequired, (await client.PostAsJsonAsync($"/v1/wallets/{wallet}/spend", new { amount = "99.00" })).StatusCode);
+
+        var (_, card) = await client.FundedCardAsync("100.00");
+        await client.ApproveAsync(card, "5.00");
+        await (await client.AuthorizeAsync(card, "6000.00")).ExpectDeclinedAsync(client, FraudBlockedStatus, "fraud_blocked");
+        await client.AssertVerifiedAsync();
 
         var response = await client.GetAsync(new Uri("/metrics", UriKind.Relative));
 
@@ -62,6 +65,27 @@ public sealed partial class MetricsTests
         Assert.Equal(count.Value, buckets[^1].Value);
         Assert.Contains("le=\"+Inf\"", buckets[^1].Labels, StringComparison.Ordinal);
         Assert.True(samples.Single(s => s.Name == "wallet_commit_items_total").Value >= 1);
+        Assert.True(Value(samples, "wallet_ledger_entries_total") >= 1);
+        Assert.True(Value(samples, "wallet_card_authorizations_total", "decision=\"approved\"") >= 1);
+        Assert.True(Value(samples, "wallet_card_authorizations_total", "decision=\"declined\"") >= 1);
+        Assert.True(Value(samples, "wallet_card_declines_total", "code=\"fraud_blocked\"") >= 1);
+        Assert.True(Value(samples, "wallet_card_fraud_rule_hits_total", "rule=\"max_amount\"") >= 1);
+        Assert.Equal(1, Value(samples, "wallet_cluster_silos", "status=\"active\""));
+        Assert.Equal(1, Value(samples, "wallet_ledger_last_verify_ok"));
+        // Issued money is where every other figure came from: the books balance per currency.
+        Assert.Equal(
+            Value(samples, "wallet_money_issued", "currency=\"USD\""),
+            Value(samples, "wallet_money_held_by_users", "currency=\"USD\"") + Value(samples, "wallet_money_in_system_accounts", "currency=\"USD\""),
+            precision: 2);
+        Assert.True(Value(samples, "wallet_money_pending_in_holds", "currency=\"USD\"") >= 5);
+    }
+
+    [Fact]
+    public void DocumentedNames_ReadFromTheReadme_CoverEveryFamily()
+    {
+        Assert.Contains("wallet_money_issued", DocumentedNames);
+        Assert.Contains("wallet_grain_call_duration_seconds_bucket", DocumentedNames);
+        Assert.True(DocumentedNames.Length >= 25, $"only {DocumentedNames.Length} names read from the README");
     }
 
     [Fact]
@@ -74,6 +98,26 @@ public sealed partial class MetricsTests
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync(new Uri("/metrics", UriKind.Relative))).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await tenant.GetAsync(new Uri("/metrics", UriKind.Relative))).StatusCode);
     }
+
+    private static double Value(List<(string Name, string Labels, double Value)> samples, string name, string labels = "") =>
+        samples.Single(s => s.Name == name && s.Labels.Contains(labels, StringComparison.Ordinal)).Value;
+
+    // Rows of the table under "### Metrics": | `name` | type | ... ; a histogram exposes three series.
+    private static string[] ReadDocumentedNames()
+    {
+        var readme = File.ReadAllText(Path.Combine(RepositoryPaths.Root(), "README.md"));
+        var section = readme[readme.IndexOf("### Metrics", StringComparison.Ordinal)..];
+        section = section[..section.IndexOf("\n## ", StringComparison.Ordinal)];
+        return
+        [
+            .. DocumentedRow().Matches(section).SelectMany(m => m.Groups["type"].Value == "histogram"
+                ? new[] { m.Groups["name"].Value + "_bucket", m.Groups["name"].Value + "_sum", m.Groups["name"].Value + "_count" }
+                : [m.Groups["name"].Value]),
+        ];
+    }
+
+    [GeneratedRegex(@"^\| `(?<name>[a-z_]+)` \| (?<type>counter|gauge|histogram) \|", RegexOptions.Multiline)]
+    private static partial Regex DocumentedRow();
 
     [GeneratedRegex(@"^# (HELP [a-zA-Z_:][a-zA-Z0-9_:]* .+|TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (counter|gauge|histogram|summary|untyped))$")]
     private static partial Regex CommentLine();

@@ -1,6 +1,6 @@
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using System.Text;
+using Wallet.Tests.Infrastructure;
 using Xunit.Abstractions;
 
 namespace Wallet.Tests.Cluster;
@@ -177,15 +177,8 @@ internal sealed class BankReport
         return path;
     }
 
-    /// <summary>
-    /// <c>artifacts/</c> at the repository root: the folder holding Wallet.sln above the test assembly,
-    /// or, when the build output lives elsewhere (<c>--artifacts-path</c>), above this source file.
-    /// </summary>
-    public static string ArtifactsDirectory([CallerFilePath] string sourceFile = "")
-    {
-        var root = RepositoryRoot(AppContext.BaseDirectory) ?? RepositoryRoot(Path.GetDirectoryName(sourceFile)) ?? AppContext.BaseDirectory;
-        return Path.Combine(root, "artifacts");
-    }
+    /// <summary><c>artifacts/</c> at the repository root.</summary>
+    public static string ArtifactsDirectory() => RepositoryPaths.Artifacts();
 
     private void FormatThroughput(StringBuilder text)
     {
@@ -270,17 +263,4 @@ internal sealed class BankReport
     private static string Money(long minorUnits) => Wallet.Grains.Money.Amount.Format(minorUnits, BankWorkload.Scale);
 
     private static void Line(StringBuilder text, string line) => text.Append(line).Append('\n');
-
-    private static string? RepositoryRoot(string? start)
-    {
-        for (var directory = start is null ? null : new DirectoryInfo(start); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Wallet.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        return null;
-    }
 }

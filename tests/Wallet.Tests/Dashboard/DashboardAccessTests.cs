@@ -1,0 +1,263 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Npgsql;
+using Wallet.Dashboard.Access;
+using Wallet.Grains.Storage;
+using Wallet.Tests.Cards;
+using Wallet.Tests.Infrastructure;
+using Xunit;
+
+namespace Wallet.Tests.Dashboard;
+
+/// <summary>Who may see the dashboard and how a session starts and ends, through the HTTP surface.</summary>
+public sealed class DashboardAccessTests : IAsyncLifetime
+{
+    private WalletApiFactory _factory = null!;
+
+    public async Task InitializeAsync() => _factory = await WalletApiFactory.CreateAsync("dashboardaccess");
+
+    public async Task DisposeAsync() => await _factory.DisposeAsync();
+
+    [Theory]
+    [InlineData("/dashboard")]
+    [InlineData("/dashboard/silos")]
+    [InlineData("/dashboard/cards")]
+    public async Task Page_WithoutSession_RedirectsToLoginWithReturnUrl(string page)
+    {
+        using var browser = Browser();
+
+        var response = await browser.GetAsync(new Uri(page, UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Equal($"/dashboard/login?return_url={Uri.EscapeDataString(page)}", response.Headers.Location!.OriginalString);
+    }
+
+    [Fact]
+    public async Task Api_WithoutSession_Is401Problem()
+    {
+        using var browser = Browser();
+
+        var response = await browser.GetAsync(new Uri("/dashboard/api/overview", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("unauthorized", (await response.Content.ReadAsync<JsonElement>()).GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task SignIn_WithOperatorKey_SetsAStrictHttpOnlyCookieAndOpensThePage()
+    {
+        using var browser = Browser();
+
+        var response = await SignInAsync(browser, WalletApiFactory.OperatorKey, "/dashboard/grains");
+
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Equal("/dashboard/grains", response.Headers.Location!.OriginalString);
+        var cookie = Assert.Single(response.Headers.GetValues("Set-Cookie"));
+        Assert.StartsWith(DashboardSessionHandler.CookieName + "=", cookie, StringComparison.Ordinal);
+        Assert.Contains("httponly", cookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("samesite=strict", cookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("path=/dashboard", cookie, StringComparison.OrdinalIgnoreCase);
+        var page = await browser.GetAsync(new Uri("/dashboard/grains", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Contains("/dashboard/assets/app.js", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("default-src 'none'", page.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync(new Uri("/dashboard/api/overview", UriKind.Relative))).StatusCode);
+    }
+
+    [Fact]
+    public async Task SignIn_WithWrongOrClientKey_ShowsTheErrorAndSetsNoCookie()
+    {
+        using var browser = Browser();
+        using var tenant = await _factory.CreateTenantClientAsync("dashboard-client");
+        var clientKey = tenant.DefaultRequestHeaders.Authorization!.Parameter!;
+
+        var wrong = await SignInAsync(browser, "not-a-key", "/dashboard");
+        var client = await SignInAsync(browser, clientKey, "/dashboard");
+        var empty = await SignInAsync(browser, "  ", "/dashboard");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        Assert.Contains("That API key is not valid.", await wrong.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, client.StatusCode);
+        Assert.Contains("needs an operator key", await client.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.BadRequest, empty.StatusCode);
+        Assert.False(wrong.Headers.Contains("Set-Cookie") || client.Headers.Contains("Set-Cookie") || empty.Headers.Contains("Set-Cookie"));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.GetAsync(new Uri("/dashboard/api/silos", UriKind.Relative))).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("//elsewhere.example/dashboard")]
+    [InlineData("https://elsewhere.example/")]
+    [InlineData("/v1/wallets")]
+    [InlineData("/dashboard\\..\\x")]
+    public async Task SignIn_WithForeignReturnUrl_LandsOnTheDashboard(string returnUrl)
+    {
+        using var browser = Browser();
+
+        var response = await SignInAsync(browser, WalletApiFactory.OperatorKey, returnUrl);
+
+        Assert.Equal("/dashboard", response.Headers.Location!.OriginalString);
+    }
+
+    [Fact]
+    public async Task SignIn_FromAnotherOrigin_IsRefused()
+    {
+        using var browser = Browser();
+        browser.DefaultRequestHeaders.Add("Origin", "https://elsewhere.example");
+
+        var response = await SignInAsync(browser, WalletApiFactory.OperatorKey, "/dashboard");
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.False(response.Headers.Contains("Set-Cookie"));
+    }
+
+    [Fact]
+    public async Task SignOut_EndsTheSessionForItsCookie()
+    {
+        using var browser = _factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = false });
+        var signedIn = await SignInAsync(browser, WalletApiFactory.OperatorKey, "/dashboard");
+        browser.DefaultRequestHeaders.Add("Cookie", signedIn.Headers.GetValues("Set-Cookie").Single().Split(';')[0]);
+        Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync(new Uri("/dashboard/api/overview", UriKind.Relative))).StatusCode);
+
+        var response = await browser.PostAsync(new Uri("/dashboard/logout", UriKind.Relative), null);
+
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Equal("/dashboard/login", response.Headers.Location!.OriginalString);
+        Assert.StartsWith(DashboardSessionHandler.CookieName + "=;", response.Headers.GetValues("Set-Cookie").Single(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.GetAsync(new Uri("/dashboard/api/overview", UriKind.Relative))).StatusCode);
+    }
+
+    [Fact]
+    public async Task Session_WhenItsKeyIsDeleted_IsNoLongerFound()
+    {
+        var sessions = _factory.GetService<DashboardSessionStore>();
+        var keys = _factory.GetService<ApiKeyStore>();
+        var key = await keys.CreateAsync(new ApiKeyIdentity("default", ApiKeyRoles.Operator), CancellationToken.None);
+        var token = await sessions.OpenAsync(key, TimeSpan.FromHours(1), CancellationToken.None);
+        Assert.Equal(ApiKeyRoles.Operator, (await sessions.FindAsync(token, CancellationToken.None))?.Role);
+
+        await using (var connection = new NpgsqlConnection(_factory.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var delete = new NpgsqlCommand("DELETE FROM api_keys WHERE key_hash = @hash", connection);
+            delete.Parameters.AddWithValue("hash", ApiKeyStore.Hash(key));
+            Assert.Equal(1, await delete.ExecuteNonQueryAsync());
+        }
+
+        Assert.Null(await sessions.FindAsync(token, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Session_PastItsLifetime_IsNotFound()
+    {
+        var sessions = _factory.GetService<DashboardSessionStore>();
+
+        var token = await sessions.OpenAsync(WalletApiFactory.OperatorKey, TimeSpan.FromMilliseconds(-1), CancellationToken.None);
+
+        Assert.Null(await sessions.FindAsync(token, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Api_WithBearerKeys_AnswersOperatorsAndForbidsClients()
+    {
+        using var operatorClient = _factory.CreateOperatorClient();
+        using var tenant = await _factory.CreateTenantClientAsync("dashboard-bearer");
+
+        Assert.Equal(HttpStatusCode.OK, (await operatorClient.GetAsync(new Uri("/dashboard/api/silos", UriKind.Relative))).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await tenant.GetAsync(new Uri("/dashboard/api/silos", UriKind.Relative))).StatusCode);
+    }
+
+    [Fact]
+    public async Task Verify_FromTheDashboard_IsRecordedAsTheLastRun()
+    {
+        using var client = _factory.CreateOperatorClient();
+        await client.FundedWalletAsync("25.00");
+
+        var run = await (await client.PostAsync(new Uri("/dashboard/api/verify", UriKind.Relative), null)).Content.ReadAsync<JsonElement>();
+        var ledger = await (await client.GetAsync(new Uri("/dashboard/api/ledger", UriKind.Relative))).Content.ReadAsync<JsonElement>();
+
+        Assert.True(run.GetProperty("ok").GetBoolean());
+        Assert.True(run.GetProperty("entries_checked").GetInt64() >= 1);
+        Assert.Equal(run.GetProperty("ran_at").GetString(), ledger.GetProperty("last_verify").GetProperty("ran_at").GetString());
+    }
+
+    [Fact]
+    public async Task Ledger_TailAfterASeq_HoldsOnlyNewerEntriesNewestFirst()
+    {
+        using var client = _factory.CreateOperatorClient();
+        var wallet = await client.FundedWalletAsync("10.00");
+        var before = await (await client.GetAsync(new Uri("/dashboard/api/ledger", UriKind.Relative))).Content.ReadAsync<JsonElement>();
+        var newest = before.GetProperty("entries")[0].GetProperty("seq").GetInt64();
+        (await client.PostAsync(new Uri($"/v1/wallets/{wallet}/spend", UriKind.Relative), JsonContent("""{"amount":"1.00"}"""))).EnsureSuccessStatusCode();
+        (await client.PostAsync(new Uri($"/v1/wallets/{wallet}/spend", UriKind.Relative), JsonContent("""{"amount":"2.00"}"""))).EnsureSuccessStatusCode();
+
+        var after = await (await client.GetAsync(new Uri($"/dashboard/api/ledger?after={newest}", UriKind.Relative))).Content.ReadAsync<JsonElement>();
+
+        var entries = after.GetProperty("entries").EnumerateArray().ToList();
+        Assert.Equal(2, entries.Count);
+        Assert.Equal(["2.00", "1.00"], entries.Select(e => e.GetProperty("transfer").GetProperty("amount").GetString()));
+        Assert.True(entries.All(e => e.GetProperty("seq").GetInt64() > newest));
+    }
+
+    [Fact]
+    public async Task Money_AfterDepositsAndAHold_BalancesPerCurrency()
+    {
+        using var client = _factory.CreateOperatorClient();
+        var wallet = await client.FundedWalletAsync("40.00");
+        (await client.PostAsync(new Uri("/v1/holds", UriKind.Relative), JsonContent($$"""{"wallet_id":"{{wallet}}","amount":"15.00"}"""))).EnsureSuccessStatusCode();
+        await Task.Delay(TimeSpan.FromSeconds(2.1)); // the totals are cached for two seconds
+
+        var money = await (await client.GetAsync(new Uri("/dashboard/api/money", UriKind.Relative))).Content.ReadAsync<JsonElement>();
+
+        var usd = money.EnumerateArray().Single(m => m.GetProperty("currency").GetString() == "USD");
+        decimal Figure(string name) => decimal.Parse(usd.GetProperty(name).GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(Figure("issued"), Figure("held_by_users") + Figure("in_system_accounts"));
+        Assert.True(Figure("issued") >= 40m);
+        Assert.True(Figure("pending_in_holds") >= 15m);
+    }
+
+    [Fact]
+    public async Task Assets_ShipEverythingTheyNeed_AndNameNoOtherHost()
+    {
+        using var browser = Browser();
+        foreach (var asset in new[] { "app.js", "app.css" })
+        {
+            var response = await browser.GetAsync(new Uri($"/dashboard/assets/{asset}", UriKind.Relative));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var text = await response.Content.ReadAsStringAsync();
+            // The SVG namespace is a name, never fetched; any other URL would be a request elsewhere.
+            Assert.DoesNotMatch(@"(https?:)?//(?!www\.w3\.org/2000/svg)[a-z0-9.-]+\.[a-z]{2,}", text.Replace("\"http://www.w3.org/2000/svg\"", "", StringComparison.Ordinal));
+        }
+
+        var login = await (await browser.GetAsync(new Uri("/dashboard/login", UriKind.Relative))).Content.ReadAsStringAsync();
+        Assert.DoesNotContain("http", login, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await browser.GetAsync(new Uri("/dashboard/assets/missing.js", UriKind.Relative))).StatusCode);
+    }
+
+    [Theory]
+    [InlineData(true, true, false, "127.0.0.1", true)]
+    [InlineData(true, true, false, "::1", true)]
+    [InlineData(true, true, false, "10.1.2.3", false)]
+    [InlineData(true, false, false, "127.0.0.1", false)]
+    [InlineData(true, true, true, "127.0.0.1", false)]
+    [InlineData(false, true, false, "127.0.0.1", false)]
+    public void WithoutSignIn_OnlyDevelopmentAloneAndFromThisMachine(bool requested, bool development, bool clustered, string remote, bool lets)
+    {
+        var access = new DashboardAccess(requested, development, clustered);
+        var context = new DefaultHttpContext();
+        context.Connection.RemoteIpAddress = IPAddress.Parse(remote);
+
+        Assert.Equal(lets, access.LetsInWithoutSignIn(context));
+    }
+
+    private HttpClient Browser() => _factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+
+    private static Task<HttpResponseMessage> SignInAsync(HttpClient browser, string key, string returnUrl) =>
+        browser.PostAsync(new Uri("/dashboard/login", UriKind.Relative),
+            new FormUrlEncodedContent(new Dictionary<string, string> { ["api_key"] = key, ["return_url"] = returnUrl }));
+
+    private static StringContent JsonContent(string json) => new(json, new MediaTypeHeaderValue("application/json"));
+}
