@@ -76,16 +76,17 @@ public sealed class SiloSampler(IServiceProvider services, TimeProvider clock) :
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        // Start on a second boundary, so every silo's samples cover the same seconds and merge by At.
-        var now = clock.GetUtcNow();
-        await Task.Delay(TimeSpan.FromMilliseconds(1000 - now.Millisecond), clock, stoppingToken);
         var (calls, silo) = (Calls, Silo);
         var commits = services.GetRequiredService<GroupCommitStatistics>();
         var ledger = services.GetRequiredService<LedgerStatistics>();
         var previous = Totals.Read(calls, commits, ledger, clock);
-        using var timer = new PeriodicTimer(SamplePeriod, clock);
+
+        // Tick on second boundaries, so every silo's samples cover the same seconds and merge by At.
+        // The first sample also covers the moments before the first boundary.
         try
         {
+            await Task.Delay(TimeSpan.FromMilliseconds(1000 - clock.GetUtcNow().Millisecond), clock, stoppingToken);
+            using var timer = new PeriodicTimer(SamplePeriod, clock);
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
                 var current = Totals.Read(calls, commits, ledger, clock);

@@ -21,9 +21,13 @@ public sealed class LedgerVerifier(NpgsqlDataSource dataSource, TimeProvider clo
 {
     public const int RecordedProblemsMax = 100;
 
-    private const string InsertRun = """
+    /// <summary>Runs kept in <c>ledger_verifications</c>; older ones are deleted as new ones are recorded.</summary>
+    public const int RecordedRunsMax = 1_000;
+
+    private static readonly string InsertRun = $"""
         INSERT INTO ledger_verifications (ran_at, duration_ms, ok, wallets_checked, entries_checked, problem_count, problems)
-        VALUES (@ran_at, @duration_ms, @ok, @wallets, @entries, @problem_count, @problems::jsonb)
+        VALUES (@ran_at, @duration_ms, @ok, @wallets, @entries, @problem_count, @problems::jsonb);
+        DELETE FROM ledger_verifications WHERE id <= (SELECT max(id) FROM ledger_verifications) - {RecordedRunsMax}
         """;
 
     private const string SelectLastRun = """
