@@ -204,7 +204,9 @@ public static class DashboardEndpoints
         response.Headers.ContentSecurityPolicy = ContentSecurityPolicy;
         response.Headers.XContentTypeOptions = "nosniff";
         response.Headers.XFrameOptions = "DENY";
-        response.Headers["Referrer-Policy"] = "no-referrer";
+        // Not "no-referrer": under it browsers send "Origin: null" with every POST (Fetch spec), and
+        // SameOrigin would refuse the dashboard's own sign-in, sign-out and verify.
+        response.Headers["Referrer-Policy"] = "same-origin";
         response.Headers.CacheControl = "no-store";
     }
 }

@@ -128,7 +128,7 @@
       body.replaceChildren(...(rows.length ? rows.map((row) => el("tr", { class: fresh(row) ? "fresh" : "" },
         ...columns.map((c) => {
           const value = c.value(row);
-          return el("td", { class: c.num ? "num" : "" }, value instanceof Node ? value : String(value ?? "–"));
+          return el("td", { class: c.num ? "num" : c.id ? "id" : "" }, value instanceof Node ? value : String(value ?? "–"));
         }))) : [el("tr", {}, el("td", { class: "empty", colspan: String(columns.length), text: empty }))]));
     }
     return { node, set };
@@ -159,7 +159,7 @@
       chart("latency", "Latency (ms)", [{ key: "average_ms", label: "average", value: (p) => p.average_ms }, { key: "p99_ms", label: "p99", value: (p) => p.p99_ms }], (v) => fmt.num(v, 2)),
       chart("entries", "Ledger entries per second", [{ key: "entries", label: "entries", value: (p) => p.entries }]),
       chart("batch", "Average commit batch", [{ key: "batch", label: "items per batch", value: (p) => p.commit_batches ? p.commit_items / p.commit_batches : 0 }]),
-      chart("activations", "Activations", [{ key: "activations", label: "activations", value: (p) => p.activations }], fmt.int),
+      chart("activations", "Activations", [{ key: "activations", label: "activations", value: (p) => p.activations }], (v) => Number.isInteger(v) ? fmt.int(v) : fmt.num(v, 1)),
     ];
     const money = table("money", moneyColumns);
     root.append(figures.node, ...section("Last 10 minutes", el("div", { class: "charts" }, ...charts.map((c) => c.node))), ...section("Money per currency", money.node));
@@ -182,7 +182,7 @@
 
   function silosPage(root) {
     const silos = table("silos", [
-      { title: "Silo", value: (s) => s.silo },
+      { title: "Silo", id: true, value: (s) => s.silo },
       { title: "Status", value: (s) => badge(s.status) },
       { title: "Host", value: (s) => s.host_name },
       { title: "Uptime", value: (s) => fmt.duration(s.uptime_seconds) },
@@ -209,7 +209,7 @@
     ];
     const hot = table("hot-grains", [
       { title: "Grain", value: (h) => h.grain_type },
-      { title: "Key", value: (h) => h.key },
+      { title: "Key", id: true, value: (h) => h.key },
       { title: "Calls / s", num: true, value: (h) => fmt.num(h.calls_per_second) },
     ]);
     const slowest = table("slowest", methodColumns);
@@ -239,11 +239,11 @@
     const tail = table("tail", [
       { title: "Seq", num: true, value: (e) => fmt.int(e.seq) },
       { title: "Time", value: (e) => fmt.time(e.transfer.created_at) },
-      { title: "Tenant", value: (e) => e.tenant_id },
-      { title: "From", value: (e) => e.transfer.source },
-      { title: "To", value: (e) => e.transfer.destination },
+      { title: "Tenant", id: true, value: (e) => e.tenant_id },
+      { title: "From", id: true, value: (e) => e.transfer.source },
+      { title: "To", id: true, value: (e) => e.transfer.destination },
       { title: "Amount", num: true, value: (e) => `${e.transfer.amount} ${e.transfer.currency}` },
-      { title: "Transfer", value: (e) => e.transfer.id },
+      { title: "Transfer", id: true, value: (e) => e.transfer.id },
     ]);
     let lastVerify = null;
     const showVerify = (run) => {

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Microsoft.Playwright;
 using Xunit;
 
@@ -213,26 +212,5 @@ public sealed class BrowserPage : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// <c>artifacts/screenshots</c> under the folder holding Wallet.sln above the test assembly, or, when the
-    /// build output lives elsewhere (<c>--artifacts-path</c>), above this source file.
-    /// </summary>
-    private static string ScreenshotDirectory([CallerFilePath] string sourceFile = "")
-    {
-        var root = RepositoryRoot(AppContext.BaseDirectory) ?? RepositoryRoot(Path.GetDirectoryName(sourceFile)) ?? AppContext.BaseDirectory;
-        return Path.Combine(root, "artifacts", "screenshots");
-    }
-
-    private static string? RepositoryRoot(string? start)
-    {
-        for (var directory = start is null ? null : new DirectoryInfo(start); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Wallet.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        return null;
-    }
+    private static string ScreenshotDirectory() => RepositoryPaths.Artifacts("screenshots");
 }
