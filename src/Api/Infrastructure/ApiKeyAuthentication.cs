@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
@@ -27,7 +26,7 @@ public sealed class ApiKeyAuthenticationHandler(
     private const int CacheSeconds = 30;
     private const int CacheEntriesMax = 10_000;
 
-    private static readonly ConcurrentDictionary<string, (ApiKeyIdentity Identity, long ExpiresAt)> Cache = new();
+    private static readonly IdentityCache Cache = new(TimeSpan.FromSeconds(CacheSeconds), CacheEntriesMax);
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -60,28 +59,8 @@ public sealed class ApiKeyAuthenticationHandler(
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
         Problems.Create(LedgerErrors.Forbidden, "this route needs an operator API key").ExecuteAsync(Context);
 
-    private async Task<ApiKeyIdentity?> FindAsync(string key)
-    {
-        var hash = ApiKeyStore.Hash(key);
-        var now = clock.GetTimestamp();
-        if (Cache.TryGetValue(hash, out var cached) && cached.ExpiresAt > now)
-        {
-            return cached.Identity;
-        }
-
-        var identity = await keys.FindAsync(key, Context.RequestAborted);
-        if (identity is not null)
-        {
-            if (Cache.Count >= CacheEntriesMax)
-            {
-                Cache.Clear();
-            }
-
-            Cache[hash] = (identity, now + (CacheSeconds * clock.TimestampFrequency));
-        }
-
-        return identity;
-    }
+    private Task<ApiKeyIdentity?> FindAsync(string key) =>
+        Cache.FindAsync(ApiKeyStore.Hash(key), clock, () => keys.FindAsync(key, Context.RequestAborted));
 }
 
 public static class ClaimsPrincipalExtensions

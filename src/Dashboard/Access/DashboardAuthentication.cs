@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Security.Claims;
 using System.Text.Encodings.Web;
@@ -36,10 +35,10 @@ public sealed class DashboardSessionHandler(
     private const int CacheSeconds = 10;
     private const int CacheEntriesMax = 1_000;
 
-    private static readonly ConcurrentDictionary<string, (ApiKeyIdentity Identity, long ExpiresAt)> Cache = new();
+    private static readonly IdentityCache Cache = new(TimeSpan.FromSeconds(CacheSeconds), CacheEntriesMax);
 
     /// <summary>Forgets a closed session here at once (other silos forget it within <see cref="CacheSeconds"/>).</summary>
-    public static void Forget(string token) => Cache.TryRemove(token, out _);
+    public static void Forget(string token) => Cache.Forget(token);
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -88,29 +87,8 @@ public sealed class DashboardSessionHandler(
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
     }
 
-    private async Task<ApiKeyIdentity?> FindAsync(string token)
-    {
-        var now = clock.GetTimestamp();
-        if (Cache.TryGetValue(token, out var cached) && cached.ExpiresAt > now)
-        {
-            return cached.Identity;
-        }
-
-        var identity = await sessions.FindAsync(token, Context.RequestAborted);
-        if (identity is null)
-        {
-            Cache.TryRemove(token, out _);
-            return null;
-        }
-
-        if (Cache.Count >= CacheEntriesMax)
-        {
-            Cache.Clear();
-        }
-
-        Cache[token] = (identity, now + (CacheSeconds * clock.TimestampFrequency));
-        return identity;
-    }
+    private Task<ApiKeyIdentity?> FindAsync(string token) =>
+        Cache.FindAsync(token, clock, () => sessions.FindAsync(token, Context.RequestAborted));
 }
 
 /// <summary>

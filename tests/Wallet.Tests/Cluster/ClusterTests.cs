@@ -29,7 +29,7 @@ public sealed class ClusterTests(ThreeSiloCluster fixture) : IClassFixture<Three
     private static readonly TimeSpan DetectionMargin = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan StopNoticeTimeout = TimeSpan.FromSeconds(5);
 
-    private readonly Dictionary<int, HttpClient> _clients = [];
+    private readonly SiloClients _clients = new(fixture.Cluster);
 
     private InProcessCluster Cluster => fixture.Cluster;
 
@@ -37,11 +37,7 @@ public sealed class ClusterTests(ThreeSiloCluster fixture) : IClassFixture<Three
 
     public Task DisposeAsync()
     {
-        foreach (var client in _clients.Values)
-        {
-            client.Dispose();
-        }
-
+        _clients.Dispose();
         return Task.CompletedTask;
     }
 
@@ -383,16 +379,7 @@ public sealed class ClusterTests(ThreeSiloCluster fixture) : IClassFixture<Three
     }
 
     /// <summary>An operator client of silo <paramref name="index"/>'s HTTP API, one per slot and test (a restarted silo keeps its port).</summary>
-    private HttpClient Client(int index)
-    {
-        if (!_clients.TryGetValue(index, out var client))
-        {
-            client = Cluster[index].CreateClient();
-            _clients[index] = client;
-        }
-
-        return client;
-    }
+    private HttpClient Client(int index) => _clients[index];
 
     private long CallsOf(int index, string method) =>
         Cluster[index].Calls.Snapshot().Where(s => s.GrainType == WalletGrain && s.Method == method).Sum(s => s.Calls);

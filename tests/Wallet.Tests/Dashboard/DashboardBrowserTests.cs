@@ -24,7 +24,7 @@ public sealed class DashboardBrowserTests(DashboardBrowserCluster fixture, Brows
 {
     private const string SessionCookie = "wallet_dashboard";
 
-    private readonly Dictionary<int, HttpClient> _clients = [];
+    private readonly SiloClients _clients = new(fixture.Cluster);
 
     private InProcessCluster Cluster => fixture.Cluster;
 
@@ -32,11 +32,7 @@ public sealed class DashboardBrowserTests(DashboardBrowserCluster fixture, Brows
 
     public Task DisposeAsync()
     {
-        foreach (var client in _clients.Values)
-        {
-            client.Dispose();
-        }
-
+        _clients.Dispose();
         return Task.CompletedTask;
     }
 
@@ -348,14 +344,5 @@ public sealed class DashboardBrowserTests(DashboardBrowserCluster fixture, Brows
 
     private Task<BrowserPage> OpenAsync(int silo) => browser.NewPageAsync(Cluster[silo].Address.ToString().TrimEnd('/'));
 
-    private HttpClient Api(int silo)
-    {
-        if (!_clients.TryGetValue(silo, out var client))
-        {
-            client = Cluster[silo].CreateClient();
-            _clients[silo] = client;
-        }
-
-        return client;
-    }
+    private HttpClient Api(int silo) => _clients[silo];
 }
