@@ -31,6 +31,15 @@ public sealed record BenchOptions
     /// <summary>The silo's GroupCommit:CommitConcurrencyMax; none keeps the silo's default.</summary>
     public int? CommitConcurrency { get; init; }
 
+    /// <summary>Runs only the dashboard-cost phase: uniform transfers with the dashboard closed and open, alternating.</summary>
+    public bool DashboardCost { get; init; }
+
+    /// <summary>Open rounds of the dashboard-cost phase; each lies between two closed ones, so there is one closed round more.</summary>
+    public int DashboardRounds { get; init; } = 3;
+
+    /// <summary>The paths the dashboard-cost phase measures: the ones among http and client that <see cref="Paths"/> names.</summary>
+    public IReadOnlyList<string> DashboardPaths => [.. ((string[])["http", "client"]).Where(Paths.Contains)];
+
     public const string Usage = """
         Wallet.Bench: the ledger against the row-lock baseline, same PostgreSQL, same run.
 
@@ -45,7 +54,13 @@ public sealed record BenchOptions
           --connection <cs>     use this PostgreSQL (superuser) instead of starting a private one
           --no-fsync            private PostgreSQL without fsync (not for reported figures)
           --commit-concurrency <n>  batches in flight at once in the silo (default: the silo's)
-          --smoke               a few seconds of everything on small data: for CI
+          --dashboard-cost      only measure what an open dashboard costs: uniform transfers on
+                                http and client (of --paths), in rounds of --duration with a
+                                signed-in poller fetching every page's figures each second (open)
+                                between rounds with nothing polling (closed); then the CPU an open
+                                dashboard adds with no workload
+          --dashboard-rounds <n>  open rounds of --dashboard-cost, one closed round more (default 3)
+          --smoke               a few seconds of everything on small data: for CI (no --dashboard-cost)
         """;
 
     public static BenchOptions Parse(string[] args)
@@ -67,6 +82,8 @@ public sealed record BenchOptions
                 "--connection" => options with { Connection = Next() },
                 "--no-fsync" => options with { Fsync = false },
                 "--commit-concurrency" => options with { CommitConcurrency = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--dashboard-cost" => options with { DashboardCost = true },
+                "--dashboard-rounds" => options with { DashboardRounds = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--smoke" => options with
                 {
                     Duration = TimeSpan.FromSeconds(2), Warmup = TimeSpan.FromSeconds(0.5), Concurrency = 16, Wallets = 1_000,
@@ -79,6 +96,11 @@ public sealed record BenchOptions
         if (options.Wallets < 2 || options.Concurrency < 1 || options.Duration <= TimeSpan.Zero)
         {
             throw new ArgumentException("--wallets must be at least 2, --concurrency and --duration positive");
+        }
+
+        if (options.DashboardCost && (options.DashboardRounds < 1 || options.DashboardPaths.Count == 0))
+        {
+            throw new ArgumentException("--dashboard-rounds must be at least 1, and --paths must name http or client for --dashboard-cost");
         }
 
         return options;

@@ -33,7 +33,7 @@ var seeded = Math.Max(options.Wallets, options.MemoryActivations);
 Console.WriteLine($"Wallet.Bench: {options.Duration.TotalSeconds:0.#} s per run, concurrency {options.Concurrency}, {options.Wallets} wallets, {Environment.ProcessorCount} cores");
 
 await using var databases = await BenchDatabases.StartAsync(options);
-var cardsPerPath = options.Workloads.Contains("authorize") ? Seed.CardsPerPath(options.Wallets) : 0;
+var cardsPerPath = options.Workloads.Contains("authorize") && !options.DashboardCost ? Seed.CardsPerPath(options.Wallets) : 0;
 await Seed.BaselineAsync(databases.Baseline, options.Wallets, cardsPerPath);
 var port = FreePort();
 var settings = new Dictionary<string, string?>
@@ -43,6 +43,8 @@ var settings = new Dictionary<string, string?>
     ["Cards:NumberHashKey"] = "bench-card-number-hash-key-32-chars!",
     ["Logging:LogLevel:Default"] = "Warning",
     ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning",
+    // Whatever the environment, the dashboard poller must sign in and pay for its session as a browser does.
+    ["Dashboard:AllowLocalhostWithoutSignIn"] = "false",
 };
 if (options.CommitConcurrency is { } commitConcurrency)
 {
@@ -73,7 +75,28 @@ var targets = new Dictionary<string, IBenchTarget>
 var driver = new Driver(options);
 var commits = app.Services.GetRequiredService<GroupCommitStatistics>();
 var results = new List<RunResult>();
-foreach (var workload in options.Workloads)
+var dashboardCosts = new List<DashboardCostResult>();
+DashboardIdle? dashboardIdle = null;
+if (options.DashboardCost)
+{
+    var cpu = await CpuMeter.StartAsync(databases.Wallet);
+    foreach (var path in options.DashboardPaths)
+    {
+        using var poller = await DashboardPoller.SignInAsync(new Uri($"http://127.0.0.1:{port}"), apiKey);
+        dashboardCosts.Add(await DashboardCost.RunAsync(options, targets[path], poller, cpu));
+    }
+
+    // Last, with the activations and entries the rounds left, as a silo in service has them.
+    using (var poller = await DashboardPoller.SignInAsync(new Uri($"http://127.0.0.1:{port}"), apiKey))
+    {
+        dashboardIdle = await DashboardCost.IdleAsync(options, poller, cpu);
+    }
+
+    Report.PrintDashboardCost(dashboardCosts, dashboardIdle, options, cpu.ReadsPostgres);
+}
+
+// The dashboard-cost phase runs alone: the other workloads would only lengthen it.
+foreach (var workload in options.DashboardCost ? [] : options.Workloads)
 {
     foreach (var path in options.Paths)
     {
@@ -92,13 +115,19 @@ if (options.HalfPeakLatency && results.FirstOrDefault(r => r is { Workload: "uni
     halfPeak = await driver.RunAsync("uniform", http, peak.Throughput / 2);
 }
 
-var memory = options.MemoryActivations > 0
+var memory = options.MemoryActivations > 0 && !options.DashboardCost
     ? await MeasureActivationsAsync(app.Services, options.MemoryActivations)
     : null;
 
-Report.Print(results, halfPeak, memory);
+if (!options.DashboardCost)
+{
+    Report.Print(results, halfPeak, memory);
+}
 
 var failures = new List<string>();
+failures.AddRange(dashboardCosts.SelectMany(DashboardCost.Failures));
+failures.AddRange(dashboardIdle is null ? [] : DashboardCost.Failures(dashboardIdle));
+
 failures.AddRange(results.Where(r => r.Errors > 0).Select(r => $"{r.Workload}/{r.Path}: {r.Errors} errors"));
 var verify = await app.Services.GetRequiredService<LedgerVerifier>().VerifyAsync(CancellationToken.None);
 Console.WriteLine($"Ledger verify: {(verify.Ok ? "ok" : "FAILED")} ({verify.WalletsChecked} wallets, {verify.EntriesChecked} entries)");

@@ -63,4 +63,43 @@ public static class Report
 
         Console.WriteLine();
     }
+
+    /// <summary>Each path's medians, closed and open, their ratio and the cost against the issue's bound; then CPU per operation.</summary>
+    public static void PrintDashboardCost(IReadOnlyList<DashboardCostResult> results, DashboardIdle? idle, BenchOptions options, bool postgresCpu)
+    {
+        // The issue's bound: throughput with the dashboard open differs from closed by less than this.
+        const double CostPercentMax = 5;
+        static string List(IEnumerable<DashboardRound> rounds, Func<DashboardRound, double> value, string format) =>
+            string.Join(", ", rounds.Select(r => value(r).ToString(format, CultureInfo.InvariantCulture)));
+
+        Console.WriteLine();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Dashboard cost: {DashboardCost.Workload} transfers, {options.DashboardRounds} open rounds of {options.Duration.TotalSeconds:0.#} s per path, each between two closed ones."));
+        Console.WriteLine("Open = a signed-in poller fetching every page's figures each second (overview, money, silos, grains, cards, ledger),");
+        Console.WriteLine("more than one open page asks for, and running in the bench's own process: an upper bound on one open dashboard.");
+        foreach (var r in results)
+        {
+            Console.WriteLine($"  {r.Path,-6} ops/s     closed {List(r.Closed, d => d.Run.Throughput, "N0")}; open {List(r.Open, d => d.Run.Throughput, "N0")}");
+            Console.WriteLine($"  {r.Path,-6} CPU µs/op closed {List(r.Closed, d => d.CpuMicrosecondsPerOp, "N1")}; open {List(r.Open, d => d.CpuMicrosecondsPerOp, "N1")}");
+        }
+
+        foreach (var r in results)
+        {
+            var met = Math.Abs(r.CostPercent) < CostPercentMax;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"dashboard open vs closed ({r.Path} {DashboardCost.Workload}): closed median {r.ClosedMedian:N0}/s, open median {r.OpenMedian:N0}/s, open/closed {r.Ratio:0.000} (cost {r.CostPercent:0.0}%, target < {CostPercentMax:0}% {(met ? "met" : "MISSED")}), poller {r.PollRounds} fetch rounds ({r.Fetches} fetches), {r.PollErrors} errors"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  CPU per operation ({(postgresCpu ? "bench process and PostgreSQL backends" : "bench process only")}): closed median {r.ClosedCpuMedian:N1} µs, open median {r.OpenCpuMedian:N1} µs, open/closed {(r.ClosedCpuMedian == 0 ? 0 : r.OpenCpuMedian / r.ClosedCpuMedian):0.000}"));
+        }
+
+        if (idle is not null)
+        {
+            var (process, postgres) = idle.AddedMillisecondsPerSecond;
+            var added = process + (postgres ?? 0);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"dashboard open at rest (no workload, {idle.Closed.Count} closed and {idle.Open.Count} open windows of {idle.OpenSeconds / Math.Max(1, idle.Open.Count):0.#} s, {idle.PollRounds} fetch rounds, {idle.PollErrors} errors): {added:+0.0;-0.0} ms CPU per second (bench process {process:+0.0;-0.0}{(postgres is { } pg ? $", PostgreSQL {pg:+0.0;-0.0}" : "")}), {added / (10 * Environment.ProcessorCount):0.0}% of {Environment.ProcessorCount} cores"));
+        }
+
+        Console.WriteLine();
+    }
 }

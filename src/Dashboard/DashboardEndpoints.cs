@@ -57,11 +57,11 @@ public static class DashboardEndpoints
         var api = dashboard.MapGroup("/api").RequireAuthorization(DashboardSessionHandler.Policy);
         api.MapGet("/me", Me);
         api.MapGet("/overview", async (ClusterStatistics cluster, CancellationToken ct, long since = 0) =>
-            TypedResults.Ok(DashboardFigures.Overview(await cluster.ReadAsync(ct), since)));
-        api.MapGet("/silos", async (ClusterStatistics cluster, CancellationToken ct) => TypedResults.Ok(DashboardFigures.Silos(await cluster.ReadAsync(ct))));
-        api.MapGet("/grains", async (ClusterStatistics cluster, CancellationToken ct) => TypedResults.Ok(DashboardFigures.Grains(await cluster.ReadAsync(ct))));
+            TypedResults.Ok(DashboardFigures.Overview(await cluster.ReadAsync(hotGrains: false, ct), since)));
+        api.MapGet("/silos", async (ClusterStatistics cluster, CancellationToken ct) => TypedResults.Ok(DashboardFigures.Silos(await cluster.ReadAsync(hotGrains: false, ct))));
+        api.MapGet("/grains", async (ClusterStatistics cluster, CancellationToken ct) => TypedResults.Ok(DashboardFigures.Grains(await cluster.ReadAsync(hotGrains: true, ct))));
         api.MapGet("/cards", async (ClusterStatistics cluster, CancellationToken ct, long since = 0) =>
-            TypedResults.Ok(DashboardFigures.Cards(await cluster.ReadAsync(ct), since)));
+            TypedResults.Ok(DashboardFigures.Cards(await cluster.ReadAsync(hotGrains: false, ct), since)));
         api.MapGet("/money", async (LedgerTotalsCache totals, CancellationToken ct) => TypedResults.Ok(await totals.ReadAsync(ct)));
         api.MapGet("/ledger", GetLedgerAsync);
         api.MapPost("/verify", VerifyAsync);
@@ -78,9 +78,13 @@ public static class DashboardEndpoints
         var cluster = app.ServiceProvider.GetRequiredService<IOptions<ClusterOptions>>().Value;
         if (cluster.Enabled)
         {
-            app.MapGet(ClusterStatistics.ReportPath, (SiloSampler sampler, long since = 0) =>
+            app.MapGet(ClusterStatistics.ReportPath, (SiloSampler sampler, long since = 0, bool hot_grains = false) =>
             {
-                sampler.MarkWatched();
+                if (hot_grains)
+                {
+                    sampler.MarkWatched();
+                }
+
                 return TypedResults.Ok(sampler.Report(since));
             }).RequireHost($"*:{cluster.Port}").ExcludeFromDescription();
         }

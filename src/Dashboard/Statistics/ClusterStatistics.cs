@@ -32,6 +32,7 @@ public sealed partial class ClusterStatistics : IDisposable
     private static readonly TimeSpan RefreshPeriodMin = TimeSpan.FromMilliseconds(900);
     private static readonly TimeSpan PeerTimeout = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan DeadShownFor = TimeSpan.FromMinutes(10);
+    private static readonly TimeSpan HotGrainsWantedFor = TimeSpan.FromSeconds(5);
 
     private readonly SiloSampler _local;
     private readonly ClusterMembershipService? _membership;
@@ -42,6 +43,7 @@ public sealed partial class ClusterStatistics : IDisposable
     private readonly Dictionary<string, PeerMirror> _peers = new(StringComparer.Ordinal);
     private ClusterSnapshot? _last;
     private long _lastTimestamp;
+    private long _hotGrainsWantedUntil;
 
     public ClusterStatistics(SiloSampler local, IServiceProvider services, TimeProvider clock, ILogger<ClusterStatistics> logger)
     {
@@ -57,9 +59,19 @@ public sealed partial class ClusterStatistics : IDisposable
         };
     }
 
-    public async Task<ClusterSnapshot> ReadAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Every silo's report, at most <see cref="RefreshPeriodMin"/> old. With <paramref name="hotGrains"/>
+    /// (the grains page), silos also take their hottest grains for the next few seconds: the one
+    /// figure that walks every activation, so only the page that shows it asks for it.
+    /// </summary>
+    public async Task<ClusterSnapshot> ReadAsync(bool hotGrains, CancellationToken cancellationToken)
     {
-        _local.MarkWatched();
+        if (hotGrains)
+        {
+            _local.MarkWatched();
+            Volatile.Write(ref _hotGrainsWantedUntil, _clock.GetTimestamp() + (long)(HotGrainsWantedFor.TotalSeconds * _clock.TimestampFrequency));
+        }
+
         if (Fresh() is { } fresh)
         {
             return fresh;
@@ -133,7 +145,8 @@ public sealed partial class ClusterStatistics : IDisposable
 
         try
         {
-            var uri = new Uri(silo.BaseUri, $"{ReportPath.TrimStart('/')}?since={mirror.LastAt}");
+            var hot = _clock.GetTimestamp() <= Volatile.Read(ref _hotGrainsWantedUntil);
+            var uri = new Uri(silo.BaseUri, $"{ReportPath.TrimStart('/')}?since={mirror.LastAt}&hot_grains={(hot ? "true" : "false")}");
             var report = await _http.GetFromJsonAsync<SiloReport>(uri, WalletJson.Options, cancellationToken);
             return report is null ? null : mirror.Take(report);
         }

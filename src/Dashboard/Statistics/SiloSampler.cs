@@ -15,7 +15,7 @@ namespace Wallet.Dashboard.Statistics;
 /// has ten minutes to draw.
 /// <para>
 /// The one costly figure, the hottest grains, walks every activation; it is taken only while a
-/// dashboard is watching (<see cref="MarkWatched"/> in the last <see cref="WatchedFor"/>).
+/// dashboard's grains page is watching (<see cref="MarkWatched"/> in the last <see cref="WatchedFor"/>).
 /// </para>
 /// </summary>
 public sealed class SiloSampler(IServiceProvider services, TimeProvider clock) : BackgroundService
@@ -32,7 +32,7 @@ public sealed class SiloSampler(IServiceProvider services, TimeProvider clock) :
     private int _count;
     private long _watchedUntil;
     private IReadOnlyList<HotGrain> _hotGrains = [];
-    private Dictionary<GrainId, long>? _lastCallsByActivation;
+    private bool _lookedLastTick;
 
     // Resolved when first used, after start: the commit statistics come with the database, which starts with the host.
     private GrainCallStatistics Calls => services.GetRequiredService<GrainCallStatistics>();
@@ -42,7 +42,7 @@ public sealed class SiloSampler(IServiceProvider services, TimeProvider clock) :
     /// <summary>How this silo names itself: its cluster address, or the machine name when it runs alone.</summary>
     public string SiloName => services.GetService<ClusterMembershipService>()?.Self.ToString() ?? Environment.MachineName;
 
-    /// <summary>A dashboard is looking: take the hottest grains for the next few seconds.</summary>
+    /// <summary>A grains page is looking: take the hottest grains for the next few seconds.</summary>
     public void MarkWatched() => Volatile.Write(ref _watchedUntil, clock.GetTimestamp() + (long)(WatchedFor.TotalSeconds * clock.TimestampFrequency));
 
     /// <summary>The samples with <see cref="SiloSample.At"/> after <paramref name="since"/>, oldest first.</summary>
@@ -112,44 +112,22 @@ public sealed class SiloSampler(IServiceProvider services, TimeProvider clock) :
         }
     }
 
-    // Calls per activation since the last tick; forgets the previous counts when nobody watches.
+    // Calls per activation over the last tick. The first look after nobody watched counts from
+    // long ago, so it only sets every activation's mark and shows nothing yet.
     private void TakeHotGrains(TimeSpan elapsed)
     {
-        if (clock.GetTimestamp() > Volatile.Read(ref _watchedUntil))
+        var watched = clock.GetTimestamp() <= Volatile.Read(ref _watchedUntil);
+        if (!watched)
         {
-            _lastCallsByActivation = null;
+            _lookedLastTick = false;
             _hotGrains = [];
             return;
         }
 
+        var hottest = Silo.HottestSinceLastLook(HotGrainsMax);
         var seconds = Math.Max(elapsed.TotalSeconds, SamplePeriod.TotalSeconds);
-        var current = new Dictionary<GrainId, long>();
-        var hottest = new PriorityQueue<(GrainId Grain, long Calls), long>();
-        foreach (var (grain, received) in Silo.CallsByActivation())
-        {
-            current[grain] = received;
-            var delta = received - (_lastCallsByActivation?.GetValueOrDefault(grain) ?? received);
-            if (delta <= 0)
-            {
-                continue;
-            }
-
-            hottest.Enqueue((grain, delta), delta);
-            if (hottest.Count > HotGrainsMax)
-            {
-                hottest.Dequeue();
-            }
-        }
-
-        var hot = new List<HotGrain>(hottest.Count);
-        while (hottest.TryDequeue(out var entry, out _))
-        {
-            hot.Add(new HotGrain(entry.Grain.InterfaceType.Name, entry.Grain.Key, entry.Calls / seconds));
-        }
-
-        hot.Reverse();
-        _hotGrains = hot;
-        _lastCallsByActivation = current;
+        _hotGrains = _lookedLastTick ? [.. hottest.Select(h => new HotGrain(h.Grain.InterfaceType.Name, h.Grain.Key, h.Calls / seconds))] : [];
+        _lookedLastTick = true;
     }
 
     /// <summary>The silo's counters at one instant; two of them give a sample.</summary>

@@ -36,6 +36,7 @@ internal sealed partial class ActivationData
     private int _pendingResumes;
     private long _lastActiveTicks = Environment.TickCount64;
     private long _receivedCalls;
+    private long _receivedAtLastLook;
     private volatile bool _needsReload;
     private int _stateEpoch;
     private Task _lastStaged = Task.CompletedTask;
@@ -51,8 +52,17 @@ internal sealed partial class ActivationData
 
     public GrainId GrainId { get; }
 
-    /// <summary>Requests queued to this activation since it was created (written under its lock).</summary>
-    public long ReceivedCalls => Interlocked.Read(ref _receivedCalls);
+    /// <summary>Requests queued to this activation since it was created; counted under its lock, read without it.</summary>
+    public long ReceivedCalls => Volatile.Read(ref _receivedCalls);
+
+    /// <summary>Requests queued since the previous call of this method (since creation, the first time). One caller at a time.</summary>
+    public long TakeReceivedSinceLastLook()
+    {
+        var received = ReceivedCalls;
+        var delta = received - _receivedAtLastLook;
+        _receivedAtLastLook = received;
+        return delta;
+    }
 
     public IGrainFactory GrainFactory => _catalog.GrainFactory;
 
@@ -104,7 +114,7 @@ internal sealed partial class ActivationData
             }
 
             _requests.Enqueue(request);
-            Interlocked.Increment(ref _receivedCalls);
+            _receivedCalls++;
             StartLoopIfIdle();
             return true;
         }

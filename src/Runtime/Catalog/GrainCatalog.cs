@@ -33,9 +33,38 @@ internal sealed partial class GrainCatalog(
 
     public IEnumerable<GrainId> ActiveGrainIds => _activations.Keys;
 
-    /// <summary>Each activation with the calls it has received; walks every activation, so keep it off hot paths.</summary>
-    public IEnumerable<(GrainId Grain, long Calls)> ReceivedCalls() =>
-        _activations.Select(pair => (pair.Key, pair.Value.ReceivedCalls));
+    /// <summary>
+    /// The <paramref name="max"/> activations that received the most calls since the previous look,
+    /// busiest first. Walks every activation (each keeps its own count of the last look, so the walk
+    /// allocates nothing per activation): call it from one place, when someone is looking.
+    /// </summary>
+    public List<(GrainId Grain, long Calls)> HottestSinceLastLook(int max)
+    {
+        var hottest = new PriorityQueue<(GrainId Grain, long Calls), long>(max + 1);
+        foreach (var activation in _activations.Values)
+        {
+            var calls = activation.TakeReceivedSinceLastLook();
+            if (calls <= 0 || (hottest.Count == max && hottest.TryPeek(out _, out var least) && calls <= least))
+            {
+                continue;
+            }
+
+            hottest.Enqueue((activation.GrainId, calls), calls);
+            if (hottest.Count > max)
+            {
+                hottest.Dequeue();
+            }
+        }
+
+        var busiestFirst = new List<(GrainId, long)>(hottest.Count);
+        while (hottest.TryDequeue(out var entry, out _))
+        {
+            busiestFirst.Add(entry);
+        }
+
+        busiestFirst.Reverse();
+        return busiestFirst;
+    }
 
     public void Send(GrainRequest request)
     {

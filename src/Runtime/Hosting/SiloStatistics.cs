@@ -15,10 +15,11 @@ public sealed class SiloStatistics
         _catalog.ActiveGrainIds.GroupBy(id => id.InterfaceType.Name).ToDictionary(g => g.Key, g => g.Count());
 
     /// <summary>
-    /// Every activation with the calls it received since it was created. Walks all activations:
-    /// read it when someone is looking (the dashboard's hottest grains), not on every call.
+    /// The <paramref name="max"/> activations with the most calls since the previous call of this
+    /// method, busiest first. Walks all activations: for one reader (the dashboard's sampler), while
+    /// someone is looking, not on every call.
     /// </summary>
-    public IEnumerable<(GrainId Grain, long Calls)> CallsByActivation() => _catalog.ReceivedCalls();
+    public IReadOnlyList<(GrainId Grain, long Calls)> HottestSinceLastLook(int max) => _catalog.HottestSinceLastLook(max);
 
     /// <summary>Collects activations idle for at least <paramref name="idleFor"/> now, without waiting for the timer.</summary>
     public Task<int> CollectIdleActivationsAsync(TimeSpan idleFor, CancellationToken cancellationToken = default) =>

@@ -28,11 +28,18 @@ public sealed class BenchSmokeTests(ITestOutputHelper output)
     }
 
     // The bench is built with the tests (a project reference that adds no assembly) into its own
-    // bin folder, in the same configuration as this test assembly.
+    // bin folder, in the same configuration as this test assembly: bench/Wallet.Bench/bin/<configuration>/<tfm>,
+    // or, built with --artifacts-path, the artifacts' bin/Wallet.Bench/<configuration> beside this assembly's.
     private static string FindBench()
     {
         var testDirectory = new DirectoryInfo(AppContext.BaseDirectory);
-        var configuration = testDirectory.Parent!.Name;
+        var artifacts = Path.Combine(testDirectory.Parent!.Parent!.FullName, "Wallet.Bench", testDirectory.Name, "Wallet.Bench.dll");
+        if (testDirectory.Parent.Name == "Wallet.Tests" && File.Exists(artifacts))
+        {
+            return artifacts;
+        }
+
+        var configuration = testDirectory.Parent.Name;
         for (var directory = testDirectory; directory is not null; directory = directory.Parent)
         {
             var candidate = Path.Combine(directory.FullName, "bench", "Wallet.Bench", "bin", configuration, testDirectory.Name, "Wallet.Bench.dll");

@@ -64,6 +64,37 @@ public sealed class DashboardClusterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Grains_WhileOpen_ShowTheWalletBeingCalledOnTheOtherSiloAsHot()
+    {
+        using var first = _cluster[0].CreateClient();
+        using var second = _cluster[1].CreateClient();
+        var wallet = await second.FundedWalletAsync("5.00");
+        using var calling = new CancellationTokenSource();
+        var calls = Task.Run(async () =>
+        {
+            while (!calling.IsCancellationRequested)
+            {
+                await second.GetAsync(new Uri($"/v1/wallets/{wallet}", UriKind.Relative), CancellationToken.None);
+            }
+        });
+
+        try
+        {
+            // Only an open grains page makes silos walk their activations; it is open from the first poll.
+            var grains = await EventuallyAsync(first, "grains", g => g.GetProperty("hot_grains").EnumerateArray().Any(h => h.GetProperty("key").GetString() == wallet));
+
+            var hot = grains.GetProperty("hot_grains").EnumerateArray().First(h => h.GetProperty("key").GetString() == wallet);
+            Assert.Equal("IWalletGrain", hot.GetProperty("grain_type").GetString());
+            Assert.True(hot.GetProperty("calls_per_second").GetDouble() > 0);
+        }
+        finally
+        {
+            await calling.CancelAsync();
+            await calls;
+        }
+    }
+
+    [Fact]
     public async Task Silos_AfterOneStops_ShowItLeavingOrDead()
     {
         using var first = _cluster[0].CreateClient();
