@@ -48,10 +48,13 @@ public sealed class ApiKeyAuthenticationHandler(
             return AuthenticateResult.Fail("the API key is not valid");
         }
 
-        var principal = new ClaimsPrincipal(new ClaimsIdentity(
-            [new Claim(TenantClaim, identity.TenantId), new Claim(ClaimTypes.Role, identity.Role)], SchemeName));
-        return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
+        return AuthenticateResult.Success(Ticket(identity, SchemeName));
     }
+
+    /// <summary>A request acting as <paramref name="identity"/>: its tenant and role as claims, and any <paramref name="more"/>.</summary>
+    public static AuthenticationTicket Ticket(ApiKeyIdentity identity, string scheme, params Claim[] more) =>
+        new(new ClaimsPrincipal(new ClaimsIdentity(
+            [new Claim(TenantClaim, identity.TenantId), new Claim(ClaimTypes.Role, identity.Role), .. more], scheme)), scheme);
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties) =>
         Problems.Create(LedgerErrors.Unauthorized, "a valid API key is required: Authorization: Bearer <api key>").ExecuteAsync(Context);

@@ -76,16 +76,10 @@ public sealed class DashboardSessionHandler(
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
         Problems.Create(LedgerErrors.Forbidden, "the dashboard needs an operator API key").ExecuteAsync(Context);
 
-    private AuthenticateResult Success(ApiKeyIdentity identity, bool local)
-    {
-        var claims = new List<Claim> { new(ApiKeyAuthenticationHandler.TenantClaim, identity.TenantId), new(ClaimTypes.Role, identity.Role) };
-        if (local)
-        {
-            claims.Add(new Claim(LocalClaim, "true"));
-        }
-
-        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
-    }
+    private static AuthenticateResult Success(ApiKeyIdentity identity, bool local) =>
+        AuthenticateResult.Success(local
+            ? ApiKeyAuthenticationHandler.Ticket(identity, SchemeName, new Claim(LocalClaim, "true"))
+            : ApiKeyAuthenticationHandler.Ticket(identity, SchemeName));
 
     private Task<ApiKeyIdentity?> FindAsync(string token) =>
         Cache.FindAsync(token, clock, () => sessions.FindAsync(token, Context.RequestAborted));

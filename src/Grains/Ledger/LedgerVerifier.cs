@@ -84,22 +84,30 @@ public sealed class LedgerVerifier(NpgsqlDataSource dataSource, TimeProvider clo
     ];
 
     /// <summary>Runs every check on one snapshot and records the result (see <see cref="LastRunAsync"/>).</summary>
-    public async Task<VerifyReport> VerifyAsync(CancellationToken cancellationToken)
+    public async Task<VerifyReport> VerifyAsync(CancellationToken cancellationToken) => (await CheckAndRecordAsync(cancellationToken)).Report;
+
+    /// <summary>Runs every check on one snapshot and returns the run as it was recorded.</summary>
+    public async Task<VerifyRun> RunAsync(CancellationToken cancellationToken) => (await CheckAndRecordAsync(cancellationToken)).Run;
+
+    private async Task<(VerifyReport Report, VerifyRun Run)> CheckAndRecordAsync(CancellationToken cancellationToken)
     {
-        var ranAt = clock.GetUtcNow();
+        // To the microsecond, as timestamptz keeps it: the run returned is the run read back later.
+        var now = clock.GetUtcNow();
+        var ranAt = now.AddTicks(-(now.Ticks % 10));
         var started = clock.GetTimestamp();
         var report = await CheckAsync(cancellationToken);
-        var problems = report.Problems.Take(RecordedProblemsMax).ToArray();
+        var run = new VerifyRun(ranAt, clock.GetElapsedTime(started).TotalMilliseconds, report.Ok, report.WalletsChecked, report.EntriesChecked,
+            report.Problems.Count, [.. report.Problems.Take(RecordedProblemsMax)]);
         await using var command = dataSource.CreateCommand(InsertRun);
-        command.Parameters.AddWithValue("ran_at", ranAt);
-        command.Parameters.AddWithValue("duration_ms", clock.GetElapsedTime(started).TotalMilliseconds);
-        command.Parameters.AddWithValue("ok", report.Ok);
-        command.Parameters.AddWithValue("wallets", report.WalletsChecked);
-        command.Parameters.AddWithValue("entries", report.EntriesChecked);
-        command.Parameters.AddWithValue("problem_count", report.Problems.Count);
-        command.Parameters.AddWithValue("problems", JsonSerializer.Serialize(problems, WalletJson.Options));
+        command.Parameters.AddWithValue("ran_at", run.RanAt);
+        command.Parameters.AddWithValue("duration_ms", run.DurationMs);
+        command.Parameters.AddWithValue("ok", run.Ok);
+        command.Parameters.AddWithValue("wallets", run.WalletsChecked);
+        command.Parameters.AddWithValue("entries", run.EntriesChecked);
+        command.Parameters.AddWithValue("problem_count", run.ProblemCount);
+        command.Parameters.AddWithValue("problems", JsonSerializer.Serialize(run.Problems, WalletJson.Options));
         await command.ExecuteNonQueryAsync(cancellationToken);
-        return report;
+        return (report, run);
     }
 
     /// <summary>The most recent verify any process recorded; null before the first.</summary>

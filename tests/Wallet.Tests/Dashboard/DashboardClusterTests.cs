@@ -114,17 +114,15 @@ public sealed class DashboardClusterTests : IAsyncLifetime
     // The figures follow the cluster a second or two behind: poll as the page does.
     private static async Task<JsonElement> EventuallyAsync(HttpClient client, string path, Func<JsonElement, bool> done)
     {
-        var deadline = DateTime.UtcNow + Patience;
-        while (true)
-        {
-            var body = await (await client.GetAsync(new Uri($"/dashboard/api/{path}", UriKind.Relative))).Content.ReadAsync<JsonElement>();
-            if (done(body))
+        var body = default(JsonElement);
+        await DashboardDriver.EventuallyAsync(
+            async () =>
             {
-                return body;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"/dashboard/api/{path} did not show it within {Patience.TotalSeconds} s: {body}");
-            await Task.Delay(250);
-        }
+                body = await (await client.GetAsync(new Uri($"/dashboard/api/{path}", UriKind.Relative))).Content.ReadAsync<JsonElement>();
+                return (done(body), body.ToString());
+            },
+            Patience,
+            $"/dashboard/api/{path} to show it");
+        return body;
     }
 }
