@@ -65,9 +65,9 @@ public static class DashboardCost
 {
     public const string Workload = "uniform";
 
-    // The silo keeps walking its activations for the hottest grains for 5 s after the last dashboard
-    // fetch; every round's measurement starts later than that (this pause, then the unmeasured
-    // warm-up), so no closed round pays for the open one before it.
+    // Orleans' dashboard keeps profiling grain calls for 5 s after the last dashboard fetch (the
+    // silo's GrainProfilerOptions.DeactivationTime); every round's measurement starts later than that
+    // (this pause, then the unmeasured warm-up), so no closed round pays for the open one before it.
     private static readonly TimeSpan Settled = TimeSpan.FromSeconds(6);
 
     /// <summary>Runs the phase on <paramref name="target"/>; <paramref name="poller"/> is this path's own, signed in and not yet started.</summary>
@@ -144,7 +144,7 @@ public static class DashboardCost
             var isOpen = round % 2 == 1;
             if (!isOpen)
             {
-                // After the load or an open window: past the hottest grains' sampling, and the silo's commits drained.
+                // After the load or an open window: past the grain-call profiling, and the silo's commits drained.
                 await Task.Delay(Settled);
             }
             else

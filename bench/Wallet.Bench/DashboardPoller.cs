@@ -8,9 +8,9 @@ namespace Wallet.Bench;
 /// <summary>
 /// An open dashboard, as a browser keeps one: it signs in once through the login form with the
 /// operator key and keeps the session cookie, then every second fetches, all at once, the JSON that
-/// every page polls (overview and money, silos, grains, ledger, cards), each asking only for what it
-/// has not seen yet as the pages do. One open page polls one or two of these, so this costs more
-/// than any single browser tab: an upper bound. Each <see cref="Start"/> is a freshly opened page.
+/// Orleans' dashboard and the ledger's pages poll (counters, cluster figures, top methods; money,
+/// cards, ledger), each ledger page asking only for what it has not seen yet as the pages do. One
+/// open page polls a few of these, so this costs more than any single browser tab: an upper bound. Each <see cref="Start"/> is a freshly opened page.
 /// </summary>
 public sealed class DashboardPoller : IDisposable
 {
@@ -19,7 +19,6 @@ public sealed class DashboardPoller : IDisposable
     private readonly HttpClient _http;
     private CancellationTokenSource? _stop;
     private Task? _loop;
-    private long _overviewSince;
     private long _cardsSince;
     private long _ledgerAfter;
     private long _rounds;
@@ -106,7 +105,7 @@ public sealed class DashboardPoller : IDisposable
             throw new InvalidOperationException("the dashboard poller is already running");
         }
 
-        (_overviewSince, _cardsSince, _ledgerAfter) = (0, 0, 0);
+        (_cardsSince, _ledgerAfter) = (0, 0);
         _stop = new CancellationTokenSource();
         var stop = _stop.Token;
         _loop = Task.Run(() => PollAsync(stop));
@@ -149,16 +148,17 @@ public sealed class DashboardPoller : IDisposable
         }
     }
 
-    // What the overview page (overview and money), the silos, grains, ledger and cards pages each fetch per second.
+    // What Orleans' dashboard (its counters, cluster and top-method figures) and the ledger's own
+    // pages (money, cards, ledger) each fetch per second.
     private async Task RoundAsync()
     {
         var answers = await Task.WhenAll(
-            FetchAsync($"overview?since={_overviewSince}"),
-            FetchAsync("money"),
-            FetchAsync("silos"),
-            FetchAsync("grains"),
-            FetchAsync($"cards?since={_cardsSince}"),
-            FetchAsync($"ledger?after={_ledgerAfter}"));
+            FetchAsync("/dashboard/DashboardCounters"),
+            FetchAsync("/dashboard/ClusterStats"),
+            FetchAsync("/dashboard/TopGrainMethods"),
+            FetchAsync($"{DashboardEndpoints.ApiPrefix}/money"),
+            FetchAsync($"{DashboardEndpoints.ApiPrefix}/cards?since={_cardsSince}"),
+            FetchAsync($"{DashboardEndpoints.ApiPrefix}/ledger?after={_ledgerAfter}"));
         try
         {
             if (answers.Any(a => a is null))
@@ -166,7 +166,6 @@ public sealed class DashboardPoller : IDisposable
                 return;
             }
 
-            _overviewSince = LastSecond(answers[0]!, _overviewSince);
             _cardsSince = LastSecond(answers[4]!, _cardsSince);
             if (answers[5]!.RootElement.GetProperty("entries") is { ValueKind: JsonValueKind.Array } entries && entries.GetArrayLength() > 0)
             {
@@ -194,7 +193,7 @@ public sealed class DashboardPoller : IDisposable
     {
         try
         {
-            using var response = await _http.GetAsync(new Uri($"{DashboardEndpoints.ApiPrefix}/{path}", UriKind.Relative));
+            using var response = await _http.GetAsync(new Uri(path, UriKind.Relative));
             if (response.StatusCode != HttpStatusCode.OK)
             {
                 Fail($"{path} answered {(int)response.StatusCode}");

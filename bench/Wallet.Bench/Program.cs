@@ -5,12 +5,11 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using Orleans;
+using Orleans.Runtime;
 using Wallet.Bench;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Wallets;
-using Wallet.Runtime;
-using Wallet.Runtime.Commit;
-using Wallet.Runtime.Hosting;
 using Wallet.Silo.Hosting;
 
 // Wallet.Bench: the ledger (through the grain client and through HTTP) against the seeds' row-lock
@@ -73,7 +72,7 @@ var targets = new Dictionary<string, IBenchTarget>
 };
 
 var driver = new Driver(options);
-var commits = app.Services.GetRequiredService<GroupCommitStatistics>();
+using var commits = new CommitCounter();
 var results = new List<RunResult>();
 var dashboardCosts = new List<DashboardCostResult>();
 DashboardIdle? dashboardIdle = null;
@@ -156,10 +155,10 @@ static int FreePort()
 static async Task<MemoryResult> MeasureActivationsAsync(IServiceProvider services, int count)
 {
     var client = services.GetRequiredService<IClusterClient>();
-    var silo = services.GetRequiredService<SiloStatistics>();
-    await silo.CollectIdleActivationsAsync(TimeSpan.Zero);
+    var management = client.GetGrain<IManagementGrain>(0);
+    await management.ForceActivationCollection(TimeSpan.Zero);
     var before = ResidentBytes();
-    var activeBefore = silo.ActivationCount;
+    var activeBefore = await management.GetTotalActivationCount();
     const int InFlight = 512;
     for (var start = 0; start < count; start += InFlight)
     {
@@ -168,7 +167,7 @@ static async Task<MemoryResult> MeasureActivationsAsync(IServiceProvider service
     }
 
     var after = ResidentBytes();
-    return new MemoryResult(silo.ActivationCount - activeBefore, before, after);
+    return new MemoryResult(await management.GetTotalActivationCount() - activeBefore, before, after);
 }
 
 static long ResidentBytes()

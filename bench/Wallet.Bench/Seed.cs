@@ -1,9 +1,9 @@
 using System.Globalization;
 using Npgsql;
+using Orleans;
 using Wallet.Grains;
 using Wallet.Grains.Cards;
 using Wallet.Grains.Money;
-using Wallet.Runtime;
 
 namespace Wallet.Bench;
 

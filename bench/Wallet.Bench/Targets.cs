@@ -3,11 +3,11 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Npgsql;
+using Orleans;
 using Wallet.Grains;
 using Wallet.Grains.Cards;
 using Wallet.Grains.Money;
 using Wallet.Grains.Wallets;
-using Wallet.Runtime;
 
 namespace Wallet.Bench;
 

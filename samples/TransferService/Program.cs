@@ -4,16 +4,17 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Orleans;
+using Orleans.Runtime;
 using Wallet.Client;
 using Wallet.Grains;
 using Wallet.Grains.Wallets;
-using Wallet.Runtime;
-using Wallet.Runtime.Client;
 
 // Another .NET service moving money through Wallet's grains: two wallets, a deposit from the
 // treasury, a transfer with an Idempotency-Key sent twice (applied once), then the balances.
 //   dotnet run --project samples/TransferService -- [host:port ...]
-// Gateways: the arguments, else Client__Gateways__N, else localhost:11111. Exit code 0 or 1.
+// The silos: their gateways as arguments, else Client__ConnectionString (the silos' database, whose
+// membership table lists the gateways), else Client__Gateways__N, else localhost:30000. Exit code 0 or 1.
 
 const string TenantId = "default";
 const string Currency = "USD";
@@ -23,14 +24,22 @@ builder.Logging.SetMinimumLevel(LogLevel.Warning);
 builder.Services.AddWalletClient(options =>
 {
     builder.Configuration.GetSection("Client").Bind(options);
-    options.Gateways = args.Length > 0 ? [.. args] : options.Gateways is { Count: > 0 } configured ? configured : ["localhost:11111"];
+    if (args.Length > 0)
+    {
+        options.Gateways = [.. args];
+        options.ConnectionString = null;
+    }
+    else if (options.ConnectionString is null && options.Gateways.Count == 0)
+    {
+        options.Gateways = ["localhost:30000"];
+    }
 });
 
 using var host = builder.Build();
-await host.StartAsync(); // learns the active silos from a gateway
+await host.StartAsync(); // connects to a gateway
 var client = host.Services.GetRequiredService<IClusterClient>();
-var silos = host.Services.GetRequiredService<ClusterClientStatus>().ActiveSilos;
-Console.WriteLine($"cluster: {silos.Count} active silos ({string.Join(", ", silos)})");
+var silos = await client.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true);
+Console.WriteLine($"cluster: {silos.Count} active silos ({string.Join(", ", silos.Keys)})");
 try
 {
     var alice = await CreateWalletAsync("alice");

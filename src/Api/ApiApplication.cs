@@ -4,17 +4,21 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
 using Npgsql;
+using Orleans;
+using Orleans.Runtime;
+using Wallet.Api.Metrics;
 using Wallet.Client;
 using Wallet.Grains;
-using Wallet.Runtime.Client;
 
 namespace Wallet.Api;
 
 /// <summary>
-/// The HTTP API as its own process: a thin cluster client that hosts no grains. It calls the
-/// silos named in <c>Client:Gateways</c> and reads the ledger's database (keys, idempotent replays,
-/// listings) at <c>ConnectionStrings:Wallet</c>; the silos own the schema and migrate it.
+/// The HTTP API as its own process: an Orleans cluster client that hosts no grains. It finds the
+/// silos' gateways in the cluster's membership table in the ledger's database
+/// (<c>ConnectionStrings:Wallet</c>), or at <c>Client:Gateways</c> when those are given, and reads
+/// the same database for keys, idempotent replays and listings; the silos own the schema and migrate it.
 /// </summary>
 public static class ApiApplication
 {
@@ -24,7 +28,6 @@ public static class ApiApplication
     {
         ["Logging:LogLevel:Default"] = "Information",
         ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
-        ["Client:Gateways:0"] = "localhost:11111",
     };
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
@@ -45,8 +48,16 @@ public static class ApiApplication
         }
 
         builder.Services.AddWalletStores(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
-        builder.Services.AddWalletClient(options => builder.Configuration.GetSection("Client").Bind(options));
+        var client = new WalletClientOptions();
+        builder.Configuration.GetSection("Client").Bind(client);
+        if (client.Gateways.Count == 0)
+        {
+            client.ConnectionString ??= connectionString;
+        }
+
+        builder.UseOrleansClient(orleans => orleans.ConfigureWalletClient(client));
         builder.Services.AddWalletApi();
+        builder.Services.AddWalletTelemetry("wallet-api");
         builder.Services.AddHealthChecks().AddCheck<ClusterReachableHealthCheck>("cluster", tags: [WalletApi.ReadyTag]);
         configure?.Invoke(builder);
 
@@ -56,11 +67,23 @@ public static class ApiApplication
     }
 }
 
-/// <summary>Ready, for the API process, also means a gateway has reported at least one active silo.</summary>
-internal sealed class ClusterReachableHealthCheck(ClusterClientStatus cluster) : IHealthCheck
+/// <summary>Ready, for the API process, also means the cluster answers: some silo reports the active silos.</summary>
+internal sealed class ClusterReachableHealthCheck(IClusterClient client) : IHealthCheck
 {
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(cluster.ActiveSilos.Count > 0
-            ? HealthCheckResult.Healthy($"{cluster.ActiveSilos.Count} active silos")
-            : HealthCheckResult.Unhealthy("no gateway has reported an active silo yet"));
+    private static readonly TimeSpan AnswerTimeout = TimeSpan.FromSeconds(2);
+
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var silos = await client.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true).WaitAsync(AnswerTimeout, cancellationToken);
+            return silos.Count > 0
+                ? HealthCheckResult.Healthy($"{silos.Count} active silos")
+                : HealthCheckResult.Unhealthy("the cluster reports no active silo");
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return HealthCheckResult.Unhealthy("no silo answers", exception);
+        }
+    }
 }

@@ -6,21 +6,21 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
+using Orleans.Dashboard;
 using Wallet.Api.Infrastructure;
 using Wallet.Dashboard.Access;
-using Wallet.Dashboard.Statistics;
 using Wallet.Grains;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Storage;
-using Wallet.Runtime.Cluster;
 
 namespace Wallet.Dashboard;
 
 /// <summary>
-/// The operator dashboard at <c>/dashboard</c>: five pages (one HTML shell and its script, shipped
-/// inside this assembly), the JSON they poll every second under <c>/dashboard/api</c>, and sign-in.
-/// Every page and figure needs an operator; nothing is fetched from anywhere but this silo.
+/// The operators' pages at <c>/dashboard</c>: Orleans' own dashboard (silos, grains, calls,
+/// latency, reminders) at <c>/dashboard</c> itself, and beside it the ledger's pages, Ledger and
+/// Cards (one HTML shell and its script, shipped inside this assembly), with the JSON they poll every
+/// second under <c>/dashboard/api</c>. One sign-in covers all of it: every page and figure needs an
+/// operator. The ledger's pages fetch nothing from anywhere but this silo.
 /// </summary>
 public static class DashboardEndpoints
 {
@@ -28,7 +28,7 @@ public static class DashboardEndpoints
     public const string ApiPrefix = "/dashboard/api";
     public const int TailEntriesMax = 50;
     private static readonly TimeSpan SessionLifetime = TimeSpan.FromHours(8);
-    private static readonly string[] Pages = ["", "/silos", "/grains", "/ledger", "/cards"];
+    private static readonly string[] Pages = ["/ledger", "/cards"];
 
     // Only this silo's own scripts, styles and JSON: no CDN could be reached even by mistake.
     private const string ContentSecurityPolicy =
@@ -56,38 +56,16 @@ public static class DashboardEndpoints
 
         var api = dashboard.MapGroup("/api").RequireAuthorization(DashboardSessionHandler.Policy);
         api.MapGet("/me", Me);
-        api.MapGet("/overview", async (ClusterStatistics cluster, CancellationToken ct, long since = 0) =>
-            TypedResults.Ok(DashboardFigures.Overview(await cluster.ReadAsync(hotGrains: false, ct), since)));
-        api.MapGet("/silos", async (ClusterStatistics cluster, CancellationToken ct) => TypedResults.Ok(DashboardFigures.Silos(await cluster.ReadAsync(hotGrains: false, ct))));
-        api.MapGet("/grains", async (ClusterStatistics cluster, CancellationToken ct) => TypedResults.Ok(DashboardFigures.Grains(await cluster.ReadAsync(hotGrains: true, ct))));
-        api.MapGet("/cards", async (ClusterStatistics cluster, CancellationToken ct, long since = 0) =>
-            TypedResults.Ok(DashboardFigures.Cards(await cluster.ReadAsync(hotGrains: false, ct), since)));
+        api.MapGet("/cards", async (CardActivity cards, CancellationToken ct, long since = 0) => TypedResults.Ok(await cards.ReadAsync(since, ct)));
         api.MapGet("/money", async (LedgerTotalsCache totals, CancellationToken ct) => TypedResults.Ok(await totals.ReadAsync(ct)));
         api.MapGet("/ledger", GetLedgerAsync);
         api.MapPost("/verify", VerifyAsync);
 
-        MapClusterReport(app);
+        // Orleans' dashboard: page and JSON alike behind the same operator sign-in.
+        app.MapOrleansDashboard("/dashboard").RequireAuthorization(DashboardSessionHandler.Policy);
         app.ServiceProvider.GetRequiredService<DashboardAccess>().LogAtStart(
             app.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(DashboardEndpoints)));
         return app;
-    }
-
-    // Peers ask each other over the cluster port, which only silos and clients reach.
-    private static void MapClusterReport(IEndpointRouteBuilder app)
-    {
-        var cluster = app.ServiceProvider.GetRequiredService<IOptions<ClusterOptions>>().Value;
-        if (cluster.Enabled)
-        {
-            app.MapGet(ClusterStatistics.ReportPath, (SiloSampler sampler, long since = 0, bool hot_grains = false) =>
-            {
-                if (hot_grains)
-                {
-                    sampler.MarkWatched();
-                }
-
-                return TypedResults.Ok(sampler.Report(since));
-            }).RequireHost($"*:{cluster.Port}").ExcludeFromDescription();
-        }
     }
 
     private static Ok<SignedIn> Me(ClaimsPrincipal user) =>

@@ -3,7 +3,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Wallet.Dashboard.Access;
-using Wallet.Dashboard.Statistics;
 using Wallet.Grains.Storage;
 
 namespace Wallet.Dashboard;
@@ -11,25 +10,25 @@ namespace Wallet.Dashboard;
 /// <summary>Settings of the <c>Dashboard</c> section.</summary>
 public sealed class DashboardOptions
 {
-    /// <summary>Lets requests from this machine see the dashboard without signing in. Honoured only in Development on a silo with clustering off.</summary>
+    /// <summary>Lets requests from this machine see the dashboard without signing in. Honoured only in Development on a silo that advertises a loopback address (alone on this machine).</summary>
     public bool AllowLocalhostWithoutSignIn { get; set; }
 }
 
 public static class DashboardServiceCollectionExtensions
 {
     /// <summary>
-    /// The dashboard of a silo: its once-a-second sampler, the cluster-wide gathering, sign-in
-    /// sessions and the <see cref="DashboardSessionHandler.Policy"/> authorization policy. Needs the
-    /// silo (grains, statistics) and the HTTP API's authentication (<c>AddWalletApi</c>).
+    /// The dashboard of a silo: sign-in sessions, the <see cref="DashboardSessionHandler.Policy"/>
+    /// authorization policy and the ledger pages' figures. Needs the HTTP API's authentication
+    /// (<c>AddWalletApi</c>) and Orleans' dashboard on the silo (<c>AddDashboard</c>).
+    /// <paramref name="clustered"/>: the silo can be reached from other machines (it advertises a
+    /// non-loopback address), so no request is let in without signing in.
     /// </summary>
     public static IServiceCollection AddWalletDashboard(
         this IServiceCollection services, IConfiguration configuration, IHostEnvironment environment, bool clustered)
     {
         var options = configuration.GetSection("Dashboard").Get<DashboardOptions>() ?? new DashboardOptions();
         services.AddSingleton(new DashboardAccess(options.AllowLocalhostWithoutSignIn, environment.IsDevelopment(), clustered));
-        services.AddSingleton<SiloSampler>();
-        services.AddHostedService(sp => sp.GetRequiredService<SiloSampler>());
-        services.AddSingleton<ClusterStatistics>();
+        services.AddSingleton<CardActivity>();
         services.AddSingleton<VerifyGate>();
         services.AddAuthentication()
             .AddScheme<AuthenticationSchemeOptions, DashboardSessionHandler>(DashboardSessionHandler.SchemeName, null);

@@ -1,3 +1,4 @@
+using Orleans;
 namespace Wallet.Grains;
 
 /// <summary>
@@ -50,4 +51,5 @@ public static class LedgerErrors
 /// A business outcome that is not a success: a stable code and a sentence for people.
 /// <see cref="Extensions"/>, when present, is JSON object text whose members the problem answer carries too.
 /// </summary>
+[GenerateSerializer, Immutable, Alias("wallet.LedgerFailure")]
 public sealed record LedgerFailure(string Code, string Detail, string? Extensions = null);

@@ -4,12 +4,12 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
+using Orleans;
 using Wallet.Api.Infrastructure;
 using Wallet.Grains;
 using Wallet.Grains.Cards;
 using Wallet.Grains.Storage;
 using Wallet.Grains.Wallets;
-using Wallet.Runtime;
 
 namespace Wallet.Api.Cards;
 

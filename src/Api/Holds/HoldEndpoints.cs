@@ -5,13 +5,13 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
+using Orleans;
 using Wallet.Api.Infrastructure;
 using Wallet.Api.Wallets;
 using Wallet.Grains;
 using Wallet.Grains.Holds;
 using Wallet.Grains.Storage;
 using Wallet.Grains.Wallets;
-using Wallet.Runtime;
 
 namespace Wallet.Api.Holds;
 

@@ -2,14 +2,15 @@ using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using Orleans.Runtime;
+using Orleans.Runtime.Messaging;
 using Wallet.Grains;
-using Wallet.Runtime;
 
 namespace Wallet.Api.Infrastructure;
 
 /// <summary>
-/// Faults become problems: what a retry can cure (a full mailbox, a failed commit, a timeout, the
-/// database unreachable) is a 503 with <c>Retry-After</c>; anything else is a 500 that hides details.
+/// Faults become problems: what a retry can cure (too many calls waiting for a grain, a failed
+/// commit, a silo lost or unreachable, a timeout, the database unreachable) is a 503 with <c>Retry-After</c>; anything else is a 500 that hides details.
 /// </summary>
 public sealed partial class ExceptionProblems(ILogger<ExceptionProblems> logger) : IExceptionHandler
 {
@@ -33,7 +34,10 @@ public sealed partial class ExceptionProblems(ILogger<ExceptionProblems> logger)
 
     public static bool IsRetryable(Exception exception) => exception switch
     {
-        RetryableGrainException or TimeoutException => true,
+        LedgerUnavailableException or TimeoutException => true,
+        // Orleans: the silo holding the grain died or left, a message was refused (overload, shutdown),
+        // or no gateway answers. An Idempotency-Key makes the retry safe whether or not it arrived.
+        SiloUnavailableException or OrleansMessageRejectionException or ConnectionFailedException or GatewayTooBusyException => true,
         NpgsqlException npgsql => npgsql.IsTransient || npgsql is not PostgresException,
         _ => exception.InnerException is { } inner && IsRetryable(inner),
     };

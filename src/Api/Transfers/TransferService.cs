@@ -1,10 +1,10 @@
 using Microsoft.AspNetCore.Http;
+using Orleans;
 using Wallet.Api.Infrastructure;
 using Wallet.Api.Wallets;
 using Wallet.Grains;
 using Wallet.Grains.Storage;
 using Wallet.Grains.Wallets;
-using Wallet.Runtime;
 
 namespace Wallet.Api.Transfers;
 

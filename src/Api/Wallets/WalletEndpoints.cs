@@ -4,13 +4,13 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
+using Orleans;
 using Wallet.Api.Infrastructure;
 using Wallet.Api.Transfers;
 using Wallet.Grains;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Storage;
 using Wallet.Grains.Wallets;
-using Wallet.Runtime;
 
 namespace Wallet.Api.Wallets;
 

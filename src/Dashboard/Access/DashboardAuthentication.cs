@@ -87,7 +87,8 @@ public sealed class DashboardSessionHandler(
 
 /// <summary>
 /// <c>Dashboard:AllowLocalhostWithoutSignIn</c>: honoured only in the Development environment, on a
-/// silo that runs alone (clustering off), for requests from a loopback address. Everywhere else the
+/// silo that advertises a loopback address (no other machine can join it), for requests from a
+/// loopback address. Everywhere else the
 /// setting is ignored, with a warning at start.
 /// </summary>
 public sealed partial class DashboardAccess(bool requested, bool development, bool clustered)
@@ -106,7 +107,7 @@ public sealed partial class DashboardAccess(bool requested, bool development, bo
         }
         else if (requested)
         {
-            LogRefused(logger, development ? "clustering is on" : "the environment is not Development");
+            LogRefused(logger, development ? "the silo advertises an address other machines reach" : "the environment is not Development");
         }
     }
 

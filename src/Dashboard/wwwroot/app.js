@@ -1,5 +1,6 @@
-// The Wallet operator dashboard: one page shell, five views, each polling its figures once a
-// second from /dashboard/api. Plain DOM and SVG, no framework and nothing fetched from elsewhere.
+// The ledger's operator pages: one page shell, two views (Ledger, Cards), each polling its figures
+// once a second from /dashboard/api. Silos, grains and calls are on Orleans' dashboard at /dashboard,
+// linked from the nav. Plain DOM and SVG, no framework and nothing fetched from elsewhere.
 "use strict";
 
 (() => {
@@ -24,13 +25,6 @@
     int: (x) => Math.round(x ?? 0).toLocaleString("en-US"),
     num: (x, digits = 1) => (x ?? 0).toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }),
     pct: (x) => ((x ?? 0) * 100).toLocaleString("en-US", { maximumFractionDigits: 2 }) + " %",
-    ms: (x) => (x ?? 0) < 10 ? `${fmt.num(x, 2)} ms` : `${fmt.num(x, 1)} ms`,
-    bytes: (x) => x == null ? "–" : `${fmt.num(x / 1048576, 1)} MiB`,
-    duration: (s) => {
-      if (s == null) return "–";
-      const d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60), sec = Math.floor(s % 60);
-      return d > 0 ? `${d}d ${h}h` : h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m ${sec}s` : `${sec}s`;
-    },
     time: (iso) => iso ? new Date(iso).toLocaleTimeString("en-GB") : "–",
     dateTime: (iso) => iso ? new Date(iso).toLocaleString("en-GB") : "–",
   };
@@ -148,88 +142,6 @@
 
   // ---- pages ----------------------------------------------------------------------------------
 
-  function overviewPage(root) {
-    const series = new Series();
-    const figures = tiles([
-      ["silos_up", "Silos up"], ["activations", "Activations"], ["calls_per_second", "Calls / s"], ["error_rate", "Error rate"],
-      ["average_ms", "Average latency"], ["p99_ms", "p99 latency"], ["entries_per_second", "Ledger entries / s"], ["average_batch_size", "Average commit batch"],
-    ]);
-    const charts = [
-      chart("calls", "Calls per second", [{ key: "calls", label: "calls", value: (p) => p.calls }, { key: "errors", label: "errors", value: (p) => p.errors }]),
-      chart("latency", "Latency (ms)", [{ key: "average_ms", label: "average", value: (p) => p.average_ms }, { key: "p99_ms", label: "p99", value: (p) => p.p99_ms }], (v) => fmt.num(v, 2)),
-      chart("entries", "Ledger entries per second", [{ key: "entries", label: "entries", value: (p) => p.entries }]),
-      chart("batch", "Average commit batch", [{ key: "batch", label: "items per batch", value: (p) => p.commit_batches ? p.commit_items / p.commit_batches : 0 }]),
-      chart("activations", "Activations", [{ key: "activations", label: "activations", value: (p) => p.activations }], (v) => Number.isInteger(v) ? fmt.int(v) : fmt.num(v, 1)),
-    ];
-    const money = table("money", moneyColumns);
-    root.append(figures.node, ...section("Last 10 minutes", el("div", { class: "charts" }, ...charts.map((c) => c.node))), ...section("Money per currency", money.node));
-
-    return async () => {
-      const [overview, totals] = await Promise.all([api(`overview?since=${series.last}`), api("money")]);
-      series.add(overview.series);
-      figures.set("silos_up", `${overview.silos_up} / ${overview.silos_shown}`);
-      figures.set("activations", fmt.int(overview.activations));
-      figures.set("calls_per_second", fmt.num(overview.calls_per_second));
-      figures.set("error_rate", fmt.pct(overview.error_rate));
-      figures.set("average_ms", fmt.ms(overview.average_ms));
-      figures.set("p99_ms", fmt.ms(overview.p99_ms));
-      figures.set("entries_per_second", fmt.num(overview.entries_per_second));
-      figures.set("average_batch_size", fmt.num(overview.average_batch_size));
-      charts.forEach((c) => c.draw(series.points));
-      money.set(totals, { empty: "no wallets yet" });
-    };
-  }
-
-  function silosPage(root) {
-    const silos = table("silos", [
-      { title: "Silo", id: true, value: (s) => s.silo },
-      { title: "Status", value: (s) => badge(s.status) },
-      { title: "Host", value: (s) => s.host_name },
-      { title: "Uptime", value: (s) => fmt.duration(s.uptime_seconds) },
-      { title: "CPU", num: true, value: (s) => s.cpu_percent == null ? "–" : `${fmt.num(s.cpu_percent)} % of ${s.processor_count}` },
-      { title: "Memory", num: true, value: (s) => fmt.bytes(s.memory_bytes) },
-      { title: "Activations", num: true, value: (s) => s.activations == null ? "–" : fmt.int(s.activations) },
-      { title: "Calls / s", num: true, value: (s) => s.calls_per_second == null ? "–" : fmt.num(s.calls_per_second) },
-      { title: "By grain type", value: (s) => s.activations_by_type.map((a) => `${a.name} ${fmt.int(a.count)}`).join(", ") || (s.answering ? "none" : "not answering") },
-      { title: "Last heartbeat", value: (s) => fmt.time(s.heartbeat_at) },
-    ]);
-    root.append(...section("Silos", silos.node));
-    return async () => silos.set(await api("silos"));
-  }
-
-  function grainsPage(root) {
-    const methodColumns = [
-      { title: "Grain", value: (m) => m.grain_type },
-      { title: "Method", value: (m) => m.method },
-      { title: "Calls", num: true, value: (m) => fmt.int(m.calls) },
-      { title: "Errors", num: true, value: (m) => fmt.int(m.errors) },
-      { title: "Error rate", num: true, value: (m) => fmt.pct(m.error_rate) },
-      { title: "Average", num: true, value: (m) => fmt.ms(m.average_ms) },
-      { title: "p99", num: true, value: (m) => fmt.ms(m.p99_ms) },
-    ];
-    const hot = table("hot-grains", [
-      { title: "Grain", value: (h) => h.grain_type },
-      { title: "Key", id: true, value: (h) => h.key },
-      { title: "Calls / s", num: true, value: (h) => fmt.num(h.calls_per_second) },
-    ]);
-    const slowest = table("slowest", methodColumns);
-    const failing = table("most-failing", methodColumns);
-    const methods = table("methods", methodColumns);
-    const activations = table("activations", [{ title: "Grain type", value: (a) => a.name }, { title: "Activations", num: true, value: (a) => fmt.int(a.count) }]);
-    root.append(
-      el("div", { class: "cols" }, el("div", {}, ...section("Hottest grains now", hot.node)), el("div", {}, ...section("Activations by grain type", activations.node))),
-      el("div", { class: "cols" }, el("div", {}, ...section("Slowest methods (p99)", slowest.node)), el("div", {}, ...section("Most failing methods", failing.node))),
-      ...section("Every method since each silo started", methods.node));
-    return async () => {
-      const grains = await api("grains");
-      hot.set(grains.hot_grains, { empty: "no calls in the last second" });
-      slowest.set(grains.slowest);
-      failing.set(grains.most_failing, { empty: "no failures" });
-      methods.set(grains.methods);
-      activations.set(grains.activations_by_type, { empty: "no activations" });
-    };
-  }
-
   function ledgerPage(root) {
     let newest = 0;
     let rows = [];
@@ -290,7 +202,7 @@
       { key: "approved", label: "approved", value: (p) => p.approved }, { key: "declined", label: "declined", value: (p) => p.declined }, { key: "reviews", label: "flagged", value: (p) => p.reviews }]);
     const reasons = table("decline-reasons", [{ title: "Decline reason", value: (r) => r.name }, { title: "Count", num: true, value: (r) => fmt.int(r.count) }]);
     const flags = table("fraud-flags", [{ title: "Fraud rule", value: (r) => r.name }, { title: "Fired", num: true, value: (r) => fmt.int(r.count) }]);
-    root.append(figures.node, el("p", { class: "muted", text: "Counts are over the last 10 minutes of every answering silo." }),
+    root.append(figures.node, el("p", { class: "muted", text: "Counts are over the last 10 minutes, every silo's decisions as the database holds them." }),
       el("div", { class: "charts" }, decisions.node),
       el("div", { class: "cols" }, el("div", {}, ...section("Decline reasons", reasons.node)), el("div", {}, ...section("Fraud flags", flags.node))));
     return async () => {
@@ -309,14 +221,14 @@
 
   // ---- routing and the poll loop ----------------------------------------------------------
 
-  const pages = { overview: overviewPage, silos: silosPage, grains: grainsPage, ledger: ledgerPage, cards: cardsPage };
+  const pages = { ledger: ledgerPage, cards: cardsPage };
   const live = document.getElementById("live");
   let refresh = null;
   let generation = 0;
 
   function pageOf(pathname) {
     const name = pathname.replace(/^\/dashboard\/?/, "").split("/")[0];
-    return pages[name] ? name : "overview";
+    return pages[name] ? name : "ledger";
   }
 
   function show(pathname) {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Orleans;
 using Wallet.Grains.Holds;
 using Wallet.Grains.Wallets;
 
@@ -35,6 +36,7 @@ public static class AuthorizationStatuses
 /// Spending controls as clients write them: amount limits as decimal text in the card's currency
 /// (null: no limit) and merchant categories as codes ("5411") or names ("grocery_stores_supermarkets").
 /// </summary>
+[GenerateSerializer, Immutable, Alias("wallet.SpendingControls")]
 public sealed record SpendingControls(
     string? PerAuthorization,
     string? Daily,
@@ -47,6 +49,7 @@ public sealed record SpendingControls(
     public static SpendingControls None { get; } = new(null, null, null, null, null, null, null);
 }
 
+[GenerateSerializer, Immutable, Alias("wallet.CreateCard")]
 public sealed record CreateCard(
     string TenantId,
     string WalletId,
@@ -58,6 +61,7 @@ public sealed record CreateCard(
     DateTimeOffset CreatedAt);
 
 /// <summary>Changes what is given: the cardholder's name, the spending controls (a new version), the metadata.</summary>
+[GenerateSerializer, Immutable, Alias("wallet.UpdateCard")]
 public sealed record UpdateCard(
     string TenantId,
     string? CardholderName,
@@ -66,6 +70,7 @@ public sealed record UpdateCard(
     IdempotencyRequest? Idempotency,
     DateTimeOffset At);
 
+[GenerateSerializer, Alias("wallet.CardStatusChange")]
 public enum CardStatusChange
 {
     Freeze,
@@ -73,8 +78,10 @@ public enum CardStatusChange
     Cancel,
 }
 
+[GenerateSerializer, Immutable, Alias("wallet.ChangeCardStatus")]
 public sealed record ChangeCardStatus(string TenantId, CardStatusChange Change, IdempotencyRequest? Idempotency, DateTimeOffset At);
 
+[GenerateSerializer, Immutable, Alias("wallet.AuthorizeCommand")]
 public sealed record AuthorizeCommand(
     string TenantId,
     string AuthorizationId,
@@ -86,6 +93,7 @@ public sealed record AuthorizeCommand(
     IdempotencyRequest? Idempotency,
     DateTimeOffset CreatedAt);
 
+[GenerateSerializer, Alias("wallet.AuthorizationAction")]
 public enum AuthorizationAction
 {
     Capture,
@@ -97,6 +105,7 @@ public enum AuthorizationAction
 /// A capture, reversal or increment of an approved authorization, which the API found by id.
 /// <see cref="Amount"/> null captures or reverses all that is held; <see cref="Final"/> ends a capture.
 /// </summary>
+[GenerateSerializer, Immutable, Alias("wallet.AuthorizationCommand")]
 public sealed record AuthorizationCommand(
     string TenantId,
     AuthorizationView Authorization,
@@ -107,6 +116,7 @@ public sealed record AuthorizationCommand(
     IdempotencyRequest? Idempotency,
     DateTimeOffset At);
 
+[GenerateSerializer, Immutable, Alias("wallet.SpendingControlsView")]
 public sealed record SpendingControlsView(
     string? PerAuthorization,
     string? Daily,
@@ -117,6 +127,7 @@ public sealed record SpendingControlsView(
     IReadOnlyList<string> BlockedCategories);
 
 /// <summary>A card as clients see it: never its number, only <c>**** **** **** 1111</c>.</summary>
+[GenerateSerializer, Immutable, Alias("wallet.CardView")]
 public sealed record CardView(
     string Id,
     string WalletId,
@@ -132,6 +143,7 @@ public sealed record CardView(
     DateTimeOffset UpdatedAt);
 
 /// <summary>The fraud check's score, 0 to 1 in thousandths, and the reasons of every rule that fired.</summary>
+[GenerateSerializer, Immutable, Alias("wallet.FraudView")]
 public sealed record FraudView(decimal Score, IReadOnlyList<string> Reasons)
 {
     /// <summary>The score to three decimals without trailing zeros, so it reads the same wherever it comes from.</summary>
@@ -139,12 +151,14 @@ public sealed record FraudView(decimal Score, IReadOnlyList<string> Reasons)
         decimal.Parse(score.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
 }
 
+[GenerateSerializer, Immutable, Alias("wallet.DeclineView")]
 public sealed record DeclineView(string Code, string Detail);
 
 /// <summary>
 /// One authorization decision. An approved one carries its hold and follows it: <see cref="Amount"/>
 /// is what it authorizes now (after increments and reversals), <see cref="Captured"/> what was captured.
 /// </summary>
+[GenerateSerializer, Immutable, Alias("wallet.AuthorizationView")]
 public sealed record AuthorizationView(
     string Id,
     string CardId,
@@ -174,15 +188,21 @@ public sealed record AuthorizationView(
     };
 }
 
-/// <summary>An authorization decision to write: with the hold when approved, alone when declined.</summary>
+/// <summary>
+/// An authorization decision to write: with the hold when approved, alone when declined.
+/// <see cref="FraudRules"/> names the fraud rules that fired, for the operators' cards page.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("wallet.AuthorizationRecord")]
 public sealed record AuthorizationRecord(
     string TenantId,
     AuthorizationView View,
     long AmountMinor,
     IdempotencyRequest? Idempotency,
     int ResponseStatus,
-    string ResponseBody);
+    string ResponseBody,
+    IReadOnlyList<string> FraudRules);
 
+[GenerateSerializer, Immutable, Alias("wallet.CardResult")]
 public sealed record CardResult(CardView? Card, LedgerFailure? Failure)
 {
     public static CardResult Fail(string code, string detail) => new(null, new LedgerFailure(code, detail));
@@ -192,12 +212,14 @@ public sealed record CardResult(CardView? Card, LedgerFailure? Failure)
 /// The answer to an authorization: the decision (approved, or declined with the failure that says
 /// why) and, for an idempotent request, the status and body as they were stored.
 /// </summary>
+[GenerateSerializer, Immutable, Alias("wallet.AuthorizationResult")]
 public sealed record AuthorizationResult(AuthorizationView? Authorization, LedgerFailure? Failure, StoredResponse? Response, bool Replayed = false);
 
 /// <summary>
 /// A tenant's fraud rules. <see cref="MaxAmount"/> is in the major unit of the authorization's
 /// currency; blacklist entries match merchant names exactly or in part, ignoring case.
 /// </summary>
+[GenerateSerializer, Immutable, Alias("wallet.FraudRules")]
 public sealed record FraudRules(
     string MaxAmount,
     IReadOnlyList<string> MerchantBlacklist,
@@ -219,6 +241,7 @@ public sealed record FraudRules(
         []);
 }
 
+[GenerateSerializer, Immutable, Alias("wallet.FraudRulesView")]
 public sealed record FraudRulesView(FraudRules Rules, int Version, DateTimeOffset? UpdatedAt);
 
 /// <summary>Card and authorization ids as the ledger hands them out; version 7 GUIDs, so they sort by creation.</summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Orleans;
 using Wallet.Grains.Cards;
 using Wallet.Grains.Wallets;
 
@@ -17,6 +18,7 @@ public static class HoldStatuses
 /// <see cref="Destination"/> is where captures go: a wallet id or a system reference such as
 /// <c>@settlement</c>. A card's approval travels as <see cref="Authorization"/>, written with the hold.
 /// </summary>
+[GenerateSerializer, Immutable, Alias("wallet.PlaceHold")]
 public sealed record PlaceHold(
     string TenantId,
     string HoldId,
@@ -33,6 +35,7 @@ public sealed record PlaceHold(
 /// Captures <see cref="Amount"/> (all that is still held when null) into the hold's destination as
 /// a transfer with id <see cref="TransferId"/>. <see cref="Final"/> releases what remains.
 /// </summary>
+[GenerateSerializer, Immutable, Alias("wallet.CaptureHold")]
 public sealed record CaptureHold(
     string TenantId,
     string HoldId,
@@ -43,6 +46,7 @@ public sealed record CaptureHold(
     DateTimeOffset CreatedAt,
     AuthorizationView? Authorization = null);
 
+[GenerateSerializer, Alias("wallet.HoldRelease")]
 public enum HoldRelease
 {
     /// <summary>Releases everything still held; the hold ends voided.</summary>
@@ -55,6 +59,7 @@ public enum HoldRelease
     Reverse,
 }
 
+[GenerateSerializer, Immutable, Alias("wallet.ReleaseHold")]
 public sealed record ReleaseHold(
     string TenantId,
     string HoldId,
@@ -65,6 +70,7 @@ public sealed record ReleaseHold(
     AuthorizationView? Authorization = null);
 
 /// <summary>Raises what the hold authorizes by <see cref="Amount"/>, if the wallet has it available.</summary>
+[GenerateSerializer, Immutable, Alias("wallet.IncrementHold")]
 public sealed record IncrementHold(
     string TenantId,
     string HoldId,
@@ -76,6 +82,7 @@ public sealed record IncrementHold(
 /// A hold as clients see it. <see cref="Amount"/> is what it authorizes in all, <see cref="Captured"/>
 /// what was captured of it, <see cref="Held"/> what it holds now (zero once closed).
 /// </summary>
+[GenerateSerializer, Immutable, Alias("wallet.HoldView")]
 public sealed record HoldView(
     string Id,
     string WalletId,
@@ -92,17 +99,20 @@ public sealed record HoldView(
     DateTimeOffset? ClosedAt);
 
 /// <summary>The answer of a capture: the hold after it and the transfer it posted.</summary>
+[GenerateSerializer, Immutable, Alias("wallet.CaptureView")]
 public sealed record CaptureView(HoldView Hold, TransferView Transfer);
 
 /// <summary>
 /// <see cref="Transfer"/> is set by a capture. <see cref="Replayed"/> is true when an in-flight call
 /// with the same Idempotency-Key produced the answer.
 /// </summary>
+[GenerateSerializer, Immutable, Alias("wallet.HoldResult")]
 public sealed record HoldResult(HoldView? Hold, TransferView? Transfer, LedgerFailure? Failure, bool Replayed = false)
 {
     public static HoldResult Fail(string code, string detail) => new(null, null, new LedgerFailure(code, detail));
 
     /// <summary>The card authorization the command came with, as this hold leaves it.</summary>
+    [Id(4)]
     public AuthorizationView? Authorization { get; init; }
 }
 

@@ -1,8 +1,10 @@
 using System.Collections.Frozen;
+using Orleans;
 
 namespace Wallet.Grains.Money;
 
 /// <summary>A currency or asset code with its scale: the number of decimals of its minor unit.</summary>
+[GenerateSerializer, Immutable, Alias("wallet.Currency")]
 public sealed record Currency(string Code, int Scale)
 {
     public override string ToString() => Code;

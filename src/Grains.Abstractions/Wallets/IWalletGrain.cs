@@ -1,5 +1,6 @@
+using Orleans;
+using Orleans.Concurrency;
 using Wallet.Grains.Holds;
-using Wallet.Runtime;
 
 namespace Wallet.Grains.Wallets;
 
@@ -7,30 +8,40 @@ namespace Wallet.Grains.Wallets;
 /// One wallet, or one system account of a tenant (key <c>sys:{tenant}:{name}:{currency}</c>).
 /// Every debit of the wallet is decided in one of its turns.
 /// </summary>
+[Alias("wallet.IWalletGrain")]
 public interface IWalletGrain : IGrainWithStringKey
 {
+    [Alias("Create")]
     Task<WalletResult> Create(CreateWallet command);
 
+    [Alias("Get")]
     Task<WalletResult> Get(string tenantId);
 
+    [Alias("ChangeStatus")]
     Task<WalletResult> ChangeStatus(ChangeWalletStatus command);
 
     /// <summary>Moves money out of this wallet. The credit to the destination commits in the same transaction.</summary>
+    [Alias("Transfer")]
     Task<TransferResult> Transfer(TransferCommand command);
 
     /// <summary>Holds money of this wallet: <c>pending</c> rises and <c>available</c> falls until capture, void or expiry.</summary>
+    [Alias("PlaceHold")]
     Task<HoldResult> PlaceHold(PlaceHold command);
 
     /// <summary>Captures some or all of an open hold into its destination, as a transfer.</summary>
+    [Alias("CaptureHold")]
     Task<HoldResult> CaptureHold(CaptureHold command);
 
     /// <summary>Releases some or all of an open hold: void, reversal or expiry.</summary>
+    [Alias("ReleaseHold")]
     Task<HoldResult> ReleaseHold(ReleaseHold command);
 
     /// <summary>Raises an open hold, if the wallet has the difference available.</summary>
+    [Alias("IncrementHold")]
     Task<HoldResult> IncrementHold(IncrementHold command);
 
     /// <summary>Tells the wallet of a credit another wallet's turn committed. Losing one is harmless.</summary>
     [OneWay]
+    [Alias("OnCredited")]
     Task OnCredited(CreditNotice notice);
 }

@@ -1,10 +1,13 @@
 using System.Text.Json;
+using Orleans;
 
 namespace Wallet.Grains.Wallets;
 
 /// <summary>An Idempotency-Key and the hash of the request it came with.</summary>
+[GenerateSerializer, Immutable, Alias("wallet.IdempotencyRequest")]
 public sealed record IdempotencyRequest(string Key, string RequestHash);
 
+[GenerateSerializer, Immutable, Alias("wallet.CreateWallet")]
 public sealed record CreateWallet(
     string TenantId,
     string Currency,
@@ -13,6 +16,7 @@ public sealed record CreateWallet(
     JsonElement? Metadata,
     IdempotencyRequest? Idempotency);
 
+[GenerateSerializer, Alias("wallet.WalletStatusChange")]
 public enum WalletStatusChange
 {
     Freeze,
@@ -20,6 +24,7 @@ public enum WalletStatusChange
     Close,
 }
 
+[GenerateSerializer, Immutable, Alias("wallet.ChangeWalletStatus")]
 public sealed record ChangeWalletStatus(string TenantId, WalletStatusChange Change, IdempotencyRequest? Idempotency);
 
 /// <summary>
@@ -27,6 +32,7 @@ public sealed record ChangeWalletStatus(string TenantId, WalletStatusChange Chan
 /// wallet ids or system references such as <c>@treasury</c>; <see cref="Amount"/> is decimal text,
 /// converted with the currency's scale inside the source's turn.
 /// </summary>
+[GenerateSerializer, Immutable, Alias("wallet.TransferCommand")]
 public sealed record TransferCommand(
     string TenantId,
     string TransferId,
@@ -49,6 +55,7 @@ public static class TransferIds
 }
 
 /// <summary>A credit committed to this wallet, at the wallet row version it produced.</summary>
+[GenerateSerializer, Immutable, Alias("wallet.CreditNotice")]
 public sealed record CreditNotice(long Amount, long Version);
 
 public static class WalletStatuses
@@ -58,8 +65,10 @@ public static class WalletStatuses
     public const string Closed = "closed";
 }
 
+[GenerateSerializer, Immutable, Alias("wallet.BalanceView")]
 public sealed record BalanceView(string Posted, string Pending, string Available);
 
+[GenerateSerializer, Immutable, Alias("wallet.WalletView")]
 public sealed record WalletView(
     string Id,
     string Currency,
@@ -70,6 +79,7 @@ public sealed record WalletView(
     JsonElement? Metadata,
     DateTimeOffset CreatedAt);
 
+[GenerateSerializer, Immutable, Alias("wallet.TransferView")]
 public sealed record TransferView(
     string Id,
     string Source,
@@ -83,14 +93,17 @@ public sealed record TransferView(
     DateTimeOffset CreatedAt);
 
 /// <summary>The status and body first answered to an idempotent request, replayed as they were.</summary>
+[GenerateSerializer, Immutable, Alias("wallet.StoredResponse")]
 public sealed record StoredResponse(int StatusCode, string Body);
 
+[GenerateSerializer, Immutable, Alias("wallet.WalletResult")]
 public sealed record WalletResult(WalletView? Wallet, LedgerFailure? Failure)
 {
     public static WalletResult Fail(string code, string detail) => new(null, new LedgerFailure(code, detail));
 }
 
 /// <summary><see cref="Replayed"/> is true when an in-flight call with the same Idempotency-Key produced the answer.</summary>
+[GenerateSerializer, Immutable, Alias("wallet.TransferResult")]
 public sealed record TransferResult(TransferView? Transfer, LedgerFailure? Failure, bool Replayed = false)
 {
     public static TransferResult Fail(string code, string detail) => new(null, new LedgerFailure(code, detail));

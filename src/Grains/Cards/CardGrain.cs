@@ -1,10 +1,10 @@
 using Microsoft.Extensions.Options;
+using Orleans;
+using Orleans.Concurrency;
 using Wallet.Grains.Holds;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Money;
 using Wallet.Grains.Wallets;
-using Wallet.Runtime;
-using Wallet.Runtime.Commit;
 
 namespace Wallet.Grains.Cards;
 
@@ -14,14 +14,21 @@ namespace Wallet.Grains.Cards;
 /// against the limits before its hold is durable, so the next authorization's turn may start at
 /// once and still never fits under a limit that only holds one of them.
 /// </summary>
+/// <remarks>
+/// Reentrant so that turns pipeline (see <see cref="LedgerGrain{TState}"/>): the limits are
+/// checked and the approval counted with no await in between, and the turn ends only when it
+/// waits for the wallet's hold; what runs after that adjusts counts and builds the reply.
+/// </remarks>
+[Reentrant]
 internal sealed class CardGrain(
     GroupCommitter<LedgerItem, TransferCommitOutcome> committer,
     CardStore cards,
     CardNumbers numbers,
     FraudRuleStore fraudRules,
     CurrencyCatalog currencies,
-    LedgerStatistics statistics,
-    IOptions<CardOptions> options) : Grain<CardState>, ICardGrain
+    LedgerMetrics metrics,
+    IOptions<CardOptions> options,
+    TimeProvider clock) : LedgerGrain<CardState>, ICardGrain
 {
     private static readonly LedgerFailure KeyTaken = new(LedgerErrors.IdempotencyKeyExists, "the Idempotency-Key was used by another request");
 
@@ -30,7 +37,9 @@ internal sealed class CardGrain(
     // Authorizations being decided, by Idempotency-Key: a retry meanwhile shares the first one's answer.
     private readonly Dictionary<string, (string RequestHash, TaskCompletionSource<AuthorizationResult> Outcome)> _inFlight = new(StringComparer.Ordinal);
 
-    public async Task<CardResult> Create(CreateCard command)
+    public Task<CardResult> Create(CreateCard command) => Turn(() => CreateTurn(command));
+
+    private async Task<CardResult> CreateTurn(CreateCard command)
     {
         if (State.Exists)
         {
@@ -67,7 +76,7 @@ internal sealed class CardGrain(
         var card = new CardState
         {
             Exists = true,
-            Id = GetPrimaryKeyString(),
+            Id = this.GetPrimaryKeyString(),
             TenantId = command.TenantId,
             WalletId = command.WalletId,
             Currency = currency,
@@ -92,10 +101,16 @@ internal sealed class CardGrain(
         }
     }
 
+    /// <summary>The card's row and what it spent in the windows its limits look at.</summary>
+    protected override Task<CardState> ReadStateAsync(CancellationToken cancellationToken) =>
+        cards.ReadStateAsync(this.GetPrimaryKeyString(), clock.GetUtcNow(), _zone, cancellationToken);
+
     public Task<CardResult> Get(string tenantId) =>
         Task.FromResult(State.IsVisibleTo(tenantId) ? new CardResult(State.ToView(), null) : NotFound());
 
-    public async Task<CardResult> Update(UpdateCard command)
+    public Task<CardResult> Update(UpdateCard command) => Turn(() => UpdateTurn(command));
+
+    private async Task<CardResult> UpdateTurn(UpdateCard command)
     {
         if (!State.IsVisibleTo(command.TenantId))
         {
@@ -128,7 +143,9 @@ internal sealed class CardGrain(
         return await WriteAsync(changed, command.At, command.Idempotency);
     }
 
-    public async Task<CardResult> ChangeStatus(ChangeCardStatus command)
+    public Task<CardResult> ChangeStatus(ChangeCardStatus command) => Turn(() => ChangeStatusTurn(command));
+
+    private async Task<CardResult> ChangeStatusTurn(ChangeCardStatus command)
     {
         if (!State.IsVisibleTo(command.TenantId))
         {
@@ -150,7 +167,9 @@ internal sealed class CardGrain(
         return await WriteAsync(changed, command.At, command.Idempotency);
     }
 
-    public async Task<AuthorizationResult> Authorize(AuthorizeCommand command)
+    public Task<AuthorizationResult> Authorize(AuthorizeCommand command) => Turn(() => AuthorizeTurn(command));
+
+    private async Task<AuthorizationResult> AuthorizeTurn(AuthorizeCommand command)
     {
         if (!State.IsVisibleTo(command.TenantId))
         {
@@ -190,7 +209,7 @@ internal sealed class CardGrain(
             var result = decision.Failure is null ? await ApproveAsync(command, decision) : await DeclineAsync(command, decision);
             if (result.Authorization is { } decided)
             {
-                statistics.RecordAuthorization(decided.Decline?.Code, decided.Review, decision.FraudRules);
+                metrics.RecordAuthorization(decided.Decline?.Code, decided.Review, decision.FraudRules);
             }
 
             inFlight?.SetResult(result);
@@ -210,7 +229,9 @@ internal sealed class CardGrain(
         }
     }
 
-    public async Task<AuthorizationResult> Act(AuthorizationCommand command)
+    public Task<AuthorizationResult> Act(AuthorizationCommand command) => Turn(() => ActTurn(command));
+
+    private async Task<AuthorizationResult> ActTurn(AuthorizationCommand command)
     {
         var authorization = command.Authorization;
         if (!State.IsVisibleTo(command.TenantId) || authorization.CardId != State.Id)
@@ -318,7 +339,7 @@ internal sealed class CardGrain(
     {
         var view = decision.View;
         State.Count(view.Id, view.CreatedAt, 0, decision.Amount);
-        var record = new AuthorizationRecord(command.TenantId, view, decision.Amount, command.Idempotency, 201, WalletRules.Serialize(view));
+        var record = new AuthorizationRecord(command.TenantId, view, decision.Amount, command.Idempotency, 201, WalletRules.Serialize(view), decision.FraudRules);
         var hold = new PlaceHold(command.TenantId, view.HoldId!, view.Amount, "@" + SystemAccounts.Settlement, view.CreatedAt + options.Value.AuthorizationExpiry,
             view.Id, null, command.Idempotency, view.CreatedAt, record);
         HoldResult result;
@@ -357,7 +378,7 @@ internal sealed class CardGrain(
         };
         var answer = failure with { Extensions = DeclineExtensions(view, failure) };
         var record = new AuthorizationRecord(command.TenantId, view, decision.Amount, command.Idempotency,
-            LedgerProblems.StatusOf(failure.Code), LedgerProblems.Serialize(answer));
+            LedgerProblems.StatusOf(failure.Code), LedgerProblems.Serialize(answer), decision.FraudRules);
         var outcome = await WhenDurable(committer, new StagedAuthorization(record));
         return outcome.Status == CommitStatus.Committed
             ? new AuthorizationResult(view, answer, new StoredResponse(record.ResponseStatus, record.ResponseBody))
@@ -445,7 +466,7 @@ internal sealed class CardGrain(
             DeactivateOnIdle();
         }
 
-        return CardResult.Fail(LedgerErrors.CardNotFound, $"card {GetPrimaryKeyString()} not found");
+        return CardResult.Fail(LedgerErrors.CardNotFound, $"card {this.GetPrimaryKeyString()} not found");
     }
 
     private CardResult Gone(CardResult result)
@@ -455,13 +476,4 @@ internal sealed class CardGrain(
     }
 
     private sealed record Decision(AuthorizationView View, long Amount, LedgerFailure? Failure, IReadOnlyList<string> FraudRules);
-}
-
-/// <summary>Reads a card grain's state: its row and what it spent in the windows its limits look at.</summary>
-internal sealed class CardStateStorage(CardStore cards, IOptions<CardOptions> options, TimeProvider clock) : IGrainStorage<CardState>
-{
-    private readonly TimeZoneInfo _zone = TimeZoneInfo.FindSystemTimeZoneById(options.Value.SpendingTimeZone);
-
-    public Task<CardState> ReadStateAsync(GrainId grainId, CancellationToken cancellationToken) =>
-        cards.ReadStateAsync(grainId.Key, clock.GetUtcNow(), _zone, cancellationToken);
 }

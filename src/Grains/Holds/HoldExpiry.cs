@@ -2,8 +2,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans;
 using Wallet.Grains.Wallets;
-using Wallet.Runtime;
 
 namespace Wallet.Grains.Holds;
 

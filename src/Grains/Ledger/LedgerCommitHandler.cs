@@ -1,5 +1,4 @@
 using Npgsql;
-using Wallet.Runtime.Commit;
 using static Wallet.Grains.Storage.SqlBatch;
 
 namespace Wallet.Grains.Ledger;
@@ -16,7 +15,7 @@ namespace Wallet.Grains.Ledger;
 /// WHERE clause, overdraw in a CHECK constraint), appends keys, entries and postings set-based,
 /// takes the entries' sequence numbers from the head row, and commits.
 /// </remarks>
-internal sealed class LedgerCommitHandler(NpgsqlDataSource dataSource, LedgerStatistics statistics) : ICommitHandler<LedgerItem, TransferCommitOutcome>
+internal sealed class LedgerCommitHandler(NpgsqlDataSource dataSource, LedgerMetrics metrics) : ICommitHandler<LedgerItem, TransferCommitOutcome>
 {
     private const string LockWallets = """
         SELECT id, tenant_id, currency, scale, status, balance, overdraft_limit, may_go_negative, version, pending
@@ -78,14 +77,14 @@ internal sealed class LedgerCommitHandler(NpgsqlDataSource dataSource, LedgerSta
 
     private const string InsertAuthorizations = """
         INSERT INTO card_authorizations (id, tenant_id, card_id, wallet_id, approved, decline_code, decline_detail, amount, currency,
-            merchant_name, merchant_category, merchant_country, description, fraud_score, fraud_reasons, review, hold_id, controls_version, created_at)
+            merchant_name, merchant_category, merchant_country, description, fraud_score, fraud_reasons, fraud_rules, review, hold_id, controls_version, created_at)
         SELECT id, tenant_id, card_id, wallet_id, hold_id IS NOT NULL, decline_code, decline_detail, amount, currency,
-            merchant_name, merchant_category, merchant_country, description, fraud_score, fraud_reasons::jsonb, review, hold_id, controls_version, created_at
+            merchant_name, merchant_category, merchant_country, description, fraud_score, fraud_reasons::jsonb, fraud_rules::jsonb, review, hold_id, controls_version, created_at
         FROM unnest(@ids::text[], @tenants::text[], @cards::text[], @wallets::text[], @codes::text[], @details::text[], @amounts::bigint[],
                     @currencies::text[], @merchants::text[], @categories::text[], @countries::text[], @descriptions::text[], @scores::numeric[],
-                    @reasons::text[], @reviews::boolean[], @holds::text[], @versions::integer[], @created::timestamptz[])
+                    @reasons::text[], @rules::text[], @reviews::boolean[], @holds::text[], @versions::integer[], @created::timestamptz[])
              AS a(id, tenant_id, card_id, wallet_id, decline_code, decline_detail, amount, currency, merchant_name, merchant_category,
-                  merchant_country, description, fraud_score, fraud_reasons, review, hold_id, controls_version, created_at)
+                  merchant_country, description, fraud_score, fraud_reasons, fraud_rules, review, hold_id, controls_version, created_at)
         """;
 
     // Sequence numbers are taken last: the head row is locked from here to COMMIT only, and entries
@@ -127,7 +126,7 @@ internal sealed class LedgerCommitHandler(NpgsqlDataSource dataSource, LedgerSta
             }
 
             await WriteAndCommitAsync(connection, plan, cancellationToken);
-            statistics.RecordEntries(plan.Entries.Count);
+            metrics.RecordEntries(plan.Entries.Count);
             return plan.Outcomes;
         }
         catch
@@ -299,6 +298,7 @@ internal sealed class LedgerCommitHandler(NpgsqlDataSource dataSource, LedgerSta
                 ("descriptions", views.Select(v => v.Description).ToArray()),
                 ("scores", views.Select(v => v.Fraud.Score).ToArray()),
                 ("reasons", views.Select(v => System.Text.Json.JsonSerializer.Serialize(v.Fraud.Reasons, WalletJson.Options)).ToArray()),
+                ("rules", decisions.Select(d => System.Text.Json.JsonSerializer.Serialize(d.FraudRules, WalletJson.Options)).ToArray()),
                 ("reviews", views.Select(v => v.Review).ToArray()),
                 ("holds", views.Select(v => v.HoldId).ToArray()),
                 ("versions", views.Select(v => v.ControlsVersion).ToArray()),

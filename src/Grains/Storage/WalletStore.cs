@@ -250,10 +250,3 @@ public sealed record Page<T>(IReadOnlyList<T> Data, string? NextCursor)
         return new Page<T>(rows, cursorOf(rows[^1]));
     }
 }
-
-/// <summary>Reads a wallet grain's state: its row, or a missing wallet.</summary>
-internal sealed class WalletStateStorage(WalletStore wallets) : Wallet.Runtime.IGrainStorage<WalletState>
-{
-    public async Task<WalletState> ReadStateAsync(Wallet.Runtime.GrainId grainId, CancellationToken cancellationToken) =>
-        await wallets.ReadAsync(grainId.Key, cancellationToken) ?? WalletState.Missing(grainId.Key);
-}

@@ -10,7 +10,9 @@ namespace Wallet.Grains.Wallets;
 /// </summary>
 internal sealed partial class WalletGrain
 {
-    public async Task<HoldResult> PlaceHold(PlaceHold command)
+    public Task<HoldResult> PlaceHold(PlaceHold command) => Turn(() => PlaceHoldTurn(command));
+
+    private async Task<HoldResult> PlaceHoldTurn(PlaceHold command)
     {
         if (Refuse(command.TenantId, command.Idempotency) is { } refused)
         {
@@ -62,7 +64,9 @@ internal sealed partial class WalletGrain
         return await CommitAsync(staged, command.Idempotency, outcome => HoldAnswer(outcome, new HoldResult(view, null, null)));
     }
 
-    public async Task<HoldResult> CaptureHold(CaptureHold command)
+    public Task<HoldResult> CaptureHold(CaptureHold command) => Turn(() => CaptureHoldTurn(command));
+
+    private async Task<HoldResult> CaptureHoldTurn(CaptureHold command)
     {
         if (Refuse(command.TenantId, command.Idempotency) is { } refused)
         {
@@ -100,7 +104,9 @@ internal sealed partial class WalletGrain
             : HoldAnswer(outcome, null!));
     }
 
-    public async Task<HoldResult> ReleaseHold(ReleaseHold command)
+    public Task<HoldResult> ReleaseHold(ReleaseHold command) => Turn(() => ReleaseHoldTurn(command));
+
+    private async Task<HoldResult> ReleaseHoldTurn(ReleaseHold command)
     {
         if (Refuse(command.TenantId, command.Idempotency) is { } refused)
         {
@@ -140,7 +146,9 @@ internal sealed partial class WalletGrain
         return await CommitAsync(staged, command.Idempotency, outcome => HoldAnswer(outcome, new HoldResult(view, null, null) { Authorization = authorization }));
     }
 
-    public async Task<HoldResult> IncrementHold(IncrementHold command)
+    public Task<HoldResult> IncrementHold(IncrementHold command) => Turn(() => IncrementHoldTurn(command));
+
+    private async Task<HoldResult> IncrementHoldTurn(IncrementHold command)
     {
         if (Refuse(command.TenantId, command.Idempotency) is { } refused)
         {

@@ -1,9 +1,9 @@
 using Microsoft.Extensions.Logging;
+using Orleans;
+using Orleans.Concurrency;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Money;
 using Wallet.Grains.Storage;
-using Wallet.Runtime;
-using Wallet.Runtime.Commit;
 
 namespace Wallet.Grains.Wallets;
 
@@ -11,12 +11,18 @@ namespace Wallet.Grains.Wallets;
 /// A wallet, or a system account. Debits are decided here, in the wallet's turn, against the
 /// cached balance, then staged into the silo's group commit; PostgreSQL checks them again.
 /// </summary>
+/// <remarks>
+/// Reentrant so that turns pipeline (see <see cref="LedgerGrain{TState}"/>): every method runs in
+/// a turn, and each decision is taken and applied to the cached state with no await in between;
+/// awaits before it (a row read again) keep the turn, awaits after it only wait for durability.
+/// </remarks>
+[Reentrant]
 internal sealed partial class WalletGrain(
     GroupCommitter<LedgerItem, TransferCommitOutcome> committer,
     WalletStore wallets,
     CurrencyCatalog currencies,
     TimeProvider clock,
-    ILogger<WalletGrain> logger) : Grain<WalletState>, IWalletGrain
+    ILogger<WalletGrain> logger) : LedgerGrain<WalletState>, IWalletGrain
 {
     // Another request committed this Idempotency-Key first; the API replays its answer instead.
     private const string KeyReusedDetail = "the Idempotency-Key was used with a different request";
@@ -31,7 +37,9 @@ internal sealed partial class WalletGrain(
     private readonly Dictionary<string, InFlight> _inFlight = new(StringComparer.Ordinal);
     private Task? _creditNotice;
 
-    public async Task<WalletResult> Get(string tenantId)
+    public Task<WalletResult> Get(string tenantId) => Turn(() => GetTurn(tenantId));
+
+    private async Task<WalletResult> GetTurn(string tenantId)
     {
         if (!State.IsVisibleTo(tenantId))
         {
@@ -43,14 +51,16 @@ internal sealed partial class WalletGrain(
         return new WalletResult(view, null);
     }
 
-    public async Task<WalletResult> Create(CreateWallet command)
+    public Task<WalletResult> Create(CreateWallet command) => Turn(() => CreateTurn(command));
+
+    private async Task<WalletResult> CreateTurn(CreateWallet command)
     {
         if (State.Exists)
         {
             return WalletResult.Fail(LedgerErrors.Conflict, $"wallet {State.Id} exists already");
         }
 
-        var (wallet, failure) = WalletRules.NewWallet(GetPrimaryKeyString(), command, currencies);
+        var (wallet, failure) = WalletRules.NewWallet(this.GetPrimaryKeyString(), command, currencies);
         if (failure is not null)
         {
             DeactivateOnIdle();
@@ -67,7 +77,9 @@ internal sealed partial class WalletGrain(
         return new WalletResult(State.ToView(), null);
     }
 
-    public async Task<WalletResult> ChangeStatus(ChangeWalletStatus command)
+    public Task<WalletResult> ChangeStatus(ChangeWalletStatus command) => Turn(() => ChangeStatusTurn(command));
+
+    private async Task<WalletResult> ChangeStatusTurn(ChangeWalletStatus command)
     {
         if (!State.IsVisibleTo(command.TenantId))
         {
@@ -102,7 +114,9 @@ internal sealed partial class WalletGrain(
         }
     }
 
-    public async Task<TransferResult> Transfer(TransferCommand command)
+    public Task<TransferResult> Transfer(TransferCommand command) => Turn(() => TransferTurn(command));
+
+    private async Task<TransferResult> TransferTurn(TransferCommand command)
     {
         if (!State.IsVisibleTo(command.TenantId) && !await TryCreateSystemAccountAsync(command.TenantId))
         {
@@ -129,6 +143,11 @@ internal sealed partial class WalletGrain(
             : new TransferResult(null, staging.Failure);
     }
 
+    protected override async Task<WalletState> ReadStateAsync(CancellationToken cancellationToken) =>
+        await wallets.ReadAsync(this.GetPrimaryKeyString(), cancellationToken) ?? WalletState.Missing(this.GetPrimaryKeyString());
+
+    // Not a turn: the notice carries the row version it produced, so applying it at any point
+    // between two turns, or after a reload that already read it, counts the credit once.
     public Task OnCredited(CreditNotice notice)
     {
         State.ApplyCredit(notice);
@@ -207,7 +226,7 @@ internal sealed partial class WalletGrain(
 
     private async Task<bool> TryCreateSystemAccountAsync(string tenantId)
     {
-        var key = GetPrimaryKeyString();
+        var key = this.GetPrimaryKeyString();
         var parts = key.Split(':');
         if (State.Exists || !SystemAccounts.IsSystemWalletId(key) || parts.Length != 4 || parts[1] != tenantId
             || !currencies.TryGet(parts[3], out var currency))
@@ -228,7 +247,7 @@ internal sealed partial class WalletGrain(
             DeactivateOnIdle();
         }
 
-        return WalletResult.Fail(LedgerErrors.WalletNotFound, $"wallet {SystemAccounts.Display(GetPrimaryKeyString())} not found");
+        return WalletResult.Fail(LedgerErrors.WalletNotFound, $"wallet {SystemAccounts.Display(this.GetPrimaryKeyString())} not found");
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Created the system accounts of tenant {TenantId} in {Currency}")]

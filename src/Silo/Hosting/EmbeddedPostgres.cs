@@ -170,19 +170,31 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
     /// <summary>The connection string for another database of this server (same form as <see cref="ConnectionString"/>).</summary>
     public string ConnectionStringFor(string database)
     {
+        var connectionString = ConnectionStringFor(_run, database);
+        _connectionStrings.TryAdd(connectionString, 0);
+        return connectionString;
+    }
+
+    /// <summary>
+    /// The connection string a server started with <paramref name="options"/> answers at, known
+    /// before it starts (the socket lives in the data folder), so that whatever is configured from
+    /// it can be configured before the database is up.
+    /// </summary>
+    public static string ConnectionStringOf(EmbeddedPostgresOptions options) =>
+        ConnectionStringFor(Path.Combine(Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.DataDirectory)), "run"), options.Database);
+
+    private static string ConnectionStringFor(string run, string database)
+    {
         ArgumentException.ThrowIfNullOrEmpty(database);
-        var builder = new NpgsqlConnectionStringBuilder
+        return new NpgsqlConnectionStringBuilder
         {
-            Host = _run,
+            Host = run,
             Port = Port,
             Username = SuperUser,
             Database = database,
             Pooling = true,
             MaxPoolSize = 100,
-        };
-        var connectionString = builder.ConnectionString;
-        _connectionStrings.TryAdd(connectionString, 0);
-        return connectionString;
+        }.ConnectionString;
     }
 
     /// <summary>Creates <paramref name="database"/> unless it exists. Safe to call concurrently.</summary>

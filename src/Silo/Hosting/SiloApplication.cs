@@ -1,19 +1,20 @@
 using System.Net;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Orleans.Configuration;
+using Orleans.Dashboard;
 using Wallet.Api;
+using Wallet.Api.Metrics;
 using Wallet.Dashboard;
 using Wallet.Grains;
-using Wallet.Runtime.Cluster;
-using Wallet.Runtime.Commit;
-using Wallet.Runtime.Hosting;
+using Wallet.Grains.Ledger;
 
 namespace Wallet.Silo.Hosting;
 
 /// <summary>
-/// The silo's composition: database, grains and the HTTP API; with <c>Cluster:Enabled</c>, also
-/// membership and the cluster endpoint. The silo process, the test clusters and the benchmark
-/// host the same thing through it.
+/// The silo's composition: database, an Orleans silo with the wallet grains, and the HTTP API
+/// co-hosted on the silo's client. The silo process, the test clusters and the benchmark host the
+/// same thing through it. A lone silo and a cluster run one code path: membership is always the
+/// table in the ledger's database (<c>Migrations/0007_orleans_clustering.sql</c>).
 /// </summary>
 public static class SiloApplication
 {
@@ -27,86 +28,68 @@ public static class SiloApplication
             builder.WebHost.UseUrls(DefaultUrl);
         }
 
-        var cluster = builder.Configuration.GetSection("Cluster").Get<ClusterOptions>() ?? new ClusterOptions();
         builder.Services.AddWalletDatabase(builder.Configuration);
-        builder.Services.Configure<GrainRuntimeOptions>(builder.Configuration.GetSection("Runtime"));
         builder.Services.Configure<GroupCommitOptions>(builder.Configuration.GetSection("GroupCommit"));
-        builder.Services.Configure<ClusterOptions>(builder.Configuration.GetSection("Cluster"));
-        builder.Services.AddSilo(silo =>
-        {
-            silo.AddWalletGrains(sp => sp.GetRequiredService<WalletDatabase>().DataSource);
-            if (cluster.Enabled)
-            {
-                silo.UsePostgresClustering(cluster.ClusterId);
-            }
-        });
+        builder.Services.AddWalletGrains(sp => sp.GetRequiredService<WalletDatabase>().DataSource);
+        builder.UseOrleans(silo => ConfigureSilo(silo, builder.Configuration));
         builder.Services.AddWalletApi();
-        builder.Services.AddWalletDashboard(builder.Configuration, builder.Environment, cluster.Enabled);
-        if (cluster.Enabled)
-        {
-            ListenForCluster(builder, cluster);
-            builder.Services.AddHealthChecks().AddCheck<SiloJoinedHealthCheck>("cluster", tags: [WalletApi.ReadyTag]);
-        }
-
+        builder.Services.AddWalletTelemetry("wallet-silo");
+        var cluster = builder.Configuration.GetSection("Cluster").Get<SiloClusterOptions>() ?? new SiloClusterOptions();
+        builder.Services.AddWalletDashboard(builder.Configuration, builder.Environment, clustered: !IPAddress.IsLoopback(cluster.ResolveAdvertisedAddress()));
+        builder.Services.AddHealthChecks().AddCheck<SiloActiveHealthCheck>("cluster", tags: [WalletApi.ReadyTag]);
         configure?.Invoke(builder);
 
         var app = builder.Build();
         app.MapWalletApi();
         app.MapWalletDashboard();
-        app.MapGrainCluster();
         return app;
     }
 
-    /// <summary>
-    /// The HTTP API keeps its URLs (<c>--urls</c>, <c>ASPNETCORE_URLS</c>); the cluster endpoint gets
-    /// <c>Cluster:Port</c>, HTTP/2 only. Kestrel ignores URLs once any endpoint is set in code, so
-    /// both are set here.
-    /// </summary>
-    private static void ListenForCluster(WebApplicationBuilder builder, ClusterOptions cluster)
+    private static void ConfigureSilo(ISiloBuilder silo, IConfiguration configuration)
     {
-        var urls = builder.Configuration[WebHostDefaults.ServerUrlsKey] is { Length: > 0 } configured ? configured : DefaultUrl;
-        builder.WebHost.UseSetting(WebHostDefaults.ServerUrlsKey, string.Empty);
-        builder.WebHost.ConfigureKestrel(kestrel =>
+        var cluster = configuration.GetSection("Cluster").Get<SiloClusterOptions>() ?? new SiloClusterOptions();
+        // Orleans' dashboard collects on every silo; the live log stream stays off (it shows grain state and logs).
+        silo.AddDashboard(o => o.HideTrace = true);
+        // It times every grain call while a dashboard is open, and stops 5 s after the last look.
+        silo.Services.Configure<GrainProfilerOptions>(o => o.DeactivationTime = TimeSpan.FromSeconds(5));
+        // Grain calls join the HTTP request's trace (and a client's, which propagates it too).
+        silo.AddActivityPropagation();
+        silo.Configure<ClusterOptions>(o =>
         {
-            kestrel.Limits.Http2.MaxStreamsPerConnection = ClusterOptions.StreamsPerConnectionMax;
-            foreach (var url in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            {
-                var uri = new Uri(url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal));
-                if (uri.Scheme != Uri.UriSchemeHttp)
-                {
-                    throw new InvalidOperationException($"A clustered silo serves its HTTP API over plain http (got {url}); terminate TLS in front of it.");
-                }
-
-                Listen(kestrel, uri.Host, uri.Port, HttpProtocols.Http1);
-            }
-
-            var loopback = cluster.AdvertisedHost is "localhost" || (IPAddress.TryParse(cluster.AdvertisedHost, out var advertised) && IPAddress.IsLoopback(advertised));
-            Listen(kestrel, loopback ? "localhost" : "0.0.0.0", cluster.Port, HttpProtocols.Http2);
+            o.ClusterId = cluster.ClusterId;
+            o.ServiceId = cluster.ServiceId;
         });
-    }
+        silo.ConfigureEndpoints(cluster.ResolveAdvertisedAddress(), cluster.SiloPort, cluster.GatewayPort, cluster.ListenOnAnyHostAddress);
+        silo.Configure<ClusterMembershipOptions>(o =>
+        {
+            // A silo that misses three 1 s probes is suspected, and declared dead once enough
+            // peers agree; with the table re-read every 2 s its grains serve again elsewhere in
+            // about 5 s (README: Running a cluster). Orleans' defaults take about a minute.
+            o.ProbeTimeout = TimeSpan.FromSeconds(1);
+            o.MaxProbeTimeout = TimeSpan.FromSeconds(2);
+            o.NumMissedProbesLimit = 3;
+            o.TableRefreshTimeout = TimeSpan.FromSeconds(2);
+            o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);
+            configuration.GetSection("Cluster:Membership").Bind(o);
+        });
 
-    private static void Listen(KestrelServerOptions kestrel, string host, int port, HttpProtocols protocols)
-    {
-        if (host == "localhost")
-        {
-            kestrel.ListenLocalhost(port, listen => listen.Protocols = protocols);
-        }
-        else if (IPAddress.TryParse(host, out var address))
-        {
-            kestrel.Listen(address, port, listen => listen.Protocols = protocols);
-        }
-        else
-        {
-            kestrel.ListenAnyIP(port, listen => listen.Protocols = protocols);
-        }
+        // The connection string is known once WalletDatabase has started (the embedded PostgreSQL
+        // starts first of all); Orleans reads these options when the silo itself starts.
+        silo.UseAdoNetClustering(o => o.Invariant = WalletDatabase.Invariant);
+        silo.Services.AddOptions<Orleans.Configuration.AdoNetClusteringSiloOptions>()
+            .Configure<WalletDatabase>((o, database) => o.ConnectionString = database.ConnectionString);
     }
 }
 
-/// <summary>Ready, in a cluster, also means this silo has joined and is not leaving.</summary>
-internal sealed class SiloJoinedHealthCheck(ClusterMembershipService membership) : IHealthCheck
+/// <summary>Ready also means the silo has joined its cluster and is not leaving.</summary>
+internal sealed class SiloActiveHealthCheck(Orleans.Runtime.ILocalSiloDetails silo, Orleans.Runtime.IClusterMembershipService membership) : IHealthCheck
 {
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(membership.IsActive
-            ? HealthCheckResult.Healthy($"silo {membership.Self} active; {membership.View.ActiveSilos.Count} active silos")
-            : HealthCheckResult.Unhealthy($"silo {membership.Self} has not joined the cluster, or is leaving"));
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var view = membership.CurrentSnapshot;
+        var active = view.Members.Values.Count(m => m.Status == Orleans.Runtime.SiloStatus.Active);
+        return Task.FromResult(view.GetSiloStatus(silo.SiloAddress) == Orleans.Runtime.SiloStatus.Active
+            ? HealthCheckResult.Healthy($"silo {silo.SiloAddress} active; {active} active silos")
+            : HealthCheckResult.Unhealthy($"silo {silo.SiloAddress} has not joined the cluster, or is leaving"));
+    }
 }

@@ -26,21 +26,30 @@ public sealed partial class WalletDatabase(
     IServiceProvider services,
     ILogger<WalletDatabase> logger) : IHostedLifecycleService, IAsyncDisposable
 {
+    /// <summary>The ADO.NET provider name Orleans' clustering and reminders use for PostgreSQL.</summary>
+    public const string Invariant = "Npgsql";
+
+    private readonly EmbeddedPostgresOptions? _embeddedOptions = EmbeddedOptionsOf(configuration);
     private EmbeddedPostgres? _embedded;
     private NpgsqlDataSource? _dataSource;
 
     public NpgsqlDataSource DataSource => _dataSource ?? throw new InvalidOperationException("The database is not started yet.");
 
+    /// <summary>
+    /// Where the database answers, known before it is started: Orleans' clustering reads it while
+    /// the host is being built, and connects only once the database is up.
+    /// </summary>
+    public string ConnectionString => _embeddedOptions is null
+        ? configuration.GetConnectionString("Wallet")!
+        : EmbeddedPostgres.ConnectionStringOf(_embeddedOptions);
+
     public async Task StartingAsync(CancellationToken cancellationToken)
     {
-        var connectionString = configuration.GetConnectionString("Wallet");
-        if (string.IsNullOrWhiteSpace(connectionString))
+        var connectionString = ConnectionString;
+        if (_embeddedOptions is not null)
         {
-            var options = new EmbeddedPostgresOptions();
-            configuration.GetSection("Embedded").Bind(options);
-            LogEmbedded(logger, options.DataDirectory);
-            _embedded = await EmbeddedPostgres.StartAsync(options, logger, cancellationToken);
-            connectionString = _embedded.ConnectionString;
+            LogEmbedded(logger, _embeddedOptions.DataDirectory);
+            _embedded = await EmbeddedPostgres.StartAsync(_embeddedOptions, logger, cancellationToken);
         }
 
         _dataSource = new NpgsqlDataSourceBuilder(connectionString).Build();
@@ -50,6 +59,18 @@ public sealed partial class WalletDatabase(
             await services.GetRequiredService<ApiKeyStore>().EnsureAsync(
                 key, new ApiKeyIdentity(bootstrap.Value.TenantId, ApiKeyRoles.Operator), cancellationToken);
         }
+    }
+
+    private static EmbeddedPostgresOptions? EmbeddedOptionsOf(IConfiguration configuration)
+    {
+        if (!string.IsNullOrWhiteSpace(configuration.GetConnectionString("Wallet")))
+        {
+            return null;
+        }
+
+        var options = new EmbeddedPostgresOptions();
+        configuration.GetSection("Embedded").Bind(options);
+        return options;
     }
 
     public async Task StoppedAsync(CancellationToken cancellationToken) => await DisposeAsync();

@@ -37,7 +37,14 @@ public sealed class SiloCrashTests(ITestOutputHelper output) : IDisposable
     // Small batches, so the second burst takes many commits and the kill at its first acknowledgement
     // lands while most of it is still in flight. With the default (512) one batch could answer all 64
     // before the signal arrives, leaving nothing in flight to test.
-    private static readonly Dictionary<string, string> SmallBatches = new() { ["GroupCommit__CommitBatchSizeMax"] = "4" };
+    // Small batches, so the kill lands with transfers in flight; and one silo endpoint for both
+    // starts, so that the restarted silo supersedes the killed one in the membership table at once.
+    private readonly Dictionary<string, string> _environment = new()
+    {
+        ["GroupCommit__CommitBatchSizeMax"] = "4",
+        ["Cluster__SiloPort"] = SiloProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["Cluster__GatewayPort"] = SiloProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
 
     private readonly List<SiloProcess> _silos = [];
     private readonly string _run = Guid.NewGuid().ToString("N")[..8];
@@ -132,7 +139,7 @@ public sealed class SiloCrashTests(ITestOutputHelper output) : IDisposable
 
     private async Task<SiloProcess> StartSiloAsync(string name, string connectionString)
     {
-        var silo = SiloProcess.Start(name, connectionString, ApiKey, SmallBatches);
+        var silo = SiloProcess.Start(name, connectionString, ApiKey, _environment);
         _silos.Add(silo);
         await silo.WaitUntilReadyAsync();
         return silo;

@@ -56,7 +56,13 @@ internal sealed class SiloProcess : IDisposable
     public static SiloProcess Start(
         string name, string connectionString, string apiKey, int port, IReadOnlyDictionary<string, string>? environment, string? logFile = null)
     {
-        var variables = new Dictionary<string, string>(StringComparer.Ordinal) { ["Bootstrap__ApiKey"] = apiKey };
+        // Orleans' ports of its own unless the test chose them (a restart on the same endpoint).
+        var variables = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["Bootstrap__ApiKey"] = apiKey,
+            ["Cluster__SiloPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
+            ["Cluster__GatewayPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
+        };
         foreach (var (variable, value) in environment ?? new Dictionary<string, string>())
         {
             variables[variable] = value;
@@ -65,7 +71,7 @@ internal sealed class SiloProcess : IDisposable
         return Launch("Wallet.Silo.dll", "src/Silo", name, connectionString, port, variables, logFile);
     }
 
-    /// <summary>Starts the API process (no grains; it calls the silos named by <c>Client__Gateways__N</c> in <paramref name="environment"/>).</summary>
+    /// <summary>Starts the API process (no grains; it finds the silos' gateways in the membership table of <paramref name="connectionString"/>).</summary>
     public static SiloProcess StartApi(
         string name, string connectionString, int port, IReadOnlyDictionary<string, string> environment, string? logFile = null) =>
         Launch("Wallet.Api.dll", "src/Api", name, connectionString, port, environment, logFile);

@@ -22,8 +22,10 @@ public sealed class DashboardAccessTests : IAsyncLifetime
     public async Task DisposeAsync() => await _factory.DisposeAsync();
 
     [Theory]
-    [InlineData("/dashboard")]
-    [InlineData("/dashboard/silos")]
+    [InlineData("/dashboard/")]
+    [InlineData("/dashboard/index.html")]
+    [InlineData("/dashboard/DashboardCounters")]
+    [InlineData("/dashboard/ledger")]
     [InlineData("/dashboard/cards")]
     public async Task Page_WithoutSession_RedirectsToLoginWithReturnUrl(string page)
     {
@@ -40,7 +42,7 @@ public sealed class DashboardAccessTests : IAsyncLifetime
     {
         using var browser = Browser();
 
-        var response = await browser.GetAsync(new Uri("/dashboard/api/overview", UriKind.Relative));
+        var response = await browser.GetAsync(new Uri("/dashboard/api/cards", UriKind.Relative));
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
@@ -52,20 +54,29 @@ public sealed class DashboardAccessTests : IAsyncLifetime
     {
         using var browser = Browser();
 
-        var response = await SignInAsync(browser, WalletApiFactory.OperatorKey, "/dashboard/grains");
+        var response = await SignInAsync(browser, WalletApiFactory.OperatorKey, "/dashboard/cards");
 
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
-        Assert.Equal("/dashboard/grains", response.Headers.Location!.OriginalString);
+        Assert.Equal("/dashboard/cards", response.Headers.Location!.OriginalString);
         var cookie = Assert.Single(response.Headers.GetValues("Set-Cookie"));
         Assert.StartsWith(DashboardSessionHandler.CookieName + "=", cookie, StringComparison.Ordinal);
         Assert.Contains("httponly", cookie, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("samesite=strict", cookie, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("path=/dashboard", cookie, StringComparison.OrdinalIgnoreCase);
-        var page = await browser.GetAsync(new Uri("/dashboard/grains", UriKind.Relative));
+        var page = await browser.GetAsync(new Uri("/dashboard/cards", UriKind.Relative));
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.Contains("/dashboard/assets/app.js", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.StartsWith("default-src 'none'", page.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
-        Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync(new Uri("/dashboard/api/overview", UriKind.Relative))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync(new Uri("/dashboard/api/cards", UriKind.Relative))).StatusCode);
+
+        // Orleans' dashboard, page and JSON, under the same session.
+        var orleans = await browser.GetAsync(new Uri("/dashboard/", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, orleans.StatusCode);
+        Assert.Contains("index.min.js", await orleans.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var counters = await browser.GetAsync(new Uri("/dashboard/DashboardCounters", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, counters.StatusCode);
+        Assert.Equal(JsonValueKind.Object, (await counters.Content.ReadAsync<JsonElement>()).ValueKind);
+        Assert.Equal(HttpStatusCode.Forbidden, (await browser.GetAsync(new Uri("/dashboard/Trace", UriKind.Relative))).StatusCode);
     }
 
     [Fact]
@@ -85,7 +96,7 @@ public sealed class DashboardAccessTests : IAsyncLifetime
         Assert.Contains("needs an operator key", await client.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.BadRequest, empty.StatusCode);
         Assert.False(wrong.Headers.Contains("Set-Cookie") || client.Headers.Contains("Set-Cookie") || empty.Headers.Contains("Set-Cookie"));
-        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.GetAsync(new Uri("/dashboard/api/silos", UriKind.Relative))).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.GetAsync(new Uri("/dashboard/api/money", UriKind.Relative))).StatusCode);
     }
 
     [Theory]
@@ -120,14 +131,14 @@ public sealed class DashboardAccessTests : IAsyncLifetime
         using var browser = _factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = false });
         var signedIn = await SignInAsync(browser, WalletApiFactory.OperatorKey, "/dashboard");
         browser.DefaultRequestHeaders.Add("Cookie", signedIn.Headers.GetValues("Set-Cookie").Single().Split(';')[0]);
-        Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync(new Uri("/dashboard/api/overview", UriKind.Relative))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync(new Uri("/dashboard/api/cards", UriKind.Relative))).StatusCode);
 
         var response = await browser.PostAsync(new Uri("/dashboard/logout", UriKind.Relative), null);
 
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
         Assert.Equal("/dashboard/login", response.Headers.Location!.OriginalString);
         Assert.StartsWith(DashboardSessionHandler.CookieName + "=;", response.Headers.GetValues("Set-Cookie").Single(), StringComparison.Ordinal);
-        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.GetAsync(new Uri("/dashboard/api/overview", UriKind.Relative))).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.GetAsync(new Uri("/dashboard/api/cards", UriKind.Relative))).StatusCode);
     }
 
     [Fact]
@@ -166,8 +177,8 @@ public sealed class DashboardAccessTests : IAsyncLifetime
         using var operatorClient = _factory.CreateOperatorClient();
         using var tenant = await _factory.CreateTenantClientAsync("dashboard-bearer");
 
-        Assert.Equal(HttpStatusCode.OK, (await operatorClient.GetAsync(new Uri("/dashboard/api/silos", UriKind.Relative))).StatusCode);
-        Assert.Equal(HttpStatusCode.Forbidden, (await tenant.GetAsync(new Uri("/dashboard/api/silos", UriKind.Relative))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await operatorClient.GetAsync(new Uri("/dashboard/api/money", UriKind.Relative))).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await tenant.GetAsync(new Uri("/dashboard/api/money", UriKind.Relative))).StatusCode);
     }
 
     [Fact]

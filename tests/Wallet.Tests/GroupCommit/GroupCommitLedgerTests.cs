@@ -1,9 +1,9 @@
 using Npgsql;
+using Orleans;
 using Wallet.Grains;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Money;
 using Wallet.Grains.Wallets;
-using Wallet.Runtime;
 using Wallet.Tests.Infrastructure;
 using Xunit;
 
@@ -99,7 +99,7 @@ public sealed class GroupCommitLedgerTests : IAsyncLifetime
             var failed = all.Where(r => r.Fault is not null).ToList();
             var succeeded = all.Where(r => r.Fault is null).ToList();
             Assert.NotEmpty(failedBatch);
-            Assert.All(failed, r => Assert.IsType<CommitFailedException>(r.Fault));
+            Assert.All(failed, r => Assert.IsType<LedgerUnavailableException>(r.Fault));
             Assert.All(succeeded, r => Assert.Null(r.Result!.Failure));
             Assert.Equal(failedBatch.Order(), failed.Select(r => r.TransferId).Order());
             Assert.Empty(await TransferCountsAsync(_factory, [.. failedBatch]));
@@ -141,7 +141,7 @@ public sealed class GroupCommitLedgerTests : IAsyncLifetime
             var result = await client.GetGrain<IWalletGrain>(wallet).Transfer(Command(wallet, "@revenue", Amount.Format(amount, 2), transferId));
             return new SpendOutcome(transferId, amount, result, null);
         }
-        catch (CommitFailedException exception)
+        catch (LedgerUnavailableException exception)
         {
             return new SpendOutcome(transferId, amount, null, exception);
         }

@@ -62,6 +62,9 @@ public sealed class WalletApiFactory : WebApplicationFactory<Program>
         builder.UseSetting("ConnectionStrings:Wallet", _connectionString);
         builder.UseSetting("Bootstrap:ApiKey", OperatorKey);
         builder.UseSetting("Cards:NumberHashKey", CardNumberHashKey);
+        // Test classes run side by side, each with its own silo: each gets ports of its own.
+        builder.UseSetting("Cluster:SiloPort", FreePorts.Next().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        builder.UseSetting("Cluster:GatewayPort", FreePorts.Next().ToString(System.Globalization.CultureInfo.InvariantCulture));
         foreach (var (key, value) in _settings)
         {
             builder.UseSetting(key, value);

@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Wallet.Tests.Crash;
@@ -12,7 +10,7 @@ namespace Wallet.Tests.Samples;
 
 /// <summary>
 /// samples/TransferService as a user runs it: its built dll, as its own process, against a real
-/// clustered silo process that it reaches through the cluster port alone. The ledger behind the
+/// silo process that it reaches through the silo's Orleans gateway alone. The ledger behind the
 /// silo's HTTP API must then hold each of its entries once.
 /// </summary>
 public sealed class TransferServiceSampleTests(ITestOutputHelper output)
@@ -22,20 +20,18 @@ public sealed class TransferServiceSampleTests(ITestOutputHelper output)
     private const int SampleTimeoutSeconds = 60;
 
     [Fact]
-    public async Task TransferService_AgainstClusteredSilo_TransfersOnceAndExitsZero()
+    public async Task TransferService_ThroughTheSilosGateway_TransfersOnceAndExitsZero()
     {
         var connectionString = await PostgresServer.CreateDatabaseAsync("sample_transfer_service");
-        var clusterPort = FreePort();
-        using var silo = SiloProcess.Start("clustered silo", connectionString, ApiKey, new Dictionary<string, string>
+        var gatewayPort = SiloProcess.FreePort();
+        using var silo = SiloProcess.Start("silo", connectionString, ApiKey, new Dictionary<string, string>
         {
-            ["Cluster__Enabled"] = "true",
-            ["Cluster__Port"] = clusterPort.ToString(CultureInfo.InvariantCulture),
-            ["Cluster__AdvertisedHost"] = "127.0.0.1",
+            ["Cluster__GatewayPort"] = gatewayPort.ToString(CultureInfo.InvariantCulture),
         });
         try
         {
             await silo.WaitUntilReadyAsync();
-            var (exitCode, text) = await RunSampleAsync($"127.0.0.1:{clusterPort.ToString(CultureInfo.InvariantCulture)}");
+            var (exitCode, text) = await RunSampleAsync($"127.0.0.1:{gatewayPort.ToString(CultureInfo.InvariantCulture)}");
 
             Assert.Equal(0, exitCode);
             Assert.Contains("cluster: 1 active silos", text, StringComparison.Ordinal);
@@ -97,12 +93,5 @@ public sealed class TransferServiceSampleTests(ITestOutputHelper output)
         }
 
         throw new FileNotFoundException($"{SampleDll} ({configuration}) was not found above {testDirectory.FullName}");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
