@@ -45,6 +45,20 @@ public static class SiloApplication
         return app;
     }
 
+    /// <summary>
+    /// A silo that misses three 1 s probes is suspected, and declared dead once enough peers agree;
+    /// with the table re-read every 2 s its grains serve again elsewhere within about 5 s (README:
+    /// Running a cluster). Orleans' defaults take about a minute. <c>Cluster:Membership:*</c> overrides.
+    /// </summary>
+    public static void ConfigureFailureDetection(ClusterMembershipOptions options)
+    {
+        options.ProbeTimeout = TimeSpan.FromSeconds(1);
+        options.MaxProbeTimeout = TimeSpan.FromSeconds(2);
+        options.NumMissedProbesLimit = 3;
+        options.TableRefreshTimeout = TimeSpan.FromSeconds(2);
+        options.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);
+    }
+
     private static void ConfigureSilo(ISiloBuilder silo, IConfiguration configuration)
     {
         var cluster = configuration.GetSection("Cluster").Get<SiloClusterOptions>() ?? new SiloClusterOptions();
@@ -62,14 +76,7 @@ public static class SiloApplication
         silo.ConfigureEndpoints(cluster.ResolveAdvertisedAddress(), cluster.SiloPort, cluster.GatewayPort, cluster.ListenOnAnyHostAddress);
         silo.Configure<ClusterMembershipOptions>(o =>
         {
-            // A silo that misses three 1 s probes is suspected, and declared dead once enough
-            // peers agree; with the table re-read every 2 s its grains serve again elsewhere in
-            // about 5 s (README: Running a cluster). Orleans' defaults take about a minute.
-            o.ProbeTimeout = TimeSpan.FromSeconds(1);
-            o.MaxProbeTimeout = TimeSpan.FromSeconds(2);
-            o.NumMissedProbesLimit = 3;
-            o.TableRefreshTimeout = TimeSpan.FromSeconds(2);
-            o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);
+            ConfigureFailureDetection(o);
             configuration.GetSection("Cluster:Membership").Bind(o);
         });
 

@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text.RegularExpressions;
+using Microsoft.Playwright;
+using Wallet.Tests.Api;
+using Wallet.Tests.Cluster;
+using Wallet.Tests.Infrastructure;
+using Xunit;
+
+namespace Wallet.Tests.Dashboard;
+
+/// <summary>Two silos in this process over one database, shared by <see cref="DashboardBrowserTests"/>.</summary>
+public sealed class DashboardBrowserCluster() : ClusterFixture("dashboardbrowser", 2);
+
+/// <summary>
+/// What the dashboard tests do in a browser and through the API: sign in, read a figure, wait for
+/// a figure to change, and make wallets that a given silo owns.
+/// </summary>
+internal static partial class DashboardDriver
+{
+    public const string LoginPath = "/dashboard/login";
+
+    /// <summary>The y the charts draw a zero at: top margin 8 plus the 116 px plot (140 high, 16 below).</summary>
+    public const double ChartZeroY = 124.0;
+
+    // Loaded pages answer within a second or two; a busy 2-core machine gets some room above that.
+    public static readonly TimeSpan FigureTimeout = TimeSpan.FromSeconds(10);
+
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// Submits <paramref name="key"/> on the login page the browser shows now. The caller waits for
+    /// what should follow (an error, another page) with an auto-waiting assertion.
+    /// </summary>
+    public static async Task SubmitKeyAsync(IPage page, string key)
+    {
+        await page.Locator("#api_key").FillAsync(key);
+        await page.Locator("#sign-in").ClickAsync();
+    }
+
+    /// <summary>Waits until the browser shows <paramref name="path"/> (no query), loaded.</summary>
+    public static Task WaitForPathAsync(IPage page, string path) =>
+        page.WaitForURLAsync(url => new Uri(url).AbsolutePath == path && new Uri(url).Query.Length == 0, new() { Timeout = (float)FigureTimeout.TotalMilliseconds });
+
+    /// <summary>Opens <paramref name="path"/>, signs in with the operator key on the login page it redirects to, and waits for the first figures.</summary>
+    public static async Task SignInAsync(IPage page, string path = "/dashboard")
+    {
+        await page.GotoAsync(path);
+        Assert.Equal(LoginPath, new Uri(page.Url).AbsolutePath);
+        await SubmitKeyAsync(page, WalletApiFactory.OperatorKey);
+        await WaitForPathAsync(page, path);
+        await WaitForLiveAsync(page);
+    }
+
+    /// <summary>Waits until the page has drawn its figures at least once (the header says "live").</summary>
+    public static Task WaitForLiveAsync(IPage page) =>
+        Assertions.Expect(page.Locator("#live.ok")).ToBeVisibleAsync(new() { Timeout = (float)FigureTimeout.TotalMilliseconds });
+
+    /// <summary>The number a tile shows ("1,234.5" as 1234.5), or null while it shows "–".</summary>
+    public static async Task<double?> FigureAsync(IPage page, string name)
+    {
+        var text = (await page.Locator($"[data-figure={name}]").TextContentAsync())?.Trim() ?? "";
+        return double.TryParse(text.Replace(",", "", StringComparison.Ordinal), NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
+            ? value
+            : null;
+    }
+
+    /// <summary>
+    /// Asserts that nothing on the page sticks out to the right of the page's main column (a table
+    /// too wide for it, say), which would cut it off or scroll the whole page sideways.
+    /// </summary>
+    public static async Task AssertFitsTheWindowAsync(IPage page)
+    {
+        var overflowing = await page.EvaluateAsync<string[]>(
+            """
+            () => {
+              const main = document.querySelector("main");
+              const right = main.getBoundingClientRect().right - parseFloat(getComputedStyle(main).paddingRight);
+              const wide = Array.from(document.querySelectorAll("main table, main .chart, main .tile, main .panel"))
+                .filter((node) => node.getBoundingClientRect().right > right + 0.5)
+                .map((node) => `${node.tagName.toLowerCase()}${node.dataset.table ? `[data-table=${node.dataset.table}]` : ""} ends at ${Math.round(node.getBoundingClientRect().right)} px, main at ${Math.round(right)} px`);
+              if (document.documentElement.scrollWidth > window.innerWidth) wide.push(`the page is ${document.documentElement.scrollWidth} px wide in a ${window.innerWidth} px window`);
+              return wide;
+            }
+            """);
+        Assert.True(overflowing.Length == 0, $"{new Uri(page.Url).AbsolutePath}: {string.Join("; ", overflowing)}");
+    }
+
+    /// <summary>The points of a chart path's <c>d</c> ("M48.0,124.0L49.2,80.5…"), in order.</summary>
+    public static List<(double X, double Y)> Points(string d) =>
+        [.. PointPattern().Matches(d).Select(m => (
+            double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture),
+            double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)))];
+
+    /// <summary>Polls <paramref name="condition"/> until it holds or <paramref name="timeout"/> passes; then fails saying what it waited for and what it saw last.</summary>
+    public static async Task EventuallyAsync(Func<Task<(bool Done, string Seen)>> condition, TimeSpan timeout, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var (done, seen) = await condition();
+            if (done)
+            {
+                return;
+            }
+
+            if (clock.Elapsed > timeout)
+            {
+                Assert.Fail($"Waited {timeout.TotalSeconds:0.#} s for {what}; last saw: {seen}");
+            }
+
+            await Task.Delay(PollInterval);
+        }
+    }
+
+    /// <summary>
+    /// A new wallet whose activation silo <paramref name="index"/> holds. Wallets that landed elsewhere on the way
+    /// are added to <paramref name="created"/> too, when given, for a test that counts its wallets.
+    /// </summary>
+    public static async Task<string> WalletOwnedByAsync(
+        this InProcessCluster cluster, HttpClient client, int index, string currency = "USD", List<string>? created = null)
+    {
+        const int AttemptsMax = 40; // never, unless placement ignores a silo
+        for (var attempt = 0; attempt < AttemptsMax; attempt++)
+        {
+            var wallet = await client.CreateWalletAsync(currency);
+            created?.Add(wallet);
+            if (await cluster.HostOfAsync(wallet) == index)
+            {
+                return wallet;
+            }
+        }
+
+        throw new InvalidOperationException($"no wallet of {AttemptsMax} landed on silo {index}");
+    }
+
+    /// <summary>A key of <paramref name="role"/> for a tenant of its own, issued through the API with the operator key.</summary>
+    public static async Task<string> NewApiKeyAsync(HttpClient operatorClient, string role)
+    {
+        var tenant = $"dashboard-{Guid.NewGuid():N}";
+        var issued = await (await operatorClient.PostJsonAsync("/v1/api-keys", new { tenant_id = tenant, role })).ExpectAsync(HttpStatusCode.Created);
+        Assert.Equal(role, issued.Str("role"));
+        return issued.Str("key");
+    }
+
+    [GeneratedRegex(@"[ML](-?[\d.]+),(-?[\d.]+)", RegexOptions.CultureInvariant)]
+    private static partial Regex PointPattern();
+}
