@@ -20,10 +20,11 @@ public sealed class WalletClientOptions
 
     /// <summary>
     /// How long a call waits for its reply before it fails with a <see cref="TimeoutException"/>.
-    /// A call whose silo dies mid-way waits this long (Orleans does not break a client's calls when a
-    /// silo fails), so it is kept short: an answer normally takes milliseconds.
+    /// A call whose gateway or silo dies mid-way waits this long (Orleans does not break a client's
+    /// calls when a silo fails), so it is kept short: an answer normally takes milliseconds, and a
+    /// commit that cannot reach the database fails at once.
     /// </summary>
-    public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>How often the client reads the live gateways again.</summary>
     public TimeSpan GatewayListRefreshPeriod { get; set; } = TimeSpan.FromSeconds(5);

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using Orleans;
 using Wallet.Grains.Cards;
 using Wallet.Grains.Holds;
 using Wallet.Grains.Ledger;
@@ -22,6 +23,7 @@ public static class GrainsServiceCollectionExtensions
         services.AddWalletStores(dataSource);
         services.AddSingleton<Migrator>();
         services.AddSingleton<LedgerCommitHandler>();
+        services.AddSingleton<IIncomingGrainCallFilter, DatabaseFaultFilter>();
         services.AddHostedService<HoldExpiryService>();
         services.AddOptions<GroupCommitOptions>();
         services.AddSingleton(sp => new GroupCommitter<LedgerItem, TransferCommitOutcome>(

@@ -46,7 +46,18 @@ internal abstract class LedgerGrain<TState> : Grain, IStagingOwner where TState 
     /// <summary>Reads the state from the database: at activation, and again after a failed commit.</summary>
     protected abstract Task<TState> ReadStateAsync(CancellationToken cancellationToken);
 
-    public override async Task OnActivateAsync(CancellationToken cancellationToken) => _state = await ReadStateAsync(cancellationToken);
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            _state = await ReadStateAsync(cancellationToken);
+        }
+        catch (Npgsql.NpgsqlException exception)
+        {
+            // The activation fails and the caller reads why; the next call activates afresh.
+            throw DatabaseFaultFilter.Translate(exception);
+        }
+    }
 
     /// <summary>Runs <paramref name="body"/> as a turn: alone until it awaits durability, or ends.</summary>
     protected async Task<T> Turn<T>(Func<Task<T>> body)

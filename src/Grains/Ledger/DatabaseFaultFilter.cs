@@ -1,0 +1,30 @@
+using Npgsql;
+
+namespace Wallet.Grains.Ledger;
+
+/// <summary>
+/// Database faults never leave a grain as themselves: Npgsql's exceptions cannot cross Orleans'
+/// wire (a remote caller would get a codec error instead of a reason), and a caller outside the
+/// silo has no Npgsql to handle them with. What a retry can cure (the database away, a connection
+/// broken, a transient error) becomes a <see cref="LedgerUnavailableException"/>, answered 503;
+/// anything else an <see cref="InvalidOperationException"/> with the SQLSTATE, answered 500.
+/// </summary>
+internal sealed class DatabaseFaultFilter : IIncomingGrainCallFilter
+{
+    public async Task Invoke(IIncomingGrainCallContext context)
+    {
+        try
+        {
+            await context.Invoke();
+        }
+        catch (NpgsqlException exception)
+        {
+            throw Translate(exception);
+        }
+    }
+
+    /// <summary>The fault a caller on any silo or client can read, for a database exception.</summary>
+    public static Exception Translate(NpgsqlException exception) => exception.IsTransient || exception is not PostgresException
+        ? new LedgerUnavailableException($"The database could not complete the call: {exception.Message}")
+        : new InvalidOperationException($"The database refused the call ({((PostgresException)exception).SqlState}): {exception.Message}");
+}
