@@ -14,8 +14,8 @@ namespace Wallet.Grains;
 public static class GrainsServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers what the wallet and card grains need on a silo: the stores, the ledger's group
-    /// commit and hold expiry. Orleans finds the grain classes themselves in this assembly.
+    /// Registers what the wallet and card grains need on a silo: the stores and the ledger's group
+    /// commit. Hold expiry needs Orleans' reminder service on the silo. Orleans finds the grain classes themselves in this assembly.
     /// <paramref name="dataSource"/> gives the database; it is asked for once, when a store is first needed.
     /// </summary>
     public static IServiceCollection AddWalletGrains(this IServiceCollection services, Func<IServiceProvider, NpgsqlDataSource> dataSource)
@@ -24,7 +24,6 @@ public static class GrainsServiceCollectionExtensions
         services.AddSingleton<Migrator>();
         services.AddSingleton<LedgerCommitHandler>();
         services.AddSingleton<IIncomingGrainCallFilter, DatabaseFaultFilter>();
-        services.AddHostedService<HoldExpiryService>();
         services.AddOptions<GroupCommitOptions>();
         services.AddSingleton(sp => new GroupCommitter<LedgerItem, TransferCommitOutcome>(
             sp.GetRequiredService<LedgerCommitHandler>(),

@@ -1,5 +1,4 @@
 using Orleans;
-using Orleans.Concurrency;
 using Wallet.Grains.Holds;
 
 namespace Wallet.Grains.Wallets;
@@ -40,8 +39,10 @@ public interface IWalletGrain : IGrainWithStringKey
     [Alias("IncrementHold")]
     Task<HoldResult> IncrementHold(IncrementHold command);
 
-    /// <summary>Tells the wallet of a credit another wallet's turn committed. Losing one is harmless.</summary>
-    [OneWay]
+    /// <summary>
+    /// Tells the wallet of a credit another wallet's turn committed; answered once applied, so the
+    /// transfer's reply can wait for it. Losing one is harmless.
+    /// </summary>
     [Alias("OnCredited")]
     Task OnCredited(CreditNotice notice);
 }

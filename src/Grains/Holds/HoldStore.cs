@@ -14,12 +14,6 @@ public sealed class HoldStore(NpgsqlDataSource dataSource)
         WHERE h.tenant_id = @tenant AND h.id = @id
         """;
 
-    private const string SelectExpired = """
-        SELECT id, tenant_id, wallet_id FROM holds
-        WHERE status = 'open' AND expires_at <= @now
-        ORDER BY expires_at LIMIT @limit
-        """;
-
     public async Task<HoldView?> GetAsync(string tenantId, string holdId, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(SelectHold);
@@ -49,21 +43,5 @@ public sealed class HoldStore(NpgsqlDataSource dataSource)
             reader.GetFieldValue<DateTimeOffset>(10),
             reader.GetFieldValue<DateTimeOffset>(11),
             reader.IsDBNull(12) ? null : reader.GetFieldValue<DateTimeOffset>(12));
-    }
-
-    /// <summary>Open holds whose time is up at <paramref name="now"/>, oldest first.</summary>
-    internal async Task<IReadOnlyList<(string Id, string TenantId, string WalletId)>> ExpiredAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(SelectExpired);
-        command.Parameters.AddWithValue("now", now);
-        command.Parameters.AddWithValue("limit", limit);
-        var holds = new List<(string, string, string)>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            holds.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2)));
-        }
-
-        return holds;
     }
 }

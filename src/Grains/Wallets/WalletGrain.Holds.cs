@@ -39,6 +39,7 @@ internal sealed partial class WalletGrain
             return new HoldResult(null, null, declined);
         }
 
+        await EnsureExpiryReminderAsync(command.ExpiresAt);
         var hold = new HoldState
         {
             Id = command.HoldId,

@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans;
 using Orleans.Concurrency;
+using Wallet.Grains.Holds;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Money;
 using Wallet.Grains.Storage;
@@ -22,6 +24,7 @@ internal sealed partial class WalletGrain(
     WalletStore wallets,
     CurrencyCatalog currencies,
     TimeProvider clock,
+    IOptions<HoldOptions> holdOptions,
     ILogger<WalletGrain> logger) : LedgerGrain<WalletState>, IWalletGrain
 {
     // Another request committed this Idempotency-Key first; the API replays its answer instead.
@@ -29,10 +32,11 @@ internal sealed partial class WalletGrain(
 
     private static readonly LedgerFailure KeyTaken = new(LedgerErrors.IdempotencyKeyExists, "the Idempotency-Key was used by another request");
 
+    // How long a reply waits for the destination to apply its credit notice.
+    private static readonly TimeSpan NoticeAppliedWaitMax = TimeSpan.FromSeconds(1);
+
     // Commands being committed, by Idempotency-Key: a retry that arrives meanwhile waits for
     // the first one's outcome instead of racing it to the database.
-    // How long a reply waits for another silo to queue its destination's credit notice.
-    private static readonly TimeSpan NoticeQueuedWaitMax = TimeSpan.FromSeconds(1);
 
     private readonly Dictionary<string, InFlight> _inFlight = new(StringComparer.Ordinal);
     private Task? _creditNotice;
@@ -178,9 +182,8 @@ internal sealed partial class WalletGrain(
             var result = answer(await WhenDurable(committer, item));
             if (_creditNotice is { IsCompleted: false } notice)
             {
-                // The destination lives on another silo: the reply waits, without holding this
-                // activation, until that silo queued the notice (see Credited).
-                await WhenDurable(QueuedAsync(notice));
+                // The reply waits, outside the turn, until the destination applied the notice (see Credited).
+                await WhenDurable(AppliedAsync(notice));
             }
 
             _creditNotice = null;
@@ -203,22 +206,24 @@ internal sealed partial class WalletGrain(
 
     private T Credited<T>(string destinationId, long amount, TransferCommitOutcome outcome, T result)
     {
-        // Queued before the reply leaves, so a client that reads the destination next sees the credit.
-        // In this silo it is queued once the call returns; in another, when the call's task completes.
+        // Applied before the reply leaves, so a client that reads the destination next sees the credit,
+        // wherever the destination lives. The destination takes it between turns (it needs no turn of
+        // its own), so two wallets paying each other at once never wait on each other.
         _creditNotice = GrainFactory.GetGrain<IWalletGrain>(destinationId).OnCredited(new CreditNotice(amount, outcome.DestinationVersion));
         return result;
     }
 
-    private static async Task<bool> QueuedAsync(Task notice)
+    private static async Task<bool> AppliedAsync(Task notice)
     {
         try
         {
-            await notice.WaitAsync(NoticeQueuedWaitMax);
+            await notice.WaitAsync(NoticeAppliedWaitMax);
         }
-        catch (TimeoutException)
+        catch (Exception exception) when (exception is not OutOfMemoryException)
         {
-            // A slow peer delays no reply for long: the notice is versioned, and the cached balance
-            // of the destination is only ever too low, which a debit rechecks against the row.
+            // The transfer committed; a slow or lost notice must not turn that into a failure. The
+            // notice is versioned, and the cached balance of the destination is only ever too low,
+            // which a debit rechecks against the row.
         }
 
         return true;

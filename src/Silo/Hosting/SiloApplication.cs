@@ -6,6 +6,7 @@ using Wallet.Api;
 using Wallet.Api.Metrics;
 using Wallet.Dashboard;
 using Wallet.Grains;
+using Wallet.Grains.Holds;
 using Wallet.Grains.Ledger;
 
 namespace Wallet.Silo.Hosting;
@@ -59,6 +60,18 @@ public static class SiloApplication
         options.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);
     }
 
+    /// <summary>
+    /// Hold expiry rides on reminders (one per wallet with open holds). A silo reads its share of the
+    /// reminder table every <see cref="HoldOptions.ExpiryRetryPeriod"/>, and a reminder ticks again
+    /// after that long, so an expiry missed while no silo ran is released within about two periods
+    /// of a start. Orleans refuses periods under a minute unless told (tests use seconds).
+    /// </summary>
+    public static void ConfigureReminders(ISiloBuilder silo, HoldOptions holds) => silo.Configure<ReminderOptions>(o =>
+    {
+        o.MinimumReminderPeriod = holds.ExpiryRetryPeriod < o.MinimumReminderPeriod ? holds.ExpiryRetryPeriod : o.MinimumReminderPeriod;
+        o.RefreshReminderListPeriod = holds.ExpiryRetryPeriod;
+    });
+
     private static void ConfigureSilo(ISiloBuilder silo, IConfiguration configuration)
     {
         var cluster = configuration.GetSection("Cluster").Get<SiloClusterOptions>() ?? new SiloClusterOptions();
@@ -80,11 +93,15 @@ public static class SiloApplication
             configuration.GetSection("Cluster:Membership").Bind(o);
         });
 
-        // The connection string is known once WalletDatabase has started (the embedded PostgreSQL
-        // starts first of all); Orleans reads these options when the silo itself starts.
+        // Membership and reminders live in the ledger's database (WalletDatabase knows where before
+        // it starts it; Orleans connects only once the silo starts, after the database is up).
         silo.UseAdoNetClustering(o => o.Invariant = WalletDatabase.Invariant);
-        silo.Services.AddOptions<Orleans.Configuration.AdoNetClusteringSiloOptions>()
+        silo.Services.AddOptions<AdoNetClusteringSiloOptions>()
             .Configure<WalletDatabase>((o, database) => o.ConnectionString = database.ConnectionString);
+        silo.UseAdoNetReminderService(o => o.Invariant = WalletDatabase.Invariant);
+        silo.Services.AddOptions<AdoNetReminderTableOptions>()
+            .Configure<WalletDatabase>((o, database) => o.ConnectionString = database.ConnectionString);
+        ConfigureReminders(silo, configuration.GetSection("Holds").Get<HoldOptions>() ?? new HoldOptions());
     }
 }
 

@@ -16,10 +16,9 @@ public sealed class AuthorizationExpiryTests : IAsyncLifetime
     private static readonly Dictionary<string, string?> ShortLife = new()
     {
         ["Cards:AuthorizationExpiry"] = "00:00:01",
-        ["Holds:ExpiryScanInterval"] = "00:00:00.200",
     };
 
-    // How long after its expiry an authorization may stay approved with a scan every 200 ms.
+    // How long after its expiry an authorization may stay approved: its wallet's reminder is due at that moment.
     private static readonly TimeSpan ExpiryDeadline = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
 

@@ -65,7 +65,13 @@ public static class WalletTestCluster
                 o.Invariant = "Npgsql";
                 o.ConnectionString = connectionString;
             });
+            silo.UseAdoNetReminderService(o =>
+            {
+                o.Invariant = "Npgsql";
+                o.ConnectionString = connectionString;
+            });
             silo.Configure<ClusterMembershipOptions>(SiloApplication.ConfigureFailureDetection);
+            SiloApplication.ConfigureReminders(silo, new Wallet.Grains.Holds.HoldOptions());
         }
     }
 
