@@ -27,7 +27,10 @@ public sealed class CardActivity(NpgsqlDataSource dataSource, TimeProvider clock
         GROUP BY 1 ORDER BY 2 DESC, 1
         """;
 
-    /// <summary>The window's figures; <c>series</c> holds only the complete seconds after <paramref name="since"/>.</summary>
+    /// <summary>
+    /// The window's figures; <c>series</c> holds the complete seconds after <paramref name="since"/>, every
+    /// one of them, zero where no decision was taken, so that a chart drops to zero between bursts.
+    /// </summary>
     public async Task<CardFigures> ReadAsync(long since, CancellationToken cancellationToken)
     {
         var to = clock.GetUtcNow().ToUnixTimeSeconds();
@@ -47,7 +50,7 @@ public sealed class CardActivity(NpgsqlDataSource dataSource, TimeProvider clock
         long approved = seconds.Sum(s => s.Approved), declined = seconds.Sum(s => s.Declined);
         var recent = seconds.Where(s => s.T >= to - RateSeconds).Sum(s => s.Approved + s.Declined);
         return new CardFigures(
-            seconds.Where(s => s.T > since).ToList(),
+            Series(seconds, Math.Max(from, since + 1), to),
             (double)recent / RateSeconds,
             approved + declined == 0 ? 0 : (double)approved / (approved + declined),
             approved,
@@ -55,6 +58,19 @@ public sealed class CardActivity(NpgsqlDataSource dataSource, TimeProvider clock
             seconds.Sum(s => s.Reviews),
             declines,
             rules);
+    }
+
+    // Seconds in [start, end), the ones without a decision (absent from the query's rows) as zeros.
+    private static List<CardSecond> Series(List<CardSecond> seconds, long start, long end)
+    {
+        var taken = seconds.ToDictionary(s => s.T);
+        var series = new List<CardSecond>((int)Math.Max(0, end - start));
+        for (var t = start; t < end; t++)
+        {
+            series.Add(taken.TryGetValue(t, out var second) ? second : new CardSecond(t, 0, 0, 0));
+        }
+
+        return series;
     }
 
     private static async Task<List<NamedCount>> ReadCountsAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)

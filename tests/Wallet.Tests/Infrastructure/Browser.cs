@@ -53,9 +53,9 @@ public sealed class Browser : IAsyncLifetime
 
     /// <summary>
     /// A page in a context of its own, with <paramref name="baseUrl"/> as the base of relative addresses
-    /// (<c>Page.GotoAsync("/")</c>). Console errors, uncaught page errors and every request to a host other
-    /// than the loopback one are recorded on the returned <see cref="BrowserPage"/>; such requests are
-    /// also aborted, so a test can neither reach nor depend on the outside world. Dispose it to close the context.
+    /// (<c>Page.GotoAsync("/")</c>). Console errors, uncaught page errors, answers of 400 and above and every
+    /// request to a host other than the loopback one are recorded on the returned <see cref="BrowserPage"/>;
+    /// such requests are also aborted, so a test can neither reach nor depend on the outside world. Dispose it to close the context.
     /// </summary>
     public async Task<BrowserPage> NewPageAsync(string baseUrl)
     {
@@ -103,6 +103,7 @@ public sealed class BrowserPage : IAsyncDisposable
     private readonly List<string> _consoleErrors = [];
     private readonly List<string> _pageErrors = [];
     private readonly List<string> _externalRequests = [];
+    private readonly List<string> _failedResponses = [];
     private readonly Lock _gate = new();
     private IPage? _page;
 
@@ -123,14 +124,18 @@ public sealed class BrowserPage : IAsyncDisposable
     /// <summary>Addresses of requests to anything but 127.0.0.1, localhost or [::1]; each was aborted.</summary>
     public IReadOnlyList<string> ExternalRequests => Snapshot(_externalRequests);
 
+    /// <summary>Requests the server answered with 400 or above, as "401 POST http://…", documents and scripts' calls alike.</summary>
+    public IReadOnlyList<string> FailedResponses => Snapshot(_failedResponses);
+
     /// <summary>
-    /// Fails the test when the page logged an error, threw, or tried to reach another host, listing all of
-    /// them at once so that one run shows every problem.
+    /// Fails the test when the page logged an error, threw, was answered with an error or tried to reach
+    /// another host, listing all of them at once so that one run shows every problem.
     /// </summary>
     public void AssertNoProblems()
     {
         var problems = ConsoleErrors.Select(e => $"console error: {e}")
             .Concat(PageErrors.Select(e => $"page error: {e}"))
+            .Concat(FailedResponses.Select(r => $"answered with an error: {r}"))
             .Concat(ExternalRequests.Select(u => $"request to another host: {u}"))
             .ToList();
         Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
@@ -194,6 +199,13 @@ public sealed class BrowserPage : IAsyncDisposable
             }
         };
         page.PageError += (_, error) => Record(_pageErrors, error);
+        page.Response += (_, response) =>
+        {
+            if (response.Status >= 400)
+            {
+                Record(_failedResponses, $"{response.Status} {response.Request.Method} {response.Url}");
+            }
+        };
     }
 
     private void Record(List<string> list, string entry)

@@ -1,0 +1,332 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.RegularExpressions;
+using Microsoft.Playwright;
+using Wallet.Api.Keys;
+using Wallet.Tests.Api;
+using Wallet.Tests.Cards;
+using Wallet.Tests.Cluster;
+using Wallet.Tests.Infrastructure;
+using Xunit;
+using static Microsoft.Playwright.Assertions;
+using BrowserCookie = Microsoft.Playwright.Cookie;
+
+namespace Wallet.Tests.Dashboard;
+
+/// <summary>
+/// The operator views in Chromium, served by a cluster of two silos on real Kestrel: sign-in and
+/// sign-out, Orleans' dashboard listing both silos, the ledger's pages (Ledger, Cards) reached
+/// through their navigation and showing what both silos did, and the ledger tail's layout. Each test
+/// makes its own wallets and cards; figures that are cluster-wide (counts) are asserted to reach at
+/// least what the test did. Every test ends with the page having logged no error, thrown nothing,
+/// been answered with no error and reached no other host.
+/// </summary>
+public sealed class DashboardBrowserTests(DashboardBrowserCluster fixture, Browser browser)
+    : IClassFixture<DashboardBrowserCluster>, IClassFixture<Browser>, IDisposable
+{
+    private const string SessionCookie = "wallet_dashboard";
+
+    private readonly HttpClient[] _clients = [.. Enumerable.Range(0, fixture.Cluster.Count).Select(i => fixture.Cluster[i].CreateClient())];
+
+    private InProcessCluster Cluster => fixture.Cluster;
+
+    public void Dispose()
+    {
+        foreach (var client in _clients)
+        {
+            client.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task SignIn_WrongKeyThenClientKeyThenOperatorKey_RefusesBothAndLandsOnTheAskedPage()
+    {
+        var clientKey = await DashboardDriver.NewApiKeyAsync(Api(0), "client");
+        await using var browserPage = await OpenAsync(0);
+        var page = browserPage.Page;
+
+        await page.GotoAsync("/dashboard/ledger");
+
+        Assert.Equal(DashboardDriver.LoginPath, new Uri(page.Url).AbsolutePath);
+        Assert.Equal("?return_url=%2Fdashboard%2Fledger", new Uri(page.Url).Query);
+        await Expect(page.Locator("#error")).ToBeHiddenAsync();
+
+        await DashboardDriver.SubmitKeyAsync(page, "not-a-key-of-this-cluster");
+        await Expect(page.Locator("#error")).ToHaveTextAsync("That API key is not valid.");
+        await Expect(page.Locator("#error")).ToBeVisibleAsync();
+        Assert.Equal(DashboardDriver.LoginPath, new Uri(page.Url).AbsolutePath);
+        await Expect(page.Locator("#api_key")).ToBeVisibleAsync();
+        await browserPage.ScreenshotAsync("dashboard-login-error");
+
+        await DashboardDriver.SubmitKeyAsync(page, clientKey);
+        await Expect(page.Locator("#error")).ToHaveTextAsync("That API key is a client key; the dashboard needs an operator key.");
+        Assert.Equal(DashboardDriver.LoginPath, new Uri(page.Url).AbsolutePath);
+        Assert.DoesNotContain(await page.Context.CookiesAsync(), c => c.Name == SessionCookie);
+
+        // The failed attempts kept the page asked for, so the operator lands there, not on Orleans' dashboard.
+        await DashboardDriver.SubmitKeyAsync(page, WalletApiFactory.OperatorKey);
+        await DashboardDriver.WaitForPathAsync(page, "/dashboard/ledger");
+        await Expect(page.Locator("#page[data-page=ledger]")).ToBeVisibleAsync();
+        await Expect(page.Locator("nav a.active")).ToHaveTextAsync("Ledger");
+        await DashboardDriver.WaitForLiveAsync(page);
+        await Expect(page.Locator("table[data-table=tail]")).ToBeVisibleAsync();
+
+        // The refused sign-ins answer 401 and 403 on purpose (scripts read the status), which Chromium
+        // logs as failed loads of the login document: exactly those two, and nothing else went wrong.
+        var login = new Uri(Cluster[0].Address, DashboardDriver.LoginPath);
+        Assert.Equal(
+            [
+                $"Failed to load resource: the server responded with a status of 401 (Unauthorized) ({login}:0:0)",
+                $"Failed to load resource: the server responded with a status of 403 (Forbidden) ({login}:0:0)",
+            ],
+            browserPage.ConsoleErrors);
+        Assert.Equal([$"401 POST {login}", $"403 POST {login}"], browserPage.FailedResponses);
+        Assert.Empty(browserPage.PageErrors);
+        Assert.Empty(browserPage.ExternalRequests);
+
+        // A page of its own for the rest: a session opened there shows no problem at all.
+        await using var signedIn = await OpenAsync(0);
+        await DashboardDriver.SignInAsync(signedIn.Page, "/dashboard/cards");
+        await Expect(signedIn.Page.Locator("#page[data-page=cards]")).ToBeVisibleAsync();
+        await Expect(signedIn.Page.Locator("nav a.active")).ToHaveTextAsync("Cards");
+        signedIn.AssertNoProblems();
+    }
+
+    [Fact]
+    public async Task SignOut_AfterSigningIn_ReturnsToLoginAndTheOldCookieNoLongerWorks()
+    {
+        await using var browserPage = await OpenAsync(1);
+        var page = browserPage.Page;
+        await DashboardDriver.SignInAsync(page, "/dashboard/cards");
+        var cookie = Assert.Single(await page.Context.CookiesAsync(), c => c.Name == SessionCookie);
+        Assert.Equal(HttpStatusCode.OK, await MeWithCookieAsync(1, cookie.Value));
+
+        await page.Locator("#sign-out").ClickAsync();
+
+        await DashboardDriver.WaitForPathAsync(page, DashboardDriver.LoginPath);
+        await Expect(page.Locator("#api_key")).ToBeVisibleAsync();
+        Assert.DoesNotContain(await page.Context.CookiesAsync(), c => c.Name == SessionCookie);
+        Assert.Equal(HttpStatusCode.Unauthorized, await MeWithCookieAsync(1, cookie.Value));
+
+        // The browser sends the old cookie again (as a copy kept elsewhere would): the ledger's pages
+        // and Orleans' dashboard alike ask to sign in.
+        await page.Context.AddCookiesAsync([new BrowserCookie { Name = cookie.Name, Value = cookie.Value, Domain = cookie.Domain, Path = cookie.Path }]);
+        foreach (var path in new[] { "/dashboard/ledger", DashboardDriver.OrleansDashboardPath })
+        {
+            await page.GotoAsync(path);
+            Assert.Equal(DashboardDriver.LoginPath, new Uri(page.Url).AbsolutePath);
+            Assert.Equal($"?return_url={Uri.EscapeDataString(path)}", new Uri(page.Url).Query);
+            await Expect(page.Locator("#sign-in")).ToBeVisibleAsync();
+        }
+
+        browserPage.AssertNoProblems();
+    }
+
+    [Fact]
+    public async Task OrleansDashboard_TwoSiloCluster_ShowsBothSilosActiveWithTheirAddresses()
+    {
+        var expected = Enumerable.Range(0, 2).Select(i => Cluster[i].SiloAddress.ToParsableString()).Order(StringComparer.Ordinal).ToList();
+        await using var browserPage = await OpenAsync(1);
+        var page = browserPage.Page;
+        var answered = new ConcurrentQueue<string>();
+        page.Response += (_, response) =>
+        {
+            if (response.Ok)
+            {
+                answered.Enqueue(new Uri(response.Url).AbsolutePath);
+            }
+        };
+
+        await DashboardDriver.SignInAsync(page, DashboardDriver.OrleansDashboardPath);
+
+        // Its overview counts the active silos from the JSON it polls (DashboardCounters).
+        await Expect(page).ToHaveTitleAsync("Orleans Dashboard");
+        await Expect(page.Locator(".info-box", new() { HasText = "Active Silos" }).Locator(".info-box-number"))
+            .ToHaveTextAsync("2", new() { Timeout = Milliseconds(DashboardDriver.FigureTimeout) });
+        // And charts the calls from the cluster statistics it polls (ClusterStats).
+        await Expect(page.Locator(".card", new() { HasText = "Cluster Profiling" }).Locator("canvas"))
+            .ToBeVisibleAsync(new() { Timeout = Milliseconds(DashboardDriver.FigureTimeout) });
+        await browserPage.ScreenshotAsync("orleans-dashboard-overview");
+
+        // Its Silos view lists each silo by its address, with its status, uptime and activations.
+        await page.Locator("#menu a[href='#/silos']").ClickAsync();
+        var siloHealth = page.Locator(".card", new() { Has = page.Locator(".card-title", new() { HasText = "Silo Health" }) }).Locator("tbody tr");
+        List<string[]> rows = [];
+        await DashboardDriver.EventuallyAsync(
+            async () =>
+            {
+                rows = await RowsAsync(siloHealth);
+                var done = rows.Select(r => r[0]).Order(StringComparer.Ordinal).SequenceEqual(expected) && rows.All(r => r[1] == "Active");
+                return (done, string.Join(" | ", rows.Select(r => string.Join(", ", r))));
+            },
+            DashboardDriver.FigureTimeout,
+            $"Orleans' Silo Health table to show {string.Join(" and ", expected)}, both active");
+        Assert.Equal(2, rows.Count);
+        // "up for 14 seconds", "up for 1 minute, 5 seconds": the two largest units, rounded.
+        Assert.All(rows, r => Assert.Matches(@"^up for \d+ \w+(, \d+ \w+)?$", r[4]));
+        Assert.All(rows, r => Assert.Matches(@"^\d+ activations$", r[5]));
+        await Expect(page.Locator("a[href^='#/host/']", new() { HasText = expected[0] })).ToHaveCountAsync(2);
+        await Expect(page.Locator("a[href^='#/host/']", new() { HasText = expected[1] })).ToHaveCountAsync(2);
+        await browserPage.ScreenshotAsync("orleans-dashboard-silos");
+
+        // What drew them: its script and its JSON, polled every second (an answer of 400 or above would fail AssertNoProblems).
+        Assert.Contains("/dashboard/index.min.js", answered);
+        Assert.Contains("/dashboard/ClusterStats", answered);
+        Assert.True(answered.Count(p => p == "/dashboard/DashboardCounters") >= 2, string.Join(", ", answered));
+        browserPage.AssertNoProblems();
+    }
+
+    [Fact]
+    public async Task Pages_OpenedThroughTheNav_ShowBothSilosTransfersAndCardsAndTheLedgerVerifies()
+    {
+        var operatorClient = Api(1);
+        var (_, card) = await operatorClient.FundedCardAsync("10000.00");
+        await operatorClient.ApproveAsync(card, "25.00");
+        await operatorClient.ApproveAsync(card, "40.00");
+        // Over the default fraud maximum of 5000.00: blocked, whatever the balance.
+        var blocked = await (await operatorClient.AuthorizeAsync(card, "6000.00")).ExpectDeclinedAsync(operatorClient, HttpStatusCode.Forbidden, "fraud_blocked");
+        Assert.Contains(CardCalls.Reasons(blocked.GetProperty("fraud")), r => r.Contains("maximum 5000.00", StringComparison.Ordinal));
+        // One wallet on each silo, and a transfer through each silo's API.
+        var first = await Cluster.WalletOwnedByAsync(Api(0), 0);
+        var second = await Cluster.WalletOwnedByAsync(Api(1), 1);
+        await Api(0).DepositAsync(first, "300.00");
+        var there = (await (await Api(1).TransferAsync(first, second, "120.00")).ExpectAsync(HttpStatusCode.Created)).Str("id");
+        var back = (await (await Api(0).TransferAsync(second, first, "45.50")).ExpectAsync(HttpStatusCode.Created)).Str("id");
+
+        await using var browserPage = await OpenAsync(0);
+        var page = browserPage.Page;
+        await DashboardDriver.SignInAsync(page);
+        await page.EvaluateAsync("() => { window.__marker = 1; }");
+
+        await OpenThroughNavAsync(page, "cards", "/dashboard/cards");
+        await DashboardDriver.EventuallyAsync(
+            async () =>
+            {
+                var (approved, declined) = (await DashboardDriver.FigureAsync(page, "approved"), await DashboardDriver.FigureAsync(page, "declined"));
+                var reasons = await RowsAsync(page.Locator("table[data-table=decline-reasons] tbody tr"));
+                var flags = await RowsAsync(page.Locator("table[data-table=fraud-flags] tbody tr"));
+                var done = approved >= 2 && declined >= 1
+                    && reasons.Any(r => r[0] == "fraud_blocked" && ParseCount(r[1]) >= 1)
+                    && flags.Any(r => r[0] == "max_amount" && ParseCount(r[1]) >= 1);
+                return (done, $"approved {approved}, declined {declined}, reasons [{string.Join("; ", reasons.Select(r => string.Join(" ", r)))}], flags [{string.Join("; ", flags.Select(r => string.Join(" ", r)))}]");
+            },
+            DashboardDriver.FigureTimeout, "the cards page to count the approvals, the fraud_blocked decline and its max_amount flag");
+        await Expect(page.Locator("[data-figure=approval_rate]")).ToHaveTextAsync(new Regex(@"^\d+(\.\d+)? %$"));
+        // The chart plots the decisions as lines over the ten minutes: each rises above zero for the
+        // seconds of this test's decisions and lies at zero for the quiet seconds around them.
+        foreach (var series in new[] { "approved", "declined" })
+        {
+            var d = await page.Locator($"svg[data-chart=authorizations] path[data-series={series}]").GetAttributeAsync("d") ?? "";
+            var points = DashboardDriver.Points(d);
+            Assert.True(
+                points.Count >= 2 && points.Any(p => p.Y < DashboardDriver.ChartZeroY - 1) && points.Any(p => Math.Abs(p.Y - DashboardDriver.ChartZeroY) < 0.05),
+                $"the {series} line does not show the decisions over a zero line: {d}");
+        }
+
+        await DashboardDriver.AssertFitsTheWindowAsync(page);
+        await browserPage.ScreenshotAsync("dashboard-cards");
+
+        await OpenThroughNavAsync(page, "ledger", "/dashboard/ledger");
+        foreach (var (transfer, source, destination, amount) in new[] { (there, first, second, "120.00 USD"), (back, second, first, "45.50 USD") })
+        {
+            var tailRow = page.Locator("table[data-table=tail] tbody tr", new() { HasText = transfer });
+            await Expect(tailRow).ToHaveCountAsync(1, new() { Timeout = Milliseconds(DashboardDriver.FigureTimeout) });
+            var cells = Assert.Single(await RowsAsync(tailRow));
+            Assert.Equal(["default", source, destination, amount, transfer], cells[2..]);
+        }
+
+        // The tail is drawn by the same poll that shows the last verify, so this is what the page showed before the click.
+        var lastVerify = await page.Locator("#verify-result").TextContentAsync();
+        await page.Locator("#run-verify").ClickAsync();
+        await Expect(page.Locator("#verify-result .badge")).ToHaveTextAsync("ok", new() { Timeout = Milliseconds(DashboardDriver.FigureTimeout) });
+        await Expect(page.Locator("#verify-result")).Not.ToHaveTextAsync(lastVerify ?? "");
+        await Expect(page.Locator("#verify-result")).ToContainTextAsync(new Regex(@"[1-9][\d,]* wallets, [1-9][\d,]* entries"));
+        await Expect(page.Locator("#run-verify")).ToBeEnabledAsync();
+        // Totals are read at most every two seconds; the USD deposits above show up within that.
+        await Expect(page.Locator("table[data-table=totals] tbody tr", new() { HasText = "USD" }))
+            .ToHaveCountAsync(1, new() { Timeout = Milliseconds(DashboardDriver.FigureTimeout) });
+        await DashboardDriver.AssertFitsTheWindowAsync(page);
+        await browserPage.ScreenshotAsync("dashboard-ledger");
+
+        // Two pages, one document: the nav never reloaded it.
+        Assert.Equal(1, await page.EvaluateAsync<int>("() => window.__marker"));
+
+        // "Silos and grains" leaves for Orleans' dashboard, under the same session.
+        await page.Locator("#orleans-dashboard").ClickAsync();
+        await DashboardDriver.WaitForPathAsync(page, DashboardDriver.OrleansDashboardPath);
+        await Expect(page).ToHaveTitleAsync("Orleans Dashboard");
+        await Expect(page.Locator(".info-box", new() { HasText = "Active Silos" }).Locator(".info-box-number"))
+            .ToHaveTextAsync("2", new() { Timeout = Milliseconds(DashboardDriver.FigureTimeout) });
+
+        browserPage.AssertNoProblems();
+    }
+
+    [Fact]
+    public async Task LedgerTail_LongestTenantIdAndLargestAmount_FitsA1280PxWindow()
+    {
+        // The widest row the tail can get: a tenant id of the longest length allowed, three ids, and the
+        // largest amount (Amount.MinorUnitsMax cents), in a currency no other test uses so that no total of it can overflow.
+        var tenant = $"dashboard-{Guid.NewGuid():N}".PadRight(ApiKeyEndpoints.TenantIdLengthMax, 'x');
+        using var tenantClient = Cluster[0].CreateClient();
+        tenantClient.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await DashboardDriver.NewApiKeyAsync(Api(0), "operator", tenant));
+        var source = await tenantClient.CreateWalletAsync("EUR");
+        var destination = await tenantClient.CreateWalletAsync("EUR");
+        await tenantClient.DepositAsync(source, "10000000000000.00");
+        var transfer = (await (await tenantClient.TransferAsync(source, destination, "10000000000000.00")).ExpectAsync(HttpStatusCode.Created)).Str("id");
+
+        await using var browserPage = await OpenAsync(1);
+        var page = browserPage.Page;
+        await DashboardDriver.SignInAsync(page, "/dashboard/ledger");
+
+        var tailRow = page.Locator("table[data-table=tail] tbody tr", new() { HasText = transfer });
+        await Expect(tailRow).ToHaveCountAsync(1, new() { Timeout = Milliseconds(DashboardDriver.FigureTimeout) });
+        Assert.Equal([tenant, source, destination, "10000000000000.00 EUR", transfer], Assert.Single(await RowsAsync(tailRow))[2..]);
+        await Expect(page.Locator("table[data-table=totals] tbody tr", new() { HasText = "EUR" }))
+            .ToContainTextAsync("10000000000000.00", new() { Timeout = Milliseconds(DashboardDriver.FigureTimeout) });
+        Assert.Equal(1280, await page.EvaluateAsync<int>("() => window.innerWidth"));
+        await DashboardDriver.AssertFitsTheWindowAsync(page);
+        await browserPage.ScreenshotAsync("dashboard-ledger-wide");
+
+        browserPage.AssertNoProblems();
+    }
+
+    private static async Task OpenThroughNavAsync(IPage page, string name, string path)
+    {
+        await page.Locator($"nav a[data-page={name}]").ClickAsync();
+        Assert.Equal(path, new Uri(page.Url).AbsolutePath);
+        await Expect(page.Locator($"#page[data-page={name}]")).ToBeVisibleAsync();
+        await Expect(page.Locator("nav a.active")).ToHaveAttributeAsync("data-page", name);
+        await Expect(page).ToHaveTitleAsync(new Regex($"^{name}", RegexOptions.IgnoreCase));
+    }
+
+    /// <summary>The cells' texts of each of <paramref name="rows"/>, without the "nothing yet" row.</summary>
+    private static async Task<List<string[]>> RowsAsync(ILocator rows) =>
+    [
+        .. await rows.EvaluateAllAsync<string[][]>(
+            """
+            (rows) => rows
+              .filter((row) => !row.querySelector("td.empty"))
+              .map((row) => Array.from(row.cells).map((cell) => cell.textContent.trim()))
+            """),
+    ];
+
+    private static long ParseCount(string text) => long.Parse(text, NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
+
+    private static float Milliseconds(TimeSpan span) => (float)span.TotalMilliseconds;
+
+    private async Task<HttpStatusCode> MeWithCookieAsync(int silo, string token)
+    {
+        // Cookies handled by hand: the header below is the only one sent.
+        using var client = new HttpClient(new SocketsHttpHandler { UseCookies = false }) { BaseAddress = Cluster[silo].Address };
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/dashboard/api/me");
+        request.Headers.Add("Cookie", $"{SessionCookie}={token}");
+        using var response = await client.SendAsync(request);
+        return response.StatusCode;
+    }
+
+    private Task<BrowserPage> OpenAsync(int silo) => browser.NewPageAsync(Cluster[silo].Address.ToString().TrimEnd('/'));
+
+    private HttpClient Api(int silo) => _clients[silo];
+}
