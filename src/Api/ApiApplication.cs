@@ -57,7 +57,7 @@ public static class ApiApplication
 
         builder.UseOrleansClient(orleans => orleans.ConfigureWalletClient(client));
         builder.Services.AddWalletApi();
-        builder.Services.AddWalletTelemetry("wallet-api");
+        builder.Services.AddWalletTelemetry(builder.Configuration, "wallet-api");
         builder.Services.AddHealthChecks().AddCheck<ClusterReachableHealthCheck>("cluster", tags: [WalletApi.ReadyTag]);
         configure?.Invoke(builder);
 

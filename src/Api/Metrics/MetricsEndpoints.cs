@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -14,18 +15,29 @@ namespace Wallet.Api.Metrics;
 /// <summary>
 /// OpenTelemetry, the one pipeline for metrics and traces: Orleans' meters, ASP.NET Core, Npgsql,
 /// the .NET runtime and the ledger's own meter (<see cref="LedgerMetrics"/>), served as Prometheus
-/// text at <c>GET /metrics</c> (operator key) and sent over OTLP when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c>
-/// is set. Traces follow a request from HTTP through grain calls to SQL.
+/// text at <c>GET /metrics</c> (operator key), and with traces sent over OTLP when
+/// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set. Traces follow a request from HTTP through grain calls
+/// (Orleans' activity propagation) to SQL.
 /// </summary>
 public static class MetricsEndpoints
 {
+    public const string OtlpEndpointSetting = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
     /// <summary>The meters exported besides ASP.NET Core's and the runtime's.</summary>
     public static readonly string[] Meters = ["Microsoft.Orleans", "Npgsql", LedgerMetrics.MeterName];
 
-    /// <summary>The activity sources traced: Orleans' grain calls (client and server side) and Npgsql's commands.</summary>
-    public static readonly string[] ActivitySources = ["Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application", "Npgsql"];
+    /// <summary>
+    /// The activity sources traced: calls of the ledger's grains (caller and callee side) and
+    /// Npgsql's commands. Orleans' own system calls (the dashboard's counters, membership) are left
+    /// out: they run every second and belong to no request.
+    /// </summary>
+    public static readonly string[] ActivitySources = ["Microsoft.Orleans.Application", "Npgsql"];
 
-    public static IServiceCollection AddWalletTelemetry(this IServiceCollection services, string serviceName)
+    /// <summary>
+    /// Metrics always; traces when <paramref name="configuration"/> names an OTLP endpoint
+    /// (<c>OTEL_EXPORTER_OTLP_ENDPOINT</c>, from the environment or any other source).
+    /// </summary>
+    public static IServiceCollection AddWalletTelemetry(this IServiceCollection services, IConfiguration configuration, string serviceName)
     {
         var telemetry = services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(serviceName))
@@ -34,13 +46,17 @@ public static class MetricsEndpoints
                 .AddAspNetCoreInstrumentation()
                 .AddRuntimeInstrumentation()
                 // Scrapes read the figures of the moment; the exporter's default cache would hide a second's change.
-                .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0))
-            .WithTracing(tracing => tracing
-                .AddSource(ActivitySources)
-                .AddAspNetCoreInstrumentation(o => o.Filter = context => !context.Request.Path.StartsWithSegments("/metrics", StringComparison.Ordinal)));
-        if (!string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT")))
+                .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
+
+        // Traces only where they go somewhere: recording a span for every request and grain call
+        // that no exporter reads would cost the ledger throughput for nothing.
+        if (!string.IsNullOrWhiteSpace(configuration[OtlpEndpointSetting]))
         {
-            telemetry.UseOtlpExporter();
+            telemetry
+                .WithTracing(tracing => tracing
+                    .AddSource(ActivitySources)
+                    .AddAspNetCoreInstrumentation(o => o.Filter = context => !context.Request.Path.StartsWithSegments("/metrics", StringComparison.Ordinal)))
+                .UseOtlpExporter();
         }
 
         return services;

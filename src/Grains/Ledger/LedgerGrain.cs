@@ -122,13 +122,24 @@ internal abstract class LedgerGrain<TState> : Grain, IStagingOwner where TState 
         var staged = _lastStaged;
         var epoch = Volatile.Read(ref _stateEpoch);
         var staleAtStart = _needsReload;
-        EndTurn();
-        await staged.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        if (!staged.IsCompleted)
+        {
+            EndTurn();
+            await staged.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+
         if (staleAtStart || _needsReload || Volatile.Read(ref _stateEpoch) != epoch)
         {
             throw new LedgerUnavailableException($"{this.GetPrimaryKeyString()}: a commit staged before this read failed; retry the read.");
         }
     }
+
+    /// <summary>
+    /// False once a commit proved the cached state wrong, until a turn has read it again. A read
+    /// of trusted state needs no turn: the state is only ever replaced whole, and every decision is
+    /// applied to it with no await in between, so any point between two segments sees it whole.
+    /// </summary>
+    protected bool StateTrusted => !_needsReload;
 
     /// <summary>Waits for this activation's staged commits, then reads the state again. Keeps the turn.</summary>
     protected async Task ReloadStateAsync()

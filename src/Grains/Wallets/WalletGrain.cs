@@ -41,9 +41,10 @@ internal sealed partial class WalletGrain(
     private readonly Dictionary<string, InFlight> _inFlight = new(StringComparer.Ordinal);
     private Task? _creditNotice;
 
-    public Task<WalletResult> Get(string tenantId) => Turn(() => GetTurn(tenantId));
+    // A read takes no turn unless the state must be read again first (see StateTrusted).
+    public Task<WalletResult> Get(string tenantId) => StateTrusted ? Read(tenantId) : Turn(() => Read(tenantId));
 
-    private async Task<WalletResult> GetTurn(string tenantId)
+    private async Task<WalletResult> Read(string tenantId)
     {
         if (!State.IsVisibleTo(tenantId))
         {

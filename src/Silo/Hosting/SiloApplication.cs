@@ -34,7 +34,7 @@ public static class SiloApplication
         builder.Services.AddWalletGrains(sp => sp.GetRequiredService<WalletDatabase>().DataSource);
         builder.UseOrleans(silo => ConfigureSilo(silo, builder.Configuration));
         builder.Services.AddWalletApi();
-        builder.Services.AddWalletTelemetry("wallet-silo");
+        builder.Services.AddWalletTelemetry(builder.Configuration, "wallet-silo");
         var cluster = builder.Configuration.GetSection("Cluster").Get<SiloClusterOptions>() ?? new SiloClusterOptions();
         builder.Services.AddWalletDashboard(builder.Configuration, builder.Environment, clustered: !IPAddress.IsLoopback(cluster.ResolveAdvertisedAddress()));
         builder.Services.AddHealthChecks().AddCheck<SiloActiveHealthCheck>("cluster", tags: [WalletApi.ReadyTag]);

@@ -18,25 +18,28 @@ public sealed class WalletApiFactory : WebApplicationFactory<Program>
 
     private readonly string _connectionString;
     private readonly Dictionary<string, string?> _settings;
+    private readonly Action<IServiceCollection>? _services;
 
-    private WalletApiFactory(string connectionString, Dictionary<string, string?> settings)
+    private WalletApiFactory(string connectionString, Dictionary<string, string?> settings, Action<IServiceCollection>? services)
     {
         _connectionString = connectionString;
         _settings = settings;
+        _services = services;
     }
 
     public string ConnectionString => _connectionString;
 
-    public static async Task<WalletApiFactory> CreateAsync(string name, Dictionary<string, string?>? settings = null) =>
-        Start(await PostgresServer.CreateDatabaseAsync(name), settings);
+    /// <summary>The silo over a fresh database; <paramref name="services"/> adds to its services (a test's own observers).</summary>
+    public static async Task<WalletApiFactory> CreateAsync(string name, Dictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null) =>
+        Start(await PostgresServer.CreateDatabaseAsync(name), settings, services);
 
     /// <summary>
     /// The silo over a database that exists already, such as the one of a factory disposed before:
     /// a restart, with the rows the earlier silo left.
     /// </summary>
-    public static WalletApiFactory Start(string connectionString, Dictionary<string, string?>? settings = null)
+    public static WalletApiFactory Start(string connectionString, Dictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
     {
-        var factory = new WalletApiFactory(connectionString, settings ?? []);
+        var factory = new WalletApiFactory(connectionString, settings ?? [], services);
         _ = factory.Server; // start now: migrations run and the bootstrap key exists before the first call
         return factory;
     }
@@ -68,6 +71,11 @@ public sealed class WalletApiFactory : WebApplicationFactory<Program>
         foreach (var (key, value) in _settings)
         {
             builder.UseSetting(key, value);
+        }
+
+        if (_services is not null)
+        {
+            builder.ConfigureServices(_services);
         }
     }
 
