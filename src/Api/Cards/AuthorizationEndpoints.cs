@@ -160,15 +160,15 @@ public static class AuthorizationEndpoints
         var tenantId = user.TenantId();
         return await Idempotency.RunAsync(store, tenantId, idempotency, async () =>
         {
-            var authorization = await cards.GetAuthorizationAsync(tenantId, id, http.HttpContext.RequestAborted);
-            if (authorization is null)
+            // Only where to send it: the card grain reads the authorization and decides.
+            if (await cards.CardOfAuthorizationAsync(tenantId, id, http.HttpContext.RequestAborted) is not { } cardId)
             {
                 return NotFound(id);
             }
 
-            var command = new AuthorizationCommand(tenantId, authorization, action, amount, final, TransferIds.New(), idempotency,
+            var command = new AuthorizationCommand(tenantId, id, action, amount, final, TransferIds.New(), idempotency,
                 LedgerTime.Truncate(clock.GetUtcNow()));
-            return ToResult(await client.GetGrain<ICardGrain>(authorization.CardId).Act(command), location: null);
+            return ToResult(await client.GetGrain<ICardGrain>(cardId).Act(command), location: null);
         }, http.HttpContext.RequestAborted);
     }
 

@@ -102,13 +102,13 @@ public enum AuthorizationAction
 }
 
 /// <summary>
-/// A capture, reversal or increment of an approved authorization, which the API found by id.
+/// A capture, reversal or increment of one of the card's authorizations, which the card reads itself.
 /// <see cref="Amount"/> null captures or reverses all that is held; <see cref="Final"/> ends a capture.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("wallet.AuthorizationCommand")]
 public sealed record AuthorizationCommand(
     string TenantId,
-    AuthorizationView Authorization,
+    string AuthorizationId,
     AuthorizationAction Action,
     string? Amount,
     bool Final,

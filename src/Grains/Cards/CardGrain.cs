@@ -233,10 +233,12 @@ internal sealed class CardGrain(
 
     private async Task<AuthorizationResult> ActTurn(AuthorizationCommand command)
     {
-        var authorization = command.Authorization;
-        if (!State.IsVisibleTo(command.TenantId) || authorization.CardId != State.Id)
+        var authorization = State.IsVisibleTo(command.TenantId)
+            ? await cards.GetAuthorizationAsync(command.TenantId, command.AuthorizationId, CancellationToken.None)
+            : null;
+        if (authorization is null || authorization.CardId != State.Id)
         {
-            return new AuthorizationResult(null, NotFound().Failure, null);
+            return new AuthorizationResult(null, new LedgerFailure(LedgerErrors.AuthorizationNotFound, $"authorization {command.AuthorizationId} not found"), null);
         }
 
         if (authorization.Status != AuthorizationStatuses.Approved)
@@ -424,8 +426,8 @@ internal sealed class CardGrain(
     }
 
     /// <summary>
-    /// What the card counts for the authorization now. The view the API read may be stale (another
-    /// command on it may have run since); the card's own count is not, as they all run in its turns.
+    /// What the card counts for the authorization now. The row read at the start of the turn lags
+    /// what is still being committed; the card's own count does not, as every command runs in its turns.
     /// </summary>
     private long Counted(AuthorizationView authorization) =>
         State.Spends.TryGetValue(authorization.Id, out var spend) ? spend.Amount : Parse(authorization.Amount);

@@ -189,6 +189,15 @@ public sealed class CardStore(NpgsqlDataSource dataSource, CurrencyCatalog curre
         return await reader.ReadAsync(cancellationToken) ? ReadAuthorization(reader) : null;
     }
 
+    /// <summary>The card whose grain owns the authorization: where the API sends a command on it. Null when the tenant has none by that id.</summary>
+    public async Task<string?> CardOfAuthorizationAsync(string tenantId, string authorizationId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT card_id FROM card_authorizations WHERE tenant_id = @tenant AND id = @id");
+        command.Parameters.AddWithValue("tenant", tenantId);
+        command.Parameters.AddWithValue("id", authorizationId);
+        return await command.ExecuteScalarAsync(cancellationToken) as string;
+    }
+
     /// <summary>Authorization decisions, newest first, of one card or of the whole tenant.</summary>
     public async Task<Page<AuthorizationView>> ListAuthorizationsAsync(AuthorizationQuery query, CancellationToken cancellationToken)
     {
