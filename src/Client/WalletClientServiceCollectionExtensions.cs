@@ -47,6 +47,9 @@ public static class WalletClientServiceCollectionExtensions
         // A client learns of gateways that came or went this often (Orleans' default is a minute).
         client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = options.GatewayListRefreshPeriod);
         client.AddActivityPropagation();
+        var gatewayLoss = new GatewayLossFilter();
+        client.AddOutgoingGrainCallFilter(gatewayLoss);
+        client.AddGatewayCountChangedHandler(gatewayLoss.OnGatewayCountChanged);
         if (!string.IsNullOrWhiteSpace(options.ConnectionString))
         {
             client.UseAdoNetClustering(o =>
