@@ -8,7 +8,19 @@ using Xunit;
 
 namespace Wallet.Tests.Api;
 
+/// <summary>
+/// The tests of /metrics run alone: OpenTelemetry listens to meters by name across the process, so
+/// a silo's /metrics also carries what other silos of the test process record meanwhile. A silo
+/// process in service hosts one silo.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class MetricsCollection
+{
+    public const string Name = "metrics";
+}
+
 /// <summary>/metrics (the OpenTelemetry exporter's) parses as Prometheus text, line by line, and carries every documented name.</summary>
+[Collection(MetricsCollection.Name)]
 public sealed partial class MetricsTests
 {
     private static readonly HttpStatusCode FraudBlockedStatus = (HttpStatusCode)Wallet.Grains.LedgerProblems.StatusOf("fraud_blocked");
