@@ -14,9 +14,10 @@ namespace Wallet.Grains.Wallets;
 /// cached balance, then staged into the silo's group commit; PostgreSQL checks them again.
 /// </summary>
 /// <remarks>
-/// Reentrant so that turns pipeline (see <see cref="LedgerGrain{TState}"/>): every method runs in
+/// Reentrant so that turns pipeline (see <see cref="LedgerGrain{TState}"/>): every command runs in
 /// a turn, and each decision is taken and applied to the cached state with no await in between;
 /// awaits before it (a row read again) keep the turn, awaits after it only wait for durability.
+/// Reads and credit notices need no turn (see <see cref="Get"/> and <see cref="OnCredited"/>).
 /// </remarks>
 [Reentrant]
 internal sealed partial class WalletGrain(
@@ -37,7 +38,6 @@ internal sealed partial class WalletGrain(
 
     // Commands being committed, by Idempotency-Key: a retry that arrives meanwhile waits for
     // the first one's outcome instead of racing it to the database.
-
     private readonly Dictionary<string, InFlight> _inFlight = new(StringComparer.Ordinal);
     private Task? _creditNotice;
 

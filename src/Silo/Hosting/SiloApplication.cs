@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Orleans.Configuration;
 using Orleans.Dashboard;
+using Orleans.Runtime;
 using Wallet.Api;
 using Wallet.Api.Metrics;
 using Wallet.Dashboard;
@@ -32,11 +33,12 @@ public static class SiloApplication
         builder.Services.AddWalletDatabase(builder.Configuration);
         builder.Services.Configure<GroupCommitOptions>(builder.Configuration.GetSection("GroupCommit"));
         builder.Services.AddWalletGrains(sp => sp.GetRequiredService<WalletDatabase>().DataSource);
-        builder.UseOrleans(silo => ConfigureSilo(silo, builder.Configuration));
+        var cluster = builder.Configuration.GetSection("Cluster").Get<SiloClusterOptions>() ?? new SiloClusterOptions();
+        var advertised = cluster.ResolveAdvertisedAddress();
+        builder.UseOrleans(silo => ConfigureSilo(silo, builder.Configuration, cluster, advertised));
         builder.Services.AddWalletApi();
         builder.Services.AddWalletTelemetry(builder.Configuration, "wallet-silo");
-        var cluster = builder.Configuration.GetSection("Cluster").Get<SiloClusterOptions>() ?? new SiloClusterOptions();
-        builder.Services.AddWalletDashboard(builder.Configuration, builder.Environment, clustered: !IPAddress.IsLoopback(cluster.ResolveAdvertisedAddress()));
+        builder.Services.AddWalletDashboard(builder.Configuration, builder.Environment, clustered: !IPAddress.IsLoopback(advertised));
         builder.Services.AddHealthChecks().AddCheck<SiloActiveHealthCheck>("cluster", tags: [WalletApi.ReadyTag]);
         configure?.Invoke(builder);
 
@@ -72,9 +74,8 @@ public static class SiloApplication
         o.RefreshReminderListPeriod = holds.ExpiryRetryPeriod;
     });
 
-    private static void ConfigureSilo(ISiloBuilder silo, IConfiguration configuration)
+    private static void ConfigureSilo(ISiloBuilder silo, IConfiguration configuration, SiloClusterOptions cluster, IPAddress advertised)
     {
-        var cluster = configuration.GetSection("Cluster").Get<SiloClusterOptions>() ?? new SiloClusterOptions();
         // Orleans' dashboard collects on every silo; the live log stream stays off (it shows grain state and logs).
         silo.AddDashboard(o => o.HideTrace = true);
         // It times every grain call while a dashboard is open, and stops 5 s after the last look.
@@ -86,7 +87,7 @@ public static class SiloApplication
             o.ClusterId = cluster.ClusterId;
             o.ServiceId = cluster.ServiceId;
         });
-        silo.ConfigureEndpoints(cluster.ResolveAdvertisedAddress(), cluster.SiloPort, cluster.GatewayPort, cluster.ListenOnAnyHostAddress);
+        silo.ConfigureEndpoints(advertised, cluster.SiloPort, cluster.GatewayPort, cluster.ListenOnAnyHostAddress);
         silo.Configure<ClusterMembershipOptions>(o =>
         {
             ConfigureFailureDetection(o);
@@ -106,13 +107,13 @@ public static class SiloApplication
 }
 
 /// <summary>Ready also means the silo has joined its cluster and is not leaving.</summary>
-internal sealed class SiloActiveHealthCheck(Orleans.Runtime.ILocalSiloDetails silo, Orleans.Runtime.IClusterMembershipService membership) : IHealthCheck
+internal sealed class SiloActiveHealthCheck(ILocalSiloDetails silo, IClusterMembershipService membership) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         var view = membership.CurrentSnapshot;
-        var active = view.Members.Values.Count(m => m.Status == Orleans.Runtime.SiloStatus.Active);
-        return Task.FromResult(view.GetSiloStatus(silo.SiloAddress) == Orleans.Runtime.SiloStatus.Active
+        var active = view.Members.Values.Count(m => m.Status == SiloStatus.Active);
+        return Task.FromResult(view.GetSiloStatus(silo.SiloAddress) == SiloStatus.Active
             ? HealthCheckResult.Healthy($"silo {silo.SiloAddress} active; {active} active silos")
             : HealthCheckResult.Unhealthy($"silo {silo.SiloAddress} has not joined the cluster, or is leaving"));
     }
