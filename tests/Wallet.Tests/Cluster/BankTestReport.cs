@@ -119,6 +119,9 @@ internal sealed class BankReport
 
     public required double RecoveryLimitSeconds { get; init; }
 
+    /// <summary>Whether a kill's recovery beyond <see cref="RecoveryLimitSeconds"/> fails the run, or is only reported.</summary>
+    public required bool RecoveryAsserted { get; init; }
+
     public required IReadOnlyList<BankPhase> Phases { get; init; }
 
     public required BankPhase FaultPhase { get; init; }
@@ -209,7 +212,8 @@ internal sealed class BankReport
                 ? $"SIGKILL {fault.Target} (pid {fault.ProcessId}); restart began +{Since(fault, fault.ResumedAt)}, ready +{Since(fault, fault.ReadyAt)}"
                 : $"PostgreSQL stopped; start began +{Since(fault, fault.ResumedAt)}, accepting connections +{Since(fault, fault.ReadyAt)}";
             var recovery = effect.RecoverySeconds is { } seconds ? $"{seconds:0.0} s" : "not within the run";
-            var limit = fault.Kind == BankFaultKind.SiloKill ? $"limit {RecoveryLimitSeconds:0} s" : "not asserted";
+            var limit = fault.Kind == BankFaultKind.SiloKill && RecoveryAsserted ? $"limit {RecoveryLimitSeconds:0} s"
+                : fault.Kind == BankFaultKind.SiloKill ? $"reported against {RecoveryLimitSeconds:0} s, not asserted" : "not asserted";
             var share = effect.BaselinePerSecond > 0 ? effect.MinPerSecond / effect.BaselinePerSecond : 0;
             Line(text, $"  t={t,5:0.0} s  {what}");
             var window = Math.Min(Throughput.DipWindowSeconds, (int)Math.Floor(FaultPhase.End - fault.At));
