@@ -5,8 +5,9 @@ namespace Wallet.Grains;
 
 /// <summary>
 /// How a problem code is answered over HTTP: its status, title and type, and the RFC 9457 body.
-/// Grains that store an answer with an Idempotency-Key (a declined card authorization) write the
-/// same body the API would.
+/// Not a contract (clients of the grains see codes, never statuses): it lives beside the grains
+/// because the card grain stores a declined authorization's answer with its Idempotency-Key, the
+/// same body the API would write.
 /// </summary>
 public static class LedgerProblems
 {
