@@ -44,12 +44,12 @@ public sealed class BankTests(ITestOutputHelper output)
     private const double RecoveryLimitSeconds = 10;
 
     // Throughput after a kill is measured and reported against RecoveryLimitSeconds, but not
-    // asserted for now: the rate it is held to does not come back. The API process reaches the
-    // cluster through silo-1 (it started while silo-1 ran alone) and Orleans places grains where
-    // calls arrive, so before the first kill nearly all the work runs on silo-1; once silo-1 is
-    // killed the survivors share the wallets and pay for calls between silos. Measured: 1-15 s to
-    // recover, or never, against 1-2 s on the runtime Orleans replaced. The README says so; every
-    // other check, the safety ones first, holds the run to account.
+    // asserted for now. On Orleans the rate swings between about 700/s and 1,700/s as kills and
+    // restarts change which silos hold the wallets and carry the API's calls (Orleans places a
+    // grain where its call arrives and never moves it back), so the 5 s before a kill is not a rate
+    // the cluster returns to: recoveries measured 1.0 to 29.4 s, most under 8 s, against 1-2 s on
+    // the runtime Orleans replaced. The README says so; every other check, the safety ones first,
+    // holds the run to account.
     private const bool RecoveryAsserted = false;
     private const int SetupConcurrencyMax = 8;
     private const int VerifyAttemptsMax = 30;
@@ -121,6 +121,8 @@ public sealed class BankTests(ITestOutputHelper output)
             await Task.WhenAll(cluster.StartSiloAsync(1), cluster.StartSiloAsync(2));
             await cluster.WaitUntilActiveSilosAsync(ClusterProcesses.SiloCount, TimeSpan.FromSeconds(30));
             Step("silo-2 and silo-3 joined");
+            await cluster.SpreadOverRunningSilosAsync();
+            Step("API restarted, activations spread");
             await Task.Delay(TimeSpan.FromSeconds(2)); // every silo and the API read the membership each second
             three = await RunFaultFreePhaseAsync(workload, 1, "3 silos", ThreeSiloWarmUpSeconds, clock);
             Step("3-silo phase done");

@@ -1,8 +1,14 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+using Orleans;
+using Orleans.Runtime;
+using Wallet.Client;
 using Wallet.Silo.Hosting;
 using Wallet.Tests.Crash;
 using Wallet.Tests.Infrastructure;
@@ -181,6 +187,34 @@ internal sealed class ClusterProcesses : IAsyncDisposable
             }
 
             await Task.Delay(100);
+        }
+    }
+
+    /// <summary>
+    /// Spreads the work over the silos running now, as in a cluster that has run for a while: the
+    /// API process starts again, so its client meets every silo's gateway at once (a client keeps
+    /// sending a grain's calls through the gateway it first used), and every idle activation goes,
+    /// so that grains are placed anew where those calls now arrive. Orleans never moves an
+    /// activation by itself when silos join.
+    /// </summary>
+    public async Task SpreadOverRunningSilosAsync()
+    {
+        var api = _api ?? throw new InvalidOperationException("The API process was not started.");
+        api.Kill();
+        await api.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        await StartApiAsync();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddWalletClient(o => o.ConnectionString = ConnectionString);
+        using var host = builder.Build();
+        await host.StartAsync();
+        try
+        {
+            await host.Services.GetRequiredService<IClusterClient>().GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        }
+        finally
+        {
+            await host.StopAsync();
         }
     }
 
