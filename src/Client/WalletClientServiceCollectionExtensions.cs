@@ -26,17 +26,11 @@ public static class WalletClientServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(configure);
         var options = new WalletClientOptions();
         configure(options);
-        return services.AddOrleansClient(client => Configure(client, options));
+        return services.AddOrleansClient(client => client.ConfigureWalletClient(options));
     }
 
     /// <summary>Configures <paramref name="client"/> (a <c>UseOrleansClient</c> builder) as <see cref="AddWalletClient"/> does.</summary>
     public static IClientBuilder ConfigureWalletClient(this IClientBuilder client, WalletClientOptions options)
-    {
-        Configure(client, options);
-        return client;
-    }
-
-    private static void Configure(IClientBuilder client, WalletClientOptions options)
     {
         client.Configure<ClusterOptions>(o =>
         {
@@ -66,6 +60,8 @@ public static class WalletClientServiceCollectionExtensions
         {
             throw new InvalidOperationException("Wallet.Client needs Client:ConnectionString (the silos' database) or Client:Gateways (host:port of some silos' gateways).");
         }
+
+        return client;
     }
 
     private static IPEndPoint ParseEndpoint(string gateway)

@@ -125,7 +125,7 @@ internal abstract class LedgerGrain<TState> : Grain, IStagingOwner where TState 
         if (!staged.IsCompleted)
         {
             EndTurn();
-            await staged.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            await Settled(staged);
         }
 
         if (staleAtStart || _needsReload || Volatile.Read(ref _stateEpoch) != epoch)
@@ -141,12 +141,16 @@ internal abstract class LedgerGrain<TState> : Grain, IStagingOwner where TState 
     /// </summary>
     protected bool StateTrusted => !_needsReload;
 
-    /// <summary>Waits for this activation's staged commits, then reads the state again. Keeps the turn.</summary>
+    /// <summary>
+    /// Waits for this activation's staged commits, then reads the state again. Keeps the turn. The
+    /// state is trusted again only once the read succeeded: a failed one (the database away) leaves
+    /// the next turn to read it again.
+    /// </summary>
     protected async Task ReloadStateAsync()
     {
-        _needsReload = false;
-        await _lastStaged.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        await Settled(_lastStaged);
         _state = await ReadStateAsync(CancellationToken.None);
+        _needsReload = false;
     }
 
     /// <summary>The cached state can no longer be trusted: read it again before the next turn.</summary>
@@ -168,6 +172,10 @@ internal abstract class LedgerGrain<TState> : Grain, IStagingOwner where TState 
     }
 
     private static void EndTurn() => CurrentTurn.Value?.End();
+
+    // Completes when the staged item's outcome is known, whatever it is: its own caller reads the outcome.
+    private static Task Settled(Task staged) =>
+        staged.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     /// <summary>One turn's hold on the gate, released once: at its first durability await or at its end.</summary>
     private sealed class TurnTicket(SemaphoreSlim gate)
