@@ -173,13 +173,13 @@ public static class AuthorizationEndpoints
     }
 
     /// <summary>
-    /// A decision carries the answer as the grain stored it (a declined one is a problem body), so a
-    /// live answer and its replay are the same bytes.
+    /// A decision carries the answer as the grain stored it (a declined one as its failure), rendered
+    /// as a replay of it is, so a live answer and its replay are the same bytes.
     /// </summary>
     private static IResult ToResult(AuthorizationResult result, string? location) => result switch
     {
         { Failure.Code: LedgerErrors.IdempotencyKeyExists } => Idempotency.KeyExistsResult.Instance,
-        { Response: { } stored } => new JsonBodyResult(stored.StatusCode, stored.Body, result.Replayed, location),
+        { Answer: { } stored } => Idempotency.Render(stored, result.Replayed, location),
         { Failure: { } failure } => Problems.For(failure),
         _ => JsonBodyResult.From(StatusCodes.Status200OK, result.Authorization!, result.Replayed),
     };

@@ -8,7 +8,7 @@ namespace Wallet.Api.Infrastructure;
 
 /// <summary>
 /// The Idempotency-Key protocol of mutating POSTs. A key seen before answers from the store: the
-/// stored status and body with <c>Idempotent-Replayed: true</c> when the request is the same, 409
+/// stored answer with <c>Idempotent-Replayed: true</c> when the request is the same, 409
 /// <c>idempotency_key_reused</c> when it is not. A new key travels with the command to the grain,
 /// which stores it in the transaction of the effect.
 /// </summary>
@@ -51,8 +51,27 @@ public static class Idempotency
         }
 
         return stored.Value.RequestHash == request.RequestHash
-            ? new JsonBodyResult(stored.Value.Response.StatusCode, stored.Value.Response.Body, Replayed: true)
+            ? Render(stored.Value.Answer, replayed: true)
             : Problems.Create(LedgerErrors.IdempotencyKeyReused, $"{HeaderName} '{request.Key}' was used with a different request");
+    }
+
+    /// <summary>
+    /// A stored answer as HTTP: 201 (with <paramref name="location"/>) or 200 and the result's body,
+    /// or a refusal's problem. The first answer and every replay are rendered here, so they are the
+    /// same bytes.
+    /// </summary>
+    public static JsonBodyResult Render(StoredAnswer answer, bool replayed, string? location = null)
+    {
+        switch (answer.Outcome)
+        {
+            case AnswerOutcome.Created:
+                return new JsonBodyResult(StatusCodes.Status201Created, answer.Body, replayed, location);
+            case AnswerOutcome.Done:
+                return new JsonBodyResult(StatusCodes.Status200OK, answer.Body, replayed);
+            default:
+                var failure = StoredAnswers.FailureOf(answer);
+                return new JsonBodyResult(Problems.StatusFor(failure.Code), Problems.Body(failure), replayed);
+        }
     }
 
     /// <summary>
@@ -106,7 +125,7 @@ public sealed record JsonBodyResult(int StatusCode, string Body, bool Replayed =
     {
         var response = httpContext.Response;
         response.StatusCode = StatusCode;
-        // A stored answer may be a problem (a declined authorization), replayed as one.
+        // A stored refusal (a declined authorization) is a problem, replayed as one.
         response.ContentType = StatusCode >= 400 ? "application/problem+json" : "application/json; charset=utf-8";
         if (Replayed)
         {

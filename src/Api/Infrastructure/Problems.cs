@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -5,11 +6,14 @@ using Wallet.Grains;
 
 namespace Wallet.Api.Infrastructure;
 
-/// <summary>Every failure the API answers: an RFC 9457 problem with a stable <c>code</c> extension.</summary>
+/// <summary>
+/// Every failure the API answers: an RFC 9457 problem with a stable <c>code</c> extension. The
+/// grains speak in codes; the status, title and type of each code are decided here alone.
+/// </summary>
 public static class Problems
 {
-    public const string InternalError = LedgerProblems.InternalError;
-    public const string RateLimited = LedgerProblems.RateLimited;
+    public const string InternalError = "internal_error";
+    public const string RateLimited = "rate_limited";
 
     public static ProblemHttpResult For(LedgerFailure failure)
     {
@@ -31,13 +35,64 @@ public static class Problems
         var problem = new ProblemDetails
         {
             Status = StatusFor(code),
-            Title = LedgerProblems.TitleOf(code),
+            Title = TitleOf(code),
             Detail = detail,
-            Type = LedgerProblems.TypeOf(code),
+            Type = TypeOf(code),
         };
         problem.Extensions["code"] = code;
         return TypedResults.Problem(problem);
     }
 
-    public static int StatusFor(string code) => LedgerProblems.StatusOf(code);
+    /// <summary>
+    /// The problem body of <paramref name="failure"/> as text, its extensions included: how a
+    /// refusal kept with an Idempotency-Key is written, the first time and on every replay alike.
+    /// </summary>
+    public static string Body(LedgerFailure failure)
+    {
+        var body = new JsonObject
+        {
+            ["type"] = TypeOf(failure.Code),
+            ["title"] = TitleOf(failure.Code),
+            ["status"] = StatusFor(failure.Code),
+            ["detail"] = failure.Detail,
+            ["code"] = failure.Code,
+        };
+        if (failure.Extensions is not null)
+        {
+            foreach (var (name, value) in JsonNode.Parse(failure.Extensions)!.AsObject().ToArray())
+            {
+                body[name] = value?.DeepClone();
+            }
+        }
+
+        return body.ToJsonString(WalletJson.Options);
+    }
+
+    public static int StatusFor(string code) => code switch
+    {
+        LedgerErrors.ValidationFailed or LedgerErrors.MalformedJson or LedgerErrors.InvalidAmount or LedgerErrors.UnknownCurrency
+            or LedgerErrors.SameWallet or LedgerErrors.InvalidCursor or LedgerErrors.CardNumberInvalid => StatusCodes.Status400BadRequest,
+        LedgerErrors.Unauthorized => StatusCodes.Status401Unauthorized,
+        LedgerErrors.InsufficientFunds => StatusCodes.Status402PaymentRequired,
+        LedgerErrors.Forbidden or LedgerErrors.FraudBlocked => StatusCodes.Status403Forbidden,
+        LedgerErrors.WalletNotFound or LedgerErrors.TransferNotFound or LedgerErrors.NotFound or LedgerErrors.HoldNotFound
+            or LedgerErrors.CardNotFound or LedgerErrors.AuthorizationNotFound => StatusCodes.Status404NotFound,
+        LedgerErrors.IdempotencyKeyReused or LedgerErrors.Conflict or LedgerErrors.CardNumberExists => StatusCodes.Status409Conflict,
+        LedgerErrors.CurrencyMismatch or LedgerErrors.WalletFrozen or LedgerErrors.WalletClosed or LedgerErrors.LimitExceeded
+            or LedgerErrors.InvalidStatusChange or LedgerErrors.HoldClosed or LedgerErrors.AmountExceedsHold or LedgerErrors.CardFrozen
+            or LedgerErrors.CardCancelled or LedgerErrors.CategoryBlocked or LedgerErrors.AuthorizationClosed => StatusCodes.Status422UnprocessableEntity,
+        RateLimited => StatusCodes.Status429TooManyRequests,
+        LedgerErrors.Unavailable => StatusCodes.Status503ServiceUnavailable,
+        _ => StatusCodes.Status500InternalServerError,
+    };
+
+    public static string TitleOf(string code) => code switch
+    {
+        LedgerErrors.InsufficientFunds => "Insufficient funds",
+        LedgerErrors.IdempotencyKeyReused => "Idempotency-Key reused with another request",
+        LedgerErrors.Unavailable => "Temporarily unavailable",
+        _ => char.ToUpperInvariant(code[0]) + code[1..].Replace('_', ' '),
+    };
+
+    public static string TypeOf(string code) => $"https://wallet.dev/problems/{code.Replace('_', '-')}";
 }

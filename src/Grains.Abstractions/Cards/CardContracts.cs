@@ -198,8 +198,7 @@ public sealed record AuthorizationRecord(
     AuthorizationView View,
     long AmountMinor,
     IdempotencyRequest? Idempotency,
-    int ResponseStatus,
-    string ResponseBody,
+    StoredAnswer Answer,
     IReadOnlyList<string> FraudRules);
 
 [GenerateSerializer, Immutable, Alias("wallet.CardResult")]
@@ -210,10 +209,10 @@ public sealed record CardResult(CardView? Card, LedgerFailure? Failure)
 
 /// <summary>
 /// The answer to an authorization: the decision (approved, or declined with the failure that says
-/// why) and, for an idempotent request, the status and body as they were stored.
+/// why) and the answer as it is stored with the Idempotency-Key, which a replay gives again.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("wallet.AuthorizationResult")]
-public sealed record AuthorizationResult(AuthorizationView? Authorization, LedgerFailure? Failure, StoredResponse? Response, bool Replayed = false);
+public sealed record AuthorizationResult(AuthorizationView? Authorization, LedgerFailure? Failure, StoredAnswer? Answer, bool Replayed = false);
 
 /// <summary>
 /// A tenant's fraud rules. <see cref="MaxAmount"/> is in the major unit of the authorization's

@@ -92,9 +92,26 @@ public sealed record TransferView(
     JsonElement? Metadata,
     DateTimeOffset CreatedAt);
 
-/// <summary>The status and body first answered to an idempotent request, replayed as they were.</summary>
-[GenerateSerializer, Immutable, Alias("wallet.StoredResponse")]
-public sealed record StoredResponse(int StatusCode, string Body);
+/// <summary>What the first request with an Idempotency-Key came to.</summary>
+[GenerateSerializer, Alias("wallet.AnswerOutcome")]
+public enum AnswerOutcome
+{
+    /// <summary>It created what the body describes.</summary>
+    Created,
+
+    /// <summary>It changed or moved what the body describes.</summary>
+    Done,
+
+    /// <summary>It was refused, and recorded as refused (a declined authorization): the body is the <see cref="LedgerFailure"/>.</summary>
+    Refused,
+}
+
+/// <summary>
+/// The answer first given to an idempotent request, replayed as it was: its outcome and the JSON
+/// body of the result, or of the failure when it was refused. How it is rendered is the caller's.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("wallet.StoredAnswer")]
+public sealed record StoredAnswer(AnswerOutcome Outcome, string Body);
 
 [GenerateSerializer, Immutable, Alias("wallet.WalletResult")]
 public sealed record WalletResult(WalletView? Wallet, LedgerFailure? Failure)

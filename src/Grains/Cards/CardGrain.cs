@@ -88,7 +88,7 @@ internal sealed class CardGrain(
             UpdatedAt = command.CreatedAt,
         };
         var view = card.ToView();
-        var outcome = await cards.InsertAsync(card, numbers.Hash(command.CardNumber), command.Idempotency, WalletRules.Serialize(view), CancellationToken.None);
+        var outcome = await cards.InsertAsync(card, numbers.Hash(command.CardNumber), command.Idempotency, StoredAnswers.Created(view), CancellationToken.None);
         switch (outcome)
         {
             case CardWriteOutcome.Written:
@@ -298,7 +298,7 @@ internal sealed class CardGrain(
         {
             return new LedgerFailure(LedgerErrors.LimitExceeded,
                 $"per_authorization limit {State.Format(single)} {State.Currency.Code}: {State.Format(total)} requested in all",
-                LedgerProblems.Extensions(new { Limit = "per_authorization" }));
+                StoredAnswers.Extensions(new { Limit = "per_authorization" }));
         }
 
         return await LimitRefusalAsync(State.Limits with { PerAuthorization = null }, increment, command.At);
@@ -341,7 +341,7 @@ internal sealed class CardGrain(
     {
         var view = decision.View;
         State.Count(view.Id, view.CreatedAt, 0, decision.Amount);
-        var record = new AuthorizationRecord(command.TenantId, view, decision.Amount, command.Idempotency, 201, WalletRules.Serialize(view), decision.FraudRules);
+        var record = new AuthorizationRecord(command.TenantId, view, decision.Amount, command.Idempotency, StoredAnswers.Created(view), decision.FraudRules);
         var hold = new PlaceHold(command.TenantId, view.HoldId!, view.Amount, "@" + SystemAccounts.Settlement, view.CreatedAt + options.Value.AuthorizationExpiry,
             view.Id, null, command.Idempotency, view.CreatedAt, record);
         HoldResult result;
@@ -359,7 +359,7 @@ internal sealed class CardGrain(
 
         if (result.Failure is null)
         {
-            return new AuthorizationResult(view, null, new StoredResponse(record.ResponseStatus, record.ResponseBody));
+            return new AuthorizationResult(view, null, record.Answer);
         }
 
         State.Count(view.Id, view.CreatedAt, decision.Amount, 0);
@@ -380,10 +380,10 @@ internal sealed class CardGrain(
         };
         var answer = failure with { Extensions = DeclineExtensions(view, failure) };
         var record = new AuthorizationRecord(command.TenantId, view, decision.Amount, command.Idempotency,
-            LedgerProblems.StatusOf(failure.Code), LedgerProblems.Serialize(answer), decision.FraudRules);
+            StoredAnswers.Refused(answer), decision.FraudRules);
         var outcome = await WhenDurable(committer, new StagedAuthorization(record));
         return outcome.Status == CommitStatus.Committed
-            ? new AuthorizationResult(view, answer, new StoredResponse(record.ResponseStatus, record.ResponseBody))
+            ? new AuthorizationResult(view, answer, record.Answer)
             : new AuthorizationResult(null, outcome.Failure ?? KeyTaken, null);
     }
 
@@ -398,7 +398,7 @@ internal sealed class CardGrain(
             }
         }
 
-        return LedgerProblems.Extensions(members);
+        return StoredAnswers.Extensions(members);
     }
 
     private LedgerFailure? StatusRefusal() => State.Status switch
@@ -412,7 +412,7 @@ internal sealed class CardGrain(
     {
         changed.UpdatedAt = at > State.UpdatedAt ? at : State.UpdatedAt.AddTicks(10);
         var view = changed.ToView();
-        switch (await cards.UpdateAsync(changed, State.UpdatedAt, idempotency, WalletRules.Serialize(view), CancellationToken.None))
+        switch (await cards.UpdateAsync(changed, State.UpdatedAt, idempotency, StoredAnswers.Done(view), CancellationToken.None))
         {
             case CardWriteOutcome.Written:
                 State = changed;

@@ -113,16 +113,16 @@ public sealed class CardStore(NpgsqlDataSource dataSource, CurrencyCatalog curre
 
     /// <summary>Inserts a new card (and the key) in one transaction, unless the tenant has the number already.</summary>
     internal Task<CardWriteOutcome> InsertAsync(
-        CardState card, string numberHash, IdempotencyRequest? idempotency, string responseBody, CancellationToken cancellationToken) =>
-        WriteAsync(card.TenantId, idempotency, 201, responseBody, CardWriteOutcome.NumberExists, InsertCard,
+        CardState card, string numberHash, IdempotencyRequest? idempotency, StoredAnswer answer, CancellationToken cancellationToken) =>
+        WriteAsync(card.TenantId, idempotency, answer, CardWriteOutcome.NumberExists, InsertCard,
             [("id", card.Id), ("tenant", card.TenantId), ("wallet", card.WalletId), ("name", card.CardholderName), ("last4", card.Last4),
              ("hash", numberHash), ("controls", Controls(card)), ("metadata", card.Metadata?.GetRawText()), ("created", card.CreatedAt)],
             cancellationToken);
 
     /// <summary>Writes the card as <paramref name="changed"/> says, if the row is still as <paramref name="expectedUpdatedAt"/> left it.</summary>
     internal Task<CardWriteOutcome> UpdateAsync(
-        CardState changed, DateTimeOffset expectedUpdatedAt, IdempotencyRequest? idempotency, string responseBody, CancellationToken cancellationToken) =>
-        WriteAsync(changed.TenantId, idempotency, 200, responseBody, CardWriteOutcome.Moved, UpdateCard,
+        CardState changed, DateTimeOffset expectedUpdatedAt, IdempotencyRequest? idempotency, StoredAnswer answer, CancellationToken cancellationToken) =>
+        WriteAsync(changed.TenantId, idempotency, answer, CardWriteOutcome.Moved, UpdateCard,
             [("id", changed.Id), ("name", changed.CardholderName), ("status", changed.Status), ("controls", Controls(changed)),
              ("version", changed.ControlsVersion), ("metadata", changed.Metadata?.GetRawText()), ("updated", changed.UpdatedAt), ("expected", expectedUpdatedAt)],
             cancellationToken);
@@ -132,12 +132,12 @@ public sealed class CardStore(NpgsqlDataSource dataSource, CurrencyCatalog curre
     /// when the statement touched no row, and then nothing, the key included, is kept.
     /// </summary>
     private async Task<CardWriteOutcome> WriteAsync(
-        string tenantId, IdempotencyRequest? idempotency, int status, string responseBody, CardWriteOutcome missed, string sql,
+        string tenantId, IdempotencyRequest? idempotency, StoredAnswer answer, CardWriteOutcome missed, string sql,
         (string Name, object? Value)[] parameters, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        if (idempotency is not null && !await IdempotencyStore.TryInsertAsync(connection, tenantId, idempotency, status, responseBody, cancellationToken))
+        if (idempotency is not null && !await IdempotencyStore.TryInsertAsync(connection, tenantId, idempotency, answer, cancellationToken))
         {
             return CardWriteOutcome.IdempotencyKeyExists;
         }

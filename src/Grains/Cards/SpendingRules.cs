@@ -113,7 +113,7 @@ internal static class SpendingRules
                 var detail = name == "per_authorization"
                     ? $"per_authorization limit {Amount.Format(limit, currency.Scale)} {currency.Code}: {Amount.Format(amount, currency.Scale)} requested"
                     : $"{name} limit {Amount.Format(limit, currency.Scale)} {currency.Code}: {Amount.Format(spent, currency.Scale)} spent, {Amount.Format(amount, currency.Scale)} requested";
-                return new LedgerFailure(LedgerErrors.LimitExceeded, detail, LedgerProblems.Extensions(new { Limit = name }));
+                return new LedgerFailure(LedgerErrors.LimitExceeded, detail, StoredAnswers.Extensions(new { Limit = name }));
             }
         }
 

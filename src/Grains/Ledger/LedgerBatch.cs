@@ -293,7 +293,7 @@ internal sealed class LedgerBatch
 
         hold.Changed = true;
         var entry = new StagedTransfer(item.TenantId, item.TransferId!, wallet.Id, destination.Id, item.Amount, hold.Currency,
-            null, null, null, null, "", item.At, hold.Id);
+            null, null, null, null, null, item.At, hold.Id);
         var seq = ++LastSeq;
         Entries.Add(new PlannedEntry(seq, entry));
         Post(wallet, seq, -item.Amount, hold.Currency);

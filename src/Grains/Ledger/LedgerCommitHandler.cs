@@ -1,4 +1,5 @@
 using Npgsql;
+using Wallet.Grains.Storage;
 using static Wallet.Grains.Storage.SqlBatch;
 
 namespace Wallet.Grains.Ledger;
@@ -50,10 +51,10 @@ internal sealed class LedgerCommitHandler(NpgsqlDataSource dataSource, LedgerMet
         """;
 
     private const string InsertKeys = """
-        INSERT INTO idempotency_keys (tenant_id, key, request_hash, status_code, response_body)
-        SELECT tenant_id, key, request_hash, status_code, response_body
-        FROM unnest(@tenants::text[], @keys::text[], @hashes::text[], @statuses::integer[], @bodies::text[])
-             AS k(tenant_id, key, request_hash, status_code, response_body)
+        INSERT INTO idempotency_keys (tenant_id, key, request_hash, outcome, body)
+        SELECT tenant_id, key, request_hash, outcome, body
+        FROM unnest(@tenants::text[], @keys::text[], @hashes::text[], @outcomes::text[], @bodies::text[])
+             AS k(tenant_id, key, request_hash, outcome, body)
         """;
 
     private const string InsertHolds = """
@@ -275,8 +276,8 @@ internal sealed class LedgerCommitHandler(NpgsqlDataSource dataSource, LedgerMet
                 ("tenants", keyed.Select(t => t.TenantId).ToArray()),
                 ("keys", keyed.Select(t => t.Idempotency!.Key).ToArray()),
                 ("hashes", keyed.Select(t => t.Idempotency!.RequestHash).ToArray()),
-                ("statuses", keyed.Select(t => t.ResponseStatus).ToArray()),
-                ("bodies", keyed.Select(t => t.ResponseBody).ToArray())));
+                ("outcomes", keyed.Select(t => IdempotencyStore.NameOf(t.Answer!.Outcome)).ToArray()),
+                ("bodies", keyed.Select(t => t.Answer!.Body).ToArray())));
         }
 
         var decisions = plan.Authorizations;

@@ -13,9 +13,8 @@ internal abstract record LedgerItem
 
     public abstract IdempotencyRequest? Idempotency { get; init; }
 
-    public abstract string ResponseBody { get; init; }
-
-    public virtual int ResponseStatus => 201;
+    /// <summary>What the request is answered, kept with its key; null for an entry no request is answered with.</summary>
+    public abstract StoredAnswer? Answer { get; init; }
 }
 
 /// <summary>A transfer a wallet turn validated and staged. <see cref="HoldId"/> is set on a hold's capture.</summary>
@@ -30,7 +29,7 @@ internal sealed record StagedTransfer(
     string? Description,
     string? MetadataJson,
     IdempotencyRequest? Idempotency,
-    string ResponseBody,
+    StoredAnswer? Answer,
     DateTimeOffset CreatedAt,
     string? HoldId = null) : LedgerItem;
 
@@ -56,12 +55,9 @@ internal sealed record StagedHold(
     long Amount,
     string Currency,
     IdempotencyRequest? Idempotency,
-    string ResponseBody,
-    int Status,
+    StoredAnswer? Answer,
     DateTimeOffset At) : LedgerItem
 {
-    public override int ResponseStatus => Status;
-
     public bool Final { get; init; }
 
     public string CloseStatus { get; init; } = Holds.HoldStatuses.Voided;
@@ -86,9 +82,7 @@ internal sealed record StagedAuthorization(AuthorizationRecord Record) : LedgerI
 
     public override IdempotencyRequest? Idempotency { get; init; } = Record.Idempotency;
 
-    public override string ResponseBody { get; init; } = Record.ResponseBody;
-
-    public override int ResponseStatus => Record.ResponseStatus;
+    public override StoredAnswer? Answer { get; init; } = Record.Answer;
 }
 
 internal enum CommitStatus

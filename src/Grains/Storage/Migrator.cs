@@ -13,7 +13,7 @@ public sealed partial class Migrator(NpgsqlDataSource dataSource, ILogger<Migrat
     // Any fixed number; it only has to be the same for every silo.
     private const long MigrationLockId = 0x5741_4C4C_4554;
 
-    private const string CreateHistory = """
+    internal const string CreateHistory = """
         CREATE TABLE IF NOT EXISTS schema_migrations (
             version    integer PRIMARY KEY,
             name       text NOT NULL,

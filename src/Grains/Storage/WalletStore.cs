@@ -69,12 +69,12 @@ public sealed class WalletStore(NpgsqlDataSource dataSource, CurrencyCatalog cur
     /// key, in one transaction. False when the idempotency key exists already: nothing was created.
     /// </summary>
     internal async Task<bool> CreateAsync(
-        WalletState wallet, IdempotencyRequest? idempotency, Func<WalletState, string> responseBody, CancellationToken cancellationToken)
+        WalletState wallet, IdempotencyRequest? idempotency, Func<WalletState, StoredAnswer> answer, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         if (idempotency is not null &&
-            !await IdempotencyStore.TryInsertAsync(connection, wallet.TenantId, idempotency, 201, responseBody(wallet), cancellationToken))
+            !await IdempotencyStore.TryInsertAsync(connection, wallet.TenantId, idempotency, answer(wallet), cancellationToken))
         {
             await transaction.RollbackAsync(cancellationToken);
             return false;
@@ -98,12 +98,12 @@ public sealed class WalletStore(NpgsqlDataSource dataSource, CurrencyCatalog cur
     /// the expected status or, when closing, holds money.
     /// </summary>
     internal async Task<StatusChangeOutcome> ChangeStatusAsync(
-        WalletState wallet, string expected, string status, IdempotencyRequest? idempotency, string responseBody, CancellationToken cancellationToken)
+        WalletState wallet, string expected, string status, IdempotencyRequest? idempotency, StoredAnswer answer, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         if (idempotency is not null &&
-            !await IdempotencyStore.TryInsertAsync(connection, wallet.TenantId, idempotency, 200, responseBody, cancellationToken))
+            !await IdempotencyStore.TryInsertAsync(connection, wallet.TenantId, idempotency, answer, cancellationToken))
         {
             await transaction.RollbackAsync(cancellationToken);
             return StatusChangeOutcome.IdempotencyKeyExists;

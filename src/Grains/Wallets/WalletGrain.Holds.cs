@@ -55,7 +55,7 @@ internal sealed partial class WalletGrain
         State.Pending += amount;
         State.Holds[hold.Id] = hold;
         var staged = new StagedHold(HoldMove.Place, command.TenantId, hold.Id, State.Id, destinationId, amount, currency.Code, command.Idempotency,
-            approval?.ResponseBody ?? WalletRules.Serialize(view), approval?.ResponseStatus ?? 201, command.CreatedAt)
+            approval?.Answer ?? StoredAnswers.Created(view), command.CreatedAt)
         {
             ExpiresAt = command.ExpiresAt,
             Reference = command.Reference,
@@ -95,7 +95,7 @@ internal sealed partial class WalletGrain
             State.Currency.Code, "posted", null, null, null, command.CreatedAt);
         var authorization = command.Authorization?.With(view);
         var staged = new StagedHold(HoldMove.Capture, command.TenantId, hold.Id, State.Id, hold.DestinationId, amount, State.Currency.Code,
-            command.Idempotency, WalletRules.Serialize<object>(authorization ?? (object)new CaptureView(view, transfer)), 200, command.CreatedAt)
+            command.Idempotency, StoredAnswers.Done(authorization ?? (object)new CaptureView(view, transfer)), command.CreatedAt)
         {
             Final = final,
             TransferId = command.TransferId,
@@ -140,7 +140,7 @@ internal sealed partial class WalletGrain
         var view = all ? hold.ToView(State, closeStatus, command.At) : hold.ToView(State);
         var authorization = command.Authorization?.With(view);
         var staged = new StagedHold(HoldMove.Release, command.TenantId, hold.Id, State.Id, hold.DestinationId, amount, State.Currency.Code,
-            command.Idempotency, WalletRules.Serialize<object>(authorization ?? (object)view), 200, command.At)
+            command.Idempotency, StoredAnswers.Done(authorization ?? (object)view), command.At)
         {
             CloseStatus = closeStatus,
         };
@@ -180,7 +180,7 @@ internal sealed partial class WalletGrain
         var view = hold.ToView(State);
         var authorization = command.Authorization?.With(view);
         var staged = new StagedHold(HoldMove.Increment, command.TenantId, hold.Id, State.Id, hold.DestinationId, amount, State.Currency.Code,
-            command.Idempotency, WalletRules.Serialize<object>(authorization ?? (object)view), 200, LedgerTime.Truncate(clock.GetUtcNow()));
+            command.Idempotency, StoredAnswers.Done(authorization ?? (object)view), LedgerTime.Truncate(clock.GetUtcNow()));
         return await CommitAsync(staged, command.Idempotency, outcome => HoldAnswer(outcome, new HoldResult(view, null, null) { Authorization = authorization }));
     }
 

@@ -72,7 +72,7 @@ internal sealed partial class WalletGrain(
             return new WalletResult(null, failure);
         }
 
-        if (!await wallets.CreateAsync(wallet!, command.Idempotency, w => WalletRules.Serialize(w.ToView()), CancellationToken.None))
+        if (!await wallets.CreateAsync(wallet!, command.Idempotency, w => StoredAnswers.Created(w.ToView()), CancellationToken.None))
         {
             DeactivateOnIdle();
             return new WalletResult(null, KeyTaken);
@@ -105,7 +105,7 @@ internal sealed partial class WalletGrain(
         }
 
         var changed = WalletRules.WithStatus(State, target);
-        var outcome = await wallets.ChangeStatusAsync(State, State.Status, target, command.Idempotency, WalletRules.Serialize(changed.ToView()), CancellationToken.None);
+        var outcome = await wallets.ChangeStatusAsync(State, State.Status, target, command.Idempotency, StoredAnswers.Done(changed.ToView()), CancellationToken.None);
         switch (outcome)
         {
             case StatusChangeOutcome.Changed:

@@ -120,12 +120,10 @@ internal static class WalletRules
             command.Description,
             command.Metadata?.GetRawText(),
             command.Idempotency,
-            Serialize(view),
+            StoredAnswers.Created(view),
             command.CreatedAt);
         return (staged, view, null);
     }
-
-    public static string Serialize<T>(T view) => JsonSerializer.Serialize(view, WalletJson.Options);
 
     private static bool IsZero(string text) => decimal.TryParse(text, System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out var value) && value == 0;
 

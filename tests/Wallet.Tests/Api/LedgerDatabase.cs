@@ -30,6 +30,19 @@ public sealed class LedgerDatabase(string connectionString)
     public Task<long> BalanceAsync(string walletId) =>
         ScalarAsync("SELECT balance FROM wallets WHERE id = @id", ("id", walletId));
 
+    /// <summary>The outcome and body stored with an Idempotency-Key (keys are unique across the tests).</summary>
+    public async Task<(string Outcome, string Body)> StoredAnswerAsync(string key)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT outcome, body FROM idempotency_keys WHERE key = @key", connection);
+        command.Parameters.AddWithValue("key", key);
+        await using var reader = await command.ExecuteReaderAsync();
+        return await reader.ReadAsync()
+            ? (reader.GetString(0), reader.GetString(1))
+            : throw new InvalidOperationException($"no stored answer for key {key}");
+    }
+
     /// <summary>
     /// Double-entry faults touching the given wallets, one line each: an entry whose postings do not
     /// sum to zero (or are fewer than two), a wallet whose balance is not the sum of its postings, or

@@ -23,7 +23,7 @@ public sealed class MetricsCollection
 [Collection(MetricsCollection.Name)]
 public sealed partial class MetricsTests
 {
-    private static readonly HttpStatusCode FraudBlockedStatus = (HttpStatusCode)Wallet.Grains.LedgerProblems.StatusOf("fraud_blocked");
+    private static readonly HttpStatusCode FraudBlockedStatus = (HttpStatusCode)Wallet.Api.Infrastructure.Problems.StatusFor("fraud_blocked");
 
     // The names the README's metrics table documents: the test fails when the two drift apart.
     private static readonly string[] DocumentedNames = ReadDocumentedNames();

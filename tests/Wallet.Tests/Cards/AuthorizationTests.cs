@@ -281,6 +281,7 @@ public sealed class AuthorizationTests(ApiFixture api) : IClassFixture<ApiFixtur
         var body = await first.Content.ReadAsStringAsync();
         Assert.Equal(body, await second.Content.ReadAsStringAsync());
         Assert.Equal([ApiCalls.Parse(body).Str("id")], await Client.DecisionIdsAsync(cardId));
+        Assert.Equal(("created", body), await api.Database.StoredAnswerAsync(key));
         await Client.AssertBalancesAsync(wallet, "100.00", "25.00", "75.00");
         await Client.AssertVerifiedAsync();
     }
@@ -302,6 +303,13 @@ public sealed class AuthorizationTests(ApiFixture api) : IClassFixture<ApiFixtur
         Assert.Equal((null, "true"), (first.Header(CardCalls.ReplayedHeader), second.Header(CardCalls.ReplayedHeader)));
         Assert.Equal(body, await second.Content.ReadAsStringAsync());
         Assert.Equal([ApiCalls.Parse(body).Str("authorization_id")], await Client.DecisionIdsAsync(cardId));
+
+        // What is kept is the refusal, not an HTTP answer: no status, title or type in the row.
+        var (outcome, stored) = await api.Database.StoredAnswerAsync(key);
+        var refusal = ApiCalls.Parse(stored);
+        Assert.Equal(("refused", "insufficient_funds", ApiCalls.Parse(body).Str("authorization_id")),
+            (outcome, refusal.Str("code"), refusal.Str("authorization_id")));
+        Assert.False(refusal.TryGetProperty("status", out _) || refusal.TryGetProperty("type", out _) || refusal.TryGetProperty("title", out _));
         await Client.AssertBalancesAsync(wallet, "100.00", "0.00", "100.00");
         await Client.AssertVerifiedAsync();
     }

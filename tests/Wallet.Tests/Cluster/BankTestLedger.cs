@@ -21,7 +21,7 @@ internal sealed class BankLedger : IAsyncDisposable
         SELECT metadata->>'bank_key', id, source_id, destination_id, amount FROM entries WHERE metadata->>'bank_run' = $1
         """;
 
-    private const string RunKeys = "SELECT key, status_code, response_body FROM idempotency_keys WHERE key LIKE $1";
+    private const string RunKeys = "SELECT key, outcome, body FROM idempotency_keys WHERE key LIKE $1";
 
     private readonly NpgsqlDataSource _database;
     private readonly string _run;
@@ -183,15 +183,15 @@ internal sealed class BankLedger : IAsyncDisposable
         return entries;
     }
 
-    private async Task<Dictionary<string, (int Status, string Body)>> ReadKeysAsync()
+    private async Task<Dictionary<string, (string Outcome, string Body)>> ReadKeysAsync()
     {
-        var keys = new Dictionary<string, (int Status, string Body)>(StringComparer.Ordinal);
+        var keys = new Dictionary<string, (string Outcome, string Body)>(StringComparer.Ordinal);
         await using var command = _database.CreateCommand(RunKeys);
         command.Parameters.Add(new NpgsqlParameter { Value = $"bank-{_run}-%" });
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync())
         {
-            keys[reader.GetString(0)] = (reader.GetInt32(1), reader.GetString(2));
+            keys[reader.GetString(0)] = (reader.GetString(1), reader.GetString(2));
         }
 
         return keys;
@@ -261,7 +261,7 @@ internal sealed class BankAccounting
     public static BankAccounting Of(
         IReadOnlyCollection<BankTransfer> transfers,
         List<BankEntry> entries,
-        Dictionary<string, (int Status, string Body)> keys,
+        Dictionary<string, (string Outcome, string Body)> keys,
         Dictionary<string, long> balances,
         string[] wallets,
         long fundedPerWallet)
@@ -331,7 +331,7 @@ internal sealed class BankAccounting
     }
 
     /// <summary>A transfer's key is written in its transaction, with its answer: stored exactly when the entry is, naming the same transfer.</summary>
-    private void CheckKeys(Dictionary<string, List<BankEntry>> byKey, Dictionary<string, (int Status, string Body)> keys)
+    private void CheckKeys(Dictionary<string, List<BankEntry>> byKey, Dictionary<string, (string Outcome, string Body)> keys)
     {
         foreach (var (key, rows) in byKey)
         {
@@ -340,17 +340,17 @@ internal sealed class BankAccounting
                 KeyMismatches++;
                 Violate($"{key} is in the ledger as {rows[0].Id} but its Idempotency-Key was not stored");
             }
-            else if (stored.Status != 201 || JsonDocument.Parse(stored.Body).RootElement.GetProperty("id").GetString() != rows[0].Id)
+            else if (stored.Outcome != "created" || JsonDocument.Parse(stored.Body).RootElement.GetProperty("id").GetString() != rows[0].Id)
             {
                 KeyMismatches++;
-                Violate($"{key} is in the ledger as {rows[0].Id} but its stored answer is {stored.Status.ToString(CultureInfo.InvariantCulture)} {stored.Body}");
+                Violate($"{key} is in the ledger as {rows[0].Id} but its stored answer is {stored.Outcome} {stored.Body}");
             }
         }
 
-        foreach (var (key, stored) in keys.Where(k => k.Value.Status == 201 && !byKey.ContainsKey(k.Key)))
+        foreach (var (key, stored) in keys.Where(k => k.Value.Outcome == "created" && !byKey.ContainsKey(k.Key)))
         {
             KeyMismatches++;
-            Violate($"{key} has a stored 201 ({stored.Body}) but no entry");
+            Violate($"{key} has a stored creation ({stored.Body}) but no entry");
         }
     }
 

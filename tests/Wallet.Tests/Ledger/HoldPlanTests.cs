@@ -68,7 +68,7 @@ public sealed class HoldPlanTests
     public void Plan_TransferAfterPlaceInOneBatch_CountsThePending()
     {
         var wallet = Wallet("w1", balance: 100);
-        var transfer = new StagedTransfer(Tenant, "tr1", "w1", Settlement, 1, "USD", null, null, null, null, "{}", At);
+        var transfer = new StagedTransfer(Tenant, "tr1", "w1", Settlement, 1, "USD", null, null, null, null, null, At);
 
         var batch = Plan([Move(HoldMove.Place, "h1", 100), transfer], [wallet, Wallet(Settlement)]);
 
@@ -184,7 +184,7 @@ public sealed class HoldPlanTests
 
     private static StagedHold Move(
         HoldMove move, string holdId, long amount, bool final = false, string? transferId = null, string closeStatus = HoldStatuses.Voided) =>
-        new(move, Tenant, holdId, "w1", Settlement, amount, "USD", null, "{}", 200, At)
+        new(move, Tenant, holdId, "w1", Settlement, amount, "USD", null, null, At)
         {
             Final = final,
             TransferId = transferId ?? "tr-" + holdId,

@@ -448,7 +448,7 @@ public sealed class LedgerBatchTests
 
     private static StagedTransfer Transfer(string source, string destination, long amount, string tenant = Tenant, string currency = "USD", string? key = null, string? reference = null) =>
         new(tenant, "tr_" + Guid.NewGuid().ToString("N"), source, destination, amount, currency, reference, null, null,
-            key is null ? null : new IdempotencyRequest(key, "hash-" + key), "{}", DateTimeOffset.UnixEpoch);
+            key is null ? null : new IdempotencyRequest(key, "hash-" + key), new StoredAnswer(AnswerOutcome.Created, "{}"), DateTimeOffset.UnixEpoch);
 
     private static BatchSnapshot Snapshot(
         IEnumerable<LockedWallet> wallets,

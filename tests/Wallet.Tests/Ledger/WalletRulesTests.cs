@@ -109,7 +109,7 @@ public sealed class WalletRulesTests
         Assert.Equal(command.Idempotency, staged.Idempotency);
         Assert.NotNull(view);
         Assert.Equal((WalletId, "@revenue", "149.99", "USD", "posted"), (view.Source, view.Destination, view.Amount, view.Currency, view.Status));
-        Assert.Equal(WalletRules.Serialize(view), staged.ResponseBody);
+        Assert.Equal(StoredAnswers.Created(view), staged.Answer);
         Assert.Equal(20_000, source.Balance); // staging decides; the grain applies the debit
     }
 
