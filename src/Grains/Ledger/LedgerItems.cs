@@ -13,7 +13,7 @@ internal abstract record LedgerItem
 
     public abstract IdempotencyRequest? Idempotency { get; init; }
 
-    /// <summary>What the request is answered, kept with its key; null for an entry no request is answered with.</summary>
+    /// <summary>The answer to its request, kept with the key; null for an entry that answers no request (a capture's own transfer).</summary>
     public abstract StoredAnswer? Answer { get; init; }
 }
 
