@@ -7,6 +7,7 @@ using Wallet.Grains.Cards;
 using Wallet.Grains.Holds;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Storage;
+using Wallet.Grains.Transactions;
 using Wallet.Grains.Wallets;
 
 namespace Wallet.Grains;
@@ -30,6 +31,7 @@ public static class GrainsServiceCollectionExtensions
             sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<GroupCommitOptions>>().Value,
             sp.GetRequiredService<LedgerMetrics>(),
             sp.GetRequiredService<ILogger<GroupCommitter<LedgerItem, TransferCommitOutcome>>>()));
+        services.AddWalletTransactionalStorage();
         return services;
     }
 

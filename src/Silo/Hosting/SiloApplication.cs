@@ -102,6 +102,8 @@ public static class SiloApplication
         silo.UseAdoNetReminderService(o => o.Invariant = WalletDatabase.Invariant);
         silo.Services.AddOptions<AdoNetReminderTableOptions>()
             .Configure<WalletDatabase>((o, database) => o.ConnectionString = database.ConnectionString);
+        // Orleans' transactions, over the PostgreSQL transactional storage the grains register.
+        silo.UseTransactions();
         ConfigureReminders(silo, configuration.GetSection("Holds").Get<HoldOptions>() ?? new HoldOptions());
     }
 }

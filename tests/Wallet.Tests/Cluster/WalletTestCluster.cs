@@ -70,6 +70,7 @@ public static class WalletTestCluster
                 o.Invariant = "Npgsql";
                 o.ConnectionString = connectionString;
             });
+            silo.UseTransactions();
             silo.Configure<ClusterMembershipOptions>(SiloApplication.ConfigureFailureDetection);
             SiloApplication.ConfigureReminders(silo, new Wallet.Grains.Holds.HoldOptions());
         }
@@ -89,6 +90,7 @@ public static class WalletTestCluster
                 o.ConnectionString = configuration[ConnectionStringKey];
             });
             client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(5));
+            client.UseTransactions();
         }
     }
 }

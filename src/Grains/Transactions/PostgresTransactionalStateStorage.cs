@@ -1,0 +1,199 @@
+using System.Text.Json;
+using Npgsql;
+using Orleans.Serialization;
+using Orleans.Storage;
+using Orleans.Transactions;
+using Orleans.Transactions.Abstractions;
+using Wallet.Grains.Ledger;
+
+namespace Wallet.Grains.Transactions;
+
+/// <summary>
+/// One grain's transactional state in PostgreSQL (<c>transactional_states</c> and
+/// <c>transactional_prepares</c>), written through the silo's group commit of states.
+/// </summary>
+/// <remarks>
+/// Orleans runs one <see cref="Store"/> at a time per state and calls <see cref="Load"/> first and
+/// after any failed <see cref="Store"/>; this instance keeps what it last loaded or wrote (the
+/// version, the committed sequence and the prepared states) to plan each write, and refuses to
+/// write again after a failure until a load has replaced it. Every write checks the version in SQL
+/// and advances it, also when nothing else changes, so a stale writer (a duplicate activation, an
+/// instance that missed a write) is refused with <see cref="InconsistentStateException"/> and
+/// changes nothing. The committed state is kept as its own copy, so the prepared states at or below
+/// the committed sequence go.
+/// </remarks>
+internal sealed class PostgresTransactionalStateStorage<TState>(
+    string stateKey,
+    NpgsqlDataSource dataSource,
+    GroupCommitter<StateWrite, StateWriteOutcome> committer,
+    Serializer serializer,
+    JsonSerializerOptions json) : ITransactionalStateStorage<TState>, IStagingOwner
+    where TState : class, new()
+{
+    private const string Select = """
+        SELECT s.etag, s.committed_sequence, s.committed_state::text, s.metadata,
+               p.sequence_id, p.transaction_id, p.time_stamp, p.transaction_manager, p.state::text
+        FROM transactional_states s
+        LEFT JOIN transactional_prepares p ON p.state_key = s.state_key AND p.sequence_id > s.committed_sequence
+        WHERE s.state_key = @key
+        ORDER BY p.sequence_id
+        """;
+
+    private readonly SortedList<long, PendingTransactionState<TState>> _prepared = [];
+    private long? _etag;
+    private long _committedSequence;
+    private bool _loaded;
+    private bool _requiresLoad;
+
+    public string StateKey => stateKey;
+
+    public async Task<TransactionalStorageLoadResponse<TState>> Load()
+    {
+        // One statement, one snapshot: the committed state and the prepared states above it agree.
+        await using var command = dataSource.CreateCommand(Select);
+        command.Parameters.AddWithValue("key", stateKey);
+        await using var reader = await command.ExecuteReaderAsync();
+        _prepared.Clear();
+        if (!await reader.ReadAsync())
+        {
+            (_etag, _committedSequence, _loaded, _requiresLoad) = (null, 0, true, false);
+            return new TransactionalStorageLoadResponse<TState>();
+        }
+
+        var etag = reader.GetInt64(0);
+        var committedSequence = reader.GetInt64(1);
+        var committed = committedSequence == 0 ? new TState() : JsonSerializer.Deserialize<TState>(reader.GetString(2), json)!;
+        var metadata = serializer.Deserialize<TransactionalStateMetaData>(reader.GetFieldValue<byte[]>(3))
+            ?? throw new InvalidOperationException($"Transactional state {stateKey} has no metadata.");
+        do
+        {
+            if (!reader.IsDBNull(4))
+            {
+                var sequence = reader.GetInt64(4);
+                _prepared[sequence] = new PendingTransactionState<TState>
+                {
+                    SequenceId = sequence,
+                    TransactionId = reader.GetString(5),
+                    TimeStamp = new DateTime(reader.GetInt64(6), DateTimeKind.Utc),
+                    TransactionManager = serializer.Deserialize<ParticipantId>(reader.GetFieldValue<byte[]>(7)),
+                    State = JsonSerializer.Deserialize<TState>(reader.GetString(8), json)!,
+                };
+            }
+        }
+        while (await reader.ReadAsync());
+
+        (_etag, _committedSequence, _loaded, _requiresLoad) = (etag, committedSequence, true, false);
+        return new TransactionalStorageLoadResponse<TState>(
+            etag.ToString(System.Globalization.CultureInfo.InvariantCulture), committed, committedSequence, metadata, [.. _prepared.Values]);
+    }
+
+    public async Task<string> Store(
+        string? expectedETag, TransactionalStateMetaData metadata, List<PendingTransactionState<TState>>? statesToPrepare, long? commitUpTo, long? abortAfter)
+    {
+        if (!_loaded || _requiresLoad)
+        {
+            throw new InvalidOperationException($"Transactional state {stateKey} must be loaded before it is stored (again after a failed store).");
+        }
+
+        if (expectedETag != Format(_etag))
+        {
+            throw new InconsistentStateException($"Transactional state {stateKey} is at version {Format(_etag) ?? "none"}, not {expectedETag ?? "none"}.",
+                Format(_etag), expectedETag);
+        }
+
+        // Everything is planned and serialized before the first await: Orleans mutates the metadata
+        // object for its next batch while this one is being written.
+        var (write, prepared) = Plan(metadata, statesToPrepare ?? [], commitUpTo, abortAfter);
+        StateWriteOutcome outcome;
+        try
+        {
+            outcome = await committer.Enqueue(write, this);
+        }
+        catch
+        {
+            _requiresLoad = true;
+            throw;
+        }
+
+        if (outcome != StateWriteOutcome.Written)
+        {
+            _requiresLoad = true;
+            throw new InconsistentStateException($"Transactional state {stateKey} was changed by another writer since version {expectedETag ?? "none"}.",
+                "unknown", expectedETag);
+        }
+
+        _etag = write.Etag;
+        _committedSequence = write.CommittedSequence;
+        _prepared.Clear();
+        foreach (var state in prepared)
+        {
+            _prepared[state.SequenceId] = state;
+        }
+
+        return Format(_etag)!;
+    }
+
+    void IStagingOwner.OnStaged(Task completion)
+    {
+    }
+
+    void IStagingOwner.OnStagedCompleted(bool stateInvalidated) => _requiresLoad |= stateInvalidated;
+
+    /// <summary>
+    /// The write that takes the state from what this instance holds to what the call asks: aborted
+    /// states go first, then prepared ones replace theirs (those the commit makes obsolete are not
+    /// written at all), then the commit takes the state prepared under <paramref name="commitUpTo"/>.
+    /// </summary>
+    private (StateWrite Write, List<PendingTransactionState<TState>> Prepared) Plan(
+        TransactionalStateMetaData metadata, List<PendingTransactionState<TState>> statesToPrepare, long? commitUpTo, long? abortAfter)
+    {
+        var states = new SortedList<long, PendingTransactionState<TState>>(_prepared);
+        if (abortAfter is { } above)
+        {
+            while (states.Count > 0 && states.Keys[^1] > above)
+            {
+                states.RemoveAt(states.Count - 1);
+            }
+        }
+
+        var committedSequence = _committedSequence;
+        var obsoleteBelow = commitUpTo ?? committedSequence;
+        var written = new List<PendingTransactionState<TState>>();
+        foreach (var state in statesToPrepare.Where(s => s.SequenceId >= obsoleteBelow))
+        {
+            states[state.SequenceId] = state;
+            written.Add(state);
+        }
+
+        string? committedJson = null;
+        if (commitUpTo is { } upTo && upTo > committedSequence)
+        {
+            if (!states.TryGetValue(upTo, out var committing))
+            {
+                throw new InvalidOperationException($"Transactional state {stateKey} has no prepared state {upTo} to commit.");
+            }
+
+            committedJson = JsonSerializer.Serialize(committing.State, json);
+            committedSequence = upTo;
+        }
+
+        var remaining = states.Values.Where(s => s.SequenceId > committedSequence).ToList();
+        var rows = written.Where(s => s.SequenceId > committedSequence)
+            .Select(s => new PreparedRow(s.SequenceId, s.TransactionId, s.TimeStamp.Ticks,
+                serializer.SerializeToArray(s.TransactionManager), JsonSerializer.Serialize(s.State, json)))
+            .ToList();
+        var write = new StateWrite(
+            stateKey,
+            _etag,
+            (_etag ?? 0) + 1,
+            committedSequence,
+            committedJson,
+            serializer.SerializeToArray(metadata),
+            DropUpTo: committedSequence > _committedSequence ? committedSequence : null,
+            DropAbove: abortAfter,
+            rows);
+        return (write, remaining);
+    }
+
+    private static string? Format(long? etag) => etag?.ToString(System.Globalization.CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,53 @@
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Orleans.Runtime;
+using Orleans.Serialization;
+using Orleans.Transactions.Abstractions;
+using Wallet.Grains.Ledger;
+
+namespace Wallet.Grains.Transactions;
+
+/// <summary>Makes each grain's <see cref="PostgresTransactionalStateStorage{TState}"/>, keyed by grain id and state name.</summary>
+internal sealed class PostgresTransactionalStateStorageFactory(
+    NpgsqlDataSource dataSource, GroupCommitter<StateWrite, StateWriteOutcome> committer, Serializer serializer) : ITransactionalStateStorageFactory
+{
+    /// <summary>States are stored as the public API writes JSON: snake_case, readable beside the ledger's rows.</summary>
+    private static readonly JsonSerializerOptions Json = WalletJson.Options;
+
+    public ITransactionalStateStorage<TState> Create<TState>(string stateName, IGrainContext context)
+        where TState : class, new() =>
+        new PostgresTransactionalStateStorage<TState>(KeyOf(context.GrainId, stateName), dataSource, committer, serializer, Json);
+
+    public static string KeyOf(GrainId grain, string stateName) => $"{grain}/{stateName}";
+}
+
+public static class TransactionalStorageServiceCollectionExtensions
+{
+    /// <summary>The storage name grains give in <c>[TransactionalState(name, StorageName)]</c>.</summary>
+    public const string StorageName = "wallet";
+
+    /// <summary>
+    /// Registers the PostgreSQL transactional state storage under <see cref="StorageName"/> (and as
+    /// the default), with its own group commit of the <c>Store</c> calls of the silo's grains. Needs
+    /// the database of <c>AddWalletStores</c> and Orleans' serializer.
+    /// </summary>
+    public static IServiceCollection AddWalletTransactionalStorage(this IServiceCollection services)
+    {
+        services.TryAddSingleton<TransactionalStateWriter>();
+        services.TryAddSingleton(sp => new GroupCommitter<StateWrite, StateWriteOutcome>(
+            sp.GetRequiredService<TransactionalStateWriter>(),
+            sp.GetRequiredService<IOptions<GroupCommitOptions>>().Value,
+            sp.GetRequiredService<LedgerMetrics>(),
+            sp.GetRequiredService<ILogger<GroupCommitter<StateWrite, StateWriteOutcome>>>()));
+        services.AddKeyedSingleton<ITransactionalStateStorageFactory>(StorageName, (sp, _) => new PostgresTransactionalStateStorageFactory(
+            sp.GetRequiredService<NpgsqlDataSource>(),
+            sp.GetRequiredService<GroupCommitter<StateWrite, StateWriteOutcome>>(),
+            sp.GetRequiredService<Serializer>()));
+        services.TryAddSingleton(sp => sp.GetRequiredKeyedService<ITransactionalStateStorageFactory>(StorageName));
+        return services;
+    }
+}

@@ -1,0 +1,186 @@
+using Npgsql;
+using Wallet.Grains.Ledger;
+using static Wallet.Grains.Storage.SqlBatch;
+
+namespace Wallet.Grains.Transactions;
+
+/// <summary>A state prepared under its sequence number, as it is written.</summary>
+internal sealed record PreparedRow(long SequenceId, string TransactionId, long TimeStampTicks, byte[] TransactionManager, string StateJson);
+
+/// <summary>
+/// One <c>Store</c> of one transactional state, planned by its storage: the version it expects
+/// (null: the state has never been written), the row as it must be after the write, and which
+/// prepared states go. <see cref="CommittedStateJson"/> is null when the committed state stays.
+/// Prepared states at or below <see cref="DropUpTo"/> and above <see cref="DropAbove"/> are removed
+/// before <see cref="Prepared"/> are written.
+/// </summary>
+internal sealed record StateWrite(
+    string StateKey,
+    long? ExpectedEtag,
+    long Etag,
+    long CommittedSequence,
+    string? CommittedStateJson,
+    byte[] Metadata,
+    long? DropUpTo,
+    long? DropAbove,
+    IReadOnlyList<PreparedRow> Prepared);
+
+internal enum StateWriteOutcome
+{
+    Written,
+
+    /// <summary>The row was not at the expected version (or already existed): nothing of this write was kept.</summary>
+    StaleEtag,
+}
+
+/// <summary>
+/// Writes the <c>Store</c> calls of many grains in one PostgreSQL transaction. Each write is fenced
+/// by its own version check, so a stale one changes nothing and fails alone while the others commit.
+/// </summary>
+internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : ICommitHandler<StateWrite, StateWriteOutcome>
+{
+    private const string Update = """
+        UPDATE transactional_states s
+        SET etag = w.etag, committed_sequence = w.committed_sequence,
+            committed_state = coalesce(w.committed_state::jsonb, s.committed_state), metadata = w.metadata, updated_at = now()
+        FROM unnest(@keys::text[], @expected::bigint[], @etags::bigint[], @sequences::bigint[], @states::text[], @metadata::bytea[])
+             AS w(state_key, expected, etag, committed_sequence, committed_state, metadata)
+        WHERE s.state_key = w.state_key AND s.etag = w.expected
+        RETURNING s.state_key
+        """;
+
+    private const string Insert = """
+        INSERT INTO transactional_states (state_key, etag, committed_sequence, committed_state, metadata)
+        SELECT state_key, etag, committed_sequence, coalesce(committed_state::jsonb, '{}'), metadata
+        FROM unnest(@keys::text[], @etags::bigint[], @sequences::bigint[], @states::text[], @metadata::bytea[])
+             AS w(state_key, etag, committed_sequence, committed_state, metadata)
+        ON CONFLICT (state_key) DO NOTHING
+        RETURNING state_key
+        """;
+
+    private const string DropPrepared = """
+        DELETE FROM transactional_prepares p
+        USING unnest(@keys::text[], @up_to::bigint[], @above::bigint[]) AS d(state_key, up_to, above)
+        WHERE p.state_key = d.state_key AND (p.sequence_id <= d.up_to OR p.sequence_id > d.above)
+        """;
+
+    private const string UpsertPrepared = """
+        INSERT INTO transactional_prepares (state_key, sequence_id, transaction_id, time_stamp, transaction_manager, state)
+        SELECT state_key, sequence_id, transaction_id, time_stamp, transaction_manager, state::jsonb
+        FROM unnest(@keys::text[], @sequences::bigint[], @transactions::text[], @stamps::bigint[], @managers::bytea[], @states::text[])
+             AS p(state_key, sequence_id, transaction_id, time_stamp, transaction_manager, state)
+        ON CONFLICT (state_key, sequence_id) DO UPDATE
+        SET transaction_id = excluded.transaction_id, time_stamp = excluded.time_stamp,
+            transaction_manager = excluded.transaction_manager, state = excluded.state
+        """;
+
+    public async Task<StateWriteOutcome[]> CommitAsync(IReadOnlyList<StateWrite> items, CancellationToken cancellationToken)
+    {
+        var outcomes = new StateWriteOutcome[items.Count];
+        // One write per state in a transaction: a second write of the same state in one batch comes
+        // from a second activation or a stale instance, and cannot expect the version the first makes.
+        var firsts = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < items.Count; i++)
+        {
+            if (!firsts.TryAdd(items[i].StateKey, i))
+            {
+                outcomes[i] = StateWriteOutcome.StaleEtag;
+            }
+        }
+
+        // Rows in one order everywhere, so two silos' transactions touching the same states cannot deadlock.
+        var writes = firsts.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => items[f.Value]).ToList();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var written = await FenceAsync(connection, transaction, writes, cancellationToken);
+        var kept = writes.Where(w => written.Contains(w.StateKey)).ToList();
+        if (kept.Count > 0)
+        {
+            await using var batch = new NpgsqlBatch(connection, transaction);
+            AddPreparedChanges(batch, kept);
+            if (batch.BatchCommands.Count > 0)
+            {
+                await batch.ExecuteNonQueryAsync(cancellationToken);
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        for (var i = 0; i < items.Count; i++)
+        {
+            if (firsts.TryGetValue(items[i].StateKey, out var first) && first == i)
+            {
+                outcomes[i] = written.Contains(items[i].StateKey) ? StateWriteOutcome.Written : StateWriteOutcome.StaleEtag;
+            }
+        }
+
+        return outcomes;
+    }
+
+    public bool InvalidatesCachedState(StateWriteOutcome outcome) => outcome == StateWriteOutcome.StaleEtag;
+
+    /// <summary>Moves every state row whose version is the expected one; the keys of those that moved.</summary>
+    private static async Task<HashSet<string>> FenceAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, List<StateWrite> writes, CancellationToken cancellationToken)
+    {
+        var existing = writes.Where(w => w.ExpectedEtag is not null).ToList();
+        var fresh = writes.Where(w => w.ExpectedEtag is null).ToList();
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        if (existing.Count > 0)
+        {
+            batch.BatchCommands.Add(Command(Update,
+                ("keys", existing.Select(w => w.StateKey).ToArray()),
+                ("expected", existing.Select(w => w.ExpectedEtag!.Value).ToArray()),
+                ("etags", existing.Select(w => w.Etag).ToArray()),
+                ("sequences", existing.Select(w => w.CommittedSequence).ToArray()),
+                ("states", existing.Select(w => w.CommittedStateJson).ToArray()),
+                ("metadata", existing.Select(w => w.Metadata).ToArray())));
+        }
+
+        if (fresh.Count > 0)
+        {
+            batch.BatchCommands.Add(Command(Insert,
+                ("keys", fresh.Select(w => w.StateKey).ToArray()),
+                ("etags", fresh.Select(w => w.Etag).ToArray()),
+                ("sequences", fresh.Select(w => w.CommittedSequence).ToArray()),
+                ("states", fresh.Select(w => w.CommittedStateJson).ToArray()),
+                ("metadata", fresh.Select(w => w.Metadata).ToArray())));
+        }
+
+        var written = new HashSet<string>(StringComparer.Ordinal);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        do
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                written.Add(reader.GetString(0));
+            }
+        }
+        while (await reader.NextResultAsync(cancellationToken));
+
+        return written;
+    }
+
+    private static void AddPreparedChanges(NpgsqlBatch batch, List<StateWrite> kept)
+    {
+        var drops = kept.Where(w => w.DropUpTo is not null || w.DropAbove is not null).ToList();
+        if (drops.Count > 0)
+        {
+            batch.BatchCommands.Add(Command(DropPrepared,
+                ("keys", drops.Select(w => w.StateKey).ToArray()),
+                ("up_to", drops.Select(w => w.DropUpTo).ToArray()),
+                ("above", drops.Select(w => w.DropAbove).ToArray())));
+        }
+
+        var rows = kept.SelectMany(w => w.Prepared.Select(p => (w.StateKey, Row: p))).ToList();
+        if (rows.Count > 0)
+        {
+            batch.BatchCommands.Add(Command(UpsertPrepared,
+                ("keys", rows.Select(r => r.StateKey).ToArray()),
+                ("sequences", rows.Select(r => r.Row.SequenceId).ToArray()),
+                ("transactions", rows.Select(r => r.Row.TransactionId).ToArray()),
+                ("stamps", rows.Select(r => r.Row.TimeStampTicks).ToArray()),
+                ("managers", rows.Select(r => r.Row.TransactionManager).ToArray()),
+                ("states", rows.Select(r => r.Row.StateJson).ToArray())));
+        }
+    }
+}
