@@ -13,7 +13,7 @@ public sealed record BenchOptions
 
     public int Wallets { get; init; } = 10_000;
 
-    public IReadOnlyList<string> Workloads { get; init; } = ["uniform", "hot", "read", "mixed", "authorize"];
+    public IReadOnlyList<string> Workloads { get; init; } = ["uniform", "hot", "hot-destination", "deposit-spend", "read", "mixed", "authorize"];
 
     public IReadOnlyList<string> Paths { get; init; } = ["baseline", "client", "http"];
 
@@ -47,7 +47,8 @@ public sealed record BenchOptions
           --warmup <s>          seconds of warm-up before each measurement (default 2)
           --concurrency <n>     requests in flight (default 64)
           --wallets <n>         wallets for the uniform workload (default 10000)
-          --workloads <list>    uniform,hot,read,mixed,authorize (default all)
+          --workloads <list>    uniform,hot,hot-destination,deposit-spend,read,mixed,authorize
+                                (default all)
           --paths <list>        baseline,client,http (default all)
           --memory <n>          activations for the memory measurement, 0 to skip (default 100000)
           --no-half-peak        skip the latency measurement at half of peak

@@ -2,10 +2,18 @@ using System.Diagnostics;
 
 namespace Wallet.Bench;
 
-/// <summary>What one workload did on one path.</summary>
+/// <summary>What one workload did on one path; <see cref="Cpu"/> is the CPU time its measured window took, when read.</summary>
 public sealed record RunResult(string Workload, string Path, double Seconds, long Ok, long Declined, long Errors, long TransfersOk, long[] LatencyTicks)
 {
     public double Throughput => (Ok + Declined) / Seconds;
+
+    public CpuSpent? Cpu { get; init; }
+
+    /// <summary>PostgreSQL's CPU time per operation, in microseconds, when its backends were read.</summary>
+    public double? PostgresMicrosecondsPerOp => Cpu?.Postgres is { } postgres && Ok + Declined > 0 ? postgres.TotalMicroseconds / (Ok + Declined) : null;
+
+    /// <summary>The bench process's CPU time per operation (silo, HTTP, load generator), in microseconds.</summary>
+    public double? ProcessMicrosecondsPerOp => Cpu is { } cpu && Ok + Declined > 0 ? cpu.Process.TotalMicroseconds / (Ok + Declined) : null;
 
     public double Percentile(double quantile)
     {
@@ -24,7 +32,7 @@ public sealed record RunResult(string Workload, string Path, double Seconds, lon
 /// fast as they complete) or open loop (a fixed rate, latency counted from each operation's
 /// scheduled start so that a stall is not hidden).
 /// </summary>
-public sealed class Driver(BenchOptions options)
+public sealed class Driver(BenchOptions options, CpuMeter? cpu = null)
 {
     // An authorization's amount in cents, 0.01 to 5.00: small, so the wallets' funds last and only the cards' limits decline.
     private const long AuthorizationAmountMin = 1;
@@ -46,13 +54,15 @@ public sealed class Driver(BenchOptions options)
         var stopAt = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
         var started = Stopwatch.GetTimestamp();
         var interval = ratePerSecond is { } rate ? (long)(workers / rate * Stopwatch.Frequency) : 0;
+        var cpuBefore = cpu?.Read();
         var results = await Task.WhenAll(Enumerable.Range(0, workers).Select(worker =>
             Task.Run(() => WorkerAsync(workload, target, worker, stopAt, interval))));
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        var spent = cpuBefore is null ? (CpuSpent?)null : cpu!.Read().Since(cpuBefore);
         var latencies = results.SelectMany(r => r.Latencies).ToArray();
         Array.Sort(latencies);
         return new RunResult(workload, target.Name, seconds, results.Sum(r => r.Ok), results.Sum(r => r.Declined), results.Sum(r => r.Errors),
-            results.Sum(r => r.TransfersOk), latencies);
+            results.Sum(r => r.TransfersOk), latencies) { Cpu = spent };
     }
 
     private async Task<WorkerResult> WorkerAsync(string workload, IBenchTarget target, int worker, long stopAt, long interval)
@@ -117,6 +127,9 @@ public sealed class Driver(BenchOptions options)
         {
             "uniform" => (target.TransferAsync(source, other, amount), true),
             "hot" => (target.TransferAsync(0, 1 + random.Next(wallets - 1), amount), true),
+            "hot-destination" => (target.TransferAsync(1 + random.Next(wallets - 1), 0, amount), true),
+            "deposit-spend" when random.Next(2) == 0 => (target.DepositAsync(source, amount), true),
+            "deposit-spend" => (target.SpendAsync(source, amount), true),
             "read" => (target.ReadAsync(source), false),
             "mixed" when random.Next(100) < 80 => (target.ReadAsync(source), false),
             "mixed" => (target.TransferAsync(source, other, amount), true),

@@ -64,6 +64,10 @@ if (cardsPerPath > 0)
 
 await using var baselineSource = NpgsqlDataSource.Create(databases.Baseline);
 using var http = new HttpTarget(new Uri($"http://127.0.0.1:{port}"), apiKey, options.Concurrency, httpCards);
+// PostgreSQL's CPU per operation is read from its backends (both sides share the one server, and
+// the paths run one after the other), the figure that bounds a deployment whose silos have cores of
+// their own.
+var cpu = await CpuMeter.StartAsync(databases.Wallet);
 var targets = new Dictionary<string, IBenchTarget>
 {
     ["baseline"] = new BaselineTarget(baselineSource),
@@ -71,14 +75,13 @@ var targets = new Dictionary<string, IBenchTarget>
     ["http"] = http,
 };
 
-var driver = new Driver(options);
+var driver = new Driver(options, cpu);
 using var commits = new CommitCounter();
 var results = new List<RunResult>();
 var dashboardCosts = new List<DashboardCostResult>();
 DashboardIdle? dashboardIdle = null;
 if (options.DashboardCost)
 {
-    var cpu = await CpuMeter.StartAsync(databases.Wallet);
     foreach (var path in options.DashboardPaths)
     {
         using var poller = await DashboardPoller.SignInAsync(new Uri($"http://127.0.0.1:{port}"), apiKey);
@@ -103,7 +106,8 @@ foreach (var workload in options.DashboardCost ? [] : options.Workloads)
         var result = await driver.RunAsync(workload, targets[path]);
         results.Add(result);
         var batchSize = commits.Batches > batches ? (double)(commits.Items - items) / (commits.Batches - batches) : 0;
-        Console.WriteLine($"  {workload,-9} {path,-9} {result.Throughput,9:N0} ops/s  p99 {result.Percentile(0.99),7:N2} ms" +
+        Console.WriteLine($"  {workload,-15} {path,-9} {result.Throughput,9:N0} ops/s  p99 {result.Percentile(0.99),7:N2} ms" +
+            (result.PostgresMicrosecondsPerOp is { } postgres ? $"  PostgreSQL {postgres,6:N0} µs/op" : "") +
             (path == "baseline" || batchSize == 0 ? "" : $"  (avg commit batch {batchSize:N1})"));
     }
 }

@@ -22,17 +22,17 @@ public static class Report
     public static void Print(IReadOnlyList<RunResult> results, RunResult? halfPeak, MemoryResult? memory)
     {
         Console.WriteLine();
-        Console.WriteLine("| workload | path | ops/s | p50 ms | p90 ms | p99 ms | max ms | declined | errors |");
-        Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| workload | path | ops/s | p50 ms | p90 ms | p99 ms | max ms | declined | errors | PostgreSQL µs/op | bench process µs/op |");
+        Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in results)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {r.Workload} | {r.Path} | {r.Throughput:N0} | {r.Percentile(0.5):N2} | {r.Percentile(0.9):N2} | {r.Percentile(0.99):N2} | {r.Percentile(1):N2} | {r.Declined} | {r.Errors} |"));
+                $"| {r.Workload} | {r.Path} | {r.Throughput:N0} | {r.Percentile(0.5):N2} | {r.Percentile(0.9):N2} | {r.Percentile(0.99):N2} | {r.Percentile(1):N2} | {r.Declined} | {r.Errors} | {Micros(r.PostgresMicrosecondsPerOp)} | {Micros(r.ProcessMicrosecondsPerOp)} |"));
         }
 
         Console.WriteLine();
-        Console.WriteLine("| workload | path | ratio to baseline | target |");
-        Console.WriteLine("|---|---|---:|---:|");
+        Console.WriteLine("| workload | path | ratio to baseline | PostgreSQL CPU per op, to baseline | target |");
+        Console.WriteLine("|---|---|---:|---:|---:|");
         foreach (var r in results.Where(r => r.Path != "baseline"))
         {
             var baseline = results.FirstOrDefault(b => b.Workload == r.Workload && b.Path == "baseline");
@@ -45,7 +45,10 @@ public static class Report
             var target = Targets.TryGetValue((r.Workload, r.Path), out var t)
                 ? string.Create(CultureInfo.InvariantCulture, $"≥ {t:0.#}× {(ratio >= t ? "met" : "MISSED")}")
                 : "-";
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {r.Workload} | {r.Path} | {ratio:0.00}× | {target} |"));
+            var postgres = r.PostgresMicrosecondsPerOp is { } ours && baseline.PostgresMicrosecondsPerOp is { } theirs && theirs > 0
+                ? string.Create(CultureInfo.InvariantCulture, $"{ours / theirs:0.00}×")
+                : "-";
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {r.Workload} | {r.Path} | {ratio:0.00}× | {postgres} | {target} |"));
         }
 
         if (halfPeak is not null)
@@ -63,6 +66,9 @@ public static class Report
 
         Console.WriteLine();
     }
+
+    private static string Micros(double? microseconds) =>
+        microseconds is { } value ? value.ToString("N0", CultureInfo.InvariantCulture) : "-";
 
     /// <summary>Each path's medians, closed and open, their ratio and the cost against the issue's bound; then CPU per operation.</summary>
     public static void PrintDashboardCost(IReadOnlyList<DashboardCostResult> results, DashboardIdle? idle, BenchOptions options, bool postgresCpu)

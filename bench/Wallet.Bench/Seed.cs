@@ -22,6 +22,13 @@ public static class Seed
 
     public const string Treasury = "sys:default:treasury:USD";
 
+    /// <summary>The baseline's treasury and revenue rows, funded so that no run can empty them.</summary>
+    public const long BaselineTreasury = -1;
+
+    public const long BaselineRevenue = -2;
+
+    public const long BaselineSystemBalance = 1_000_000_000_000_000;
+
     /// <summary>Cards per path at most: each path authorizes on its own fresh cards, one per wallet.</summary>
     public const int CardsPerPathMax = 2_000;
 
@@ -184,6 +191,7 @@ public static class Seed
             CREATE INDEX card_authorizations_card_time ON card_authorizations (card_id, created_at);
             CREATE UNIQUE INDEX card_authorizations_hold ON card_authorizations (hold_id) WHERE hold_id IS NOT NULL;
             INSERT INTO accounts SELECT g, {StartingBalance} FROM generate_series(0, {wallets - 1}) AS g;
+            INSERT INTO accounts VALUES ({BaselineTreasury}, {BaselineSystemBalance}), ({BaselineRevenue}, {BaselineSystemBalance});
             INSERT INTO cards SELECT g, g, 'active', {CardDailyLimit} FROM generate_series(0, {cards - 1}) AS g;
             """);
         await ExecuteAsync(connection, "VACUUM ANALYZE");

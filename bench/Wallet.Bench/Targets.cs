@@ -25,6 +25,12 @@ public interface IBenchTarget
 
     Task<OpOutcome> TransferAsync(int source, int destination, long amount);
 
+    /// <summary>Money into the wallet from the treasury (a wallet-service top-up).</summary>
+    Task<OpOutcome> DepositAsync(int wallet, long amount);
+
+    /// <summary>Money out of the wallet to the revenue account (a wallet-service spend).</summary>
+    Task<OpOutcome> SpendAsync(int wallet, long amount);
+
     Task<OpOutcome> ReadAsync(int wallet);
 
     /// <summary>Authorizes <paramref name="amount"/> at the bench's merchant on the path's card number <paramref name="card"/>.</summary>
@@ -47,13 +53,15 @@ public sealed class GrainClientTarget(IClusterClient client, IReadOnlyList<strin
 {
     public string Name => "client";
 
-    public async Task<OpOutcome> TransferAsync(int source, int destination, long amount)
+    public Task<OpOutcome> TransferAsync(int source, int destination, long amount) =>
+        MoveAsync(Seed.WalletId(source), Seed.WalletId(source), Seed.WalletId(destination), amount);
+
+    private async Task<OpOutcome> MoveAsync(string grainId, string source, string destination, long amount)
     {
-        var sourceId = Seed.WalletId(source);
         var command = new TransferCommand(
-            Seed.TenantId, TransferIds.New(), sourceId, Seed.WalletId(destination), Amount.Format(amount, 2),
+            Seed.TenantId, TransferIds.New(), source, destination, Amount.Format(amount, 2),
             null, null, null, null, new IdempotencyRequest(Guid.NewGuid().ToString("N"), "bench"), LedgerTime.Truncate(DateTimeOffset.UtcNow));
-        var result = await client.GetGrain<IWalletGrain>(sourceId).Transfer(command);
+        var result = await client.GetGrain<IWalletGrain>(grainId).Transfer(command);
         return result.Failure switch
         {
             null => OpOutcome.Ok,
@@ -61,6 +69,13 @@ public sealed class GrainClientTarget(IClusterClient client, IReadOnlyList<strin
             _ => OpOutcome.Error,
         };
     }
+
+    // As the API runs them: a transfer of the system account's grain (the source) or of the wallet's.
+    public Task<OpOutcome> DepositAsync(int wallet, long amount) =>
+        MoveAsync(Seed.Treasury, "@" + SystemAccounts.Treasury, Seed.WalletId(wallet), amount);
+
+    public Task<OpOutcome> SpendAsync(int wallet, long amount) =>
+        MoveAsync(Seed.WalletId(wallet), Seed.WalletId(wallet), "@" + SystemAccounts.Revenue, amount);
 
     public async Task<OpOutcome> ReadAsync(int wallet)
     {
@@ -101,14 +116,18 @@ public sealed class HttpTarget : IBenchTarget, IDisposable
 
     public string Name => "http";
 
-    public async Task<OpOutcome> TransferAsync(int source, int destination, long amount)
+    public Task<OpOutcome> TransferAsync(int source, int destination, long amount) => MoveAsync("/v1/transfers",
+        $$"""{"source":"{{Seed.WalletId(source)}}","destination":"{{Seed.WalletId(destination)}}","amount":"{{Amount.Format(amount, 2)}}"}""");
+
+    public Task<OpOutcome> DepositAsync(int wallet, long amount) =>
+        MoveAsync($"/v1/wallets/{Seed.WalletId(wallet)}/deposit", $$"""{"amount":"{{Amount.Format(amount, 2)}}"}""");
+
+    public Task<OpOutcome> SpendAsync(int wallet, long amount) =>
+        MoveAsync($"/v1/wallets/{Seed.WalletId(wallet)}/spend", $$"""{"amount":"{{Amount.Format(amount, 2)}}"}""");
+
+    private async Task<OpOutcome> MoveAsync(string path, string body)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/transfers")
-        {
-            Content = new StringContent(
-                $$"""{"source":"{{Seed.WalletId(source)}}","destination":"{{Seed.WalletId(destination)}}","amount":"{{Amount.Format(amount, 2)}}"}""",
-                Encoding.UTF8, "application/json"),
-        };
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
         request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString("N"));
         using var response = await _http.SendAsync(request);
         return response.StatusCode switch
@@ -187,14 +206,22 @@ public sealed class BaselineTarget(NpgsqlDataSource dataSource) : IBenchTarget
 
     public string Name => "baseline";
 
-    public async Task<OpOutcome> TransferAsync(int source, int destination, long amount)
+    public Task<OpOutcome> TransferAsync(int source, int destination, long amount) => MoveAsync(source, destination, amount);
+
+    // The seeds' wallet service: the same transaction against a system account's row, which every
+    // top-up (or every spend) locks.
+    public Task<OpOutcome> DepositAsync(int wallet, long amount) => MoveAsync(Seed.BaselineTreasury, wallet, amount);
+
+    public Task<OpOutcome> SpendAsync(int wallet, long amount) => MoveAsync(wallet, Seed.BaselineRevenue, amount);
+
+    private async Task<OpOutcome> MoveAsync(long source, long destination, long amount)
     {
         await using var connection = await dataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
         long sourceBalance = 0;
         await using (var lockRows = new NpgsqlCommand(Lock, connection, transaction))
         {
-            lockRows.Parameters.AddWithValue("ids", new long[] { source, destination });
+            lockRows.Parameters.AddWithValue("ids", new[] { source, destination });
             await using var reader = await lockRows.ExecuteReaderAsync();
             while (await reader.ReadAsync())
             {
@@ -213,9 +240,9 @@ public sealed class BaselineTarget(NpgsqlDataSource dataSource) : IBenchTarget
 
         await using (var batch = new NpgsqlBatch(connection, transaction))
         {
-            batch.BatchCommands.Add(Command(Debit, ("amount", amount), ("id", (long)source)));
-            batch.BatchCommands.Add(Command(Credit, ("amount", amount), ("id", (long)destination)));
-            batch.BatchCommands.Add(Command(Insert, ("key", Guid.NewGuid().ToString("N")), ("debit", (long)source), ("credit", (long)destination), ("amount", amount)));
+            batch.BatchCommands.Add(Command(Debit, ("amount", amount), ("id", source)));
+            batch.BatchCommands.Add(Command(Credit, ("amount", amount), ("id", destination)));
+            batch.BatchCommands.Add(Command(Insert, ("key", Guid.NewGuid().ToString("N")), ("debit", source), ("credit", destination), ("amount", amount)));
             await batch.ExecuteNonQueryAsync();
         }
 
