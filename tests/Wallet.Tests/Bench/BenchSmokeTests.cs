@@ -18,7 +18,7 @@ public sealed class BenchSmokeTests(ITestOutputHelper output)
         Assert.Equal(0, exitCode);
         Assert.Contains("Ledger verify: ok", text, StringComparison.Ordinal);
         Assert.Contains("All invariants hold.", text, StringComparison.Ordinal);
-        foreach (var workload in (string[])["uniform", "hot", "read", "mixed", "authorize"])
+        foreach (var workload in (string[])["uniform", "hot", "hot-destination", "deposit-spend", "read", "mixed", "authorize"])
         {
             foreach (var path in (string[])["baseline", "client", "http"])
             {
