@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using Wallet.Tests.Infrastructure;
 
 namespace Wallet.Tests.Crash;
@@ -77,12 +76,7 @@ internal sealed class SiloProcess : IDisposable
         Launch("Wallet.Api.dll", "src/Api", name, connectionString, port, environment, logFile);
 
     /// <summary>A loopback TCP port nobody listens on now.</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => FreePorts.Next();
 
     private static SiloProcess Launch(
         string assembly, string project, string name, string connectionString, int port, IReadOnlyDictionary<string, string> environment, string? logFile)
