@@ -35,7 +35,7 @@ internal sealed class CardGrain(
     private readonly TimeZoneInfo _zone = TimeZoneInfo.FindSystemTimeZoneById(options.Value.SpendingTimeZone);
 
     // Authorizations being decided, by Idempotency-Key: a retry meanwhile shares the first one's answer.
-    private readonly Dictionary<string, (string RequestHash, TaskCompletionSource<AuthorizationResult> Outcome)> _inFlight = new(StringComparer.Ordinal);
+    private readonly InFlightRequests _inFlight = new();
 
     public Task<CardResult> Create(CreateCard command) => Turn(() => CreateTurn(command));
 
@@ -176,11 +176,12 @@ internal sealed class CardGrain(
             return new AuthorizationResult(null, NotFound().Failure, null);
         }
 
-        if (command.Idempotency is { } idempotency && _inFlight.TryGetValue(idempotency.Key, out var first))
+        switch (_inFlight.Match(command.Idempotency))
         {
-            return first.RequestHash == idempotency.RequestHash
-                ? (await WhenDurable(first.Outcome.Task)) with { Replayed = true }
-                : new AuthorizationResult(null, new LedgerFailure(LedgerErrors.IdempotencyKeyReused, "the Idempotency-Key was used with a different request"), null);
+            case { Reused: { } reused }:
+                return new AuthorizationResult(null, reused, null);
+            case { Outcome: { } first }:
+                return ((AuthorizationResult)await WhenDurable(first)) with { Replayed = true };
         }
 
         var currency = State.Currency;
@@ -198,13 +199,7 @@ internal sealed class CardGrain(
 
         var limitRefusal = await LimitRefusalAsync(State.Limits, amount, command.CreatedAt);
         var decision = Decide(command, amount, category, await fraudRules.GetRulesAsync(State.TenantId, CancellationToken.None), limitRefusal);
-        var inFlight = command.Idempotency is null ? null : new TaskCompletionSource<AuthorizationResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (inFlight is not null)
-        {
-            _inFlight[command.Idempotency!.Key] = (command.Idempotency.RequestHash, inFlight);
-        }
-
-        try
+        return await _inFlight.RunAsync(command.Idempotency, async () =>
         {
             var result = decision.Failure is null ? await ApproveAsync(command, decision) : await DeclineAsync(command, decision);
             if (result.Authorization is { } decided)
@@ -212,21 +207,8 @@ internal sealed class CardGrain(
                 metrics.RecordAuthorization(decided.Decline?.Code, decided.Review, decision.FraudRules);
             }
 
-            inFlight?.SetResult(result);
             return result;
-        }
-        catch (Exception exception)
-        {
-            inFlight?.SetException(exception);
-            throw;
-        }
-        finally
-        {
-            if (command.Idempotency is not null)
-            {
-                _inFlight.Remove(command.Idempotency.Key);
-            }
-        }
+        });
     }
 
     public Task<AuthorizationResult> Act(AuthorizationCommand command) => Turn(() => ActTurn(command));

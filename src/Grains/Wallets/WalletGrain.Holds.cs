@@ -200,17 +200,15 @@ internal sealed partial class WalletGrain
             return Task.FromResult(HoldResult.Fail(LedgerErrors.ValidationFailed, "holds are placed on user wallets, not on system accounts"));
         }
 
-        if (idempotency is null || !_inFlight.TryGetValue(idempotency.Key, out var first))
+        return _inFlight.Match(idempotency) switch
         {
-            return null;
-        }
-
-        return first.RequestHash == idempotency.RequestHash
-            ? ReplayAsync(first)
-            : Task.FromResult(HoldResult.Fail(LedgerErrors.IdempotencyKeyReused, KeyReusedDetail));
+            { Reused: { } reused } => Task.FromResult(new HoldResult(null, null, reused)),
+            { Outcome: { } first } => ReplayAsync(first),
+            _ => null,
+        };
     }
 
-    private async Task<HoldResult> ReplayAsync(InFlight first) => ((HoldResult)await WhenDurable(first.Outcome.Task)) with { Replayed = true };
+    private async Task<HoldResult> ReplayAsync(Task<object> first) => ((HoldResult)await WhenDurable(first)) with { Replayed = true };
 
     /// <summary>The open hold and the amount to move: <paramref name="amountText"/>, or all it holds when null.</summary>
     private (HoldState? Hold, long Amount, LedgerFailure? Failure) OpenHold(string holdId, string? amountText)

@@ -29,7 +29,6 @@ internal sealed partial class WalletGrain(
     ILogger<WalletGrain> logger) : LedgerGrain<WalletState>, IWalletGrain
 {
     // Another request committed this Idempotency-Key first; the API replays its answer instead.
-    private const string KeyReusedDetail = "the Idempotency-Key was used with a different request";
 
     private static readonly LedgerFailure KeyTaken = new(LedgerErrors.IdempotencyKeyExists, "the Idempotency-Key was used by another request");
 
@@ -38,7 +37,7 @@ internal sealed partial class WalletGrain(
 
     // Commands being committed, by Idempotency-Key: a retry that arrives meanwhile waits for
     // the first one's outcome instead of racing it to the database.
-    private readonly Dictionary<string, InFlight> _inFlight = new(StringComparer.Ordinal);
+    private readonly InFlightRequests _inFlight = new();
     private Task? _creditNotice;
 
     // A read takes no turn unless the state must be read again first (see StateTrusted).
@@ -128,11 +127,12 @@ internal sealed partial class WalletGrain(
             return new TransferResult(null, WalletNotFound().Failure);
         }
 
-        if (command.Idempotency is { } idempotency && _inFlight.TryGetValue(idempotency.Key, out var first))
+        switch (_inFlight.Match(command.Idempotency))
         {
-            return first.RequestHash == idempotency.RequestHash
-                ? ((TransferResult)await WhenDurable(first.Outcome.Task)) with { Replayed = true }
-                : TransferResult.Fail(LedgerErrors.IdempotencyKeyReused, KeyReusedDetail);
+            case { Reused: { } reused }:
+                return new TransferResult(null, reused);
+            case { Outcome: { } first }:
+                return ((TransferResult)await WhenDurable(first)) with { Replayed = true };
         }
 
         var staging = WalletRules.Stage(State, command);
@@ -177,8 +177,7 @@ internal sealed partial class WalletGrain(
     private async Task<TResult> CommitAsync<TResult>(LedgerItem item, IdempotencyRequest? idempotency, Func<TransferCommitOutcome, TResult> answer)
         where TResult : class
     {
-        var inFlight = idempotency is null ? null : _inFlight[idempotency.Key] = new InFlight(idempotency.RequestHash);
-        try
+        return await _inFlight.RunAsync(idempotency, async () =>
         {
             var result = answer(await WhenDurable(committer, item));
             if (_creditNotice is { IsCompleted: false } notice)
@@ -188,21 +187,8 @@ internal sealed partial class WalletGrain(
             }
 
             _creditNotice = null;
-            inFlight?.Outcome.SetResult(result);
             return result;
-        }
-        catch (Exception exception)
-        {
-            inFlight?.Outcome.SetException(exception);
-            throw;
-        }
-        finally
-        {
-            if (idempotency is not null)
-            {
-                _inFlight.Remove(idempotency.Key);
-            }
-        }
+        });
     }
 
     private T Credited<T>(string destinationId, long amount, TransferCommitOutcome outcome, T result)
@@ -259,10 +245,4 @@ internal sealed partial class WalletGrain(
     [LoggerMessage(Level = LogLevel.Information, Message = "Created the system accounts of tenant {TenantId} in {Currency}")]
     private static partial void LogSystemAccountsCreated(ILogger logger, string tenantId, string currency);
 
-    private sealed class InFlight(string requestHash)
-    {
-        public string RequestHash { get; } = requestHash;
-
-        public TaskCompletionSource<object> Outcome { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
 }
