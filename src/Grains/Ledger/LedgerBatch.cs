@@ -314,18 +314,11 @@ internal sealed class LedgerBatch
             return TransferCommitOutcome.Rejected(LedgerErrors.CurrencyMismatch, $"wallet {wallet.Id} holds {wallet.Currency}, not {currency}");
         }
 
-        if (wallet.Status != WalletStatuses.Active)
-        {
-            return wallet.Status == WalletStatuses.Frozen
-                ? TransferCommitOutcome.Rejected(LedgerErrors.WalletFrozen, $"wallet {wallet.Id} is frozen; debits are refused")
-                : TransferCommitOutcome.Rejected(LedgerErrors.WalletClosed, $"wallet {wallet.Id} is closed");
-        }
-
-        return !wallet.MayGoNegative && amount > wallet.Available
-            ? TransferCommitOutcome.Rejected(LedgerErrors.InsufficientFunds,
-                $"wallet {wallet.Id} has {Amount.Format(wallet.Available, wallet.Scale)} {wallet.Currency} available; {Amount.Format(amount, wallet.Scale)} requested")
-            : null;
+        return Refused(DebitRule.Check(wallet.Id, wallet.Status, wallet.MayGoNegative, wallet.Available, amount, wallet.Currency, wallet.Scale));
     }
+
+    private static TransferCommitOutcome? Refused(LedgerFailure? failure) =>
+        failure is null ? null : TransferCommitOutcome.Rejected(failure.Code, failure.Detail);
 
     private TransferCommitOutcome Record(AuthorizationRecord record)
     {
@@ -356,11 +349,10 @@ internal sealed class LedgerBatch
                 $"wallet {SystemAccounts.Display(mismatched.Id)} holds {mismatched.Currency}, not {item.Currency}");
         }
 
-        if (source.Status != WalletStatuses.Active)
+        var debit = DebitRule.Check(source.Id, source.Status, source.MayGoNegative, source.Available, item.Amount, source.Currency, source.Scale);
+        if (debit is { Code: not LedgerErrors.InsufficientFunds })
         {
-            return source.Status == WalletStatuses.Frozen
-                ? TransferCommitOutcome.Rejected(LedgerErrors.WalletFrozen, $"wallet {SystemAccounts.Display(source.Id)} is frozen; debits are refused")
-                : TransferCommitOutcome.Rejected(LedgerErrors.WalletClosed, $"wallet {SystemAccounts.Display(source.Id)} is closed");
+            return Refused(debit);
         }
 
         if (destination.Status == WalletStatuses.Closed)
@@ -368,11 +360,9 @@ internal sealed class LedgerBatch
             return TransferCommitOutcome.Rejected(LedgerErrors.WalletClosed, $"wallet {SystemAccounts.Display(destination.Id)} is closed");
         }
 
-        var available = source.Available;
-        if (!source.MayGoNegative && item.Amount > available)
+        if (debit is not null)
         {
-            return TransferCommitOutcome.Rejected(LedgerErrors.InsufficientFunds,
-                $"wallet {SystemAccounts.Display(source.Id)} has {Amount.Format(available, source.Scale)} {source.Currency} available; {Amount.Format(item.Amount, source.Scale)} requested");
+            return Refused(debit);
         }
 
         if (destination.Balance > BalanceMagnitudeMax - item.Amount || source.Balance < item.Amount - BalanceMagnitudeMax)

@@ -51,15 +51,7 @@ internal sealed class WalletState
     public bool IsVisibleTo(string tenantId) => Exists && TenantId == tenantId;
 
     /// <summary>Checks a debit against status and funds; null when it may be staged.</summary>
-    public LedgerFailure? CheckDebit(long amount) => Status switch
-    {
-        WalletStatuses.Closed => new LedgerFailure(LedgerErrors.WalletClosed, $"wallet {Display} is closed"),
-        WalletStatuses.Frozen => new LedgerFailure(LedgerErrors.WalletFrozen, $"wallet {Display} is frozen; debits are refused"),
-        _ when !MayGoNegative && amount > Available => new LedgerFailure(
-            LedgerErrors.InsufficientFunds,
-            $"wallet {Display} has {Format(Available)} {Currency.Code} available; {Format(amount)} requested"),
-        _ => null,
-    };
+    public LedgerFailure? CheckDebit(long amount) => DebitRule.Check(Id, Status, MayGoNegative, Available, amount, Currency.Code, Currency.Scale);
 
     public long Available => Balance - Pending + OverdraftLimit;
 
