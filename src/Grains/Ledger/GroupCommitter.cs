@@ -60,11 +60,12 @@ internal sealed partial class GroupCommitter<TItem, TOutcome> : IAsyncDisposable
     private readonly ICommitHandler<TItem, TOutcome> _handler;
     private readonly int _batchSizeMax;
     private readonly int _concurrencyMax;
-    private readonly LedgerMetrics _metrics;
+    private readonly LedgerMetrics? _metrics;
     private readonly ILogger _logger;
     private readonly Task _loop;
 
-    public GroupCommitter(ICommitHandler<TItem, TOutcome> handler, GroupCommitOptions options, LedgerMetrics metrics, ILogger<GroupCommitter<TItem, TOutcome>> logger)
+    /// <param name="metrics">Where its batches are counted (the ledger's <c>wallet.commit.*</c>); null for a committer whose batches are not the ledger's.</param>
+    public GroupCommitter(ICommitHandler<TItem, TOutcome> handler, GroupCommitOptions options, LedgerMetrics? metrics, ILogger<GroupCommitter<TItem, TOutcome>> logger)
     {
         _handler = handler;
         _batchSizeMax = options.CommitBatchSizeMax > 0
@@ -147,7 +148,7 @@ internal sealed partial class GroupCommitter<TItem, TOutcome> : IAsyncDisposable
         }
         catch (Exception exception)
         {
-            _metrics.RecordCommit(batch.Count, System.Diagnostics.Stopwatch.GetElapsedTime(started), failed: true);
+            _metrics?.RecordCommit(batch.Count, System.Diagnostics.Stopwatch.GetElapsedTime(started), failed: true);
             LogBatchFailed(_logger, exception, batch.Count);
             // The commit's own outcome may be unknown (the connection broke during COMMIT): the turns
             // fail as retryable, and an Idempotency-Key makes the retry find what did commit.
@@ -166,7 +167,7 @@ internal sealed partial class GroupCommitter<TItem, TOutcome> : IAsyncDisposable
         }
 
         var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
-        _metrics.RecordCommit(batch.Count, elapsed, failed: false);
+        _metrics?.RecordCommit(batch.Count, elapsed, failed: false);
         if (elapsed.TotalMilliseconds > SlowBatchMs)
         {
             LogSlowBatch(_logger, batch.Count, elapsed.TotalMilliseconds);

@@ -7,20 +7,20 @@ CREATE TABLE transactional_states (
     state_key          text PRIMARY KEY,
     etag               bigint NOT NULL,
     committed_sequence bigint NOT NULL,
-    committed_state    jsonb NOT NULL,
+    committed_state    bytea NOT NULL,
     metadata           bytea NOT NULL,
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
 
 -- time_stamp is the transaction's logical time in .NET ticks (UTC): Orleans compares it to the tick,
--- finer than timestamptz. transaction_manager and metadata are Orleans' own serialization of what
--- they hold (participants are grain references).
+-- finer than timestamptz. States, metadata and transaction_manager are Orleans' own serialization
+-- (the state's type declares what it keeps; participants are grain references).
 CREATE TABLE transactional_prepares (
     state_key           text NOT NULL REFERENCES transactional_states ON DELETE CASCADE,
     sequence_id         bigint NOT NULL,
     transaction_id      text NOT NULL,
     time_stamp          bigint NOT NULL,
     transaction_manager bytea NOT NULL,
-    state               jsonb NOT NULL,
+    state               bytea NOT NULL,
     PRIMARY KEY (state_key, sequence_id)
 );

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Npgsql;
 using Orleans.Serialization;
 using Orleans.Storage;
@@ -20,19 +19,19 @@ namespace Wallet.Grains.Transactions;
 /// and advances it, also when nothing else changes, so a stale writer (a duplicate activation, an
 /// instance that missed a write) is refused with <see cref="InconsistentStateException"/> and
 /// changes nothing. The committed state is kept as its own copy, so the prepared states at or below
-/// the committed sequence go.
+/// the committed sequence go. States, metadata and participants are written with Orleans' own
+/// serializer, which keeps whatever the state's type declares for the wire.
 /// </remarks>
 internal sealed class PostgresTransactionalStateStorage<TState>(
     string stateKey,
     NpgsqlDataSource dataSource,
     GroupCommitter<StateWrite, StateWriteOutcome> committer,
-    Serializer serializer,
-    JsonSerializerOptions json) : ITransactionalStateStorage<TState>, IStagingOwner
+    Serializer serializer) : ITransactionalStateStorage<TState>, IStagingOwner
     where TState : class, new()
 {
     private const string Select = """
-        SELECT s.etag, s.committed_sequence, s.committed_state::text, s.metadata,
-               p.sequence_id, p.transaction_id, p.time_stamp, p.transaction_manager, p.state::text
+        SELECT s.etag, s.committed_sequence, s.committed_state, s.metadata,
+               p.sequence_id, p.transaction_id, p.time_stamp, p.transaction_manager, p.state
         FROM transactional_states s
         LEFT JOIN transactional_prepares p ON p.state_key = s.state_key AND p.sequence_id > s.committed_sequence
         WHERE s.state_key = @key
@@ -52,6 +51,8 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
         // One statement, one snapshot: the committed state and the prepared states above it agree.
         await using var command = dataSource.CreateCommand(Select);
         command.Parameters.AddWithValue("key", stateKey);
+        // Until this load has read everything, nothing this instance holds may plan a write.
+        _requiresLoad = true;
         await using var reader = await command.ExecuteReaderAsync();
         _prepared.Clear();
         if (!await reader.ReadAsync())
@@ -62,9 +63,8 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
 
         var etag = reader.GetInt64(0);
         var committedSequence = reader.GetInt64(1);
-        var committed = committedSequence == 0 ? new TState() : JsonSerializer.Deserialize<TState>(reader.GetString(2), json)!;
-        var metadata = serializer.Deserialize<TransactionalStateMetaData>(reader.GetFieldValue<byte[]>(3))
-            ?? throw new InvalidOperationException($"Transactional state {stateKey} has no metadata.");
+        var committed = committedSequence == 0 ? new TState() : Deserialize<TState>(reader.GetFieldValue<byte[]>(2));
+        var metadata = Deserialize<TransactionalStateMetaData>(reader.GetFieldValue<byte[]>(3));
         do
         {
             if (!reader.IsDBNull(4))
@@ -76,7 +76,7 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
                     TransactionId = reader.GetString(5),
                     TimeStamp = new DateTime(reader.GetInt64(6), DateTimeKind.Utc),
                     TransactionManager = serializer.Deserialize<ParticipantId>(reader.GetFieldValue<byte[]>(7)),
-                    State = JsonSerializer.Deserialize<TState>(reader.GetString(8), json)!,
+                    State = Deserialize<TState>(reader.GetFieldValue<byte[]>(8)),
                 };
             }
         }
@@ -165,7 +165,7 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
             written.Add(state);
         }
 
-        string? committedJson = null;
+        byte[]? committedBytes = null;
         if (commitUpTo is { } upTo && upTo > committedSequence)
         {
             if (!states.TryGetValue(upTo, out var committing))
@@ -173,27 +173,30 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
                 throw new InvalidOperationException($"Transactional state {stateKey} has no prepared state {upTo} to commit.");
             }
 
-            committedJson = JsonSerializer.Serialize(committing.State, json);
+            committedBytes = serializer.SerializeToArray(committing.State);
             committedSequence = upTo;
         }
 
         var remaining = states.Values.Where(s => s.SequenceId > committedSequence).ToList();
         var rows = written.Where(s => s.SequenceId > committedSequence)
             .Select(s => new PreparedRow(s.SequenceId, s.TransactionId, s.TimeStamp.Ticks,
-                serializer.SerializeToArray(s.TransactionManager), JsonSerializer.Serialize(s.State, json)))
+                serializer.SerializeToArray(s.TransactionManager), serializer.SerializeToArray(s.State)))
             .ToList();
         var write = new StateWrite(
             stateKey,
             _etag,
             (_etag ?? 0) + 1,
             committedSequence,
-            committedJson,
+            committedBytes,
             serializer.SerializeToArray(metadata),
             DropUpTo: committedSequence > _committedSequence ? committedSequence : null,
             DropAbove: abortAfter,
             rows);
         return (write, remaining);
     }
+
+    private T Deserialize<T>(byte[] bytes) =>
+        serializer.Deserialize<T>(bytes) ?? throw new InvalidOperationException($"Transactional state {stateKey} holds an empty {typeof(T).Name}.");
 
     private static string? Format(long? etag) => etag?.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }

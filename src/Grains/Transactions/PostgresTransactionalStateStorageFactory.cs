@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -15,12 +14,9 @@ namespace Wallet.Grains.Transactions;
 internal sealed class PostgresTransactionalStateStorageFactory(
     NpgsqlDataSource dataSource, GroupCommitter<StateWrite, StateWriteOutcome> committer, Serializer serializer) : ITransactionalStateStorageFactory
 {
-    /// <summary>States are stored as the public API writes JSON: snake_case, readable beside the ledger's rows.</summary>
-    private static readonly JsonSerializerOptions Json = WalletJson.Options;
-
     public ITransactionalStateStorage<TState> Create<TState>(string stateName, IGrainContext context)
         where TState : class, new() =>
-        new PostgresTransactionalStateStorage<TState>(KeyOf(context.GrainId, stateName), dataSource, committer, serializer, Json);
+        new PostgresTransactionalStateStorage<TState>(KeyOf(context.GrainId, stateName), dataSource, committer, serializer);
 
     public static string KeyOf(GrainId grain, string stateName) => $"{grain}/{stateName}";
 }
@@ -38,10 +34,12 @@ public static class TransactionalStorageServiceCollectionExtensions
     public static IServiceCollection AddWalletTransactionalStorage(this IServiceCollection services)
     {
         services.TryAddSingleton<TransactionalStateWriter>();
+        // Its batches take the ledger's GroupCommit settings but are not counted as the ledger's
+        // commits (wallet.commit.*): until the money path writes through it, they move no money.
         services.TryAddSingleton(sp => new GroupCommitter<StateWrite, StateWriteOutcome>(
             sp.GetRequiredService<TransactionalStateWriter>(),
             sp.GetRequiredService<IOptions<GroupCommitOptions>>().Value,
-            sp.GetRequiredService<LedgerMetrics>(),
+            metrics: null,
             sp.GetRequiredService<ILogger<GroupCommitter<StateWrite, StateWriteOutcome>>>()));
         services.AddKeyedSingleton<ITransactionalStateStorageFactory>(StorageName, (sp, _) => new PostgresTransactionalStateStorageFactory(
             sp.GetRequiredService<NpgsqlDataSource>(),

@@ -5,12 +5,12 @@ using static Wallet.Grains.Storage.SqlBatch;
 namespace Wallet.Grains.Transactions;
 
 /// <summary>A state prepared under its sequence number, as it is written.</summary>
-internal sealed record PreparedRow(long SequenceId, string TransactionId, long TimeStampTicks, byte[] TransactionManager, string StateJson);
+internal sealed record PreparedRow(long SequenceId, string TransactionId, long TimeStampTicks, byte[] TransactionManager, byte[] State);
 
 /// <summary>
 /// One <c>Store</c> of one transactional state, planned by its storage: the version it expects
 /// (null: the state has never been written), the row as it must be after the write, and which
-/// prepared states go. <see cref="CommittedStateJson"/> is null when the committed state stays.
+/// prepared states go. <see cref="CommittedState"/> is null when the committed state stays.
 /// Prepared states at or below <see cref="DropUpTo"/> and above <see cref="DropAbove"/> are removed
 /// before <see cref="Prepared"/> are written.
 /// </summary>
@@ -19,7 +19,7 @@ internal sealed record StateWrite(
     long? ExpectedEtag,
     long Etag,
     long CommittedSequence,
-    string? CommittedStateJson,
+    byte[]? CommittedState,
     byte[] Metadata,
     long? DropUpTo,
     long? DropAbove,
@@ -42,8 +42,8 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : IC
     private const string Update = """
         UPDATE transactional_states s
         SET etag = w.etag, committed_sequence = w.committed_sequence,
-            committed_state = coalesce(w.committed_state::jsonb, s.committed_state), metadata = w.metadata, updated_at = now()
-        FROM unnest(@keys::text[], @expected::bigint[], @etags::bigint[], @sequences::bigint[], @states::text[], @metadata::bytea[])
+            committed_state = coalesce(w.committed_state, s.committed_state), metadata = w.metadata, updated_at = now()
+        FROM unnest(@keys::text[], @expected::bigint[], @etags::bigint[], @sequences::bigint[], @states::bytea[], @metadata::bytea[])
              AS w(state_key, expected, etag, committed_sequence, committed_state, metadata)
         WHERE s.state_key = w.state_key AND s.etag = w.expected
         RETURNING s.state_key
@@ -51,8 +51,8 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : IC
 
     private const string Insert = """
         INSERT INTO transactional_states (state_key, etag, committed_sequence, committed_state, metadata)
-        SELECT state_key, etag, committed_sequence, coalesce(committed_state::jsonb, '{}'), metadata
-        FROM unnest(@keys::text[], @etags::bigint[], @sequences::bigint[], @states::text[], @metadata::bytea[])
+        SELECT state_key, etag, committed_sequence, coalesce(committed_state, ''::bytea), metadata
+        FROM unnest(@keys::text[], @etags::bigint[], @sequences::bigint[], @states::bytea[], @metadata::bytea[])
              AS w(state_key, etag, committed_sequence, committed_state, metadata)
         ON CONFLICT (state_key) DO NOTHING
         RETURNING state_key
@@ -66,8 +66,8 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : IC
 
     private const string UpsertPrepared = """
         INSERT INTO transactional_prepares (state_key, sequence_id, transaction_id, time_stamp, transaction_manager, state)
-        SELECT state_key, sequence_id, transaction_id, time_stamp, transaction_manager, state::jsonb
-        FROM unnest(@keys::text[], @sequences::bigint[], @transactions::text[], @stamps::bigint[], @managers::bytea[], @states::text[])
+        SELECT state_key, sequence_id, transaction_id, time_stamp, transaction_manager, state
+        FROM unnest(@keys::text[], @sequences::bigint[], @transactions::text[], @stamps::bigint[], @managers::bytea[], @states::bytea[])
              AS p(state_key, sequence_id, transaction_id, time_stamp, transaction_manager, state)
         ON CONFLICT (state_key, sequence_id) DO UPDATE
         SET transaction_id = excluded.transaction_id, time_stamp = excluded.time_stamp,
@@ -88,7 +88,9 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : IC
             }
         }
 
-        // Rows in one order everywhere, so two silos' transactions touching the same states cannot deadlock.
+        // Rows in one order, which keeps most lock waits between two silos' batches (only duplicate
+        // activations write the same state from two silos) from turning into deadlocks; PostgreSQL
+        // breaks any that remains, and that batch fails and is retried like any failed store.
         var writes = firsts.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => items[f.Value]).ToList();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -132,7 +134,7 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : IC
                 ("expected", existing.Select(w => w.ExpectedEtag!.Value).ToArray()),
                 ("etags", existing.Select(w => w.Etag).ToArray()),
                 ("sequences", existing.Select(w => w.CommittedSequence).ToArray()),
-                ("states", existing.Select(w => w.CommittedStateJson).ToArray()),
+                ("states", existing.Select(w => w.CommittedState).ToArray()),
                 ("metadata", existing.Select(w => w.Metadata).ToArray())));
         }
 
@@ -142,7 +144,7 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : IC
                 ("keys", fresh.Select(w => w.StateKey).ToArray()),
                 ("etags", fresh.Select(w => w.Etag).ToArray()),
                 ("sequences", fresh.Select(w => w.CommittedSequence).ToArray()),
-                ("states", fresh.Select(w => w.CommittedStateJson).ToArray()),
+                ("states", fresh.Select(w => w.CommittedState).ToArray()),
                 ("metadata", fresh.Select(w => w.Metadata).ToArray())));
         }
 
@@ -180,7 +182,7 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : IC
                 ("transactions", rows.Select(r => r.Row.TransactionId).ToArray()),
                 ("stamps", rows.Select(r => r.Row.TimeStampTicks).ToArray()),
                 ("managers", rows.Select(r => r.Row.TransactionManager).ToArray()),
-                ("states", rows.Select(r => r.Row.StateJson).ToArray())));
+                ("states", rows.Select(r => r.Row.State).ToArray())));
         }
     }
 }

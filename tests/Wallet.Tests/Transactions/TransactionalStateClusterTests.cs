@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Orleans;
+using Orleans.Serialization;
 using Orleans.TestingHost;
 using Orleans.Transactions;
 using Wallet.Tests.Cluster;
@@ -76,8 +77,9 @@ public sealed class TransactionalStateClusterTests : IAsyncLifetime
     {
         await using var connection = new NpgsqlConnection(_connectionString);
         await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT (committed_state->>'balance')::bigint FROM transactional_states WHERE state_key = @key", connection);
+        await using var command = new NpgsqlCommand("SELECT committed_state FROM transactional_states WHERE state_key = @key", connection);
         command.Parameters.AddWithValue("key", $"{account.GetGrainId()}/account");
-        return (long)(await command.ExecuteScalarAsync())!;
+        var bytes = (byte[])(await command.ExecuteScalarAsync())!;
+        return Cluster.GetSiloServiceProvider().GetRequiredService<Serializer>().Deserialize<TransactionalAccount>(bytes)!.Balance;
     }
 }

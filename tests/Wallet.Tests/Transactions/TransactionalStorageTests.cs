@@ -402,10 +402,13 @@ public sealed class TransactionalStorageTests(TransactionalStorageTests.Fixture 
             WriteParticipants = [.. Enumerable.Range(0, size).Select(i => new ParticipantId($"p{i}", null!, ParticipantId.Role.Resource))],
         });
 
+    [GenerateSerializer]
     public sealed class Account
     {
+        [Id(0)]
         public long Balance { get; set; }
 
+        [Id(1)]
         public string Owner { get; set; } = "";
     }
 
@@ -430,7 +433,7 @@ public sealed class TransactionalStorageTests(TransactionalStorageTests.Fixture 
         internal PostgresTransactionalStateStorage<Account> Create(string? key = null)
         {
             var silo = _cluster!.GetSiloServiceProvider();
-            return new(key ?? NewKey(), silo.GetRequiredService<NpgsqlDataSource>(), _committer!, silo.GetRequiredService<Serializer>(), WalletJson.Options);
+            return new(key ?? NewKey(), silo.GetRequiredService<NpgsqlDataSource>(), _committer!, silo.GetRequiredService<Serializer>());
         }
 
         public async Task InitializeAsync()
@@ -440,7 +443,7 @@ public sealed class TransactionalStorageTests(TransactionalStorageTests.Fixture 
             _committer = new GroupCommitter<StateWrite, StateWriteOutcome>(
                 new CountingWriter(new TransactionalStateWriter(silo.GetRequiredService<NpgsqlDataSource>()), () => Interlocked.Increment(ref _batches)),
                 new GroupCommitOptions(),
-                silo.GetRequiredService<LedgerMetrics>(),
+                metrics: null,
                 NullLogger<GroupCommitter<StateWrite, StateWriteOutcome>>.Instance);
         }
 
