@@ -39,6 +39,18 @@ public sealed class ThroughputTests
         Assert.Null(effect.RecoverySeconds);
     }
 
+    /// <summary>A second at full rate right after the kill, then a stall: the recovery is after the stall.</summary>
+    [Fact]
+    public void Effect_ARecoveryMustHoldThroughTheNextSecond()
+    {
+        double[] acknowledgements = [.. Rate(0, 6, 100), .. Rate(8, 20, 100)];
+
+        var effect = Throughput.Effect(acknowledgements, 5, 20, faultFreePerSecond: 100);
+
+        // [7.8, 8.8) is the first window at 80/s whose next second holds it too: 3.8 s after the kill at 5.
+        Assert.InRange(effect.RecoverySeconds!.Value, 3.75, 3.85);
+    }
+
     private static IEnumerable<double> Rate(double from, double to, int perSecond) =>
         Enumerable.Range(0, (int)((to - from) * perSecond)).Select(i => from + ((i + 0.5) / perSecond));
 }

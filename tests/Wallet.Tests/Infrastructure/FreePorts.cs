@@ -20,12 +20,12 @@ public static class FreePorts
 
     public static int Next()
     {
-        var below = EphemeralRangeStart();
+        var (low, high) = OutsideEphemeralRange();
         lock (Gate)
         {
             for (var attempt = 0; attempt < AttemptsMax; attempt++)
             {
-                var port = Random.Shared.Next(LowestPort, below);
+                var port = Random.Shared.Next(low, high);
                 if (!HandedOut.Contains(port) && IsFree(port))
                 {
                     HandedOut.Add(port);
@@ -34,7 +34,7 @@ public static class FreePorts
             }
         }
 
-        throw new InvalidOperationException($"no free loopback port between {LowestPort} and {below}");
+        throw new InvalidOperationException($"no free loopback port between {low} and {high}");
     }
 
     private static bool IsFree(int port)
@@ -51,18 +51,35 @@ public static class FreePorts
         }
     }
 
-    // Linux's "low high" range of local ports it picks for outgoing connections; 32768 when unknown.
-    private static int EphemeralRangeStart()
+    /// <summary>
+    /// Ports [low, high) the kernel never picks for an outgoing connection: below its ephemeral range
+    /// (Linux's "low high" in ip_local_port_range, 32768-60999 by default), or above it when the range
+    /// starts too low to leave room below.
+    /// </summary>
+    private static (int Low, int High) OutsideEphemeralRange()
     {
-        const int DefaultStart = 32_768;
+        const int SpanMin = 1_000;
+        var (start, end) = (32_768, 60_999);
         try
         {
-            var range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries);
-            return int.TryParse(range[0], NumberStyles.None, CultureInfo.InvariantCulture, out var start) && start > LowestPort + 1_000 ? start : DefaultStart;
+            var range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range")
+                .Split((char[])['\t', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries)
+                .Select(part => int.Parse(part, NumberStyles.None, CultureInfo.InvariantCulture))
+                .ToArray();
+            (start, end) = (range[0], range[1]);
         }
-        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or IndexOutOfRangeException)
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
         {
-            return DefaultStart;
+            // Not Linux, or unreadable: the default range.
         }
+
+        if (start - LowestPort >= SpanMin)
+        {
+            return (LowestPort, start);
+        }
+
+        return 65_535 - end >= SpanMin
+            ? (end + 1, 65_536)
+            : throw new InvalidOperationException($"the ephemeral port range {start}-{end} leaves no room for fixed test ports");
     }
 }
