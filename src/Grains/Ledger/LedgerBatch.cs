@@ -137,6 +137,11 @@ internal sealed class LedgerBatch
                 continue;
             }
 
+            if (item.Idempotency is not null && item.Answer is null)
+            {
+                throw new ArgumentException($"A {item.GetType().Name} with an Idempotency-Key must carry the answer to store with it.", nameof(items));
+            }
+
             var outcome = item switch
             {
                 StagedTransfer transfer => batch.PlanTransfer(transfer, snapshot, acceptedReferences),
