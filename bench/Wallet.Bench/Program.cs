@@ -8,6 +8,7 @@ using Npgsql;
 using Orleans;
 using Orleans.Runtime;
 using Wallet.Bench;
+using Wallet.Grains;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Wallets;
 using Wallet.Silo.Hosting;
@@ -167,7 +168,7 @@ static async Task<MemoryResult> MeasureActivationsAsync(IServiceProvider service
     for (var start = 0; start < count; start += InFlight)
     {
         await Task.WhenAll(Enumerable.Range(start, Math.Min(InFlight, count - start))
-            .Select(i => client.GetGrain<IWalletGrain>(Seed.WalletId(i)).Get(Seed.TenantId)));
+            .Select(i => client.Wallet(Seed.WalletId(i)).Get(Seed.TenantId)));
     }
 
     var after = ResidentBytes();

@@ -86,7 +86,7 @@ public static class Seed
             {
                 var wallet = firstWallet + i;
                 var id = CardIds.NewCard();
-                var result = await client.GetGrain<ICardGrain>(id).Create(new CreateCard(
+                var result = await client.Card(id).Create(new CreateCard(
                     TenantId, WalletId(wallet), "BENCH CARDHOLDER", CardNumber(wallet), controls, null, null, LedgerTime.Truncate(DateTimeOffset.UtcNow)));
                 ids[i] = result.Failure is { } failure
                     ? throw new InvalidOperationException($"card on {WalletId(wallet)} refused: {failure.Code} {failure.Detail}")

@@ -61,7 +61,7 @@ public sealed class GrainClientTarget(IClusterClient client, IReadOnlyList<strin
         var command = new TransferCommand(
             Seed.TenantId, TransferIds.New(), source, destination, Amount.Format(amount, 2),
             null, null, null, null, new IdempotencyRequest(Guid.NewGuid().ToString("N"), "bench"), LedgerTime.Truncate(DateTimeOffset.UtcNow));
-        var result = await client.GetGrain<IWalletGrain>(grainId).Transfer(command);
+        var result = await client.Wallet(grainId).Transfer(command);
         return result.Failure switch
         {
             null => OpOutcome.Ok,
@@ -79,7 +79,7 @@ public sealed class GrainClientTarget(IClusterClient client, IReadOnlyList<strin
 
     public async Task<OpOutcome> ReadAsync(int wallet)
     {
-        var result = await client.GetGrain<IWalletGrain>(Seed.WalletId(wallet)).Get(Seed.TenantId);
+        var result = await client.Wallet(Seed.WalletId(wallet)).Get(Seed.TenantId);
         return result.Failure is null ? OpOutcome.Ok : OpOutcome.Error;
     }
 
@@ -87,7 +87,7 @@ public sealed class GrainClientTarget(IClusterClient client, IReadOnlyList<strin
     {
         var command = new AuthorizeCommand(Seed.TenantId, CardIds.NewAuthorization(), Amount.Format(amount, 2), Seed.MerchantName, Seed.MerchantCategory,
             null, null, null, LedgerTime.Truncate(DateTimeOffset.UtcNow));
-        var result = await client.GetGrain<ICardGrain>(cards[card]).Authorize(command);
+        var result = await client.Card(cards[card]).Authorize(command);
         return AuthorizationOutcomes.Of(result.Failure?.Code);
     }
 }

@@ -50,7 +50,7 @@ try
     var key = "sample-" + Guid.NewGuid().ToString("N");
     var transfer = NewTransfer(alice, bob, "25.00", new IdempotencyRequest(key, RequestHash(alice, bob, "25.00")));
     Print("transfer", await TransferAsync(transfer));
-    var retry = await client.GetGrain<IWalletGrain>(alice).Transfer(transfer);
+    var retry = await client.Wallet(alice).Transfer(transfer);
     if (retry.Failure?.Code != LedgerErrors.IdempotencyKeyExists && !retry.Replayed)
     {
         throw new InvalidOperationException($"the retry of {key} was not recognised: {retry.Failure?.Code ?? "applied again"}");
@@ -75,7 +75,7 @@ finally
 async Task<string> CreateWalletAsync(string ownerId)
 {
     var id = "wal_" + Guid.CreateVersion7().ToString("N");
-    var result = await client.GetGrain<IWalletGrain>(id).Create(new CreateWallet(TenantId, Currency, ownerId, null, null, null));
+    var result = await client.Wallet(id).Create(new CreateWallet(TenantId, Currency, ownerId, null, null, null));
     var wallet = result.Wallet ?? throw Failed($"create wallet for {ownerId}", result.Failure);
     Console.WriteLine($"wallet   {wallet.Id} ({ownerId}, {wallet.Currency})");
     return wallet.Id;
@@ -89,13 +89,13 @@ TransferCommand NewTransfer(string source, string destination, string amount, Id
 async Task<TransferView> TransferAsync(TransferCommand command)
 {
     var source = SystemAccounts.TryParseReference(command.Source, out var name) ? SystemAccounts.WalletId(TenantId, name, Currency) : command.Source;
-    var result = await client.GetGrain<IWalletGrain>(source).Transfer(command);
+    var result = await client.Wallet(source).Transfer(command);
     return result.Transfer ?? throw Failed($"transfer {command.Source} -> {command.Destination}", result.Failure);
 }
 
 async Task<BalanceView> PrintBalanceAsync(string ownerId, string walletId)
 {
-    var result = await client.GetGrain<IWalletGrain>(walletId).Get(TenantId);
+    var result = await client.Wallet(walletId).Get(TenantId);
     var balance = (result.Wallet ?? throw Failed($"read {walletId}", result.Failure)).Balance;
     Console.WriteLine($"balance  {walletId} ({ownerId}): posted {balance.Posted}, pending {balance.Pending}, available {balance.Available} {Currency}");
     return balance;

@@ -93,7 +93,7 @@ public static class AuthorizationEndpoints
 
             var command = new AuthorizeCommand(tenantId, CardIds.NewAuthorization(), amount!, merchant!, category!, country, description, idempotency,
                 LedgerTime.Truncate(clock.GetUtcNow()));
-            var result = await client.GetGrain<ICardGrain>(id).Authorize(command);
+            var result = await client.Card(id).Authorize(command);
             return ToResult(result, result.Authorization is { Approved: true } approved ? $"/v1/authorizations/{approved.Id}" : null);
         }, http.HttpContext.RequestAborted);
     }
@@ -168,7 +168,7 @@ public static class AuthorizationEndpoints
 
             var command = new AuthorizationCommand(tenantId, id, action, amount, final, TransferIds.New(), idempotency,
                 LedgerTime.Truncate(clock.GetUtcNow()));
-            return ToResult(await client.GetGrain<ICardGrain>(cardId).Act(command), location: null);
+            return ToResult(await client.Card(cardId).Act(command), location: null);
         }, http.HttpContext.RequestAborted);
     }
 

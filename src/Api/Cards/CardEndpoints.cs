@@ -91,7 +91,7 @@ public static class CardEndpoints
         return await Idempotency.RunAsync(store, tenantId, idempotency, async () =>
         {
             var id = CardIds.NewCard();
-            var result = await client.GetGrain<ICardGrain>(id).Create(command);
+            var result = await client.Card(id).Create(command);
             return ToResult(result, StatusCodes.Status201Created, $"/v1/cards/{id}");
         }, http.HttpContext.RequestAborted);
     }
@@ -157,7 +157,7 @@ public static class CardEndpoints
             }
 
             var command = new UpdateCard(tenantId, name, controls, metadata, idempotency, LedgerTime.Truncate(clock.GetUtcNow()));
-            return ToResult(await client.GetGrain<ICardGrain>(id).Update(command), StatusCodes.Status200OK, location: null);
+            return ToResult(await client.Card(id).Update(command), StatusCodes.Status200OK, location: null);
         }, http.HttpContext.RequestAborted);
     }
 
@@ -179,7 +179,7 @@ public static class CardEndpoints
             }
 
             var command = new ChangeCardStatus(tenantId, change, idempotency, LedgerTime.Truncate(clock.GetUtcNow()));
-            return ToResult(await client.GetGrain<ICardGrain>(id).ChangeStatus(command), StatusCodes.Status200OK, location: null);
+            return ToResult(await client.Card(id).ChangeStatus(command), StatusCodes.Status200OK, location: null);
         }, http.HttpContext.RequestAborted);
     }
 
@@ -218,7 +218,7 @@ public static class CardEndpoints
 
     internal static Task<CardResult> FindAsync(string id, ClaimsPrincipal user, IClusterClient client) =>
         CardIds.IsCardId(id)
-            ? client.GetGrain<ICardGrain>(id).Get(user.TenantId())
+            ? client.Card(id).Get(user.TenantId())
             : Task.FromResult(CardResult.Fail(LedgerErrors.CardNotFound, $"card {id} not found"));
 
     internal static ProblemHttpResult NotFound(string id) => Problems.Create(LedgerErrors.CardNotFound, $"card {id} not found");

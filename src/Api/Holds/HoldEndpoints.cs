@@ -81,7 +81,7 @@ public static class HoldEndpoints
             var now = LedgerTime.Truncate(clock.GetUtcNow());
             var expiresAt = now + (seconds is { } s ? TimeSpan.FromSeconds(s) : limits.DefaultExpiry);
             var command = new PlaceHold(tenantId, HoldIds.New(), amount!, destination, expiresAt, reference, metadata, idempotency, now);
-            var result = await client.GetGrain<IWalletGrain>(walletId!).PlaceHold(command);
+            var result = await client.Wallet(walletId!).PlaceHold(command);
             return Idempotency.Answer(result.Failure, () =>
                 JsonBodyResult.From(StatusCodes.Status201Created, result.Hold!, result.Replayed, $"/v1/holds/{result.Hold!.Id}"));
         }, http.HttpContext.RequestAborted);
@@ -114,7 +114,7 @@ public static class HoldEndpoints
         return await RunOnHoldAsync(id, http, user, holds, store, idempotency, async hold =>
         {
             var command = new CaptureHold(user.TenantId(), id, amount, final, TransferIds.New(), idempotency, LedgerTime.Truncate(clock.GetUtcNow()));
-            var result = await client.GetGrain<IWalletGrain>(hold.WalletId).CaptureHold(command);
+            var result = await client.Wallet(hold.WalletId).CaptureHold(command);
             return Idempotency.Answer(result.Failure, () =>
                 JsonBodyResult.From(StatusCodes.Status200OK, new CaptureView(result.Hold!, result.Transfer!), result.Replayed));
         });
@@ -132,7 +132,7 @@ public static class HoldEndpoints
         return await RunOnHoldAsync(id, http, user, holds, store, idempotency, async hold =>
         {
             var command = new ReleaseHold(user.TenantId(), id, HoldRelease.Void, null, idempotency, LedgerTime.Truncate(clock.GetUtcNow()));
-            var result = await client.GetGrain<IWalletGrain>(hold.WalletId).ReleaseHold(command);
+            var result = await client.Wallet(hold.WalletId).ReleaseHold(command);
             return Idempotency.Answer(result.Failure, () => JsonBodyResult.From(StatusCodes.Status200OK, result.Hold!, result.Replayed));
         });
     }

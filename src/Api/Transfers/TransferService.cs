@@ -61,7 +61,7 @@ public sealed class TransferService(IClusterClient client, IdempotencyStore stor
             return Problems.For(failure);
         }
 
-        var result = await client.GetGrain<IWalletGrain>(sourceKey!).Transfer(command);
+        var result = await client.Wallet(sourceKey!).Transfer(command);
         return Idempotency.Answer(result.Failure, () =>
             JsonBodyResult.From(StatusCodes.Status201Created, result.Transfer!, result.Replayed, $"/v1/transfers/{result.Transfer!.Id}"));
     }
@@ -81,7 +81,7 @@ public sealed class TransferService(IClusterClient client, IdempotencyStore stor
                 return (null, new LedgerFailure(LedgerErrors.ValidationFailed, "currency is required when both accounts are system accounts"));
             }
 
-            var destination = await client.GetGrain<IWalletGrain>(command.Destination).Get(command.TenantId);
+            var destination = await client.Wallet(command.Destination).Get(command.TenantId);
             if (destination.Failure is not null)
             {
                 return (null, destination.Failure);

@@ -81,7 +81,7 @@ public static class WalletEndpoints
         return await Idempotency.RunAsync(store, tenantId, idempotency, async () =>
         {
             var id = WalletIds.New();
-            var result = await client.GetGrain<IWalletGrain>(id).Create(command);
+            var result = await client.Wallet(id).Create(command);
             return ToResult(result, StatusCodes.Status201Created, $"/v1/wallets/{id}");
         }, http.HttpContext.RequestAborted);
     }
@@ -163,14 +163,14 @@ public static class WalletEndpoints
         var tenantId = user.TenantId();
         return await Idempotency.RunAsync(store, tenantId, idempotency, async () =>
         {
-            var result = await client.GetGrain<IWalletGrain>(id).ChangeStatus(new ChangeWalletStatus(tenantId, change, idempotency));
+            var result = await client.Wallet(id).ChangeStatus(new ChangeWalletStatus(tenantId, change, idempotency));
             return ToResult(result, StatusCodes.Status200OK, location: null);
         }, http.HttpContext.RequestAborted);
     }
 
     internal static Task<WalletResult> FindAsync(string id, ClaimsPrincipal user, IClusterClient client) =>
         WalletIds.IsWalletId(id)
-            ? client.GetGrain<IWalletGrain>(id).Get(user.TenantId())
+            ? client.Wallet(id).Get(user.TenantId())
             : Task.FromResult(WalletResult.Fail(LedgerErrors.WalletNotFound, $"wallet {id} not found"));
 
     private static IResult ToResult(WalletResult result, int statusCode, string? location) =>

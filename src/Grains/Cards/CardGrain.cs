@@ -20,6 +20,7 @@ namespace Wallet.Grains.Cards;
 /// waits for the wallet's hold; what runs after that adjusts counts and builds the reply.
 /// </remarks>
 [Reentrant]
+[GrainType(LedgerGrains.CardTypeName)]
 internal sealed class CardGrain(
     GroupCommitter<LedgerItem, TransferCommitOutcome> committer,
     CardStore cards,
@@ -51,7 +52,7 @@ internal sealed class CardGrain(
             return Gone(CardResult.Fail(LedgerErrors.CardNumberInvalid, invalid));
         }
 
-        var wallet = await GrainFactory.GetGrain<IWalletGrain>(command.WalletId).Get(command.TenantId);
+        var wallet = await GrainFactory.Wallet(command.WalletId).Get(command.TenantId);
         if (wallet.Failure is not null || wallet.Wallet!.Status == WalletStatuses.Closed)
         {
             return Gone(new CardResult(null, wallet.Failure ?? new LedgerFailure(LedgerErrors.WalletClosed, $"wallet {command.WalletId} is closed")));
@@ -228,7 +229,7 @@ internal sealed class CardGrain(
             return new AuthorizationResult(null, new LedgerFailure(LedgerErrors.AuthorizationClosed, $"authorization {authorization.Id} is {authorization.Status}"), null);
         }
 
-        var wallet = GrainFactory.GetGrain<IWalletGrain>(State.WalletId);
+        var wallet = GrainFactory.Wallet(State.WalletId);
         var holdId = authorization.HoldId!;
         HoldResult result;
         switch (command.Action)
@@ -331,7 +332,7 @@ internal sealed class CardGrain(
         {
             // The wallet decides the hold in its turn; this turn yields meanwhile, so the card's next
             // authorization is decided at once, against limits that count this one already.
-            result = await WhenDurable(GrainFactory.GetGrain<IWalletGrain>(State.WalletId).PlaceHold(hold));
+            result = await WhenDurable(GrainFactory.Wallet(State.WalletId).PlaceHold(hold));
         }
         catch
         {

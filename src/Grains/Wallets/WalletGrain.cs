@@ -20,6 +20,7 @@ namespace Wallet.Grains.Wallets;
 /// Reads and credit notices need no turn (see <see cref="Get"/> and <see cref="OnCredited"/>).
 /// </remarks>
 [Reentrant]
+[GrainType(LedgerGrains.WalletTypeName)]
 internal sealed partial class WalletGrain(
     GroupCommitter<LedgerItem, TransferCommitOutcome> committer,
     WalletStore wallets,
@@ -196,7 +197,7 @@ internal sealed partial class WalletGrain(
         // Applied before the reply leaves, so a client that reads the destination next sees the credit,
         // wherever the destination lives. The destination takes it between turns (it needs no turn of
         // its own), so two wallets paying each other at once never wait on each other.
-        _creditNotice = GrainFactory.GetGrain<IWalletGrain>(destinationId).OnCredited(new CreditNotice(amount, outcome.DestinationVersion));
+        _creditNotice = GrainFactory.Wallet(destinationId).OnCredited(new CreditNotice(amount, outcome.DestinationVersion));
         return result;
     }
 

@@ -4,6 +4,7 @@ using Orleans;
 using Orleans.Runtime;
 using Orleans.TestingHost;
 using Wallet.Grains;
+using Wallet.Grains.Cards;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Wallets;
 using Xunit;
@@ -48,6 +49,19 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(
             _cluster.Silos.Select(s => s.SiloAddress.ToString()).Order(),
             hosts.Keys.Select(k => k.ToString()).Order());
+    }
+
+    /// <summary>The references <see cref="LedgerGrains"/> makes without reflection are those Orleans resolves, and they dispatch.</summary>
+    [Fact]
+    public async Task LedgerGrains_MakeTheReferencesOrleansResolves()
+    {
+        var (wallet, card) = ((GrainReference)Client.Wallet("wal_x"), (GrainReference)Client.Card("card_x"));
+        var (resolvedWallet, resolvedCard) = ((GrainReference)Client.GetGrain<IWalletGrain>("wal_x"), (GrainReference)Client.GetGrain<ICardGrain>("card_x"));
+
+        Assert.Equal((resolvedWallet.GrainId, resolvedWallet.InterfaceType), (wallet.GrainId, wallet.InterfaceType));
+        Assert.Equal((resolvedCard.GrainId, resolvedCard.InterfaceType), (card.GrainId, card.InterfaceType));
+        Assert.Equal(LedgerErrors.WalletNotFound, (await Client.Wallet("wal_missing").Get(Tenant)).Failure?.Code);
+        Assert.Equal(LedgerErrors.CardNotFound, (await Client.Card("card_missing").Get(Tenant)).Failure?.Code);
     }
 
     [Fact]
