@@ -23,6 +23,9 @@ public sealed class EmbeddedPostgresOptions
     /// </summary>
     public bool Fsync { get; set; } = true;
 
+    /// <summary>The server's <c>max_connections</c>: every silo's pools and Orleans' providers share it.</summary>
+    public int MaxConnections { get; set; } = 200;
+
     /// <summary>Run <c>apt-get install -y postgresql</c> when no binaries are found and the process runs as root.</summary>
     public bool InstallIfMissing { get; set; } = true;
 
@@ -269,7 +272,7 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
             return;
         }
 
-        await StartServerAsync(options.Fsync, ct);
+        await StartServerAsync(options.Fsync, options.MaxConnections, ct);
         StartedByUs = true;
         LogStarted(_logger, _root, options.Fsync, stopwatch.ElapsedMilliseconds);
     }
@@ -434,7 +437,7 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
         File.Delete(Path.Combine(_run, $".s.PGSQL.{Port}"));
     }
 
-    private async Task StartServerAsync(bool fsync, CancellationToken ct)
+    private async Task StartServerAsync(bool fsync, int maxConnections, CancellationToken ct)
     {
         RotateLogIfLarge();
         var serverOptions = new StringBuilder()
@@ -442,7 +445,7 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
             .Append(" -c listen_addresses=''")
             .Append(CultureInfo.InvariantCulture, $" -c unix_socket_directories='{_run}'")
             .Append(" -c unix_socket_permissions=0700")
-            .Append(" -c max_connections=200")
+            .Append(CultureInfo.InvariantCulture, $" -c max_connections={maxConnections}")
             .Append(" -c shared_buffers=256MB");
         if (!fsync)
         {

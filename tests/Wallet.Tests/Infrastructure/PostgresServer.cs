@@ -52,7 +52,9 @@ public static class PostgresServer
         Directory.CreateDirectory(folder);
         try
         {
-            var options = new EmbeddedPostgresOptions { DataDirectory = folder, Fsync = false };
+            // Test classes run in parallel, each with its pools and test clusters (Orleans' providers
+            // keep connections of their own): room for more than a silo's server needs.
+            var options = new EmbeddedPostgresOptions { DataDirectory = folder, Fsync = false, MaxConnections = 500 };
             var server = await EmbeddedPostgres.StartAsync(options, NullLogger.Instance, CancellationToken.None);
             AppDomain.CurrentDomain.ProcessExit += (_, _) => Shutdown(server, folder);
             Watchdog.Start("wallet-pg-watchdog", folder, server.StopCommandLine());
