@@ -149,9 +149,28 @@ internal abstract class LedgerGrain<TState> : Grain, IStagingOwner where TState 
     protected async Task ReloadStateAsync()
     {
         await Settled(_lastStaged);
-        _state = await ReadStateAsync(CancellationToken.None);
+        Reloading = true;
+        try
+        {
+            _state = Reloaded(await ReadStateAsync(CancellationToken.None));
+        }
+        finally
+        {
+            Reloading = false;
+        }
+
         _needsReload = false;
     }
+
+    /// <summary>
+    /// True while the state is being read again. What reaches the grain meanwhile without a turn (a
+    /// wallet's credit notices) is applied to the state about to be replaced, and may be missing from
+    /// the one being read if that read began before its commit: <see cref="Reloaded"/> carries it over.
+    /// </summary>
+    protected bool Reloading { get; private set; }
+
+    /// <summary>The state just read, before it replaces the cached one; by default taken as it is.</summary>
+    protected virtual TState Reloaded(TState fresh) => fresh;
 
     /// <summary>The cached state can no longer be trusted: read it again before the next turn.</summary>
     protected void ReloadStateBeforeNextTurn()

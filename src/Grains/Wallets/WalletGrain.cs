@@ -39,6 +39,7 @@ internal sealed partial class WalletGrain(
     // Commands being committed, by Idempotency-Key: a retry that arrives meanwhile waits for
     // the first one's outcome instead of racing it to the database.
     private readonly InFlightRequests _inFlight = new();
+    private readonly List<CreditNotice> _creditsDuringReload = [];
     private Task? _creditNotice;
 
     // A read takes no turn unless the state must be read again first (see StateTrusted).
@@ -153,11 +154,29 @@ internal sealed partial class WalletGrain(
         await wallets.ReadAsync(this.GetPrimaryKeyString(), cancellationToken) ?? WalletState.Missing(this.GetPrimaryKeyString());
 
     // Not a turn: the notice carries the row version it produced, so applying it at any point
-    // between two turns, or after a reload that already read it, counts the credit once.
+    // between two turns, or after a reload that already read it, counts the credit once. One that
+    // arrives while the state is being read again is applied to the fresh state too (Reloaded): the
+    // read may have begun before the credit committed, and would otherwise drop it from the cache.
     public Task OnCredited(CreditNotice notice)
     {
         State.ApplyCredit(notice);
+        if (Reloading)
+        {
+            _creditsDuringReload.Add(notice);
+        }
+
         return Task.CompletedTask;
+    }
+
+    protected override WalletState Reloaded(WalletState fresh)
+    {
+        foreach (var notice in _creditsDuringReload)
+        {
+            fresh.ApplyCredit(notice);
+        }
+
+        _creditsDuringReload.Clear();
+        return fresh;
     }
 
     private Task<TransferResult> CommitAsync(StagedTransfer staged, TransferView view, IdempotencyRequest? idempotency)
