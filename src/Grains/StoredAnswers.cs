@@ -15,9 +15,12 @@ public static class StoredAnswers
 
     public static StoredAnswer Done<T>(T result) => new(AnswerOutcome.Done, Json(result));
 
-    public static StoredAnswer Refused(LedgerFailure failure)
+    public static StoredAnswer Refused(LedgerFailure failure) =>
+        new(AnswerOutcome.Refused, WithExtensions(new JsonObject { ["code"] = failure.Code, ["detail"] = failure.Detail }, failure));
+
+    /// <summary><paramref name="body"/> followed by <paramref name="failure"/>'s extension members, in their order, as text.</summary>
+    public static string WithExtensions(JsonObject body, LedgerFailure failure)
     {
-        var body = new JsonObject { ["code"] = failure.Code, ["detail"] = failure.Detail };
         if (failure.Extensions is not null)
         {
             foreach (var (name, value) in JsonNode.Parse(failure.Extensions)!.AsObject().ToArray())
@@ -26,7 +29,7 @@ public static class StoredAnswers
             }
         }
 
-        return new StoredAnswer(AnswerOutcome.Refused, body.ToJsonString(WalletJson.Options));
+        return body.ToJsonString(WalletJson.Options);
     }
 
     /// <summary>The failure a <see cref="AnswerOutcome.Refused"/> answer stores.</summary>

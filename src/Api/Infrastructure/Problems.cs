@@ -47,26 +47,16 @@ public static class Problems
     /// The problem body of <paramref name="failure"/> as text, its extensions included: how a
     /// refusal kept with an Idempotency-Key is written, the first time and on every replay alike.
     /// </summary>
-    public static string Body(LedgerFailure failure)
-    {
-        var body = new JsonObject
+    public static string Body(LedgerFailure failure) => StoredAnswers.WithExtensions(
+        new JsonObject
         {
             ["type"] = TypeOf(failure.Code),
             ["title"] = TitleOf(failure.Code),
             ["status"] = StatusFor(failure.Code),
             ["detail"] = failure.Detail,
             ["code"] = failure.Code,
-        };
-        if (failure.Extensions is not null)
-        {
-            foreach (var (name, value) in JsonNode.Parse(failure.Extensions)!.AsObject().ToArray())
-            {
-                body[name] = value?.DeepClone();
-            }
-        }
-
-        return body.ToJsonString(WalletJson.Options);
-    }
+        },
+        failure);
 
     public static int StatusFor(string code) => code switch
     {
