@@ -41,8 +41,8 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
     private readonly SortedList<long, PendingTransactionState<TState>> _prepared = [];
     private long? _etag;
     private long _committedSequence;
-    private bool _loaded;
-    private bool _requiresLoad;
+    // Nothing may be stored before the first load, nor after a failed store or load until a load succeeds.
+    private bool _requiresLoad = true;
 
     public string StateKey => stateKey;
 
@@ -57,7 +57,7 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
         _prepared.Clear();
         if (!await reader.ReadAsync())
         {
-            (_etag, _committedSequence, _loaded, _requiresLoad) = (null, 0, true, false);
+            (_etag, _committedSequence, _requiresLoad) = (null, 0, false);
             return new TransactionalStorageLoadResponse<TState>();
         }
 
@@ -82,7 +82,7 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
         }
         while (await reader.ReadAsync());
 
-        (_etag, _committedSequence, _loaded, _requiresLoad) = (etag, committedSequence, true, false);
+        (_etag, _committedSequence, _requiresLoad) = (etag, committedSequence, false);
         return new TransactionalStorageLoadResponse<TState>(
             etag.ToString(System.Globalization.CultureInfo.InvariantCulture), committed, committedSequence, metadata, [.. _prepared.Values]);
     }
@@ -90,7 +90,7 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
     public async Task<string> Store(
         string? expectedETag, TransactionalStateMetaData metadata, List<PendingTransactionState<TState>>? statesToPrepare, long? commitUpTo, long? abortAfter)
     {
-        if (!_loaded || _requiresLoad)
+        if (_requiresLoad)
         {
             throw new InvalidOperationException($"Transactional state {stateKey} must be loaded before it is stored (again after a failed store).");
         }
