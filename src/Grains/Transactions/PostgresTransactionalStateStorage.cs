@@ -21,16 +21,26 @@ namespace Wallet.Grains.Transactions;
 /// changes nothing. The committed state is kept as its own copy, so the prepared states at or below
 /// the committed sequence go. States, metadata and participants are written with Orleans' own
 /// serializer, which keeps whatever the state's type declares for the wire.
+///
+/// A state that is an <see cref="ILedgerCarrier"/> also writes the relational ledger: a prepared
+/// state's rows of its own transaction wait in <c>ledger_prepared</c>; a commit adds the rows its
+/// state carries and writes every row of the transactions they belong to, the other participants'
+/// prepared rows included, in the same PostgreSQL transaction (<c>ledger_write_transactions</c>).
+/// The first participant to commit a transaction is its manager, so an entry appears whole, at the
+/// manager's commit; an abort removes the rows it prepared. Each row is written once: the state's
+/// <c>written_version</c> says how far its rows are in the ledger, and the grain's
+/// <see cref="LedgerWatermark"/> lets it drop them.
 /// </remarks>
 internal sealed class PostgresTransactionalStateStorage<TState>(
     string stateKey,
     NpgsqlDataSource dataSource,
     GroupCommitter<StateWrite, StateWriteOutcome> committer,
-    Serializer serializer) : ITransactionalStateStorage<TState>, IStagingOwner
+    Serializer serializer,
+    LedgerWatermark watermark) : ITransactionalStateStorage<TState>, IStagingOwner
     where TState : class, new()
 {
     private const string Select = """
-        SELECT s.etag, s.committed_sequence, s.committed_state, s.metadata,
+        SELECT s.etag, s.committed_sequence, s.committed_state, s.metadata, s.written_version,
                p.sequence_id, p.transaction_id, p.time_stamp, p.transaction_manager, p.state
         FROM transactional_states s
         LEFT JOIN transactional_prepares p ON p.state_key = s.state_key AND p.sequence_id > s.committed_sequence
@@ -65,18 +75,19 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
         var committedSequence = reader.GetInt64(1);
         var committed = committedSequence == 0 ? new TState() : Deserialize<TState>(reader.GetFieldValue<byte[]>(2));
         var metadata = Deserialize<TransactionalStateMetaData>(reader.GetFieldValue<byte[]>(3));
+        watermark.Advance(reader.GetInt64(4));
         do
         {
-            if (!reader.IsDBNull(4))
+            if (!reader.IsDBNull(5))
             {
-                var sequence = reader.GetInt64(4);
+                var sequence = reader.GetInt64(5);
                 _prepared[sequence] = new PendingTransactionState<TState>
                 {
                     SequenceId = sequence,
-                    TransactionId = reader.GetString(5),
-                    TimeStamp = new DateTime(reader.GetInt64(6), DateTimeKind.Utc),
-                    TransactionManager = serializer.Deserialize<ParticipantId>(reader.GetFieldValue<byte[]>(7)),
-                    State = Deserialize<TState>(reader.GetFieldValue<byte[]>(8)),
+                    TransactionId = reader.GetString(6),
+                    TimeStamp = new DateTime(reader.GetInt64(7), DateTimeKind.Utc),
+                    TransactionManager = serializer.Deserialize<ParticipantId>(reader.GetFieldValue<byte[]>(8)),
+                    State = Deserialize<TState>(reader.GetFieldValue<byte[]>(9)),
                 };
             }
         }
@@ -124,6 +135,11 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
 
         _etag = write.Etag;
         _committedSequence = write.CommittedSequence;
+        if (write.LedgerWrittenUpTo is { } writtenUpTo)
+        {
+            watermark.Advance(writtenUpTo);
+        }
+
         _prepared.Clear();
         foreach (var state in prepared)
         {
@@ -166,6 +182,11 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
         }
 
         byte[]? committedBytes = null;
+        // The ledger rows this write adds: those a commit makes final (every row its state still
+        // carries; the SQL skips the ones already written), then each prepared state's own.
+        var ledgerRows = new SortedList<long, PreparedLedgerRow>();
+        IReadOnlyList<string> committingTransactions = [];
+        long? ledgerWrittenUpTo = null;
         if (commitUpTo is { } upTo && upTo > committedSequence)
         {
             if (!states.TryGetValue(upTo, out var committing))
@@ -175,6 +196,20 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
 
             committedBytes = serializer.SerializeToArray(committing.State);
             committedSequence = upTo;
+            if (committing.State is ILedgerCarrier { UnwrittenRows: { Count: > 0 } carried })
+            {
+                AddLedgerRows(ledgerRows, upTo, carried);
+                committingTransactions = [.. carried.Select(r => r.TransactionId).Distinct(StringComparer.Ordinal)];
+                ledgerWrittenUpTo = carried.Max(r => r.Version);
+            }
+        }
+
+        foreach (var state in written.Where(s => s.SequenceId > committedSequence))
+        {
+            if (state.State is ILedgerCarrier carrier)
+            {
+                AddLedgerRows(ledgerRows, state.SequenceId, carrier.UnwrittenRows.Where(r => r.TransactionId == state.TransactionId));
+            }
         }
 
         var remaining = states.Values.Where(s => s.SequenceId > committedSequence).ToList();
@@ -191,8 +226,26 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
             serializer.SerializeToArray(metadata),
             DropUpTo: committedSequence > _committedSequence ? committedSequence : null,
             DropAbove: abortAfter,
-            rows);
+            rows)
+        {
+            LedgerRows = [.. ledgerRows.Values],
+            CommittingTransactions = committingTransactions,
+            LedgerWrittenUpTo = ledgerWrittenUpTo,
+        };
         return (write, remaining);
+    }
+
+    private void AddLedgerRows(SortedList<long, PreparedLedgerRow> into, long sequenceId, IEnumerable<LedgerRow> rows)
+    {
+        foreach (var row in rows)
+        {
+            if (row.Idempotency is not null && (row.Entry is null || row.Answer is null))
+            {
+                throw new ArgumentException($"Transactional state {stateKey}: a ledger row with an Idempotency-Key must carry its entry's header and the answer.");
+            }
+
+            into[row.Version] = PreparedLedgerRow.From(stateKey, sequenceId, row);
+        }
     }
 
     private T Deserialize<T>(byte[] bytes) =>

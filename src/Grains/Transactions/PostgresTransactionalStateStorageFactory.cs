@@ -16,7 +16,7 @@ internal sealed class PostgresTransactionalStateStorageFactory(
 {
     public ITransactionalStateStorage<TState> Create<TState>(string stateName, IGrainContext context)
         where TState : class, new() =>
-        new PostgresTransactionalStateStorage<TState>(KeyOf(context.GrainId, stateName), dataSource, committer, serializer);
+        new PostgresTransactionalStateStorage<TState>(KeyOf(context.GrainId, stateName), dataSource, committer, serializer, LedgerWatermark.Of(context));
 
     public static string KeyOf(GrainId grain, string stateName) => $"{grain}/{stateName}";
 }

@@ -23,7 +23,17 @@ internal sealed record StateWrite(
     byte[] Metadata,
     long? DropUpTo,
     long? DropAbove,
-    IReadOnlyList<PreparedRow> Prepared);
+    IReadOnlyList<PreparedRow> Prepared)
+{
+    /// <summary>Ledger rows to keep in <c>ledger_prepared</c> until their transactions commit.</summary>
+    public IReadOnlyList<PreparedLedgerRow> LedgerRows { get; init; } = [];
+
+    /// <summary>Transactions this write commits: their ledger rows, from every participant, are written with it.</summary>
+    public IReadOnlyList<string> CommittingTransactions { get; init; } = [];
+
+    /// <summary>Once written, every ledger row of the state up to this version is in the ledger.</summary>
+    public long? LedgerWrittenUpTo { get; init; }
+}
 
 internal enum StateWriteOutcome
 {
@@ -74,6 +84,28 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : IC
             transaction_manager = excluded.transaction_manager, state = excluded.state
         """;
 
+    // Rows a state prepared again (after an abort, under a version an aborted row had) replace theirs.
+    private const string ReplaceLedgerRows = """
+        DELETE FROM ledger_prepared p
+        USING jsonb_populate_recordset(null::ledger_prepared, @rows::jsonb) r
+        WHERE p.state_key = r.state_key AND p.version = r.version
+        """;
+
+    private const string InsertLedgerRows = """
+        INSERT INTO ledger_prepared
+        SELECT r.* FROM jsonb_populate_recordset(null::ledger_prepared, @rows::jsonb) r
+        JOIN transactional_states s ON s.state_key = r.state_key
+        WHERE r.version > s.written_version
+        """;
+
+    private const string DropAbortedLedgerRows = """
+        DELETE FROM ledger_prepared p
+        USING unnest(@keys::text[], @above::bigint[]) AS d(state_key, above)
+        WHERE p.state_key = d.state_key AND p.sequence_id > d.above
+        """;
+
+    private const string WriteLedger = "SELECT ledger_write_transactions(@transactions::text[])";
+
     public async Task<StateWriteOutcome[]> CommitAsync(IReadOnlyList<StateWrite> items, CancellationToken cancellationToken)
     {
         var outcomes = new StateWriteOutcome[items.Count];
@@ -100,6 +132,7 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : IC
         {
             await using var batch = new NpgsqlBatch(connection, transaction);
             AddPreparedChanges(batch, kept);
+            AddLedgerChanges(batch, kept);
             if (batch.BatchCommands.Count > 0)
             {
                 await batch.ExecuteNonQueryAsync(cancellationToken);
@@ -160,6 +193,35 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : IC
         while (await reader.NextResultAsync(cancellationToken));
 
         return written;
+    }
+
+    /// <summary>
+    /// Aborted ledger rows go, the rows the writes carry wait in <c>ledger_prepared</c>, and the
+    /// transactions the writes commit are written to the ledger, every participant's rows at once.
+    /// </summary>
+    private static void AddLedgerChanges(NpgsqlBatch batch, List<StateWrite> kept)
+    {
+        var aborts = kept.Where(w => w.DropAbove is not null).ToList();
+        if (aborts.Count > 0)
+        {
+            batch.BatchCommands.Add(Command(DropAbortedLedgerRows,
+                ("keys", aborts.Select(w => w.StateKey).ToArray()),
+                ("above", aborts.Select(w => w.DropAbove!.Value).ToArray())));
+        }
+
+        var rows = kept.SelectMany(w => w.LedgerRows).ToList();
+        if (rows.Count > 0)
+        {
+            var json = PreparedLedgerRow.ToJson(rows);
+            batch.BatchCommands.Add(Command(ReplaceLedgerRows, ("rows", json)));
+            batch.BatchCommands.Add(Command(InsertLedgerRows, ("rows", json)));
+        }
+
+        var committing = kept.SelectMany(w => w.CommittingTransactions).Distinct(StringComparer.Ordinal).ToArray();
+        if (committing.Length > 0)
+        {
+            batch.BatchCommands.Add(Command(WriteLedger, ("transactions", committing)));
+        }
     }
 
     private static void AddPreparedChanges(NpgsqlBatch batch, List<StateWrite> kept)

@@ -22,7 +22,8 @@ namespace Wallet.Tests.Transactions;
 /// own storage test runner (load of a new state, stores without changes, stale versions, prepare,
 /// confirm, cancel and replace of one and of many states, batches that grow and shrink), then what
 /// this storage adds: concurrent stores of many grains in one transaction, a stale one failing alone,
-/// and a failed store refusing the next until a load.
+/// a failed store refusing the next until a load, and a participant's ledger rows waiting
+/// from its prepare to the manager's commit.
 /// </summary>
 public sealed class TransactionalStorageTests(TransactionalStorageTests.Fixture storage) : IClassFixture<TransactionalStorageTests.Fixture>
 {
@@ -383,6 +384,56 @@ public sealed class TransactionalStorageTests(TransactionalStorageTests.Fixture 
         }
     }
 
+    /// <summary>
+    /// A participant's ledger row waits in <c>ledger_prepared</c> from its prepare until the manager's
+    /// commit writes it with the manager's own row and the entry; the participant's own commit then
+    /// writes nothing twice; a prepared row whose transaction aborts goes with the abort.
+    /// </summary>
+    [Fact]
+    public async Task LedgerRows_WaitFromPrepareToTheManagersCommit_AndGoWhenTheirTransactionAborts()
+    {
+        var (source, destination) = (await storage.NewWalletAsync(balance: 100), await storage.NewWalletAsync(balance: 0));
+        var (manager, participant) = (storage.CreateCarrier(), storage.CreateCarrier());
+        var (managerLoad, participantLoad) = (await manager.Load(), await participant.Load());
+        var (transfer, aborted) = (Guid.NewGuid().ToString(), Guid.NewGuid().ToString());
+        var entryId = $"entry-{Guid.NewGuid():N}";
+        var credit = new LedgerRow(transfer, 1, destination, 40, "USD", 40, 0, entryId);
+
+        var participantEtag = await participant.Store(participantLoad.ETag, participantLoad.Metadata, [Carrying(1, transfer, credit)], null, null);
+        Assert.Equal(1L, await storage.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = @id", ("id", transfer)));
+        Assert.Equal(0L, await storage.ScalarAsync("SELECT count(*) FROM entries WHERE id = @id", ("id", entryId)));
+
+        var debit = new LedgerRow(transfer, 1, source, -40, "USD", 60, 0, entryId)
+        {
+            Entry = new LedgerEntryHeader("t", source, destination, 40, null, null, null, DateTimeOffset.UtcNow, null),
+        };
+        await manager.Store(managerLoad.ETag, managerLoad.Metadata, [Carrying(1, transfer, debit)], 1, null);
+        const string Written = "SELECT count(*) FROM postings p JOIN entries e ON e.seq = p.entry_seq WHERE e.id = @id";
+        Assert.Equal(2L, await storage.ScalarAsync(Written, ("id", entryId)));
+        Assert.Equal((60L, 40L), (await storage.BalanceAsync(source), await storage.BalanceAsync(destination)));
+        Assert.Equal(0L, await storage.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = @id", ("id", transfer)));
+
+        // The participant commits the transfer, and prepares another transaction that then aborts.
+        participantEtag = await participant.Store(participantEtag, participantLoad.Metadata, [], 1, null);
+        var next = new LedgerRow(aborted, 2, destination, 5, "USD", 45, 0, $"entry-{Guid.NewGuid():N}");
+        participantEtag = await participant.Store(participantEtag, participantLoad.Metadata, [Carrying(2, aborted, credit, next)], null, null);
+        Assert.Equal(1L, await storage.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = @id", ("id", aborted)));
+        await participant.Store(participantEtag, participantLoad.Metadata, [], null, 1);
+
+        Assert.Equal(0L, await storage.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = @id", ("id", aborted)));
+        Assert.Equal(2L, await storage.ScalarAsync(Written, ("id", entryId)));
+        Assert.Equal(40L, await storage.BalanceAsync(destination));
+    }
+
+    private static PendingTransactionState<LedgerAccount> Carrying(long sequence, string transactionId, params LedgerRow[] rows) => new()
+    {
+        SequenceId = sequence,
+        TransactionId = transactionId,
+        TimeStamp = DateTime.UtcNow,
+        TransactionManager = new ParticipantId("tm", null!, ParticipantId.Role.Resource | ParticipantId.Role.Manager),
+        State = new LedgerAccount { Balance = rows[^1].BalanceAfter, Version = rows[^1].Version, Rows = [.. rows] },
+    };
+
     private static List<PendingTransactionState<Account>> Many(int count, long offset) =>
         [.. Enumerable.Range(0, count).Select(i => Prepared(i + 1, (i * 1000L) + offset))];
 
@@ -433,7 +484,37 @@ public sealed class TransactionalStorageTests(TransactionalStorageTests.Fixture 
         internal PostgresTransactionalStateStorage<Account> Create(string? key = null)
         {
             var silo = _cluster!.GetSiloServiceProvider();
-            return new(key ?? NewKey(), silo.GetRequiredService<NpgsqlDataSource>(), _committer!, silo.GetRequiredService<Serializer>());
+            return new(key ?? NewKey(), silo.GetRequiredService<NpgsqlDataSource>(), _committer!, silo.GetRequiredService<Serializer>(), new LedgerWatermark());
+        }
+
+        internal PostgresTransactionalStateStorage<LedgerAccount> CreateCarrier()
+        {
+            var silo = _cluster!.GetSiloServiceProvider();
+            return new(NewKey(), silo.GetRequiredService<NpgsqlDataSource>(), _committer!, silo.GetRequiredService<Serializer>(), new LedgerWatermark());
+        }
+
+        /// <summary>A user wallet row holding <paramref name="balance"/>, for ledger rows to name.</summary>
+        public async Task<string> NewWalletAsync(long balance)
+        {
+            var id = $"wallet-{Guid.NewGuid():N}";
+            await ScalarAsync("""
+                INSERT INTO wallets (id, tenant_id, kind, currency, scale, status, balance, created_at)
+                VALUES (@id, 't', 'user', 'USD', 2, 'active', @balance, now()) RETURNING 0
+                """, ("id", id), ("balance", balance));
+            return id;
+        }
+
+        public Task<long> BalanceAsync(string walletId) => ScalarAsync("SELECT balance FROM wallets WHERE id = @id", ("id", walletId));
+
+        public async Task<long> ScalarAsync(string sql, params (string Name, object Value)[] parameters)
+        {
+            await using var command = _cluster!.GetSiloServiceProvider().GetRequiredService<NpgsqlDataSource>().CreateCommand(sql);
+            foreach (var (name, value) in parameters)
+            {
+                command.Parameters.AddWithValue(name, value);
+            }
+
+            return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
         }
 
         public async Task InitializeAsync()

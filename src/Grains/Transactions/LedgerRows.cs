@@ -1,0 +1,134 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Orleans;
+using Orleans.Runtime;
+using Wallet.Grains.Storage;
+using Wallet.Grains.Wallets;
+
+namespace Wallet.Grains.Transactions;
+
+/// <summary>The header of a ledger entry, carried by exactly one of its rows.</summary>
+[GenerateSerializer, Immutable, Alias("wallet.LedgerEntryHeader")]
+internal sealed record LedgerEntryHeader(
+    [property: Id(0)] string TenantId,
+    [property: Id(1)] string SourceId,
+    [property: Id(2)] string DestinationId,
+    [property: Id(3)] long Amount,
+    [property: Id(4)] string? Reference,
+    [property: Id(5)] string? Description,
+    [property: Id(6)] string? MetadataJson,
+    [property: Id(7)] DateTimeOffset CreatedAt,
+    [property: Id(8)] string? HoldId);
+
+/// <summary>
+/// One participant's part of a ledger entry, decided in its transaction: its posting (none when
+/// only its pending amount moves) and its balances after it, under <see cref="Version"/>, the
+/// participant's version after this row. A movement against a system account names it as
+/// <see cref="CounterpartId"/>, and the storage posts the opposite amount to it. The row that
+/// carries the entry's <see cref="Entry"/> header also carries the Idempotency-Key and its answer.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("wallet.LedgerRow")]
+internal sealed record LedgerRow(
+    [property: Id(0)] string TransactionId,
+    [property: Id(1)] long Version,
+    [property: Id(2)] string WalletId,
+    [property: Id(3)] long Amount,
+    [property: Id(4)] string Currency,
+    [property: Id(5)] long BalanceAfter,
+    [property: Id(6)] long PendingAfter,
+    [property: Id(7)] string EntryId)
+{
+    [Id(8)]
+    public string? CounterpartId { get; init; }
+
+    [Id(9)]
+    public LedgerEntryHeader? Entry { get; init; }
+
+    [Id(10)]
+    public IdempotencyRequest? Idempotency { get; init; }
+
+    [Id(11)]
+    public StoredAnswer? Answer { get; init; }
+}
+
+/// <summary>
+/// A transactional state that carries the ledger rows of its movements until the storage has
+/// written them. Orleans hands the storage only the newest state when one <c>Store</c> commits
+/// several transactions, so a state carries every row not known to be written, not just its own
+/// transaction's; the storage writes each once (see <see cref="LedgerWatermark"/>).
+/// </summary>
+internal interface ILedgerCarrier
+{
+    IReadOnlyList<LedgerRow> UnwrittenRows { get; }
+}
+
+/// <summary>
+/// How far a grain's ledger rows are written: every row at or below <see cref="WrittenVersion"/>
+/// is in the ledger, so the grain drops them from its state. Kept by the grain's storage (one
+/// ledger-carrying state per grain), read by the grain through its context's components.
+/// </summary>
+internal sealed class LedgerWatermark
+{
+    public long WrittenVersion { get; private set; }
+
+    internal void Advance(long version) => WrittenVersion = Math.Max(WrittenVersion, version);
+
+    /// <summary>The grain's watermark, made on first use.</summary>
+    public static LedgerWatermark Of(IGrainContext context)
+    {
+        if (context.GetComponent<LedgerWatermark>() is { } watermark)
+        {
+            return watermark;
+        }
+
+        watermark = new LedgerWatermark();
+        context.SetComponent(watermark);
+        return watermark;
+    }
+}
+
+/// <summary>A <see cref="LedgerRow"/> as one row of <c>ledger_prepared</c>, named as its columns are.</summary>
+internal sealed record PreparedLedgerRow(
+    string StateKey,
+    long Version,
+    long SequenceId,
+    string TransactionId,
+    string WalletId,
+    long Amount,
+    string Currency,
+    long BalanceAfter,
+    long PendingAfter,
+    string EntryId,
+    string? CounterpartId,
+    string? EntryTenantId,
+    string? EntrySourceId,
+    string? EntryDestinationId,
+    long? EntryAmount,
+    string? EntryReference,
+    string? EntryDescription,
+    string? EntryMetadata,
+    DateTimeOffset? EntryCreatedAt,
+    string? EntryHoldId,
+    string? KeyTenantId,
+    string? Key,
+    string? KeyRequestHash,
+    string? KeyOutcome,
+    string? KeyBody)
+{
+    private static readonly JsonSerializerOptions Columns = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public static PreparedLedgerRow From(string stateKey, long sequenceId, LedgerRow row) => new(
+        stateKey, row.Version, sequenceId, row.TransactionId, row.WalletId, row.Amount, row.Currency, row.BalanceAfter, row.PendingAfter,
+        row.EntryId, row.CounterpartId,
+        row.Entry?.TenantId, row.Entry?.SourceId, row.Entry?.DestinationId, row.Entry?.Amount, row.Entry?.Reference, row.Entry?.Description,
+        row.Entry?.MetadataJson, row.Entry?.CreatedAt, row.Entry?.HoldId,
+        row.Idempotency is null ? null : row.Entry?.TenantId, row.Idempotency?.Key, row.Idempotency?.RequestHash,
+        row.Answer is null ? null : IdempotencyStore.NameOf(row.Answer.Outcome), row.Answer?.Body);
+
+    /// <summary>Rows as the JSON array <c>jsonb_populate_recordset</c> reads into <c>ledger_prepared</c>.</summary>
+    public static string ToJson(IEnumerable<PreparedLedgerRow> rows) => JsonSerializer.Serialize(rows, Columns);
+}
