@@ -23,9 +23,9 @@ namespace Wallet.Grains.Transactions;
 /// serializer, which keeps whatever the state's type declares for the wire.
 ///
 /// A state that is an <see cref="ILedgerCarrier"/> also writes the relational ledger: a prepared
-/// state's rows of its own transaction wait in <c>ledger_prepared</c>; a commit adds the rows its
-/// state carries and writes every row of the transactions they belong to, the other participants'
-/// prepared rows included, in the same PostgreSQL transaction (<c>ledger_write_transactions</c>).
+/// state's rows of its own transaction wait in <c>ledger_prepared</c>; a commit writes the rows its
+/// state carries with every other participant's prepared rows of the same transactions, in the
+/// same PostgreSQL transaction (<c>ledger_write_transactions</c>).
 /// The first participant to commit a transaction is its manager, so an entry appears whole, at the
 /// manager's commit; an abort removes the rows it prepared. Each row is written once: the state's
 /// <c>written_version</c> says how far its rows are in the ledger, and the grain's
@@ -183,8 +183,9 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
 
         byte[]? committedBytes = null;
         // The ledger rows this write adds: those a commit makes final (every row its state still
-        // carries; the SQL skips the ones already written), then each prepared state's own.
-        var ledgerRows = new SortedList<long, PreparedLedgerRow>();
+        // carries; the SQL skips the ones already written), and each prepared state's own.
+        var committedRows = new SortedList<long, PreparedLedgerRow>();
+        var preparedRows = new SortedList<long, PreparedLedgerRow>();
         IReadOnlyList<string> committingTransactions = [];
         long? ledgerWrittenUpTo = null;
         if (commitUpTo is { } upTo && upTo > committedSequence)
@@ -196,11 +197,15 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
 
             committedBytes = serializer.SerializeToArray(committing.State);
             committedSequence = upTo;
-            if (committing.State is ILedgerCarrier { UnwrittenRows: { Count: > 0 } carried })
+            // Rows at or below the watermark are known to be written; the SQL checks the rest.
+            var unwritten = committing.State is ILedgerCarrier carrier
+                ? carrier.UnwrittenRows.Where(r => r.Version > watermark.WrittenVersion).ToList()
+                : [];
+            if (unwritten.Count > 0)
             {
-                AddLedgerRows(ledgerRows, upTo, carried);
-                committingTransactions = [.. carried.Select(r => r.TransactionId).Distinct(StringComparer.Ordinal)];
-                ledgerWrittenUpTo = carried.Max(r => r.Version);
+                AddLedgerRows(committedRows, upTo, unwritten);
+                committingTransactions = [.. unwritten.Select(r => r.TransactionId).Distinct(StringComparer.Ordinal)];
+                ledgerWrittenUpTo = unwritten.Max(r => r.Version);
             }
         }
 
@@ -208,7 +213,7 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
         {
             if (state.State is ILedgerCarrier carrier)
             {
-                AddLedgerRows(ledgerRows, state.SequenceId, carrier.UnwrittenRows.Where(r => r.TransactionId == state.TransactionId));
+                AddLedgerRows(preparedRows, state.SequenceId, carrier.UnwrittenRows.Where(r => r.TransactionId == state.TransactionId));
             }
         }
 
@@ -224,11 +229,13 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
             committedSequence,
             committedBytes,
             serializer.SerializeToArray(metadata),
-            DropUpTo: committedSequence > _committedSequence ? committedSequence : null,
-            DropAbove: abortAfter,
+            // Only rows that are there are deleted: most commits have none below them, most writes abort nothing.
+            DropUpTo: _prepared.Count > 0 && _prepared.Keys[0] <= committedSequence ? committedSequence : null,
+            DropAbove: abortAfter is { } cancelled && _prepared.Count > 0 && _prepared.Keys[^1] > cancelled ? cancelled : null,
             rows)
         {
-            LedgerRows = [.. ledgerRows.Values],
+            PreparedLedgerRows = [.. preparedRows.Values],
+            CommittedLedgerRows = [.. committedRows.Values],
             CommittingTransactions = committingTransactions,
             LedgerWrittenUpTo = ledgerWrittenUpTo,
         };

@@ -25,8 +25,11 @@ internal sealed record StateWrite(
     long? DropAbove,
     IReadOnlyList<PreparedRow> Prepared)
 {
-    /// <summary>Ledger rows to keep in <c>ledger_prepared</c> until their transactions commit.</summary>
-    public IReadOnlyList<PreparedLedgerRow> LedgerRows { get; init; } = [];
+    /// <summary>Ledger rows of prepared states, kept in <c>ledger_prepared</c> until their transactions commit or abort.</summary>
+    public IReadOnlyList<PreparedLedgerRow> PreparedLedgerRows { get; init; } = [];
+
+    /// <summary>The ledger rows the committed state carries: written with this write, unless written already.</summary>
+    public IReadOnlyList<PreparedLedgerRow> CommittedLedgerRows { get; init; } = [];
 
     /// <summary>Transactions this write commits: their ledger rows, from every participant, are written with it.</summary>
     public IReadOnlyList<string> CommittingTransactions { get; init; } = [];
@@ -84,18 +87,22 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : IC
             transaction_manager = excluded.transaction_manager, state = excluded.state
         """;
 
-    // Rows a state prepared again (after an abort, under a version an aborted row had) replace theirs.
-    private const string ReplaceLedgerRows = """
-        DELETE FROM ledger_prepared p
-        USING jsonb_populate_recordset(null::ledger_prepared, @rows::jsonb) r
-        WHERE p.state_key = r.state_key AND p.version = r.version
-        """;
-
-    private const string InsertLedgerRows = """
-        INSERT INTO ledger_prepared
+    // A row prepared again under a version an aborted row had replaces it.
+    private const string PrepareLedgerRows = """
+        INSERT INTO ledger_prepared AS p
         SELECT r.* FROM jsonb_populate_recordset(null::ledger_prepared, @rows::jsonb) r
         JOIN transactional_states s ON s.state_key = r.state_key
         WHERE r.version > s.written_version
+        ON CONFLICT (state_key, version) DO UPDATE SET
+            sequence_id = excluded.sequence_id, transaction_id = excluded.transaction_id, wallet_id = excluded.wallet_id,
+            amount = excluded.amount, currency = excluded.currency, balance_after = excluded.balance_after,
+            pending_after = excluded.pending_after, entry_id = excluded.entry_id, counterpart_id = excluded.counterpart_id,
+            entry_tenant_id = excluded.entry_tenant_id, entry_source_id = excluded.entry_source_id,
+            entry_destination_id = excluded.entry_destination_id, entry_amount = excluded.entry_amount,
+            entry_reference = excluded.entry_reference, entry_description = excluded.entry_description,
+            entry_metadata = excluded.entry_metadata, entry_created_at = excluded.entry_created_at, entry_hold_id = excluded.entry_hold_id,
+            key_tenant_id = excluded.key_tenant_id, key = excluded.key, key_request_hash = excluded.key_request_hash,
+            key_outcome = excluded.key_outcome, key_body = excluded.key_body
         """;
 
     private const string DropAbortedLedgerRows = """
@@ -104,7 +111,7 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : IC
         WHERE p.state_key = d.state_key AND p.sequence_id > d.above
         """;
 
-    private const string WriteLedger = "SELECT ledger_write_transactions(@transactions::text[])";
+    private const string WriteLedger = "SELECT ledger_write_transactions(@rows::jsonb, @transactions::text[])";
 
     public async Task<StateWriteOutcome[]> CommitAsync(IReadOnlyList<StateWrite> items, CancellationToken cancellationToken)
     {
@@ -209,18 +216,18 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : IC
                 ("above", aborts.Select(w => w.DropAbove!.Value).ToArray())));
         }
 
-        var rows = kept.SelectMany(w => w.LedgerRows).ToList();
-        if (rows.Count > 0)
+        var prepared = kept.SelectMany(w => w.PreparedLedgerRows).ToList();
+        if (prepared.Count > 0)
         {
-            var json = PreparedLedgerRow.ToJson(rows);
-            batch.BatchCommands.Add(Command(ReplaceLedgerRows, ("rows", json)));
-            batch.BatchCommands.Add(Command(InsertLedgerRows, ("rows", json)));
+            batch.BatchCommands.Add(Command(PrepareLedgerRows, ("rows", PreparedLedgerRow.ToJson(prepared))));
         }
 
+        // A committing state's own rows go straight to the ledger, with the other participants' prepared ones.
         var committing = kept.SelectMany(w => w.CommittingTransactions).Distinct(StringComparer.Ordinal).ToArray();
         if (committing.Length > 0)
         {
-            batch.BatchCommands.Add(Command(WriteLedger, ("transactions", committing)));
+            batch.BatchCommands.Add(Command(WriteLedger,
+                ("rows", PreparedLedgerRow.ToJson(kept.SelectMany(w => w.CommittedLedgerRows))), ("transactions", committing)));
         }
     }
 
