@@ -20,7 +20,7 @@ public sealed record BenchOptions
     /// <summary>Activations for the memory measurement; 0 skips it.</summary>
     public int MemoryActivations { get; init; } = 100_000;
 
-    /// <summary>Whether to measure HTTP uniform latency at half of its peak throughput.</summary>
+    /// <summary>Whether to run each workload again through HTTP at half of its peak throughput, for latency.</summary>
     public bool HalfPeakLatency { get; init; } = true;
 
     /// <summary>An existing PostgreSQL to use (a superuser connection string); none starts a private one.</summary>
@@ -51,7 +51,7 @@ public sealed record BenchOptions
                                 (default all)
           --paths <list>        baseline,client,http (default all)
           --memory <n>          activations for the memory measurement, 0 to skip (default 100000)
-          --no-half-peak        skip the latency measurement at half of peak
+          --no-half-peak        skip the latency runs at half of each workload's HTTP peak
           --connection <cs>     use this PostgreSQL (superuser) instead of starting a private one
           --no-fsync            private PostgreSQL without fsync (not for reported figures)
           --commit-concurrency <n>  batches in flight at once in the silo (default: the silo's)
