@@ -15,7 +15,9 @@ public sealed record VerifyRun(DateTimeOffset RanAt, double DurationMs, bool Ok,
 /// Proves the ledger's invariants over one consistent snapshot of the whole database: every
 /// balance is the sum of its postings, every entry's postings sum to zero, running balances
 /// add up, no wallet is overdrawn, every pending amount is what its open holds hold, every hold's
-/// captures are its entries, and the sequence has no gap.
+/// captures are its entries, the sequence has no gap, and every committed transactional state that
+/// carries a wallet's ledger stands where that wallet's rows say (a wallet row may be ahead of it
+/// only by rows a transaction manager wrote before the state's own commit).
 /// </summary>
 public sealed class LedgerVerifier(NpgsqlDataSource dataSource, TimeProvider clock)
 {
@@ -76,6 +78,19 @@ public sealed class LedgerVerifier(NpgsqlDataSource dataSource, TimeProvider clo
         SELECT 'hold_capture_mismatch', h.wallet_id, NULL, format('hold %s captured %s but its entries move %s', h.id, h.captured, coalesce(e.total, 0))
         FROM holds h LEFT JOIN (SELECT hold_id, sum(amount) AS total FROM entries WHERE hold_id IS NOT NULL GROUP BY hold_id) e ON e.hold_id = h.id
         WHERE h.captured <> coalesce(e.total, 0)
+        """,
+        """
+        SELECT 'state_mismatch', s.ledger_wallet_id, NULL,
+               format('committed state at version %s holds %s (pending %s); the ledger has %s at that version and the wallet row %s (pending %s) at version %s',
+                      s.ledger_version, s.ledger_balance, s.ledger_pending, coalesce(p.balance_after, 0), w.balance, w.pending, w.version)
+        FROM transactional_states s
+        JOIN wallets w ON w.id = s.ledger_wallet_id
+        LEFT JOIN LATERAL (SELECT balance_after FROM postings
+                           WHERE wallet_id = s.ledger_wallet_id AND wallet_version <= s.ledger_version
+                           ORDER BY wallet_version DESC LIMIT 1) p ON true
+        WHERE w.version < s.ledger_version
+           OR coalesce(p.balance_after, 0) <> s.ledger_balance
+           OR (w.version = s.ledger_version AND (w.balance <> s.ledger_balance OR w.pending <> s.ledger_pending))
         """,
         """
         SELECT 'sequence_gap', NULL, NULL, format('%s entries, sequence up to %s, head at %s', count(*), coalesce(max(seq), 0), (SELECT last_seq FROM ledger_head))

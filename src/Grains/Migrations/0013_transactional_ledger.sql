@@ -10,6 +10,15 @@
 -- ledger: rows at or below it are never written again, which makes every write idempotent.
 ALTER TABLE transactional_states ADD COLUMN written_version bigint NOT NULL DEFAULT 0;
 
+-- Where a carrier's committed state stands in the ledger: its wallet, the version of its last row,
+-- and the balances then. Written with every commit, so verify can prove, without reading Orleans'
+-- serialization, that each committed state is what the ledger's rows say.
+ALTER TABLE transactional_states
+    ADD COLUMN ledger_wallet_id text,
+    ADD COLUMN ledger_version bigint,
+    ADD COLUMN ledger_balance bigint,
+    ADD COLUMN ledger_pending bigint;
+
 CREATE TABLE ledger_prepared (
     state_key         text NOT NULL,
     version           bigint NOT NULL,         -- the carrier's version after this row

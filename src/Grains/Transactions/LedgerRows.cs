@@ -60,7 +60,13 @@ internal sealed record LedgerRow(
 internal interface ILedgerCarrier
 {
     IReadOnlyList<LedgerRow> UnwrittenRows { get; }
+
+    /// <summary>Where the state stands in the ledger; null while it has no wallet.</summary>
+    LedgerPosition? Position { get; }
 }
+
+/// <summary>A carrier's wallet, the version of its last ledger row, and its balances then.</summary>
+internal sealed record LedgerPosition(string WalletId, long Version, long Balance, long Pending);
 
 /// <summary>
 /// How far a grain's ledger rows are written: every row at or below <see cref="WrittenVersion"/>

@@ -188,6 +188,7 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
         var preparedRows = new SortedList<long, PreparedLedgerRow>();
         IReadOnlyList<string> committingTransactions = [];
         long? ledgerWrittenUpTo = null;
+        LedgerPosition? position = null;
         if (commitUpTo is { } upTo && upTo > committedSequence)
         {
             if (!states.TryGetValue(upTo, out var committing))
@@ -197,6 +198,7 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
 
             committedBytes = serializer.SerializeToArray(committing.State);
             committedSequence = upTo;
+            position = (committing.State as ILedgerCarrier)?.Position;
             // Rows at or below the watermark are known to be written; the SQL checks the rest.
             var unwritten = committing.State is ILedgerCarrier carrier
                 ? carrier.UnwrittenRows.Where(r => r.Version > watermark.WrittenVersion).ToList()
@@ -238,6 +240,7 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
             CommittedLedgerRows = [.. committedRows.Values],
             CommittingTransactions = committingTransactions,
             LedgerWrittenUpTo = ledgerWrittenUpTo,
+            Position = position,
         };
         return (write, remaining);
     }

@@ -36,6 +36,9 @@ internal sealed record StateWrite(
 
     /// <summary>Once written, every ledger row of the state up to this version is in the ledger.</summary>
     public long? LedgerWrittenUpTo { get; init; }
+
+    /// <summary>Where the committed state stands in the ledger, when this write commits one that carries rows.</summary>
+    public LedgerPosition? Position { get; init; }
 }
 
 internal enum StateWriteOutcome
@@ -55,18 +58,23 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : IC
     private const string Update = """
         UPDATE transactional_states s
         SET etag = w.etag, committed_sequence = w.committed_sequence,
-            committed_state = coalesce(w.committed_state, s.committed_state), metadata = w.metadata, updated_at = now()
-        FROM unnest(@keys::text[], @expected::bigint[], @etags::bigint[], @sequences::bigint[], @states::bytea[], @metadata::bytea[])
-             AS w(state_key, expected, etag, committed_sequence, committed_state, metadata)
+            committed_state = coalesce(w.committed_state, s.committed_state), metadata = w.metadata, updated_at = now(),
+            ledger_wallet_id = coalesce(w.wallet_id, s.ledger_wallet_id), ledger_version = coalesce(w.version, s.ledger_version),
+            ledger_balance = coalesce(w.balance, s.ledger_balance), ledger_pending = coalesce(w.pending, s.ledger_pending)
+        FROM unnest(@keys::text[], @expected::bigint[], @etags::bigint[], @sequences::bigint[], @states::bytea[], @metadata::bytea[],
+                    @wallets::text[], @versions::bigint[], @balances::bigint[], @pendings::bigint[])
+             AS w(state_key, expected, etag, committed_sequence, committed_state, metadata, wallet_id, version, balance, pending)
         WHERE s.state_key = w.state_key AND s.etag = w.expected
         RETURNING s.state_key
         """;
 
     private const string Insert = """
-        INSERT INTO transactional_states (state_key, etag, committed_sequence, committed_state, metadata)
-        SELECT state_key, etag, committed_sequence, coalesce(committed_state, ''::bytea), metadata
-        FROM unnest(@keys::text[], @etags::bigint[], @sequences::bigint[], @states::bytea[], @metadata::bytea[])
-             AS w(state_key, etag, committed_sequence, committed_state, metadata)
+        INSERT INTO transactional_states (state_key, etag, committed_sequence, committed_state, metadata,
+                                          ledger_wallet_id, ledger_version, ledger_balance, ledger_pending)
+        SELECT state_key, etag, committed_sequence, coalesce(committed_state, ''::bytea), metadata, wallet_id, version, balance, pending
+        FROM unnest(@keys::text[], @etags::bigint[], @sequences::bigint[], @states::bytea[], @metadata::bytea[],
+                    @wallets::text[], @versions::bigint[], @balances::bigint[], @pendings::bigint[])
+             AS w(state_key, etag, committed_sequence, committed_state, metadata, wallet_id, version, balance, pending)
         ON CONFLICT (state_key) DO NOTHING
         RETURNING state_key
         """;
@@ -175,7 +183,11 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : IC
                 ("etags", existing.Select(w => w.Etag).ToArray()),
                 ("sequences", existing.Select(w => w.CommittedSequence).ToArray()),
                 ("states", existing.Select(w => w.CommittedState).ToArray()),
-                ("metadata", existing.Select(w => w.Metadata).ToArray())));
+                ("metadata", existing.Select(w => w.Metadata).ToArray()),
+                ("wallets", existing.Select(w => w.Position?.WalletId).ToArray()),
+                ("versions", existing.Select(w => w.Position?.Version).ToArray()),
+                ("balances", existing.Select(w => w.Position?.Balance).ToArray()),
+                ("pendings", existing.Select(w => w.Position?.Pending).ToArray())));
         }
 
         if (fresh.Count > 0)
@@ -185,7 +197,11 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : IC
                 ("etags", fresh.Select(w => w.Etag).ToArray()),
                 ("sequences", fresh.Select(w => w.CommittedSequence).ToArray()),
                 ("states", fresh.Select(w => w.CommittedState).ToArray()),
-                ("metadata", fresh.Select(w => w.Metadata).ToArray())));
+                ("metadata", fresh.Select(w => w.Metadata).ToArray()),
+                ("wallets", fresh.Select(w => w.Position?.WalletId).ToArray()),
+                ("versions", fresh.Select(w => w.Position?.Version).ToArray()),
+                ("balances", fresh.Select(w => w.Position?.Balance).ToArray()),
+                ("pendings", fresh.Select(w => w.Position?.Pending).ToArray())));
         }
 
         var written = new HashSet<string>(StringComparer.Ordinal);

@@ -85,6 +85,7 @@ internal sealed class LedgerAccountGrain(
             }
 
             state.Rows.RemoveAll(r => r.Version <= watermark.WrittenVersion);
+            state.WalletId = Id;
             state.Balance += amount;
             state.Version++;
             state.Rows.Add(new LedgerRow(transactionId, state.Version, Id, amount, Currency, state.Balance, 0, entryId)
@@ -110,5 +111,10 @@ internal sealed class LedgerAccount : ILedgerCarrier
     [Id(2)]
     public List<LedgerRow> Rows { get; set; } = [];
 
+    [Id(3)]
+    public string? WalletId { get; set; }
+
     public IReadOnlyList<LedgerRow> UnwrittenRows => Rows;
+
+    public LedgerPosition? Position => WalletId is null ? null : new LedgerPosition(WalletId, Version, Balance, 0);
 }

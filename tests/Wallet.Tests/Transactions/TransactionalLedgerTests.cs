@@ -3,6 +3,7 @@ using Npgsql;
 using Orleans;
 using Orleans.TestingHost;
 using Orleans.Transactions;
+using Wallet.Grains.Ledger;
 using Wallet.Grains.Wallets;
 using Wallet.Tests.Cluster;
 using Xunit;
@@ -14,7 +15,8 @@ namespace Wallet.Tests.Transactions;
 /// deposit writes its entry, both postings, both balances and its Idempotency-Key; a transfer's two
 /// legs are written together by the transaction manager's commit; an aborted transaction writes
 /// nothing; and under concurrent transfers (a hot account leading, another hot one following) every
-/// entry is whole, money is conserved and each account's committed state equals its ledger rows.
+/// entry is whole, money is conserved and each account's committed state equals its ledger rows,
+/// which verify proves too.
 /// </summary>
 public sealed class TransactionalLedgerTests : IAsyncLifetime
 {
@@ -22,6 +24,7 @@ public sealed class TransactionalLedgerTests : IAsyncLifetime
 
     private TestCluster? _cluster;
     private string _connectionString = "";
+    private NpgsqlDataSource? _dataSource;
 
     private TestCluster Cluster => _cluster!;
 
@@ -171,6 +174,9 @@ public sealed class TransactionalLedgerTests : IAsyncLifetime
         }
 
         Assert.Equal(0L, await PreparedRowsAsync());
+        var verify = await new LedgerVerifier(_dataSource!, TimeProvider.System).VerifyAsync(CancellationToken.None);
+        Assert.True(verify.Ok, string.Join("; ", verify.Problems.Select(p => $"{p.Code} {p.WalletId} {p.Detail}")));
+
         // A state drops the rows the ledger has: after a reload, the next movement carries its own alone.
         foreach (var account in accounts)
         {
@@ -179,9 +185,26 @@ public sealed class TransactionalLedgerTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task Verify_FindsACommittedStateTheLedgerDoesNotBearOut()
+    {
+        var account = await NewAccountAsync("verify");
+        await account.Deposit(NewEntryId(), Treasury, 250, null);
+        var verifier = new LedgerVerifier(_dataSource!, TimeProvider.System);
+        Assert.True((await verifier.VerifyAsync(CancellationToken.None)).Ok);
+
+        // The state's recorded position no longer matches the wallet's rows: as if a commit had lost its ledger.
+        await ExecuteAsync("UPDATE transactional_states SET ledger_balance = ledger_balance + 1 WHERE ledger_wallet_id = @id", ("id", account.GetPrimaryKeyString()));
+
+        var report = await verifier.VerifyAsync(CancellationToken.None);
+        var problem = Assert.Single(report.Problems);
+        Assert.Equal(("state_mismatch", account.GetPrimaryKeyString()), (problem.Code, problem.WalletId));
+    }
+
     public async Task InitializeAsync()
     {
         (_cluster, _connectionString) = await WalletTestCluster.StartAsync("transactional_ledger", 1);
+        _dataSource = NpgsqlDataSource.Create(_connectionString);
         await ExecuteAsync("""
             INSERT INTO wallets (id, tenant_id, kind, currency, scale, status, may_go_negative, created_at)
             VALUES (@id, @tenant, 'system', @currency, 2, 'active', true, now())
@@ -190,6 +213,11 @@ public sealed class TransactionalLedgerTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        if (_dataSource is not null)
+        {
+            await _dataSource.DisposeAsync();
+        }
+
         if (_cluster is not null)
         {
             await _cluster.DisposeAsync();
