@@ -48,10 +48,7 @@ public sealed class TransactionalLedgerKillTests(ITestOutputHelper output) : IAs
         for (var i = 0; i < Accounts; i++)
         {
             var id = $"kill-{i:00}-{Guid.NewGuid():N}";
-            await ExecuteAsync("""
-                INSERT INTO wallets (id, tenant_id, kind, currency, scale, status, created_at)
-                VALUES (@id, @tenant, 'user', @currency, 2, 'active', now())
-                """, ("id", id), ("tenant", LedgerAccountGrain.Tenant), ("currency", LedgerAccountGrain.Currency));
+            await Database.AddAccountAsync(id);
             accounts.Add(Cluster.GrainFactory.GetGrain<ILedgerAccountGrain>(id));
             await accounts[i].Deposit($"entry-{Guid.NewGuid():N}", Treasury, Funding, null);
         }
@@ -129,21 +126,21 @@ public sealed class TransactionalLedgerKillTests(ITestOutputHelper output) : IAs
             SELECT count(*) FROM ledger_prepared l
             WHERE NOT EXISTS (SELECT 1 FROM transactional_prepares t WHERE t.state_key = l.state_key AND t.sequence_id = l.sequence_id)
             """;
-        while (await ScalarAsync(Orphaned) > 0 && settling.Elapsed < SettleMax)
+        while (await Database.ScalarAsync(Orphaned) > 0 && settling.Elapsed < SettleMax)
         {
             await Task.Delay(500);
         }
 
-        Assert.True(await ScalarAsync(Orphaned) == 0, $"prepared ledger rows without a prepared state after {SettleMax.TotalSeconds:0} s: {await DescribeAsync()}");
+        Assert.True(await Database.ScalarAsync(Orphaned) == 0, $"prepared ledger rows without a prepared state after {SettleMax.TotalSeconds:0} s: {await DescribeAsync()}");
         output.WriteLine($"prepared ledger rows still waiting for their outcome: {await DescribeAsync()}");
 
         // Money is conserved, and every committed state stands where its rows say (verify's state check).
         var ids = accounts.Select(a => a.GetPrimaryKeyString()).ToArray();
-        Assert.Equal(Funding * Accounts, await ScalarAsync("SELECT sum(balance) FROM wallets WHERE id = ANY(@ids)", ("ids", ids)));
-        Assert.Equal(Accounts, await ScalarAsync("SELECT count(*) FROM transactional_states WHERE ledger_wallet_id = ANY(@ids)", ("ids", ids)));
+        Assert.Equal(Funding * Accounts, await Database.ScalarAsync("SELECT sum(balance) FROM wallets WHERE id = ANY(@ids)", ("ids", ids)));
+        Assert.Equal(Accounts, await Database.ScalarAsync("SELECT count(*) FROM transactional_states WHERE ledger_wallet_id = ANY(@ids)", ("ids", ids)));
         var verify = await new LedgerVerifier(Database, TimeProvider.System).VerifyAsync(CancellationToken.None);
         Assert.True(verify.Ok, string.Join("; ", verify.Problems.Select(p => $"{p.Code} {p.WalletId} {p.EntryId} {p.Detail}")));
-        output.WriteLine($"settled in {settling.Elapsed.TotalSeconds:0.0} s; {await ScalarAsync("SELECT count(*) FROM entries")} entries");
+        output.WriteLine($"settled in {settling.Elapsed.TotalSeconds:0.0} s; {await Database.ScalarAsync("SELECT count(*) FROM entries")} entries");
     }
 
     public async Task InitializeAsync()
@@ -151,10 +148,7 @@ public sealed class TransactionalLedgerKillTests(ITestOutputHelper output) : IAs
         string connectionString;
         (_cluster, connectionString) = await WalletTestCluster.StartAsync("transactional_kill", 2);
         _database = NpgsqlDataSource.Create(connectionString);
-        await ExecuteAsync("""
-            INSERT INTO wallets (id, tenant_id, kind, currency, scale, status, may_go_negative, created_at)
-            VALUES (@id, @tenant, 'system', @currency, 2, 'active', true, now())
-            """, ("id", Treasury), ("tenant", LedgerAccountGrain.Tenant), ("currency", LedgerAccountGrain.Currency));
+        await Database.AddTreasuryAsync(Treasury);
     }
 
     public async Task DisposeAsync()
@@ -189,7 +183,7 @@ public sealed class TransactionalLedgerKillTests(ITestOutputHelper output) : IAs
 
     private async Task<string> DescribeAsync()
     {
-        await using var command = Database.CreateCommand("""
+        await using var command = Database.Command("""
             SELECT format('%s v%s seq%s tx %s entry_written=%s committed_seq=%s written_version=%s prepares=%s',
                    p.state_key, p.version, p.sequence_id, p.transaction_id, EXISTS (SELECT 1 FROM entries e WHERE e.id = p.entry_id),
                    s.committed_sequence, s.written_version, (SELECT string_agg(sequence_id::text, ',') FROM transactional_prepares t WHERE t.state_key = p.state_key))
@@ -203,27 +197,5 @@ public sealed class TransactionalLedgerKillTests(ITestOutputHelper output) : IAs
         }
 
         return string.Join("; ", lines);
-    }
-
-    private async Task<long> ScalarAsync(string sql, params (string Name, object Value)[] parameters)
-    {
-        await using var command = Database.CreateCommand(sql);
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value);
-        }
-
-        return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
-    }
-
-    private async Task ExecuteAsync(string sql, params (string Name, object Value)[] parameters)
-    {
-        await using var command = Database.CreateCommand(sql);
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value);
-        }
-
-        await command.ExecuteNonQueryAsync();
     }
 }

@@ -23,10 +23,11 @@ public sealed class TransactionalLedgerTests : IAsyncLifetime
     private const string Treasury = "@ledger-tests-treasury";
 
     private TestCluster? _cluster;
-    private string _connectionString = "";
-    private NpgsqlDataSource? _dataSource;
+    private NpgsqlDataSource? _database;
 
     private TestCluster Cluster => _cluster!;
+
+    private NpgsqlDataSource Database => _database!;
 
     private ITransactionClient Transactions => Cluster.Client.ServiceProvider.GetRequiredService<ITransactionClient>();
 
@@ -86,12 +87,12 @@ public sealed class TransactionalLedgerTests : IAsyncLifetime
             await to.CreditThenFail(entryId, 40);
         }));
 
-        Assert.Equal(0L, await ScalarAsync("SELECT count(*) FROM entries WHERE id = @id", ("id", entryId)));
+        Assert.Equal(0L, await Database.ScalarAsync("SELECT count(*) FROM entries WHERE id = @id", ("id", entryId)));
         Assert.Equal((100L, 1L), await WalletRowAsync(from.GetPrimaryKeyString()));
         Assert.Equal((0L, 0L), await WalletRowAsync(to.GetPrimaryKeyString()));
         Assert.Equal((100L, 1L), Trim(await from.Read()));
         Assert.Equal((0L, 0L), Trim(await to.Read()));
-        Assert.Equal(0L, await ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE entry_id = @id", ("id", entryId)));
+        Assert.Equal(0L, await Database.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE entry_id = @id", ("id", entryId)));
     }
 
     [Fact]
@@ -149,16 +150,16 @@ public sealed class TransactionalLedgerTests : IAsyncLifetime
         Assert.True(committed > moves.Count / 2, $"only {committed} of {moves.Count} transfers committed; aborted: "
             + string.Join(", ", aborted.GroupBy(a => a).Select(g => $"{g.Key} {g.Count()}")));
         var ids = accounts.Select(a => a.GetPrimaryKeyString()).ToArray();
-        Assert.Equal(committed + accounts.Count, await ScalarAsync(
+        Assert.Equal(committed + accounts.Count, await Database.ScalarAsync(
             "SELECT count(*) FROM entries WHERE source_id = ANY(@ids) OR destination_id = ANY(@ids)", ("ids", ids)));
         // Every entry whole: two postings that sum to zero.
-        Assert.Equal(0L, await ScalarAsync("""
+        Assert.Equal(0L, await Database.ScalarAsync("""
             SELECT count(*) FROM (SELECT e.seq FROM entries e LEFT JOIN postings p ON p.entry_seq = e.seq
                                   WHERE e.source_id = ANY(@ids) OR e.destination_id = ANY(@ids)
                                   GROUP BY e.seq HAVING count(p.*) <> 2 OR coalesce(sum(p.amount), 1) <> 0) broken
             """, ("ids", ids)));
-        Assert.Equal(200_000L + (10_000L * (accounts.Count - 1)), await ScalarAsync("SELECT sum(balance) FROM wallets WHERE id = ANY(@ids)", ("ids", ids)));
-        Assert.Equal(await ScalarAsync("SELECT count(*) FROM entries"), await ScalarAsync("SELECT max(seq) FROM entries"));
+        Assert.Equal(200_000L + (10_000L * (accounts.Count - 1)), await Database.ScalarAsync("SELECT sum(balance) FROM wallets WHERE id = ANY(@ids)", ("ids", ids)));
+        Assert.Equal(await Database.ScalarAsync("SELECT count(*) FROM entries"), await Database.ScalarAsync("SELECT max(seq) FROM entries"));
         foreach (var account in accounts)
         {
             await account.Deactivate();
@@ -169,12 +170,12 @@ public sealed class TransactionalLedgerTests : IAsyncLifetime
             var id = account.GetPrimaryKeyString();
             var (balance, version, _) = await account.Read();
             Assert.Equal((balance, version), await WalletRowAsync(id));
-            Assert.Equal(balance, await ScalarAsync("SELECT coalesce(sum(amount), 0) FROM postings WHERE wallet_id = @id", ("id", id)));
-            Assert.Equal(version, await ScalarAsync("SELECT count(*) FROM postings WHERE wallet_id = @id", ("id", id)));
+            Assert.Equal(balance, await Database.ScalarAsync("SELECT coalesce(sum(amount), 0) FROM postings WHERE wallet_id = @id", ("id", id)));
+            Assert.Equal(version, await Database.ScalarAsync("SELECT count(*) FROM postings WHERE wallet_id = @id", ("id", id)));
         }
 
         Assert.Equal(0L, await PreparedRowsAsync());
-        var verify = await new LedgerVerifier(_dataSource!, TimeProvider.System).VerifyAsync(CancellationToken.None);
+        var verify = await new LedgerVerifier(Database, TimeProvider.System).VerifyAsync(CancellationToken.None);
         Assert.True(verify.Ok, string.Join("; ", verify.Problems.Select(p => $"{p.Code} {p.WalletId} {p.Detail}")));
 
         // A state drops the rows the ledger has: after a reload, the next movement carries its own alone.
@@ -190,11 +191,11 @@ public sealed class TransactionalLedgerTests : IAsyncLifetime
     {
         var account = await NewAccountAsync("verify");
         await account.Deposit(NewEntryId(), Treasury, 250, null);
-        var verifier = new LedgerVerifier(_dataSource!, TimeProvider.System);
+        var verifier = new LedgerVerifier(Database, TimeProvider.System);
         Assert.True((await verifier.VerifyAsync(CancellationToken.None)).Ok);
 
         // The state's recorded position no longer matches the wallet's rows: as if a commit had lost its ledger.
-        await ExecuteAsync("UPDATE transactional_states SET ledger_balance = ledger_balance + 1 WHERE ledger_wallet_id = @id", ("id", account.GetPrimaryKeyString()));
+        await Database.ExecuteAsync("UPDATE transactional_states SET ledger_balance = ledger_balance + 1 WHERE ledger_wallet_id = @id", ("id", account.GetPrimaryKeyString()));
 
         var report = await verifier.VerifyAsync(CancellationToken.None);
         var problem = Assert.Single(report.Problems);
@@ -203,19 +204,17 @@ public sealed class TransactionalLedgerTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        (_cluster, _connectionString) = await WalletTestCluster.StartAsync("transactional_ledger", 1);
-        _dataSource = NpgsqlDataSource.Create(_connectionString);
-        await ExecuteAsync("""
-            INSERT INTO wallets (id, tenant_id, kind, currency, scale, status, may_go_negative, created_at)
-            VALUES (@id, @tenant, 'system', @currency, 2, 'active', true, now())
-            """, ("id", Treasury), ("tenant", LedgerAccountGrain.Tenant), ("currency", LedgerAccountGrain.Currency));
+        string connectionString;
+        (_cluster, connectionString) = await WalletTestCluster.StartAsync("transactional_ledger", 1);
+        _database = NpgsqlDataSource.Create(connectionString);
+        await Database.AddTreasuryAsync(Treasury);
     }
 
     public async Task DisposeAsync()
     {
-        if (_dataSource is not null)
+        if (_database is not null)
         {
-            await _dataSource.DisposeAsync();
+            await _database.DisposeAsync();
         }
 
         if (_cluster is not null)
@@ -231,18 +230,13 @@ public sealed class TransactionalLedgerTests : IAsyncLifetime
     private async Task<ILedgerAccountGrain> NewAccountAsync(string name)
     {
         var id = $"{name}-{Guid.NewGuid():N}";
-        await ExecuteAsync("""
-            INSERT INTO wallets (id, tenant_id, kind, currency, scale, status, created_at)
-            VALUES (@id, @tenant, 'user', @currency, 2, 'active', now())
-            """, ("id", id), ("tenant", LedgerAccountGrain.Tenant), ("currency", LedgerAccountGrain.Currency));
+        await Database.AddAccountAsync(id);
         return Cluster.GrainFactory.GetGrain<ILedgerAccountGrain>(id);
     }
 
     private async Task<(long Seq, string Source, string Destination, long Amount)> EntryAsync(string id)
     {
-        await using var connection = await OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT seq, source_id, destination_id, amount FROM entries WHERE id = @id", connection);
-        command.Parameters.AddWithValue("id", id);
+        await using var command = Database.Command("SELECT seq, source_id, destination_id, amount FROM entries WHERE id = @id", ("id", id));
         await using var reader = await command.ExecuteReaderAsync();
         Assert.True(await reader.ReadAsync(), $"entry {id} was not written");
         return (reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3));
@@ -250,9 +244,7 @@ public sealed class TransactionalLedgerTests : IAsyncLifetime
 
     private async Task<Dictionary<string, (long Amount, long BalanceAfter, long Version)>> PostingsAsync(long seq)
     {
-        await using var connection = await OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT wallet_id, amount, balance_after, wallet_version FROM postings WHERE entry_seq = @seq", connection);
-        command.Parameters.AddWithValue("seq", seq);
+        await using var command = Database.Command("SELECT wallet_id, amount, balance_after, wallet_version FROM postings WHERE entry_seq = @seq", ("seq", seq));
         await using var reader = await command.ExecuteReaderAsync();
         var postings = new Dictionary<string, (long, long, long)>();
         while (await reader.ReadAsync())
@@ -266,57 +258,22 @@ public sealed class TransactionalLedgerTests : IAsyncLifetime
 
     private async Task<(long Balance, long Version)> WalletRowAsync(string id)
     {
-        await using var connection = await OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT balance, version FROM wallets WHERE id = @id", connection);
-        command.Parameters.AddWithValue("id", id);
+        await using var command = Database.Command("SELECT balance, version FROM wallets WHERE id = @id", ("id", id));
         await using var reader = await command.ExecuteReaderAsync();
         Assert.True(await reader.ReadAsync());
         return (reader.GetInt64(0), reader.GetInt64(1));
     }
 
-    private Task<long> WalletBalanceAsync(string id) => ScalarAsync("SELECT balance FROM wallets WHERE id = @id", ("id", id));
+    private Task<long> WalletBalanceAsync(string id) => Database.ScalarAsync("SELECT balance FROM wallets WHERE id = @id", ("id", id));
 
     private async Task<(string Hash, string Outcome, string Body)> KeyAsync(string key)
     {
-        await using var connection = await OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT request_hash, outcome, body FROM idempotency_keys WHERE tenant_id = @tenant AND key = @key", connection);
-        command.Parameters.AddWithValue("tenant", LedgerAccountGrain.Tenant);
-        command.Parameters.AddWithValue("key", key);
+        await using var command = Database.Command("SELECT request_hash, outcome, body FROM idempotency_keys WHERE tenant_id = @tenant AND key = @key",
+            ("tenant", LedgerAccountGrain.Tenant), ("key", key));
         await using var reader = await command.ExecuteReaderAsync();
         Assert.True(await reader.ReadAsync(), $"key {key} was not stored");
         return (reader.GetString(0), reader.GetString(1), reader.GetString(2));
     }
 
-    private Task<long> PreparedRowsAsync() => ScalarAsync("SELECT count(*) FROM ledger_prepared");
-
-    private async Task<long> ScalarAsync(string sql, params (string Name, object Value)[] parameters)
-    {
-        await using var connection = await OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value);
-        }
-
-        return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
-    }
-
-    private async Task ExecuteAsync(string sql, params (string Name, object Value)[] parameters)
-    {
-        await using var connection = await OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value);
-        }
-
-        await command.ExecuteNonQueryAsync();
-    }
-
-    private async Task<NpgsqlConnection> OpenAsync()
-    {
-        var connection = new NpgsqlConnection(_connectionString);
-        await connection.OpenAsync();
-        return connection;
-    }
+    private Task<long> PreparedRowsAsync() => Database.ScalarAsync("SELECT count(*) FROM ledger_prepared");
 }
