@@ -54,7 +54,7 @@ CREATE INDEX ledger_prepared_transaction ON ledger_prepared (transaction_id);
 
 -- Both tables are queues: every row is deleted soon after it is written. Vacuumed often, they keep
 -- reusing the same few pages. Vacuum never truncates them: truncating takes an exclusive lock that
--- stalls every commit meanwhile (seen here as commits of one row taking over a second).
+-- would stall every commit while it lasts, to give back pages the queue soon needs again.
 ALTER TABLE ledger_prepared SET (vacuum_truncate = false, autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000,
     autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 1000);
 ALTER TABLE transactional_prepares SET (vacuum_truncate = false, autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000,
@@ -71,9 +71,10 @@ $$;
 -- Writes the ledger rows of a batch's committing transactions: the rows the committing states carry
 -- (own_rows, in ledger_prepared's columns) and the rows other participants prepared for the same
 -- transactions, skipping those already written, in one statement: entries numbered from the head
--- (contiguous, in an order that follows every wallet's versions), postings (a system account's in entry order, each with the balance
--- it leaves), wallet rows, Idempotency-Keys and each state's written_version; the prepared rows of
--- those transactions go. Runs inside the storage's batch transaction, after the states' fence.
+-- (contiguous, in an order that follows every wallet's versions), postings (a system account's in
+-- entry order, each with the balance it leaves), wallet rows, Idempotency-Keys and each state's
+-- written_version; the prepared rows of those transactions go. Runs inside the storage's batch
+-- transaction, after the states' fence.
 --
 -- Without JIT: its CTEs make the planner's row estimates multiply into costs far above the JIT
 -- thresholds, and compiling took 0.1 to 1.5 s for a statement that runs in under a millisecond.
