@@ -198,11 +198,10 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
 
             committedBytes = serializer.SerializeToArray(committing.State);
             committedSequence = upTo;
-            position = (committing.State as ILedgerCarrier)?.Position;
+            var carrier = committing.State as ILedgerCarrier;
+            position = carrier?.Position;
             // Rows at or below the watermark are known to be written; the SQL checks the rest.
-            var unwritten = committing.State is ILedgerCarrier carrier
-                ? carrier.UnwrittenRows.Where(r => r.Version > watermark.WrittenVersion).ToList()
-                : [];
+            var unwritten = carrier?.UnwrittenRows.Where(r => r.Version > watermark.WrittenVersion).ToList() ?? [];
             if (unwritten.Count > 0)
             {
                 AddLedgerRows(committedRows, upTo, unwritten);
@@ -211,7 +210,9 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
             }
         }
 
-        foreach (var state in written.Where(s => s.SequenceId > committedSequence))
+        // The prepared states this write keeps: those the commit does not make obsolete.
+        var preparing = written.Where(s => s.SequenceId > committedSequence).ToList();
+        foreach (var state in preparing)
         {
             if (state.State is ILedgerCarrier carrier)
             {
@@ -220,7 +221,7 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
         }
 
         var remaining = states.Values.Where(s => s.SequenceId > committedSequence).ToList();
-        var rows = written.Where(s => s.SequenceId > committedSequence)
+        var rows = preparing
             .Select(s => new PreparedRow(s.SequenceId, s.TransactionId, s.TimeStamp.Ticks,
                 serializer.SerializeToArray(s.TransactionManager), serializer.SerializeToArray(s.State)))
             .ToList();

@@ -177,31 +177,12 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : IC
         await using var batch = new NpgsqlBatch(connection, transaction);
         if (existing.Count > 0)
         {
-            batch.BatchCommands.Add(Command(Update,
-                ("keys", existing.Select(w => w.StateKey).ToArray()),
-                ("expected", existing.Select(w => w.ExpectedEtag!.Value).ToArray()),
-                ("etags", existing.Select(w => w.Etag).ToArray()),
-                ("sequences", existing.Select(w => w.CommittedSequence).ToArray()),
-                ("states", existing.Select(w => w.CommittedState).ToArray()),
-                ("metadata", existing.Select(w => w.Metadata).ToArray()),
-                ("wallets", existing.Select(w => w.Position?.WalletId).ToArray()),
-                ("versions", existing.Select(w => w.Position?.Version).ToArray()),
-                ("balances", existing.Select(w => w.Position?.Balance).ToArray()),
-                ("pendings", existing.Select(w => w.Position?.Pending).ToArray())));
+            batch.BatchCommands.Add(Command(Update, [("expected", existing.Select(w => w.ExpectedEtag!.Value).ToArray()), .. RowColumns(existing)]));
         }
 
         if (fresh.Count > 0)
         {
-            batch.BatchCommands.Add(Command(Insert,
-                ("keys", fresh.Select(w => w.StateKey).ToArray()),
-                ("etags", fresh.Select(w => w.Etag).ToArray()),
-                ("sequences", fresh.Select(w => w.CommittedSequence).ToArray()),
-                ("states", fresh.Select(w => w.CommittedState).ToArray()),
-                ("metadata", fresh.Select(w => w.Metadata).ToArray()),
-                ("wallets", fresh.Select(w => w.Position?.WalletId).ToArray()),
-                ("versions", fresh.Select(w => w.Position?.Version).ToArray()),
-                ("balances", fresh.Select(w => w.Position?.Balance).ToArray()),
-                ("pendings", fresh.Select(w => w.Position?.Pending).ToArray())));
+            batch.BatchCommands.Add(Command(Insert, RowColumns(fresh)));
         }
 
         var written = new HashSet<string>(StringComparer.Ordinal);
@@ -246,6 +227,20 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : IC
                 ("rows", PreparedLedgerRow.ToJson(kept.SelectMany(w => w.CommittedLedgerRows))), ("transactions", committing)));
         }
     }
+
+    /// <summary>The state rows as the writes leave them, one array per column, for <see cref="Update"/> and <see cref="Insert"/>.</summary>
+    private static (string Name, object Value)[] RowColumns(List<StateWrite> writes) =>
+    [
+        ("keys", writes.Select(w => w.StateKey).ToArray()),
+        ("etags", writes.Select(w => w.Etag).ToArray()),
+        ("sequences", writes.Select(w => w.CommittedSequence).ToArray()),
+        ("states", writes.Select(w => w.CommittedState).ToArray()),
+        ("metadata", writes.Select(w => w.Metadata).ToArray()),
+        ("wallets", writes.Select(w => w.Position?.WalletId).ToArray()),
+        ("versions", writes.Select(w => w.Position?.Version).ToArray()),
+        ("balances", writes.Select(w => w.Position?.Balance).ToArray()),
+        ("pendings", writes.Select(w => w.Position?.Pending).ToArray()),
+    ];
 
     private static void AddPreparedChanges(NpgsqlBatch batch, List<StateWrite> kept)
     {
