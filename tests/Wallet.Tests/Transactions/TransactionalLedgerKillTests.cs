@@ -4,7 +4,6 @@ using Orleans;
 using Orleans.TestingHost;
 using Orleans.Transactions;
 using Wallet.Grains.Ledger;
-using Wallet.Tests.Cluster;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -23,12 +22,11 @@ public sealed class TransactionalLedgerKillTests(ITestOutputHelper output) : IAs
     private const long Funding = 100_000;
     private static readonly TimeSpan SettleMax = TimeSpan.FromSeconds(90);
 
-    private TestCluster? _cluster;
-    private NpgsqlDataSource? _database;
+    private LedgerAccountCluster? _ledger;
 
-    private TestCluster Cluster => _cluster!;
+    private TestCluster Cluster => _ledger!.Cluster;
 
-    private NpgsqlDataSource Database => _database!;
+    private NpgsqlDataSource Database => _ledger!.Database;
 
     /// <summary>
     /// Transfers among accounts on two silos in both joining orders, so that one batch commits
@@ -143,24 +141,13 @@ public sealed class TransactionalLedgerKillTests(ITestOutputHelper output) : IAs
         output.WriteLine($"settled in {settling.Elapsed.TotalSeconds:0.0} s; {await Database.ScalarAsync("SELECT count(*) FROM entries")} entries");
     }
 
-    public async Task InitializeAsync()
-    {
-        string connectionString;
-        (_cluster, connectionString) = await WalletTestCluster.StartAsync("transactional_kill", 2);
-        _database = NpgsqlDataSource.Create(connectionString);
-        await Database.AddTreasuryAsync(Treasury);
-    }
+    public async Task InitializeAsync() => _ledger = await LedgerAccountCluster.StartAsync("transactional_kill", 2, Treasury);
 
     public async Task DisposeAsync()
     {
-        if (_database is not null)
+        if (_ledger is not null)
         {
-            await _database.DisposeAsync();
-        }
-
-        if (_cluster is not null)
-        {
-            await _cluster.DisposeAsync();
+            await _ledger.DisposeAsync();
         }
     }
 

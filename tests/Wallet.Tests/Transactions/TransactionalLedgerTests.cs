@@ -5,7 +5,6 @@ using Orleans.TestingHost;
 using Orleans.Transactions;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Wallets;
-using Wallet.Tests.Cluster;
 using Xunit;
 
 namespace Wallet.Tests.Transactions;
@@ -22,12 +21,11 @@ public sealed class TransactionalLedgerTests : IAsyncLifetime
 {
     private const string Treasury = "@ledger-tests-treasury";
 
-    private TestCluster? _cluster;
-    private NpgsqlDataSource? _database;
+    private LedgerAccountCluster? _ledger;
 
-    private TestCluster Cluster => _cluster!;
+    private TestCluster Cluster => _ledger!.Cluster;
 
-    private NpgsqlDataSource Database => _database!;
+    private NpgsqlDataSource Database => _ledger!.Database;
 
     private ITransactionClient Transactions => Cluster.Client.ServiceProvider.GetRequiredService<ITransactionClient>();
 
@@ -202,24 +200,13 @@ public sealed class TransactionalLedgerTests : IAsyncLifetime
         Assert.Equal(("state_mismatch", account.GetPrimaryKeyString()), (problem.Code, problem.WalletId));
     }
 
-    public async Task InitializeAsync()
-    {
-        string connectionString;
-        (_cluster, connectionString) = await WalletTestCluster.StartAsync("transactional_ledger", 1);
-        _database = NpgsqlDataSource.Create(connectionString);
-        await Database.AddTreasuryAsync(Treasury);
-    }
+    public async Task InitializeAsync() => _ledger = await LedgerAccountCluster.StartAsync("transactional_ledger", 1, Treasury);
 
     public async Task DisposeAsync()
     {
-        if (_database is not null)
+        if (_ledger is not null)
         {
-            await _database.DisposeAsync();
-        }
-
-        if (_cluster is not null)
-        {
-            await _cluster.DisposeAsync();
+            await _ledger.DisposeAsync();
         }
     }
 

@@ -1,18 +1,10 @@
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
-using Npgsql;
 using Orleans;
 using Orleans.Runtime;
-using Orleans.Serialization;
 using Orleans.Storage;
-using Orleans.TestingHost;
 using Orleans.Transactions;
 using Orleans.Transactions.Abstractions;
-using Wallet.Grains;
-using Wallet.Grains.Ledger;
 using Wallet.Grains.Transactions;
 using Wallet.Grains.Wallets;
-using Wallet.Tests.Cluster;
 using Xunit;
 
 namespace Wallet.Tests.Transactions;
@@ -25,7 +17,7 @@ namespace Wallet.Tests.Transactions;
 /// a failed store refusing the next until a load, and a participant's ledger rows waiting
 /// from its prepare to the manager's commit.
 /// </summary>
-public sealed class TransactionalStorageTests(TransactionalStorageTests.Fixture storage) : IClassFixture<TransactionalStorageTests.Fixture>
+public sealed partial class TransactionalStorageTests(TransactionalStorageTests.Fixture storage) : IClassFixture<TransactionalStorageTests.Fixture>
 {
     public static TheoryData<int> ManyCounts => [99, 100, 200];
 
@@ -400,8 +392,8 @@ public sealed class TransactionalStorageTests(TransactionalStorageTests.Fixture 
         var credit = new LedgerRow(transfer, 1, destination, 40, "USD", 40, 0, entryId);
 
         var participantEtag = await participant.Store(participantLoad.ETag, participantLoad.Metadata, [Carrying(1, transfer, credit)], null, null);
-        Assert.Equal(1L, await storage.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = @id", ("id", transfer)));
-        Assert.Equal(0L, await storage.ScalarAsync("SELECT count(*) FROM entries WHERE id = @id", ("id", entryId)));
+        Assert.Equal(1L, await storage.Database.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = @id", ("id", transfer)));
+        Assert.Equal(0L, await storage.Database.ScalarAsync("SELECT count(*) FROM entries WHERE id = @id", ("id", entryId)));
 
         var debit = new LedgerRow(transfer, 1, source, -40, "USD", 60, 0, entryId)
         {
@@ -409,19 +401,19 @@ public sealed class TransactionalStorageTests(TransactionalStorageTests.Fixture 
         };
         await manager.Store(managerLoad.ETag, managerLoad.Metadata, [Carrying(1, transfer, debit)], 1, null);
         const string Written = "SELECT count(*) FROM postings p JOIN entries e ON e.seq = p.entry_seq WHERE e.id = @id";
-        Assert.Equal(2L, await storage.ScalarAsync(Written, ("id", entryId)));
+        Assert.Equal(2L, await storage.Database.ScalarAsync(Written, ("id", entryId)));
         Assert.Equal((60L, 40L), (await storage.BalanceAsync(source), await storage.BalanceAsync(destination)));
-        Assert.Equal(0L, await storage.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = @id", ("id", transfer)));
+        Assert.Equal(0L, await storage.Database.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = @id", ("id", transfer)));
 
         // The participant commits the transfer, and prepares another transaction that then aborts.
         participantEtag = await participant.Store(participantEtag, participantLoad.Metadata, [], 1, null);
         var next = new LedgerRow(aborted, 2, destination, 5, "USD", 45, 0, $"entry-{Guid.NewGuid():N}");
         participantEtag = await participant.Store(participantEtag, participantLoad.Metadata, [Carrying(2, aborted, credit, next)], null, null);
-        Assert.Equal(1L, await storage.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = @id", ("id", aborted)));
+        Assert.Equal(1L, await storage.Database.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = @id", ("id", aborted)));
         await participant.Store(participantEtag, participantLoad.Metadata, [], null, 1);
 
-        Assert.Equal(0L, await storage.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = @id", ("id", aborted)));
-        Assert.Equal(2L, await storage.ScalarAsync(Written, ("id", entryId)));
+        Assert.Equal(0L, await storage.Database.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = @id", ("id", aborted)));
+        Assert.Equal(2L, await storage.Database.ScalarAsync(Written, ("id", entryId)));
         Assert.Equal(40L, await storage.BalanceAsync(destination));
     }
 
@@ -461,95 +453,5 @@ public sealed class TransactionalStorageTests(TransactionalStorageTests.Fixture 
 
         [Id(1)]
         public string Owner { get; set; } = "";
-    }
-
-    /// <summary>
-    /// A silo of the test cluster over a migrated database: its data source and Orleans' serializer
-    /// (which writes grain references), with a group commit of states that counts its transactions.
-    /// </summary>
-    public sealed class Fixture : IAsyncLifetime
-    {
-        private TestCluster? _cluster;
-        private GroupCommitter<StateWrite, StateWriteOutcome>? _committer;
-        private int _keys;
-        private int _batches;
-
-        /// <summary>Group-commit transactions written so far.</summary>
-        public int Batches => Volatile.Read(ref _batches);
-
-        public IGrainFactory Grains => _cluster!.GrainFactory;
-
-        public string NewKey() => $"account/{Guid.NewGuid():N}-{Interlocked.Increment(ref _keys)}/state";
-
-        internal PostgresTransactionalStateStorage<Account> Create(string? key = null)
-        {
-            var silo = _cluster!.GetSiloServiceProvider();
-            return new(key ?? NewKey(), silo.GetRequiredService<NpgsqlDataSource>(), _committer!, silo.GetRequiredService<Serializer>(), new LedgerWatermark());
-        }
-
-        internal PostgresTransactionalStateStorage<LedgerAccount> CreateCarrier()
-        {
-            var silo = _cluster!.GetSiloServiceProvider();
-            return new(NewKey(), silo.GetRequiredService<NpgsqlDataSource>(), _committer!, silo.GetRequiredService<Serializer>(), new LedgerWatermark());
-        }
-
-        /// <summary>A user wallet row holding <paramref name="balance"/>, for ledger rows to name.</summary>
-        public async Task<string> NewWalletAsync(long balance)
-        {
-            var id = $"wallet-{Guid.NewGuid():N}";
-            await ScalarAsync("""
-                INSERT INTO wallets (id, tenant_id, kind, currency, scale, status, balance, created_at)
-                VALUES (@id, 't', 'user', 'USD', 2, 'active', @balance, now()) RETURNING 0
-                """, ("id", id), ("balance", balance));
-            return id;
-        }
-
-        public Task<long> BalanceAsync(string walletId) => ScalarAsync("SELECT balance FROM wallets WHERE id = @id", ("id", walletId));
-
-        public async Task<long> ScalarAsync(string sql, params (string Name, object Value)[] parameters)
-        {
-            await using var command = _cluster!.GetSiloServiceProvider().GetRequiredService<NpgsqlDataSource>().CreateCommand(sql);
-            foreach (var (name, value) in parameters)
-            {
-                command.Parameters.AddWithValue(name, value);
-            }
-
-            return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
-        }
-
-        public async Task InitializeAsync()
-        {
-            (_cluster, _) = await WalletTestCluster.StartAsync("transactional_storage", 1);
-            var silo = _cluster.GetSiloServiceProvider();
-            _committer = new GroupCommitter<StateWrite, StateWriteOutcome>(
-                new CountingWriter(new TransactionalStateWriter(silo.GetRequiredService<NpgsqlDataSource>()), () => Interlocked.Increment(ref _batches)),
-                new GroupCommitOptions(),
-                metrics: null,
-                NullLogger<GroupCommitter<StateWrite, StateWriteOutcome>>.Instance);
-        }
-
-        public async Task DisposeAsync()
-        {
-            if (_committer is not null)
-            {
-                await _committer.DisposeAsync();
-            }
-
-            if (_cluster is not null)
-            {
-                await _cluster.DisposeAsync();
-            }
-        }
-    }
-
-    private sealed class CountingWriter(ICommitHandler<StateWrite, StateWriteOutcome> inner, Action counted) : ICommitHandler<StateWrite, StateWriteOutcome>
-    {
-        public Task<StateWriteOutcome[]> CommitAsync(IReadOnlyList<StateWrite> items, CancellationToken cancellationToken)
-        {
-            counted();
-            return inner.CommitAsync(items, cancellationToken);
-        }
-
-        public bool InvalidatesCachedState(StateWriteOutcome outcome) => inner.InvalidatesCachedState(outcome);
     }
 }
