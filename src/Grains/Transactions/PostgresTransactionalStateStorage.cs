@@ -27,9 +27,11 @@ namespace Wallet.Grains.Transactions;
 /// state carries with every other participant's prepared rows of the same transactions, in the
 /// same PostgreSQL transaction (<c>ledger_write_transactions</c>).
 /// The first participant to commit a transaction is its manager, so an entry appears whole, at the
-/// manager's commit; an abort removes the rows it prepared. Each row is written once: the state's
-/// <c>written_version</c> says how far its rows are in the ledger, and the grain's
-/// <see cref="LedgerWatermark"/> lets it drop them.
+/// manager's commit; an abort removes the rows it prepared. Each row is written once: the version
+/// of the state's wallet row says how far its rows are in the ledger (it takes the version of the
+/// newest row written), and the grain's <see cref="LedgerWatermark"/> lets it drop them. A batch
+/// locks no row of a state another silo stores, and takes the ledger head before any row it shares
+/// with other silos' batches, so two silos' batches never deadlock.
 /// </remarks>
 internal sealed class PostgresTransactionalStateStorage<TState>(
     string stateKey,
@@ -40,9 +42,10 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
     where TState : class, new()
 {
     private const string Select = """
-        SELECT s.etag, s.committed_sequence, s.committed_state, s.metadata, s.written_version,
+        SELECT s.etag, s.committed_sequence, s.committed_state, s.metadata, coalesce(w.version, 0),
                p.sequence_id, p.transaction_id, p.time_stamp, p.transaction_manager, p.state
         FROM transactional_states s
+        LEFT JOIN wallets w ON w.id = s.ledger_wallet_id
         LEFT JOIN transactional_prepares p ON p.state_key = s.state_key AND p.sequence_id > s.committed_sequence
         WHERE s.state_key = @key
         ORDER BY p.sequence_id

@@ -99,8 +99,8 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : IC
     private const string PrepareLedgerRows = """
         INSERT INTO ledger_prepared AS p
         SELECT r.* FROM jsonb_populate_recordset(null::ledger_prepared, @rows::jsonb) r
-        JOIN transactional_states s ON s.state_key = r.state_key
-        WHERE r.version > s.written_version
+        JOIN wallets w ON w.id = r.wallet_id
+        WHERE r.version > w.version
         ON CONFLICT (state_key, version) DO UPDATE SET
             sequence_id = excluded.sequence_id, transaction_id = excluded.transaction_id, wallet_id = excluded.wallet_id,
             amount = excluded.amount, currency = excluded.currency, balance_after = excluded.balance_after,

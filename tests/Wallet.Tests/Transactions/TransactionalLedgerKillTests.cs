@@ -36,7 +36,7 @@ public sealed class TransactionalLedgerKillTests(ITestOutputHelper output) : IAs
     [Fact]
     public Task RandomTransfersOnTwoSilos_NumberEntriesInEveryWalletsVersionOrder() => TransferAndCheckAsync(kill: false);
 
-    [Fact(Skip = "After a silo kill some participants' prepared transactions stay unresolved for minutes and reads time out behind them; whether Orleans' recovery timing or lock waits between two silos' storage batches cause it is not found yet")]
+    [Fact]
     public Task KillASiloMidTransfers_LeavesEveryEntryWholeAndEveryStateEqualToItsRows() => TransferAndCheckAsync(kill: true);
 
     private async Task TransferAndCheckAsync(bool kill)
@@ -171,9 +171,9 @@ public sealed class TransactionalLedgerKillTests(ITestOutputHelper output) : IAs
     private async Task<string> DescribeAsync()
     {
         await using var command = Database.Command("""
-            SELECT format('%s v%s seq%s tx %s entry_written=%s committed_seq=%s written_version=%s prepares=%s',
+            SELECT format('%s v%s seq%s tx %s entry_written=%s committed_seq=%s wallet_version=%s prepares=%s',
                    p.state_key, p.version, p.sequence_id, p.transaction_id, EXISTS (SELECT 1 FROM entries e WHERE e.id = p.entry_id),
-                   s.committed_sequence, s.written_version, (SELECT string_agg(sequence_id::text, ',') FROM transactional_prepares t WHERE t.state_key = p.state_key))
+                   s.committed_sequence, (SELECT version FROM wallets w WHERE w.id = p.wallet_id), (SELECT string_agg(sequence_id::text, ',') FROM transactional_prepares t WHERE t.state_key = p.state_key))
             FROM ledger_prepared p JOIN transactional_states s ON s.state_key = p.state_key
             """);
         var lines = new List<string>();
