@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Orleans.Configuration;
 using Orleans.Runtime;
 using Orleans.Serialization;
 using Orleans.Transactions.Abstractions;
@@ -41,6 +42,15 @@ public static class TransactionalStorageServiceCollectionExtensions
             sp.GetRequiredService<IOptions<GroupCommitOptions>>().Value,
             metrics: null,
             sp.GetRequiredService<ILogger<GroupCommitter<StateWrite, StateWriteOutcome>>>()));
+        // A participant whose transaction manager died (its silo with it) learns the outcome by
+        // asking the manager again, and a manager retries confirmations the same way: Orleans waits
+        // 60 s and 30 s, during which the participant's state stays locked. Every movement is
+        // committed or aborted within milliseconds otherwise, so the ledger asks after 5 s.
+        services.Configure<TransactionalStateOptions>(options =>
+        {
+            options.RemoteTransactionPingFrequency = TimeSpan.FromSeconds(5);
+            options.ConfirmationRetryDelay = TimeSpan.FromSeconds(5);
+        });
         services.AddKeyedSingleton<ITransactionalStateStorageFactory>(StorageName, (sp, _) => new PostgresTransactionalStateStorageFactory(
             sp.GetRequiredService<NpgsqlDataSource>(),
             sp.GetRequiredService<GroupCommitter<StateWrite, StateWriteOutcome>>(),
