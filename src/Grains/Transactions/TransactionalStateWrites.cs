@@ -99,8 +99,7 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : IC
     private const string PrepareLedgerRows = """
         INSERT INTO ledger_prepared AS p
         SELECT r.* FROM jsonb_populate_recordset(null::ledger_prepared, @rows::jsonb) r
-        JOIN wallets w ON w.id = r.wallet_id
-        WHERE r.version > w.version
+        WHERE r.version > (SELECT w.version FROM wallets w WHERE w.id = r.wallet_id)
         ON CONFLICT (state_key, version) DO UPDATE SET
             sequence_id = excluded.sequence_id, transaction_id = excluded.transaction_id, wallet_id = excluded.wallet_id,
             amount = excluded.amount, currency = excluded.currency, balance_after = excluded.balance_after,
