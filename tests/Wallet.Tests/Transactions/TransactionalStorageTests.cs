@@ -417,6 +417,35 @@ public sealed partial class TransactionalStorageTests(TransactionalStorageTests.
         Assert.Equal(40L, await storage.BalanceAsync(destination));
     }
 
+    /// <summary>
+    /// Orleans may drop a prepared transaction without the storage hearing of its abort (a cancel
+    /// that overtook the prepare) and commit another transaction under the same sequence: the
+    /// dropped transaction's ledger row goes with that commit instead of waiting forever.
+    /// </summary>
+    [Fact]
+    public async Task LedgerRowOfATransactionACommitPassed_GoesWithThatCommit()
+    {
+        var (source, destination) = (await storage.NewWalletAsync(balance: 100), await storage.NewWalletAsync(balance: 0));
+        var (manager, participant) = (storage.CreateCarrier(), storage.CreateCarrier());
+        var (managerLoad, participantLoad) = (await manager.Load(), await participant.Load());
+        var (dropped, transfer) = (Guid.NewGuid().ToString(), Guid.NewGuid().ToString());
+        var managerEtag = await manager.Store(managerLoad.ETag, managerLoad.Metadata,
+            [Carrying(1, dropped, new LedgerRow(dropped, 1, source, 5, "USD", 105, 0, $"entry-{Guid.NewGuid():N}"))], null, null);
+        Assert.Equal(1L, await storage.Database.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = @id", ("id", dropped)));
+
+        var entryId = $"entry-{Guid.NewGuid():N}";
+        await participant.Store(participantLoad.ETag, participantLoad.Metadata, [Carrying(1, transfer, new LedgerRow(transfer, 1, destination, 40, "USD", 40, 0, entryId))], null, null);
+        var debit = new LedgerRow(transfer, 1, source, -40, "USD", 60, 0, entryId)
+        {
+            Entry = new LedgerEntryHeader("t", source, destination, 40, null, null, null, DateTimeOffset.UtcNow, null),
+        };
+        await manager.Store(managerEtag, managerLoad.Metadata, [Carrying(1, transfer, debit)], 1, null);
+
+        Assert.Equal(0L, await storage.Database.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = ANY(@ids)", ("ids", new[] { dropped, transfer })));
+        Assert.Equal(2L, await storage.Database.ScalarAsync("SELECT count(*) FROM postings p JOIN entries e ON e.seq = p.entry_seq WHERE e.id = @id", ("id", entryId)));
+        Assert.Equal((60L, 40L), (await storage.BalanceAsync(source), await storage.BalanceAsync(destination)));
+    }
+
     private static PendingTransactionState<LedgerAccount> Carrying(long sequence, string transactionId, params LedgerRow[] rows) => new()
     {
         SequenceId = sequence,
