@@ -34,7 +34,7 @@ public static class WalletTestCluster
         var builder = new TestClusterBuilder(silos);
         builder.Options.UseTestClusterMembership = false;
         builder.Options.ConnectionTransport = ConnectionTransportType.TcpSocket;
-        // TestCluster adds the experimental distributed directory by default; production silos keep Orleans' default one.
+        // TestCluster adds Orleans' distributed directory its own way; the silos add it as production does.
         builder.Options.SiloBuilderConfiguratorTypes.RemoveAll(type => type is not null && type.Contains("ConfigureDistributedGrainDirectory", StringComparison.Ordinal));
         builder.Properties[ConnectionStringKey] = connectionString;
         builder.Properties["Cards:NumberHashKey"] = WalletApiFactory.CardNumberHashKey;
@@ -71,6 +71,7 @@ public static class WalletTestCluster
                 o.ConnectionString = connectionString;
             });
             silo.UseTransactions();
+            SiloApplication.UseGrainDirectory(silo);
             silo.Configure<ClusterMembershipOptions>(SiloApplication.ConfigureFailureDetection);
             SiloApplication.ConfigureReminders(silo, new Wallet.Grains.Holds.HoldOptions());
         }
