@@ -32,6 +32,7 @@ public static class GrainsServiceCollectionExtensions
             sp.GetRequiredService<LedgerMetrics>(),
             sp.GetRequiredService<ILogger<GroupCommitter<LedgerItem, TransferCommitOutcome>>>()));
         services.AddWalletTransactionalStorage();
+        services.AddSingleton<Wallets.HotWallets>();
         return services;
     }
 

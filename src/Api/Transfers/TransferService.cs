@@ -9,9 +9,9 @@ using Wallet.Grains.Wallets;
 namespace Wallet.Api.Transfers;
 
 /// <summary>
-/// Turns a transfer request into a call on the source account's grain: the one whose turn decides
-/// the debit. A system source (<c>@treasury</c>) lives in one currency, so its grain is found from
-/// the request's <c>currency</c> or the destination wallet's.
+/// Turns a transfer request into a call on the grain that runs it: the source wallet's, or the
+/// destination wallet's when a system account gives (<c>@treasury</c>). A transfer between two
+/// system accounts is their source's, found from the request's <c>currency</c>.
 /// </summary>
 public sealed class TransferService(IClusterClient client, IdempotencyStore store, CurrencyCatalog currencies, TimeProvider clock)
 {
@@ -55,16 +55,23 @@ public sealed class TransferService(IClusterClient client, IdempotencyStore stor
 
     private async Task<IResult> RunAsync(TransferCommand command)
     {
+        // Money a system account gives a user wallet moves in that wallet's transaction, in its currency.
+        if (SystemAccounts.IsReference(command.Source) && !SystemAccounts.IsReference(command.Destination))
+        {
+            return Answer(await client.Wallet(command.Destination).Transfer(command));
+        }
+
         var (sourceKey, failure) = await ResolveSourceAsync(command);
         if (failure is not null)
         {
             return Problems.For(failure);
         }
 
-        var result = await client.Wallet(sourceKey!).Transfer(command);
-        return Idempotency.Answer(result.Failure, () =>
-            JsonBodyResult.From(StatusCodes.Status201Created, result.Transfer!, result.Replayed, $"/v1/transfers/{result.Transfer!.Id}"));
+        return Answer(await client.Wallet(sourceKey!).Transfer(command));
     }
+
+    private static IResult Answer(TransferResult result) => Idempotency.Answer(result.Failure, () =>
+        JsonBodyResult.From(StatusCodes.Status201Created, result.Transfer!, result.Replayed, $"/v1/transfers/{result.Transfer!.Id}"));
 
     private async Task<(string? Key, LedgerFailure? Failure)> ResolveSourceAsync(TransferCommand command)
     {

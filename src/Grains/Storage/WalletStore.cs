@@ -1,7 +1,9 @@
 using System.Text;
 using Npgsql;
 using NpgsqlTypes;
+using Wallet.Grains.Holds;
 using Wallet.Grains.Money;
+using Wallet.Grains.Transactions;
 using Wallet.Grains.Wallets;
 
 namespace Wallet.Grains.Storage;
@@ -47,17 +49,18 @@ public sealed class WalletStore(NpgsqlDataSource dataSource, CurrencyCatalog cur
                 continue;
             }
 
-            var hold = new HoldState
-            {
-                Id = reader.GetString(14),
-                DestinationId = reader.GetString(15),
-                Amount = reader.GetInt64(16),
-                Captured = reader.GetInt64(17),
-                Reference = reader.IsDBNull(18) ? null : reader.GetString(18),
-                Metadata = reader.IsDBNull(19) ? null : System.Text.Json.JsonDocument.Parse(reader.GetString(19)).RootElement.Clone(),
-                ExpiresAt = reader.GetFieldValue<DateTimeOffset>(20),
-                CreatedAt = reader.GetFieldValue<DateTimeOffset>(21),
-            };
+            var hold = new HoldRecord(
+                reader.GetString(14),
+                wallet.TenantId,
+                reader.GetString(15),
+                reader.GetInt64(16),
+                reader.GetInt64(17),
+                HoldStatuses.Open,
+                reader.IsDBNull(18) ? null : reader.GetString(18),
+                reader.IsDBNull(19) ? null : reader.GetString(19),
+                reader.GetFieldValue<DateTimeOffset>(20),
+                reader.GetFieldValue<DateTimeOffset>(21),
+                null);
             wallet.Holds[hold.Id] = hold;
         }
 

@@ -1,8 +1,10 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Orleans;
 using Orleans.Runtime;
 using Wallet.Grains.Storage;
+using Wallet.Grains.Cards;
 using Wallet.Grains.Wallets;
 
 namespace Wallet.Grains.Transactions;
@@ -19,6 +21,24 @@ internal sealed record LedgerEntryHeader(
     [property: Id(6)] string? MetadataJson,
     [property: Id(7)] DateTimeOffset CreatedAt,
     [property: Id(8)] string? HoldId);
+
+/// <summary>A hold as one movement leaves it: the row <c>holds</c> takes when the movement commits.</summary>
+[GenerateSerializer, Immutable, Alias("wallet.HoldRecord")]
+internal sealed record HoldRecord(
+    [property: Id(0)] string Id,
+    [property: Id(1)] string TenantId,
+    [property: Id(2)] string DestinationId,
+    [property: Id(3)] long Amount,
+    [property: Id(4)] long Captured,
+    [property: Id(5)] string Status,
+    [property: Id(6)] string? Reference,
+    [property: Id(7)] string? MetadataJson,
+    [property: Id(8)] DateTimeOffset ExpiresAt,
+    [property: Id(9)] DateTimeOffset CreatedAt,
+    [property: Id(10)] DateTimeOffset? ClosedAt)
+{
+    public long Held => Status == Holds.HoldStatuses.Open ? Amount - Captured : 0;
+}
 
 /// <summary>
 /// One participant's part of a ledger entry, decided in its transaction: its posting (none when
@@ -49,6 +69,22 @@ internal sealed record LedgerRow(
 
     [Id(11)]
     public StoredAnswer? Answer { get; init; }
+
+    /// <summary>The wallet's status after this row; null keeps the wallet row's.</summary>
+    [Id(12)]
+    public string? Status { get; init; }
+
+    /// <summary>The hold this row places or moves, as it leaves it.</summary>
+    [Id(13)]
+    public HoldRecord? Hold { get; init; }
+
+    /// <summary>A card's approval, written with the hold this row places.</summary>
+    [Id(14)]
+    public AuthorizationRecord? Authorization { get; init; }
+
+    /// <summary>The tenant of the Idempotency-Key when the row carries no entry (a hold's placement, a status change).</summary>
+    [Id(15)]
+    public string? KeyTenantId { get; init; }
 }
 
 /// <summary>
@@ -93,6 +129,35 @@ internal sealed class LedgerWatermark
     }
 }
 
+/// <summary>
+/// A grain's committed transactional state as its storage last wrote or read it, for reads that
+/// start no transaction. <see cref="Settled"/> is false while the storage holds prepared states:
+/// a transaction this grain took part in may then be committed by its manager (and acknowledged to
+/// the caller) before this grain's storage hears of it, so the committed state here may be older
+/// than the ledger's rows.
+/// </summary>
+internal sealed class CommittedState
+{
+    public object? State { get; private set; }
+
+    public bool Settled { get; private set; }
+
+    internal void Publish(object? state, bool settled) => (State, Settled) = (state, settled);
+
+    /// <summary>The grain's committed state, made on first use.</summary>
+    public static CommittedState Of(IGrainContext context)
+    {
+        if (context.GetComponent<CommittedState>() is { } committed)
+        {
+            return committed;
+        }
+
+        committed = new CommittedState();
+        context.SetComponent(committed);
+        return committed;
+    }
+}
+
 /// <summary>A <see cref="LedgerRow"/> as one row of <c>ledger_prepared</c>, named as its columns are.</summary>
 internal sealed record PreparedLedgerRow(
     string StateKey,
@@ -119,7 +184,10 @@ internal sealed record PreparedLedgerRow(
     string? Key,
     string? KeyRequestHash,
     string? KeyOutcome,
-    string? KeyBody)
+    string? KeyBody,
+    string? WalletStatus,
+    JsonObject? Hold,
+    JsonObject? CardAuthorization)
 {
     private static readonly JsonSerializerOptions Columns = new()
     {
@@ -132,8 +200,57 @@ internal sealed record PreparedLedgerRow(
         row.EntryId, row.CounterpartId,
         row.Entry?.TenantId, row.Entry?.SourceId, row.Entry?.DestinationId, row.Entry?.Amount, row.Entry?.Reference, row.Entry?.Description,
         row.Entry?.MetadataJson, row.Entry?.CreatedAt, row.Entry?.HoldId,
-        row.Idempotency is null ? null : row.Entry?.TenantId, row.Idempotency?.Key, row.Idempotency?.RequestHash,
-        row.Answer is null ? null : IdempotencyStore.NameOf(row.Answer.Outcome), row.Answer?.Body);
+        row.Idempotency is null ? null : row.Entry?.TenantId ?? row.KeyTenantId, row.Idempotency?.Key, row.Idempotency?.RequestHash,
+        row.Answer is null ? null : IdempotencyStore.NameOf(row.Answer.Outcome), row.Answer?.Body,
+        row.Status, row.Hold is { } hold ? HoldColumns(row.WalletId, row.Currency, hold) : null,
+        row.Authorization is { } authorization ? AuthorizationColumns(authorization) : null);
+
+    // The row of holds, named as its columns are.
+    private static JsonObject HoldColumns(string walletId, string currency, HoldRecord hold) => new()
+    {
+        ["id"] = hold.Id,
+        ["tenant_id"] = hold.TenantId,
+        ["wallet_id"] = walletId,
+        ["destination_id"] = hold.DestinationId,
+        ["currency"] = currency,
+        ["amount"] = hold.Amount,
+        ["captured"] = hold.Captured,
+        ["status"] = hold.Status,
+        ["reference"] = hold.Reference,
+        ["metadata"] = hold.MetadataJson is null ? null : JsonNode.Parse(hold.MetadataJson),
+        ["expires_at"] = hold.ExpiresAt,
+        ["created_at"] = hold.CreatedAt,
+        ["closed_at"] = hold.ClosedAt,
+    };
+
+    // The row of card_authorizations, named as its columns are.
+    private static JsonObject AuthorizationColumns(AuthorizationRecord record)
+    {
+        var view = record.View;
+        return new JsonObject
+        {
+            ["id"] = view.Id,
+            ["tenant_id"] = record.TenantId,
+            ["card_id"] = view.CardId,
+            ["wallet_id"] = view.WalletId,
+            ["approved"] = view.HoldId is not null,
+            ["decline_code"] = view.Decline?.Code,
+            ["decline_detail"] = view.Decline?.Detail,
+            ["amount"] = record.AmountMinor,
+            ["currency"] = view.Currency,
+            ["merchant_name"] = view.MerchantName,
+            ["merchant_category"] = view.MerchantCategory,
+            ["merchant_country"] = view.MerchantCountry,
+            ["description"] = view.Description,
+            ["fraud_score"] = view.Fraud.Score,
+            ["fraud_reasons"] = JsonSerializer.SerializeToNode(view.Fraud.Reasons, WalletJson.Options),
+            ["fraud_rules"] = JsonSerializer.SerializeToNode(record.FraudRules, WalletJson.Options),
+            ["review"] = view.Review,
+            ["hold_id"] = view.HoldId,
+            ["controls_version"] = view.ControlsVersion,
+            ["created_at"] = view.CreatedAt,
+        };
+    }
 
     /// <summary>Rows as the JSON array <c>jsonb_populate_recordset</c> reads into <c>ledger_prepared</c>.</summary>
     public static string ToJson(IEnumerable<PreparedLedgerRow> rows) => JsonSerializer.Serialize(rows, Columns);

@@ -38,7 +38,8 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
     NpgsqlDataSource dataSource,
     GroupCommitter<StateWrite, StateWriteOutcome> committer,
     Serializer serializer,
-    LedgerWatermark watermark) : ITransactionalStateStorage<TState>, IStagingOwner
+    LedgerWatermark watermark,
+    CommittedState committedState) : ITransactionalStateStorage<TState>, IStagingOwner
     where TState : class, new()
 {
     private const string Select = """
@@ -71,6 +72,7 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
         if (!await reader.ReadAsync())
         {
             (_etag, _committedSequence, _requiresLoad) = (null, 0, false);
+            committedState.Publish(null, settled: true);
             return new TransactionalStorageLoadResponse<TState>();
         }
 
@@ -97,6 +99,7 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
         while (await reader.ReadAsync());
 
         (_etag, _committedSequence, _requiresLoad) = (etag, committedSequence, false);
+        committedState.Publish(committedSequence == 0 ? null : committed, settled: _prepared.Count == 0);
         return new TransactionalStorageLoadResponse<TState>(
             etag.ToString(System.Globalization.CultureInfo.InvariantCulture), committed, committedSequence, metadata, [.. _prepared.Values]);
     }
@@ -117,7 +120,7 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
 
         // Everything is planned and serialized before the first await: Orleans mutates the metadata
         // object for its next batch while this one is being written.
-        var (write, prepared) = Plan(metadata, statesToPrepare ?? [], commitUpTo, abortAfter);
+        var (write, prepared, committing) = Plan(metadata, statesToPrepare ?? [], commitUpTo, abortAfter);
         StateWriteOutcome outcome;
         try
         {
@@ -149,6 +152,7 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
             _prepared[state.SequenceId] = state;
         }
 
+        committedState.Publish(write.CommittedState is null ? committedState.State : committing, settled: _prepared.Count == 0);
         return Format(_etag)!;
     }
 
@@ -163,7 +167,7 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
     /// states go first, then prepared ones replace theirs (those the commit makes obsolete are not
     /// written at all), then the commit takes the state prepared under <paramref name="commitUpTo"/>.
     /// </summary>
-    private (StateWrite Write, List<PendingTransactionState<TState>> Prepared) Plan(
+    private (StateWrite Write, List<PendingTransactionState<TState>> Prepared, TState? Committing) Plan(
         TransactionalStateMetaData metadata, List<PendingTransactionState<TState>> statesToPrepare, long? commitUpTo, long? abortAfter)
     {
         var states = new SortedList<long, PendingTransactionState<TState>>(_prepared);
@@ -192,6 +196,7 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
         IReadOnlyList<string> committingTransactions = [];
         long? ledgerWrittenUpTo = null;
         LedgerPosition? position = null;
+        TState? committedObject = null;
         if (commitUpTo is { } upTo && upTo > committedSequence)
         {
             if (!states.TryGetValue(upTo, out var committing))
@@ -200,6 +205,7 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
             }
 
             committedBytes = serializer.SerializeToArray(committing.State);
+            committedObject = committing.State;
             committedSequence = upTo;
             var carrier = committing.State as ILedgerCarrier;
             position = carrier?.Position;
@@ -246,16 +252,16 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
             LedgerWrittenUpTo = ledgerWrittenUpTo,
             Position = position,
         };
-        return (write, remaining);
+        return (write, remaining, committedObject);
     }
 
     private void AddLedgerRows(SortedList<long, PreparedLedgerRow> into, long sequenceId, IEnumerable<LedgerRow> rows)
     {
         foreach (var row in rows)
         {
-            if (row.Idempotency is not null && (row.Entry is null || row.Answer is null))
+            if (row.Idempotency is not null && (row.Answer is null || (row.Entry is null && row.KeyTenantId is null)))
             {
-                throw new ArgumentException($"Transactional state {stateKey}: a ledger row with an Idempotency-Key must carry its entry's header and the answer.");
+                throw new ArgumentException($"Transactional state {stateKey}: a ledger row with an Idempotency-Key must carry the answer, and its entry's header or the key's tenant.");
             }
 
             into[row.Version] = PreparedLedgerRow.From(stateKey, sequenceId, row);

@@ -17,7 +17,7 @@ internal sealed class PostgresTransactionalStateStorageFactory(
 {
     public ITransactionalStateStorage<TState> Create<TState>(string stateName, IGrainContext context)
         where TState : class, new() =>
-        new PostgresTransactionalStateStorage<TState>(KeyOf(context.GrainId, stateName), dataSource, committer, serializer, LedgerWatermark.Of(context));
+        new PostgresTransactionalStateStorage<TState>(KeyOf(context.GrainId, stateName), dataSource, committer, serializer, LedgerWatermark.Of(context), CommittedState.Of(context));
 
     public static string KeyOf(GrainId grain, string stateName) => $"{grain}/{stateName}";
 }
@@ -35,12 +35,11 @@ public static class TransactionalStorageServiceCollectionExtensions
     public static IServiceCollection AddWalletTransactionalStorage(this IServiceCollection services)
     {
         services.TryAddSingleton<TransactionalStateWriter>();
-        // Its batches take the ledger's GroupCommit settings but are not counted as the ledger's
-        // commits (wallet.commit.*): until the money path writes through it, they move no money.
+        // Its batches take the ledger's GroupCommit settings and count as the ledger's commits (wallet.commit.*).
         services.TryAddSingleton(sp => new GroupCommitter<StateWrite, StateWriteOutcome>(
             sp.GetRequiredService<TransactionalStateWriter>(),
             sp.GetRequiredService<IOptions<GroupCommitOptions>>().Value,
-            metrics: null,
+            sp.GetService<LedgerMetrics>(),
             sp.GetRequiredService<ILogger<GroupCommitter<StateWrite, StateWriteOutcome>>>()));
         // A participant whose transaction manager died (its silo with it) learns the outcome by
         // asking the manager again, and a manager retries confirmations the same way: Orleans waits

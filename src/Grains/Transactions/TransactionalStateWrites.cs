@@ -53,7 +53,7 @@ internal enum StateWriteOutcome
 /// Writes the <c>Store</c> calls of many grains in one PostgreSQL transaction. Each write is fenced
 /// by its own version check, so a stale one changes nothing and fails alone while the others commit.
 /// </summary>
-internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : ICommitHandler<StateWrite, StateWriteOutcome>
+internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource, LedgerMetrics? metrics = null) : ICommitHandler<StateWrite, StateWriteOutcome>
 {
     private const string Update = """
         UPDATE transactional_states s
@@ -130,6 +130,9 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : IC
 
     private const string WriteLedger = "SELECT ledger_write_transactions(@rows::jsonb, @transactions::text[])";
 
+    /// <summary>Called after a batch's fence, before its other writes; lets tests make a batch fail mid-way.</summary>
+    internal Func<NpgsqlConnection, IReadOnlyList<StateWrite>, Task>? BeforeWrite { get; set; }
+
     public async Task<StateWriteOutcome[]> CommitAsync(IReadOnlyList<StateWrite> items, CancellationToken cancellationToken)
     {
         var outcomes = new StateWriteOutcome[items.Count];
@@ -151,19 +154,35 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : IC
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var written = await FenceAsync(connection, transaction, writes, cancellationToken);
+        if (BeforeWrite is { } beforeWrite)
+        {
+            await beforeWrite(connection, writes);
+        }
+
         var kept = writes.Where(w => written.Contains(w.StateKey)).ToList();
+        long entries = 0;
         if (kept.Count > 0)
         {
             await using var batch = new NpgsqlBatch(connection, transaction);
             AddPreparedChanges(batch, kept);
-            AddLedgerChanges(batch, kept);
+            var writesLedger = AddLedgerChanges(batch, kept);
             if (batch.BatchCommands.Count > 0)
             {
-                await batch.ExecuteNonQueryAsync(cancellationToken);
+                await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+                // The ledger's write, the batch's only command that returns a row, says how many entries it wrote.
+                do
+                {
+                    if (writesLedger && reader.FieldCount == 1 && await reader.ReadAsync(cancellationToken))
+                    {
+                        entries = reader.GetInt64(0);
+                    }
+                }
+                while (await reader.NextResultAsync(cancellationToken));
             }
         }
 
         await transaction.CommitAsync(cancellationToken);
+        metrics?.RecordEntries((int)entries);
         for (var i = 0; i < items.Count; i++)
         {
             if (firsts.TryGetValue(items[i].StateKey, out var first) && first == i)
@@ -213,7 +232,8 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : IC
     /// transactions the writes commit are written to the ledger, every participant's rows at once,
     /// and rows the commits passed without writing go.
     /// </summary>
-    private static void AddLedgerChanges(NpgsqlBatch batch, List<StateWrite> kept)
+    /// <returns>True when the batch writes the ledger: its one command that returns a row.</returns>
+    private static bool AddLedgerChanges(NpgsqlBatch batch, List<StateWrite> kept)
     {
         var aborts = kept.Where(w => w.DropAbove is not null).ToList();
         if (aborts.Count > 0)
@@ -231,7 +251,8 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : IC
 
         // A committing state's own rows go straight to the ledger, with the other participants' prepared ones.
         var committing = kept.SelectMany(w => w.CommittingTransactions).Distinct(StringComparer.Ordinal).ToArray();
-        if (committing.Length > 0)
+        var writesLedger = committing.Length > 0;
+        if (writesLedger)
         {
             batch.BatchCommands.Add(Command(WriteLedger,
                 ("rows", PreparedLedgerRow.ToJson(kept.SelectMany(w => w.CommittedLedgerRows))), ("transactions", committing)));
@@ -244,6 +265,8 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource) : IC
                 ("keys", passed.Select(w => w.StateKey).ToArray()),
                 ("up_to", passed.Select(w => w.DropUpTo!.Value).ToArray())));
         }
+
+        return writesLedger;
     }
 
     /// <summary>The state rows as the writes leave them, one array per column, for <see cref="Update"/> and <see cref="Insert"/>.</summary>

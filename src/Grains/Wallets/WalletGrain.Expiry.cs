@@ -42,7 +42,7 @@ internal sealed partial class WalletGrain : IRemindable
         // Each release is a call of its own, decided in its own turn like any other.
         var now = clock.GetUtcNow();
         var self = this.AsReference<IWalletGrain>();
-        foreach (var hold in State.Holds.Values.Where(h => h.ExpiresAt <= now).OrderBy(h => h.ExpiresAt).ToList())
+        foreach (var hold in (await CurrentAsync()).Holds.Values.Where(h => h.ExpiresAt <= now).OrderBy(h => h.ExpiresAt).ToList())
         {
             await self.ReleaseHold(new ReleaseHold(State.TenantId, hold.Id, HoldRelease.Expire, null, null, LedgerTime.Truncate(now)));
         }
@@ -50,12 +50,16 @@ internal sealed partial class WalletGrain : IRemindable
         await Turn(RescheduleExpiryAsync);
     }
 
-    /// <summary>Due at the next expiry among the open holds, or gone when none is left. In a turn: no hold is placed meanwhile.</summary>
+    /// <summary>
+    /// Due at the next expiry among the open holds, or gone when none is left. In a turn, so no other
+    /// reschedule runs meanwhile; a hold placed meanwhile registered its own due time before it committed.
+    /// </summary>
     private async Task<bool> RescheduleExpiryAsync()
     {
-        if (State.Holds.Count > 0)
+        var holds = (await CurrentAsync()).Holds;
+        if (holds.Count > 0)
         {
-            await RegisterExpiryReminderAsync(State.Holds.Values.Min(h => h.ExpiresAt));
+            await RegisterExpiryReminderAsync(holds.Values.Min(h => h.ExpiresAt));
             return true;
         }
 

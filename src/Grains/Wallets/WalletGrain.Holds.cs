@@ -1,24 +1,22 @@
 using Wallet.Grains.Holds;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Money;
+using Wallet.Grains.Transactions;
 
 namespace Wallet.Grains.Wallets;
 
 /// <summary>
-/// Holds: two-phase movements out of the wallet. Placing one raises <c>pending</c>, so it is decided
-/// in the wallet's turn like a debit; captures post a transfer to the hold's destination.
+/// Holds: two-phase movements out of the wallet, each an Orleans transaction like any movement.
+/// Placing or raising one moves the wallet's pending (this wallet alone); a capture posts a transfer
+/// to the hold's destination (with the destination wallet as the second participant unless it is a
+/// system account); a release moves pending back. The hold's row is written with the movement.
 /// </summary>
 internal sealed partial class WalletGrain
 {
-    public Task<HoldResult> PlaceHold(PlaceHold command) => Turn(() => PlaceHoldTurn(command));
+    public Task<HoldResult> PlaceHold(PlaceHold command) => RunHoldAsync(command.TenantId, command.Idempotency, () => PlaceHoldAsync(command));
 
-    private async Task<HoldResult> PlaceHoldTurn(PlaceHold command)
+    private async Task<HoldResult> PlaceHoldAsync(PlaceHold command)
     {
-        if (Refuse(command.TenantId, command.Idempotency) is { } refused)
-        {
-            return await refused;
-        }
-
         var currency = State.Currency;
         var error = Amount.TryParse(command.Amount, currency.Scale, out var amount);
         if (error != AmountError.None)
@@ -26,194 +24,231 @@ internal sealed partial class WalletGrain
             return HoldResult.Fail(LedgerErrors.InvalidAmount, Amount.Describe(error, currency.Code, currency.Scale));
         }
 
-        var destinationId = SystemAccounts.TryParseReference(command.Destination, out var name)
-            ? SystemAccounts.WalletId(command.TenantId, name, currency.Code)
-            : command.Destination;
+        var destinationId = WalletRules.AccountId(command.TenantId, command.Destination, currency.Code);
         if (destinationId == State.Id)
         {
             return HoldResult.Fail(LedgerErrors.SameWallet, "a hold's destination must be another account");
         }
 
-        if (await CheckDebitAsync(amount) is { } declined)
-        {
-            return new HoldResult(null, null, declined);
-        }
-
+        // The reminder that will release the hold exists before the hold can commit.
         await EnsureExpiryReminderAsync(command.ExpiresAt);
-        var hold = new HoldState
-        {
-            Id = command.HoldId,
-            DestinationId = destinationId,
-            Amount = amount,
-            Reference = command.Reference,
-            Metadata = command.Metadata,
-            ExpiresAt = command.ExpiresAt,
-            CreatedAt = command.CreatedAt,
-        };
+        var hold = new HoldRecord(command.HoldId, command.TenantId, destinationId, amount, 0, HoldStatuses.Open, command.Reference,
+            command.Metadata?.GetRawText(), command.ExpiresAt, command.CreatedAt, null);
         var view = hold.ToView(State);
         var approval = command.Authorization;
-        State.Pending += amount;
-        State.Holds[hold.Id] = hold;
-        var staged = new StagedHold(HoldMove.Place, command.TenantId, hold.Id, State.Id, destinationId, amount, currency.Code, command.Idempotency,
-            approval?.Answer ?? StoredAnswers.Created(view), command.CreatedAt)
+        var answer = approval?.Answer ?? StoredAnswers.Created(view);
+        return await MoveHoldAsync(command.HoldId, hasEntry: false, null, (wallet, transactionId, written) =>
         {
-            ExpiresAt = command.ExpiresAt,
-            Reference = command.Reference,
-            MetadataJson = command.Metadata?.GetRawText(),
-            Authorization = approval,
-        };
-        return await CommitAsync(staged, command.Idempotency, outcome => HoldAnswer(outcome, new HoldResult(view, null, null)));
+            if (CheckDebit(wallet, amount) is { } refused)
+            {
+                return (refused, null);
+            }
+
+            wallet.Pending = checked(wallet.Pending + amount);
+            wallet.Holds[hold.Id] = hold;
+            wallet.Append(transactionId, written, currency.Code, null, 0, row => Keyed(row, command.TenantId, command.Idempotency, answer) with
+            {
+                Hold = hold,
+                Authorization = approval,
+            });
+            return (null, new HoldResult(view, null, null));
+        });
     }
 
-    public Task<HoldResult> CaptureHold(CaptureHold command) => Turn(() => CaptureHoldTurn(command));
+    public Task<HoldResult> CaptureHold(CaptureHold command) => RunHoldAsync(command.TenantId, command.Idempotency, () => CaptureHoldAsync(command));
 
-    private async Task<HoldResult> CaptureHoldTurn(CaptureHold command)
+    private async Task<HoldResult> CaptureHoldAsync(CaptureHold command)
     {
-        if (Refuse(command.TenantId, command.Idempotency) is { } refused)
+        if (ParseAmount(command.Amount) is { Failure: { } invalid })
         {
-            return await refused;
+            return new HoldResult(null, null, invalid);
         }
 
-        var (hold, amount, failure) = OpenHold(command.HoldId, command.Amount);
-        if ((failure ?? Expired(hold!, command.CreatedAt)) is { } refusal)
+        // The destination: from the hold as last committed (a hold's destination never changes).
+        var current = await CurrentAsync();
+        var destinationId = current.Holds.GetValueOrDefault(command.HoldId)?.DestinationId;
+        if (destinationId is not null && !SystemAccounts.IsSystemWalletId(destinationId))
         {
-            return new HoldResult(null, null, refusal);
+            hotWallets.Saw(destinationId);
         }
 
-        var final = command.Final || amount == hold!.Held;
-        var released = final ? hold!.Held : amount;
-        State.ApplyDebit(amount);
-        State.Pending -= released;
-        hold!.Captured += amount;
-        if (final)
+        return await MoveHoldAsync(command.TransferId, hasEntry: true, destinationId, (wallet, transactionId, written) =>
         {
-            State.Holds.Remove(hold.Id);
-        }
+            var (hold, amount, failure) = OpenHold(wallet, command.HoldId, command.Amount);
+            if ((failure ?? Expired(hold!, command.CreatedAt)) is { } refused)
+            {
+                return (refused, null);
+            }
 
-        var view = final ? hold.ToView(State, HoldStatuses.Captured, command.CreatedAt) : hold.ToView(State);
-        var transfer = new TransferView(command.TransferId, State.Display, SystemAccounts.Display(hold.DestinationId), State.Format(amount),
-            State.Currency.Code, "posted", null, null, null, command.CreatedAt);
-        var authorization = command.Authorization?.With(view);
-        var staged = new StagedHold(HoldMove.Capture, command.TenantId, hold.Id, State.Id, hold.DestinationId, amount, State.Currency.Code,
-            command.Idempotency, StoredAnswers.Done(authorization ?? (object)new CaptureView(view, transfer)), command.CreatedAt)
-        {
-            Final = final,
-            TransferId = command.TransferId,
-        };
-        return await CommitAsync(staged, command.Idempotency, outcome => outcome.Status == CommitStatus.Committed
-            ? Credited(hold.DestinationId, amount, outcome, new HoldResult(view, transfer, null) { Authorization = authorization })
-            : HoldAnswer(outcome, null!));
+            var open = hold!;
+            var final = command.Final || amount == open.Held;
+            var released = final ? open.Held : amount;
+            var moved = open with
+            {
+                Captured = open.Captured + amount,
+                Status = final ? HoldStatuses.Captured : HoldStatuses.Open,
+                ClosedAt = final ? command.CreatedAt : null,
+            };
+            wallet.Balance = checked(wallet.Balance - amount);
+            wallet.Pending -= released;
+            Track(wallet, moved);
+            var view = moved.ToView(State);
+            var transfer = new TransferView(command.TransferId, State.Display, SystemAccounts.Display(open.DestinationId), State.Format(amount),
+                State.Currency.Code, "posted", null, null, null, command.CreatedAt);
+            var authorization = command.Authorization?.With(view);
+            var answer = StoredAnswers.Done(authorization ?? (object)new CaptureView(view, transfer));
+            var header = new LedgerEntryHeader(command.TenantId, State.Id, open.DestinationId, amount, null, null, null, command.CreatedAt, open.Id);
+            wallet.Append(transactionId, written, State.Currency.Code, command.TransferId, -amount, row => Keyed(row, command.TenantId, command.Idempotency, answer) with
+            {
+                CounterpartId = SystemAccounts.IsSystemWalletId(open.DestinationId) ? open.DestinationId : null,
+                Entry = header,
+                Hold = moved,
+            });
+            return (null, new HoldResult(view, transfer, null) { Authorization = authorization });
+        });
     }
 
-    public Task<HoldResult> ReleaseHold(ReleaseHold command) => Turn(() => ReleaseHoldTurn(command));
+    public Task<HoldResult> ReleaseHold(ReleaseHold command) => RunHoldAsync(command.TenantId, command.Idempotency, () => ReleaseHoldAsync(command));
 
-    private async Task<HoldResult> ReleaseHoldTurn(ReleaseHold command)
+    private async Task<HoldResult> ReleaseHoldAsync(ReleaseHold command)
     {
-        if (Refuse(command.TenantId, command.Idempotency) is { } refused)
+        var partial = command.Reason == HoldRelease.Reverse ? command.Amount : null;
+        if (ParseAmount(partial) is { Failure: { } invalid })
         {
-            return await refused;
+            return new HoldResult(null, null, invalid);
         }
 
-        var (hold, amount, failure) = OpenHold(command.HoldId, command.Reason == HoldRelease.Reverse ? command.Amount : null);
-        if (failure is not null)
+        return await MoveHoldAsync(command.HoldId, hasEntry: false, null, (wallet, transactionId, written) =>
         {
-            return new HoldResult(null, null, failure);
-        }
+            var (hold, amount, failure) = OpenHold(wallet, command.HoldId, partial);
+            if (failure is not null)
+            {
+                return (failure, null);
+            }
 
-        if (command.Reason == HoldRelease.Expire && hold!.ExpiresAt > command.At)
-        {
-            return HoldResult.Fail(LedgerErrors.Conflict, $"hold {hold.Id} expires at {hold.ExpiresAt:O}");
-        }
+            if (command.Reason == HoldRelease.Expire && hold!.ExpiresAt > command.At)
+            {
+                return (new LedgerFailure(LedgerErrors.Conflict, $"hold {hold.Id} expires at {hold.ExpiresAt:O}"), null);
+            }
 
-        var all = amount == hold!.Held;
-        var closeStatus = command.Reason == HoldRelease.Expire ? HoldStatuses.Expired : HoldStatuses.Voided;
-        State.Pending -= amount;
-        if (all)
-        {
-            State.Holds.Remove(hold.Id);
-        }
-        else
-        {
-            hold.Amount -= amount;
-        }
-
-        var view = all ? hold.ToView(State, closeStatus, command.At) : hold.ToView(State);
-        var authorization = command.Authorization?.With(view);
-        var staged = new StagedHold(HoldMove.Release, command.TenantId, hold.Id, State.Id, hold.DestinationId, amount, State.Currency.Code,
-            command.Idempotency, StoredAnswers.Done(authorization ?? (object)view), command.At)
-        {
-            CloseStatus = closeStatus,
-        };
-        return await CommitAsync(staged, command.Idempotency, outcome => HoldAnswer(outcome, new HoldResult(view, null, null) { Authorization = authorization }));
+            var all = amount == hold!.Held;
+            var moved = all
+                ? hold with { Status = command.Reason == HoldRelease.Expire ? HoldStatuses.Expired : HoldStatuses.Voided, ClosedAt = command.At }
+                : hold with { Amount = hold.Amount - amount };
+            wallet.Pending -= amount;
+            Track(wallet, moved);
+            var view = moved.ToView(State);
+            var authorization = command.Authorization?.With(view);
+            var answer = StoredAnswers.Done(authorization ?? (object)view);
+            wallet.Append(transactionId, written, State.Currency.Code, null, 0, row => Keyed(row, command.TenantId, command.Idempotency, answer) with { Hold = moved });
+            return (null, new HoldResult(view, null, null) { Authorization = authorization });
+        });
     }
 
-    public Task<HoldResult> IncrementHold(IncrementHold command) => Turn(() => IncrementHoldTurn(command));
+    public Task<HoldResult> IncrementHold(IncrementHold command) => RunHoldAsync(command.TenantId, command.Idempotency, () => IncrementHoldAsync(command));
 
-    private async Task<HoldResult> IncrementHoldTurn(IncrementHold command)
+    private async Task<HoldResult> IncrementHoldAsync(IncrementHold command)
     {
-        if (Refuse(command.TenantId, command.Idempotency) is { } refused)
+        var (amount, invalid) = ParseAmount(command.Amount);
+        if (invalid is not null)
         {
-            return await refused;
+            return new HoldResult(null, null, invalid);
         }
 
-        var (open, _, failure) = OpenHold(command.HoldId, null);
-        failure ??= Expired(open!, clock.GetUtcNow());
-        var error = Amount.TryParse(command.Amount, State.Currency.Scale, out var amount);
-        if (failure is not null || error != AmountError.None)
+        var now = LedgerTime.Truncate(clock.GetUtcNow());
+        return await MoveHoldAsync(command.HoldId, hasEntry: false, null, (wallet, transactionId, written) =>
         {
-            return new HoldResult(null, null, failure ?? new LedgerFailure(LedgerErrors.InvalidAmount, Amount.Describe(error, State.Currency.Code, State.Currency.Scale)));
-        }
+            var (hold, _, failure) = OpenHold(wallet, command.HoldId, null);
+            if ((failure ?? Expired(hold!, now) ?? CheckDebit(wallet, amount)) is { } refused)
+            {
+                return (refused, null);
+            }
 
-        if (await CheckDebitAsync(amount) is { } declined)
-        {
-            return new HoldResult(null, null, declined);
-        }
-
-        // The state may have been read again to decide: take the hold from it as it is now.
-        if (!State.Holds.TryGetValue(command.HoldId, out var hold))
-        {
-            return HoldResult.Fail(LedgerErrors.HoldClosed, $"hold {command.HoldId} is no longer open");
-        }
-
-        State.Pending += amount;
-        hold.Amount += amount;
-        var view = hold.ToView(State);
-        var authorization = command.Authorization?.With(view);
-        var staged = new StagedHold(HoldMove.Increment, command.TenantId, hold.Id, State.Id, hold.DestinationId, amount, State.Currency.Code,
-            command.Idempotency, StoredAnswers.Done(authorization ?? (object)view), LedgerTime.Truncate(clock.GetUtcNow()));
-        return await CommitAsync(staged, command.Idempotency, outcome => HoldAnswer(outcome, new HoldResult(view, null, null) { Authorization = authorization }));
+            var moved = hold! with { Amount = hold.Amount + amount };
+            wallet.Pending = checked(wallet.Pending + amount);
+            Track(wallet, moved);
+            var view = moved.ToView(State);
+            var authorization = command.Authorization?.With(view);
+            var answer = StoredAnswers.Done(authorization ?? (object)view);
+            wallet.Append(transactionId, written, State.Currency.Code, null, 0, row => Keyed(row, command.TenantId, command.Idempotency, answer) with { Hold = moved });
+            return (null, new HoldResult(view, null, null) { Authorization = authorization });
+        });
     }
 
-    /// <summary>
-    /// Null when the command may go on; otherwise the answer: not found, a system account, or the
-    /// shared outcome of an in-flight command with the same Idempotency-Key.
-    /// </summary>
-    private Task<HoldResult>? Refuse(string tenantId, IdempotencyRequest? idempotency)
+    /// <summary>A hold command on a user wallet of the tenant, run once under its Idempotency-Key.</summary>
+    private Task<HoldResult> RunHoldAsync(string tenantId, IdempotencyRequest? idempotency, Func<Task<HoldResult>> run)
     {
         if (!State.IsVisibleTo(tenantId))
         {
             return Task.FromResult(new HoldResult(null, null, WalletNotFound().Failure));
         }
 
-        if (State.IsSystem)
+        if (IsSystemAccount)
         {
             return Task.FromResult(HoldResult.Fail(LedgerErrors.ValidationFailed, "holds are placed on user wallets, not on system accounts"));
         }
 
-        return _inFlight.Match(idempotency) switch
-        {
-            { Reused: { } reused } => Task.FromResult(new HoldResult(null, null, reused)),
-            { Outcome: { } first } => ReplayAsync(first),
-            _ => null,
-        };
+        return RunOnceAsync(tenantId, idempotency, null, Refused, run);
     }
 
-    private async Task<HoldResult> ReplayAsync(Task<object> first) => ((HoldResult)await WhenDurable(first)) with { Replayed = true };
+    /// <summary>
+    /// Runs a hold's movement: <paramref name="decide"/> takes it in this wallet's state; a capture
+    /// into another user wallet (<paramref name="creditedId"/>) credits that wallet in the same transaction.
+    /// </summary>
+    private Task<HoldResult> MoveHoldAsync(
+        string operationId, bool hasEntry, string? creditedId, Func<WalletAccount, string, long, (LedgerFailure? Failure, HoldResult? Result)> decide)
+    {
+        hotWallets.Saw(Id);
+        return MoveAsync(operationId, hasEntry, async transactionId =>
+        {
+            HoldResult? result = null;
+            var refused = await UpdateAsync(transactionId, (wallet, written) =>
+            {
+                var decided = decide(wallet, transactionId, written);
+                result = decided.Result;
+                return decided.Failure;
+            });
+            if (refused is null && result?.Transfer is { } transfer && creditedId is not null && !SystemAccounts.IsSystemWalletId(creditedId))
+            {
+                var amount = Amount.TryParse(transfer.Amount, State.Currency.Scale, out var minor) == AmountError.None ? minor : 0;
+                refused = await Wallet(creditedId).Credit(new WalletCredit(State.TenantId, transfer.Id, amount, State.Currency.Code));
+            }
+
+            return (refused, result);
+        }, Refused);
+    }
+
+    private static HoldResult Refused(LedgerFailure failure) => new(null, null, failure);
+
+    // The wallet's open holds as the movement leaves them.
+    private static void Track(WalletAccount wallet, HoldRecord hold)
+    {
+        if (hold.Status == HoldStatuses.Open)
+        {
+            wallet.Holds[hold.Id] = hold;
+        }
+        else
+        {
+            wallet.Holds.Remove(hold.Id);
+        }
+    }
+
+    private (long Amount, LedgerFailure? Failure) ParseAmount(string? text)
+    {
+        if (text is null)
+        {
+            return (0, null);
+        }
+
+        var currency = State.Currency;
+        var error = Amount.TryParse(text, currency.Scale, out var amount);
+        return error == AmountError.None ? (amount, null) : (0, new LedgerFailure(LedgerErrors.InvalidAmount, Amount.Describe(error, currency.Code, currency.Scale)));
+    }
 
     /// <summary>The open hold and the amount to move: <paramref name="amountText"/>, or all it holds when null.</summary>
-    private (HoldState? Hold, long Amount, LedgerFailure? Failure) OpenHold(string holdId, string? amountText)
+    private (HoldRecord? Hold, long Amount, LedgerFailure? Failure) OpenHold(WalletAccount wallet, string holdId, string? amountText)
     {
-        if (!State.Holds.TryGetValue(holdId, out var hold))
+        if (!wallet.Holds.TryGetValue(holdId, out var hold))
         {
             return (null, 0, new LedgerFailure(LedgerErrors.HoldClosed, $"hold {holdId} is no longer open"));
         }
@@ -223,40 +258,19 @@ internal sealed partial class WalletGrain
             return (hold, hold.Held, null);
         }
 
-        var currency = State.Currency;
-        var error = Amount.TryParse(amountText, currency.Scale, out var amount);
-        if (error != AmountError.None)
+        var (amount, failure) = ParseAmount(amountText);
+        if (failure is not null)
         {
-            return (null, 0, new LedgerFailure(LedgerErrors.InvalidAmount, Amount.Describe(error, currency.Code, currency.Scale)));
+            return (null, 0, failure);
         }
 
         return amount > hold.Held
             ? (null, 0, new LedgerFailure(LedgerErrors.AmountExceedsHold,
-                $"hold {holdId} holds {State.Format(hold.Held)} {currency.Code}; {State.Format(amount)} requested"))
+                $"hold {holdId} holds {State.Format(hold.Held)} {State.Currency.Code}; {State.Format(amount)} requested"))
             : (hold, amount, null);
     }
 
     /// <summary>A hold past its time is not captured or raised, even before the expiry scan releases it.</summary>
-    private static LedgerFailure? Expired(HoldState hold, DateTimeOffset now) =>
+    private static LedgerFailure? Expired(HoldRecord hold, DateTimeOffset now) =>
         hold.ExpiresAt <= now ? new LedgerFailure(LedgerErrors.HoldClosed, $"hold {hold.Id} expired at {hold.ExpiresAt:O}") : null;
-
-    /// <summary>Status and funds for a debit or a hold; on insufficient funds the row decides, read again.</summary>
-    private async Task<LedgerFailure?> CheckDebitAsync(long amount)
-    {
-        var refused = State.CheckDebit(amount);
-        if (refused?.Code != LedgerErrors.InsufficientFunds)
-        {
-            return refused;
-        }
-
-        await ReloadStateAsync();
-        return State.CheckDebit(amount);
-    }
-
-    private static HoldResult HoldAnswer(TransferCommitOutcome outcome, HoldResult committed) => outcome.Status switch
-    {
-        CommitStatus.Committed => committed,
-        CommitStatus.IdempotencyKeyExists => new HoldResult(null, null, KeyTaken),
-        _ => new HoldResult(null, null, outcome.Failure),
-    };
 }

@@ -2,59 +2,87 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans;
 using Orleans.Concurrency;
+using Orleans.Transactions;
+using Orleans.Transactions.Abstractions;
 using Wallet.Grains.Holds;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Money;
 using Wallet.Grains.Storage;
+using Wallet.Grains.Transactions;
 
 namespace Wallet.Grains.Wallets;
 
 /// <summary>
-/// A wallet, or a system account. Debits are decided here, in the wallet's turn, against the
-/// cached balance, then staged into the silo's group commit; PostgreSQL checks them again.
+/// A wallet, or a system account. A user wallet's money is its transactional state
+/// (<see cref="WalletAccount"/>), and every movement of it is an Orleans transaction that this
+/// grain runs: a deposit, withdrawal or spend against a system account has this wallet as its only
+/// participant (the storage posts the system account's leg at commit), a transfer to another wallet
+/// has both, the likely-hot one first (<see cref="HotWallets"/>). The storage writes the ledger's
+/// rows at the transaction manager's commit.
 /// </summary>
 /// <remarks>
-/// Reentrant so that turns pipeline (see <see cref="LedgerGrain{TState}"/>): every command runs in
-/// a turn, and each decision is taken and applied to the cached state with no await in between;
-/// awaits before it (a row read again) keep the turn, awaits after it only wait for durability.
-/// Reads and credit notices need no turn (see <see cref="Get"/> and <see cref="OnCredited"/>).
+/// Reentrant: Orleans' transactional state orders the movements (each takes the state's lock), and
+/// reads need no turn. A system account has no transactional state of its own: users' movements
+/// post its legs in SQL, and its grain serves what only it can decide in its turn (a movement
+/// between two system accounts, and what a system account that may not go negative can give; see
+/// WalletGrain.System.cs).
 /// </remarks>
 [Reentrant]
 [GrainType(LedgerGrains.WalletTypeName)]
 internal sealed partial class WalletGrain(
+    [TransactionalState("account", TransactionalStorageServiceCollectionExtensions.StorageName)] ITransactionalState<WalletAccount> account,
+    ITransactionClient transactions,
     GroupCommitter<LedgerItem, TransferCommitOutcome> committer,
     WalletStore wallets,
+    LedgerStore ledger,
+    HotWallets hotWallets,
     CurrencyCatalog currencies,
     TimeProvider clock,
     IOptions<HoldOptions> holdOptions,
-    ILogger<WalletGrain> logger) : LedgerGrain<WalletState>, IWalletGrain
+    ILogger<WalletGrain> logger) : LedgerGrain<WalletState>, IWalletGrain, IWalletLegs
 {
     // Another request committed this Idempotency-Key first; the API replays its answer instead.
-
     private static readonly LedgerFailure KeyTaken = new(LedgerErrors.IdempotencyKeyExists, "the Idempotency-Key was used by another request");
 
-    // How long a reply waits for the destination to apply its credit notice.
-    private static readonly TimeSpan NoticeAppliedWaitMax = TimeSpan.FromSeconds(1);
+    // Attempts of a movement whose transaction Orleans aborted (a broken lock, a cascading abort):
+    // nothing of it was written, and each attempt decides afresh from the state as it is then.
+    private const int AttemptsMax = 3;
 
-    // Commands being committed, by Idempotency-Key: a retry that arrives meanwhile waits for
-    // the first one's outcome instead of racing it to the database.
+    // Commands running, by Idempotency-Key: a retry that arrives meanwhile waits for the first one's
+    // outcome instead of moving the money again.
     private readonly InFlightRequests _inFlight = new();
-    private readonly List<CreditNotice> _creditsDuringReload = [];
-    private Task? _creditNotice;
 
-    // A read takes no turn unless the state must be read again first (see StateTrusted).
-    public Task<WalletResult> Get(string tenantId) => StateTrusted ? Read(tenantId) : Turn(() => Read(tenantId));
+    private string Id => this.GetPrimaryKeyString();
 
-    private async Task<WalletResult> Read(string tenantId)
+    private bool IsSystemAccount => SystemAccounts.IsSystemWalletId(Id);
+
+    public Task<WalletResult> Get(string tenantId) => IsSystemAccount ? GetSystemAccount(tenantId) : GetAsync(tenantId);
+
+    private async Task<WalletResult> GetAsync(string tenantId)
     {
         if (!State.IsVisibleTo(tenantId))
         {
             return WalletNotFound();
         }
 
-        var view = State.ToView();
-        await WhenStagedDurable();
-        return new WalletResult(view, null);
+        return new WalletResult((await CurrentAsync()).ToView(), null);
+    }
+
+    /// <summary>
+    /// The wallet as its last committed movement left it, read without a transaction (a read-only
+    /// one writes to storage): the committed state when the storage holds nothing prepared.
+    /// Otherwise a movement may have been committed, and acknowledged, by another wallet that managed
+    /// its transaction before this wallet's storage heard of it; its manager wrote the wallet row
+    /// before acknowledging, so the row is read.
+    /// </summary>
+    private async Task<WalletState> CurrentAsync()
+    {
+        if (CommittedState.Of(GrainContext) is { Settled: true, State: WalletAccount { Seeded: true } committed })
+        {
+            return committed.With(State);
+        }
+
+        return await wallets.ReadAsync(Id, CancellationToken.None) ?? State;
     }
 
     public Task<WalletResult> Create(CreateWallet command) => Turn(() => CreateTurn(command));
@@ -66,7 +94,7 @@ internal sealed partial class WalletGrain(
             return WalletResult.Fail(LedgerErrors.Conflict, $"wallet {State.Id} exists already");
         }
 
-        var (wallet, failure) = WalletRules.NewWallet(this.GetPrimaryKeyString(), command, currencies);
+        var (wallet, failure) = WalletRules.NewWallet(Id, command, currencies);
         if (failure is not null)
         {
             DeactivateOnIdle();
@@ -83,174 +111,308 @@ internal sealed partial class WalletGrain(
         return new WalletResult(State.ToView(), null);
     }
 
-    public Task<WalletResult> ChangeStatus(ChangeWalletStatus command) => Turn(() => ChangeStatusTurn(command));
+    public Task<WalletResult> ChangeStatus(ChangeWalletStatus command) =>
+        IsSystemAccount ? Turn(() => ChangeSystemAccountStatusTurn(command)) : ChangeStatusAsync(command);
 
-    private async Task<WalletResult> ChangeStatusTurn(ChangeWalletStatus command)
+    private async Task<WalletResult> ChangeStatusAsync(ChangeWalletStatus command)
     {
         if (!State.IsVisibleTo(command.TenantId))
         {
             return WalletNotFound();
         }
 
-        // Commits staged before this turn land first, and the decision is taken on the row as it is.
-        await ReloadStateAsync();
-        var (target, failure) = WalletRules.StatusChange(State, command.Change);
-        if (failure is not null)
+        // A change that changes nothing and stores no answer needs no transaction.
+        var current = await CurrentAsync();
+        var (target, failure) = WalletRules.StatusChange(current, command.Change);
+        if (failure is not null || (target == current.Status && command.Idempotency is null))
         {
-            return new WalletResult(null, failure);
+            return new WalletResult(failure is null ? current.ToView() : null, failure);
         }
 
-        if (target == State.Status && command.Idempotency is null)
-        {
-            return new WalletResult(State.ToView(), null);
-        }
+        return await RunOnceAsync(command.TenantId, command.Idempotency, null, Refused, () => MoveAsync(
+            $"status_{Guid.CreateVersion7():N}",
+            hasEntry: false,
+            async transactionId =>
+            {
+                WalletView? view = null;
+                var refused = await UpdateAsync(transactionId, (wallet, written) =>
+                {
+                    var (target, failure) = WalletRules.StatusChange(wallet.With(State), command.Change);
+                    if (failure is not null)
+                    {
+                        return failure;
+                    }
 
-        var changed = WalletRules.WithStatus(State, target);
-        var outcome = await wallets.ChangeStatusAsync(State, State.Status, target, command.Idempotency, StoredAnswers.Done(changed.ToView()), CancellationToken.None);
-        switch (outcome)
-        {
-            case StatusChangeOutcome.Changed:
-                State = changed;
-                return new WalletResult(State.ToView(), null);
-            case StatusChangeOutcome.IdempotencyKeyExists:
-                return new WalletResult(null, KeyTaken);
-            default:
-                ReloadStateBeforeNextTurn();
-                return WalletResult.Fail(LedgerErrors.Conflict, $"wallet {State.Id} changed meanwhile; retry");
-        }
+                    wallet.Status = target;
+                    view = wallet.With(State).ToView();
+                    wallet.Append(transactionId, written, State.Currency.Code, null, 0, row => Keyed(row, command.TenantId, command.Idempotency, StoredAnswers.Done(view)));
+                    return null;
+                });
+                return (refused, refused is null ? new WalletResult(view, null) : null);
+            },
+            Refused));
+
+        static WalletResult Refused(LedgerFailure failure) => new(null, failure);
     }
 
-    public Task<TransferResult> Transfer(TransferCommand command) => Turn(() => TransferTurn(command));
-
-    private async Task<TransferResult> TransferTurn(TransferCommand command)
+    public Task<TransferResult> Transfer(TransferCommand command) => IsSystemAccount switch
     {
-        if (!State.IsVisibleTo(command.TenantId) && !await TryCreateSystemAccountAsync(command.TenantId))
+        // Money a system account gives a user wallet is that wallet's movement.
+        true when !SystemAccounts.IsReference(command.Destination) => GrainFactory.Wallet(command.Destination).Transfer(command),
+        true => Turn(() => SystemTransferTurn(command)),
+        false => TransferAsync(command),
+    };
+
+    private async Task<TransferResult> TransferAsync(TransferCommand command)
+    {
+        if (!State.IsVisibleTo(command.TenantId))
         {
             return new TransferResult(null, WalletNotFound().Failure);
         }
 
-        switch (_inFlight.Match(command.Idempotency))
+        // This wallet is the transfer's source, or its destination when a system account gives.
+        var credited = SystemAccounts.IsReference(command.Source);
+        var (movement, view, failure) = WalletRules.Plan(State, command, credited);
+        if (failure is not null)
         {
-            case { Reused: { } reused }:
-                return new TransferResult(null, reused);
-            case { Outcome: { } first }:
-                return ((TransferResult)await WhenDurable(first)) with { Replayed = true };
+            return new TransferResult(null, failure);
         }
 
-        var staging = WalletRules.Stage(State, command);
-        if (staging.Failure?.Code == LedgerErrors.InsufficientFunds)
-        {
-            // Credits whose notices were missed leave the cached balance low; only the row can say no.
-            await ReloadStateAsync();
-            staging = WalletRules.Stage(State, command);
-        }
+        return await RunOnceAsync(command.TenantId, command.Idempotency, command.Reference, Refused, () => MoveMoneyAsync(movement!, view!, credited));
 
-        return staging.Failure is null
-            ? await CommitAsync(staging.Transfer!, staging.View!, command.Idempotency)
-            : new TransferResult(null, staging.Failure);
+        static TransferResult Refused(LedgerFailure failure) => new(null, failure);
     }
 
-    protected override async Task<WalletState> ReadStateAsync(CancellationToken cancellationToken) =>
-        await wallets.ReadAsync(this.GetPrimaryKeyString(), cancellationToken) ?? WalletState.Missing(this.GetPrimaryKeyString());
-
-    // Not a turn: the notice carries the row version it produced, so applying it at any point
-    // between two turns, or after a reload that already read it, counts the credit once. One that
-    // arrives while the state is being read again is applied to the fresh state too (Reloaded): the
-    // read may have begun before the credit committed, and would otherwise drop it from the cache.
-    public Task OnCredited(CreditNotice notice)
+    /// <summary>Runs a transfer this wallet takes part in: against a system account alone, or with the other wallet.</summary>
+    private async Task<TransferResult> MoveMoneyAsync(StagedTransfer movement, TransferView view, bool credited)
     {
-        State.ApplyCredit(notice);
-        if (Reloading)
+        var otherId = credited ? movement.SourceId : movement.DestinationId;
+        var header = new LedgerEntryHeader(movement.TenantId, movement.SourceId, movement.DestinationId, movement.Amount, movement.Reference,
+            movement.Description, movement.MetadataJson, movement.CreatedAt, null);
+        var amount = credited ? movement.Amount : -movement.Amount;
+        var result = new TransferResult(view, null);
+        hotWallets.Saw(Id);
+        if (SystemAccounts.IsSystemWalletId(otherId))
         {
-            _creditsDuringReload.Add(notice);
+            // A system account that may not go negative gives only what it has: its grain sets it aside first.
+            var reserved = credited && !SystemAccounts.MayGoNegative(SystemAccounts.Display(otherId)[1..]);
+            if (reserved && await SystemAccount(otherId).Reserve(movement.TenantId, movement.Amount) is { } lacking)
+            {
+                return new TransferResult(null, lacking);
+            }
+
+            var committed = false;
+            try
+            {
+                var outcome = await MoveAsync(movement.TransferId, hasEntry: true, async transactionId =>
+                    (await PostAsync(transactionId, movement.TransferId, amount, otherId, header, movement.Idempotency, movement.Answer), result),
+                    f => new TransferResult(null, f));
+                committed = outcome.Failure is null;
+                return outcome;
+            }
+            catch (LedgerUnavailableException)
+            {
+                // In doubt: counted as given, so the system account never gives more than it has.
+                committed = true;
+                throw;
+            }
+            finally
+            {
+                if (reserved)
+                {
+                    await SystemAccount(otherId).Settle(movement.Amount, committed);
+                }
+            }
         }
 
-        return Task.CompletedTask;
+        hotWallets.Saw(otherId);
+        var credit = new WalletCredit(movement.TenantId, movement.TransferId, movement.Amount, movement.Currency);
+        return await MoveAsync(movement.TransferId, hasEntry: true, async transactionId =>
+        {
+            // Both wallets in one order for every transfer between them, the likely-hot one first.
+            var creditFirst = hotWallets.Leads(otherId, Id);
+            if (creditFirst && await Wallet(otherId).Credit(credit) is { } refused)
+            {
+                return (refused, null);
+            }
+
+            var own = await PostAsync(transactionId, movement.TransferId, amount, null, header, movement.Idempotency, movement.Answer);
+            if (own is not null || creditFirst)
+            {
+                return (own, result);
+            }
+
+            return (await Wallet(otherId).Credit(credit), result);
+        }, f => new TransferResult(null, f));
     }
 
-    protected override WalletState Reloaded(WalletState fresh)
+    public Task<LedgerFailure?> Credit(WalletCredit credit)
     {
-        foreach (var notice in _creditsDuringReload)
+        if (!State.IsVisibleTo(credit.TenantId) || IsSystemAccount)
         {
-            fresh.ApplyCredit(notice);
+            return Task.FromResult(WalletNotFound().Failure);
         }
 
-        _creditsDuringReload.Clear();
-        return fresh;
-    }
-
-    private Task<TransferResult> CommitAsync(StagedTransfer staged, TransferView view, IdempotencyRequest? idempotency)
-    {
-        State.ApplyDebit(staged.Amount);
-        return CommitAsync(staged, idempotency, outcome => outcome.Status switch
+        if (State.Currency.Code != credit.Currency)
         {
-            CommitStatus.Committed => Credited(staged.DestinationId, staged.Amount, outcome, new TransferResult(view, null)),
-            CommitStatus.IdempotencyKeyExists => new TransferResult(null, KeyTaken),
-            _ => new TransferResult(null, outcome.Failure),
-        });
+            return Task.FromResult<LedgerFailure?>(new LedgerFailure(LedgerErrors.CurrencyMismatch,
+                $"wallet {State.Display} holds {State.Currency.Code}, not {credit.Currency}"));
+        }
+
+        return PostAsync(TransactionContext.CurrentTransactionId, credit.EntryId, credit.Amount, null, null, null, null);
     }
 
     /// <summary>
-    /// Stages <paramref name="item"/> (whose effect the caller applied to the cached state already)
-    /// and answers from its durable outcome. Retries of its Idempotency-Key meanwhile share the answer.
+    /// Posts <paramref name="amount"/> (negative: a debit) to this wallet in the running transaction,
+    /// against <paramref name="counterpartId"/> when it is a system account; the row that carries the
+    /// entry's <paramref name="header"/> carries its Idempotency-Key and answer too.
     /// </summary>
-    private async Task<TResult> CommitAsync<TResult>(LedgerItem item, IdempotencyRequest? idempotency, Func<TransferCommitOutcome, TResult> answer)
-        where TResult : class
-    {
-        return await _inFlight.RunAsync(idempotency, async () =>
+    private Task<LedgerFailure?> PostAsync(
+        string transactionId, string entryId, long amount, string? counterpartId, LedgerEntryHeader? header, IdempotencyRequest? idempotency, StoredAnswer? answer) =>
+        UpdateAsync(transactionId, (wallet, written) =>
         {
-            var result = answer(await WhenDurable(committer, item));
-            if (_creditNotice is { IsCompleted: false } notice)
+            if ((amount < 0 ? CheckDebit(wallet, -amount) : CheckCredit(wallet, amount)) is { } refused)
             {
-                // The reply waits, outside the turn, until the destination applied the notice (see Credited).
-                await WhenDurable(AppliedAsync(notice));
+                return refused;
             }
 
-            _creditNotice = null;
-            return result;
+            wallet.Balance = checked(wallet.Balance + amount);
+            wallet.Append(transactionId, written, State.Currency.Code, entryId, amount, row => row with
+            {
+                CounterpartId = counterpartId,
+                Entry = header,
+                Idempotency = idempotency,
+                Answer = idempotency is null ? null : answer,
+            });
+            return null;
+        });
+
+    /// <summary>
+    /// Decides and applies one change of this wallet's state in the running transaction: the state is
+    /// seeded from the wallet row first if it never was, and <paramref name="decide"/> gets the
+    /// version up to which the ledger holds the wallet's rows. A refusal leaves the state as it was.
+    /// </summary>
+    private Task<LedgerFailure?> UpdateAsync(string transactionId, Func<WalletAccount, long, LedgerFailure?> decide)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(transactionId);
+        var watermark = LedgerWatermark.Of(GrainContext);
+        return account.PerformUpdate(wallet =>
+        {
+            wallet.Seed(State);
+            return decide(wallet, watermark.WrittenVersion);
         });
     }
 
-    private T Credited<T>(string destinationId, long amount, TransferCommitOutcome outcome, T result)
-    {
-        // Applied before the reply leaves, so a client that reads the destination next sees the credit,
-        // wherever the destination lives. The destination takes it between turns (it needs no turn of
-        // its own), so two wallets paying each other at once never wait on each other.
-        _creditNotice = GrainFactory.Wallet(destinationId).OnCredited(new CreditNotice(amount, outcome.DestinationVersion));
-        return result;
-    }
+    private LedgerFailure? CheckDebit(WalletAccount wallet, long amount) =>
+        DebitRule.Check(Id, wallet.Status, State.MayGoNegative, wallet.Balance - wallet.Pending + State.OverdraftLimit, amount, State.Currency.Code, State.Currency.Scale)
+        ?? (wallet.Balance < amount - LedgerBatch.BalanceMagnitudeMax ? TooLarge : null);
 
-    private static async Task<bool> AppliedAsync(Task notice)
+    private LedgerFailure? CheckCredit(WalletAccount wallet, long amount)
     {
-        try
+        if (wallet.Status == WalletStatuses.Closed)
         {
-            await notice.WaitAsync(NoticeAppliedWaitMax);
-        }
-        catch (Exception exception) when (exception is not OutOfMemoryException)
-        {
-            // The transfer committed; a slow or lost notice must not turn that into a failure. The
-            // notice is versioned, and the cached balance of the destination is only ever too low,
-            // which a debit rechecks against the row.
+            return new LedgerFailure(LedgerErrors.WalletClosed, $"wallet {State.Display} is closed");
         }
 
-        return true;
+        return wallet.Balance > LedgerBatch.BalanceMagnitudeMax - amount ? TooLarge : null;
     }
 
-    private async Task<bool> TryCreateSystemAccountAsync(string tenantId)
+    private static readonly LedgerFailure TooLarge = new(LedgerErrors.LimitExceeded, "the movement would take a balance beyond the largest the ledger holds");
+
+    /// <summary>
+    /// Runs a command under its Idempotency-Key once: a retry while it runs shares its outcome; a key
+    /// stored already (the request committed before) or a reference another entry has refuses it.
+    /// </summary>
+    private async Task<TResult> RunOnceAsync<TResult>(
+        string tenantId, IdempotencyRequest? idempotency, string? reference, Func<LedgerFailure, TResult> refused, Func<Task<TResult>> run)
+        where TResult : class
     {
-        var key = this.GetPrimaryKeyString();
-        var parts = key.Split(':');
-        if (State.Exists || !SystemAccounts.IsSystemWalletId(key) || parts.Length != 4 || parts[1] != tenantId
-            || !currencies.TryGet(parts[3], out var currency))
+        switch (_inFlight.Match(idempotency))
         {
-            return false;
+            case { Reused: { } reused }:
+                return refused(reused);
+            case { Outcome: { } first }:
+                return Replayed((TResult)await first);
         }
 
-        await wallets.EnsureSystemAccountsAsync(tenantId, currency, CancellationToken.None);
-        await ReloadStateAsync();
-        LogSystemAccountsCreated(logger, tenantId, currency.Code);
-        return State.IsVisibleTo(tenantId);
+        return await _inFlight.RunAsync(idempotency, async () =>
+        {
+            if (idempotency is not null || reference is not null)
+            {
+                var (keyStored, referenceUsed) = await ledger.FindTakenAsync(tenantId, idempotency?.Key, reference);
+                if (keyStored)
+                {
+                    return refused(KeyTaken);
+                }
+
+                if (referenceUsed)
+                {
+                    return refused(new LedgerFailure(LedgerErrors.Conflict, $"reference '{reference}' is already used by another transfer"));
+                }
+            }
+
+            return await run();
+        });
     }
+
+    private static TResult Replayed<TResult>(TResult result) => result switch
+    {
+        TransferResult transfer => (TResult)(object)(transfer with { Replayed = true }),
+        HoldResult hold => (TResult)(object)(hold with { Replayed = true }),
+        _ => result,
+    };
+
+    /// <summary>
+    /// Runs one movement as an Orleans transaction: <paramref name="legs"/> join it in order, and a
+    /// refusal aborts it with nothing written. An abort is tried again under the same operation id;
+    /// an outcome in doubt is resolved by the operation's entry when it has one, and answered as
+    /// unavailable (503, retry with the same Idempotency-Key) when that cannot tell.
+    /// </summary>
+    private async Task<TResult> MoveAsync<TResult>(
+        string operationId, bool hasEntry, Func<string, Task<(LedgerFailure? Failure, TResult? Result)>> legs, Func<LedgerFailure, TResult> refused)
+        where TResult : class
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            (LedgerFailure? Failure, TResult? Result) outcome = default;
+            try
+            {
+                await transactions.RunTransaction(TransactionOption.Create, async () =>
+                {
+                    outcome = await legs(TransactionContext.CurrentTransactionId);
+                    return outcome.Failure is null;
+                });
+                return outcome.Failure is null ? outcome.Result! : refused(outcome.Failure);
+            }
+            catch (OrleansTransactionInDoubtException exception)
+            {
+                if (hasEntry && outcome is { Failure: null, Result: { } result } && await ledger.EntryExistsAsync(operationId))
+                {
+                    return result;
+                }
+
+                LogInDoubt(logger, exception, operationId);
+                throw new LedgerUnavailableException($"the outcome of {operationId} is not known yet; retry with the same Idempotency-Key", exception);
+            }
+            catch (OrleansTransactionAbortedException exception) when (attempt < AttemptsMax)
+            {
+                LogAborted(logger, exception, operationId, attempt);
+            }
+            catch (OrleansTransactionAbortedException exception)
+            {
+                // Nothing of it was written; the caller may send it again.
+                throw new LedgerUnavailableException($"{operationId} was aborted {AttemptsMax} times by contending movements; retry", exception);
+            }
+        }
+    }
+
+    /// <summary>The row's Idempotency-Key and answer, for a movement without an entry (its tenant named on the row).</summary>
+    private static LedgerRow Keyed(LedgerRow row, string tenantId, IdempotencyRequest? idempotency, StoredAnswer answer) =>
+        idempotency is null ? row : row with { Idempotency = idempotency, Answer = answer, KeyTenantId = tenantId };
+
+    private IWalletLegs Wallet(string walletId) => GrainFactory.GetGrain<IWalletLegs>(walletId);
+
+    private ISystemAccountGrain SystemAccount(string walletId) => GrainFactory.GetGrain<ISystemAccountGrain>(walletId);
 
     private WalletResult WalletNotFound()
     {
@@ -259,10 +421,15 @@ internal sealed partial class WalletGrain(
             DeactivateOnIdle();
         }
 
-        return WalletResult.Fail(LedgerErrors.WalletNotFound, $"wallet {SystemAccounts.Display(this.GetPrimaryKeyString())} not found");
+        return WalletResult.Fail(LedgerErrors.WalletNotFound, $"wallet {SystemAccounts.Display(Id)} not found");
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Created the system accounts of tenant {TenantId} in {Currency}")]
-    private static partial void LogSystemAccountsCreated(ILogger logger, string tenantId, string currency);
+    protected override async Task<WalletState> ReadStateAsync(CancellationToken cancellationToken) =>
+        await wallets.ReadAsync(Id, cancellationToken) ?? WalletState.Missing(Id);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Movement {OperationId} is in doubt: its transaction's outcome was not heard")]
+    private static partial void LogInDoubt(ILogger logger, Exception exception, string operationId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Movement {OperationId} was aborted (attempt {Attempt}); trying again")]
+    private static partial void LogAborted(ILogger logger, Exception exception, string operationId, int attempt);
 }

@@ -73,10 +73,21 @@ internal static class WalletRules
     /// <summary>Validates a transfer out of <paramref name="source"/> and builds what to stage and what to answer.</summary>
     public static (StagedTransfer? Transfer, TransferView? View, LedgerFailure? Failure) Stage(WalletState source, TransferCommand command)
     {
-        var currency = source.Currency;
+        var planned = Plan(source, command, credited: false);
+        return planned.Failure is null && source.CheckDebit(planned.Transfer!.Amount) is { } refused ? (null, null, refused) : planned;
+    }
+
+    /// <summary>
+    /// Validates a transfer that moves <paramref name="wallet"/>'s money (its source, or with
+    /// <paramref name="credited"/> its destination, the source being a system account) and builds the
+    /// movement and its answer. Funds are not checked here: the movement's transaction decides them.
+    /// </summary>
+    public static (StagedTransfer? Transfer, TransferView? View, LedgerFailure? Failure) Plan(WalletState wallet, TransferCommand command, bool credited)
+    {
+        var currency = wallet.Currency;
         if (command.Currency is not null && command.Currency != currency.Code)
         {
-            return Reject(LedgerErrors.CurrencyMismatch, $"wallet {source.Display} holds {currency.Code}, not {command.Currency}");
+            return Reject(LedgerErrors.CurrencyMismatch, $"wallet {wallet.Display} holds {currency.Code}, not {command.Currency}");
         }
 
         var error = Amount.TryParse(command.Amount, currency.Scale, out var amount);
@@ -85,22 +96,16 @@ internal static class WalletRules
             return Reject(LedgerErrors.InvalidAmount, Amount.Describe(error, currency.Code, currency.Scale));
         }
 
-        var destinationId = SystemAccounts.TryParseReference(command.Destination, out var name)
-            ? SystemAccounts.WalletId(command.TenantId, name, currency.Code)
-            : command.Destination;
-        if (destinationId == source.Id)
+        var otherId = AccountId(command.TenantId, credited ? command.Source : command.Destination, currency.Code);
+        if (otherId == wallet.Id)
         {
             return Reject(LedgerErrors.SameWallet, "source and destination are the same wallet");
         }
 
-        if (source.CheckDebit(amount) is { } refused)
-        {
-            return (null, null, refused);
-        }
-
+        var (sourceId, destinationId) = credited ? (otherId, wallet.Id) : (wallet.Id, otherId);
         var view = new TransferView(
             command.TransferId,
-            source.Display,
+            SystemAccounts.Display(sourceId),
             SystemAccounts.Display(destinationId),
             Amount.Format(amount, currency.Scale),
             currency.Code,
@@ -112,7 +117,7 @@ internal static class WalletRules
         var staged = new StagedTransfer(
             command.TenantId,
             command.TransferId,
-            source.Id,
+            sourceId,
             destinationId,
             amount,
             currency.Code,
@@ -124,6 +129,10 @@ internal static class WalletRules
             command.CreatedAt);
         return (staged, view, null);
     }
+
+    /// <summary>The wallet id of <paramref name="account"/>: itself, or the tenant's system account it names in <paramref name="currency"/>.</summary>
+    public static string AccountId(string tenantId, string account, string currency) =>
+        SystemAccounts.TryParseReference(account, out var name) ? SystemAccounts.WalletId(tenantId, name, currency) : account;
 
     private static bool IsZero(string text) => decimal.TryParse(text, System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out var value) && value == 0;
 

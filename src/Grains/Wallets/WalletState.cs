@@ -1,5 +1,6 @@
 using Wallet.Grains.Holds;
 using Wallet.Grains.Money;
+using Wallet.Grains.Transactions;
 
 namespace Wallet.Grains.Wallets;
 
@@ -29,8 +30,8 @@ internal sealed class WalletState
 
     public long Pending { get; set; }
 
-    /// <summary>The wallet's open holds by id, tentative moves included, like <see cref="Balance"/>.</summary>
-    public Dictionary<string, HoldState> Holds { get; init; } = new(StringComparer.Ordinal);
+    /// <summary>The wallet's open holds by id.</summary>
+    public Dictionary<string, HoldRecord> Holds { get; private set; } = new(StringComparer.Ordinal);
 
     public long OverdraftLimit { get; init; }
 
@@ -47,6 +48,14 @@ internal sealed class WalletState
     public DateTimeOffset CreatedAt { get; init; }
 
     public WalletState Copy() => (WalletState)MemberwiseClone();
+
+    /// <summary>A copy with <paramref name="holds"/> as its open holds.</summary>
+    public WalletState WithHolds(Dictionary<string, HoldRecord> holds)
+    {
+        var copy = Copy();
+        copy.Holds = holds;
+        return copy;
+    }
 
     public bool IsVisibleTo(string tenantId) => Exists && TenantId == tenantId;
 
@@ -81,39 +90,21 @@ internal sealed class WalletState
         CreatedAt);
 }
 
-/// <summary>An open hold of the wallet, as its turns know it.</summary>
-internal sealed class HoldState
+/// <summary>Holds as clients see them.</summary>
+internal static class HoldViews
 {
-    public required string Id { get; init; }
-
-    public required string DestinationId { get; init; }
-
-    public long Amount { get; set; }
-
-    public long Captured { get; set; }
-
-    public long Held => Amount - Captured;
-
-    public string? Reference { get; init; }
-
-    public System.Text.Json.JsonElement? Metadata { get; init; }
-
-    public DateTimeOffset ExpiresAt { get; init; }
-
-    public DateTimeOffset CreatedAt { get; init; }
-
-    public HoldView ToView(WalletState wallet, string status = HoldStatuses.Open, DateTimeOffset? closedAt = null) => new(
-        Id,
+    public static HoldView ToView(this HoldRecord hold, WalletState wallet) => new(
+        hold.Id,
         wallet.Id,
-        SystemAccounts.Display(DestinationId),
-        wallet.Format(Amount),
-        wallet.Format(Captured),
-        wallet.Format(status == HoldStatuses.Open ? Held : 0),
+        SystemAccounts.Display(hold.DestinationId),
+        wallet.Format(hold.Amount),
+        wallet.Format(hold.Captured),
+        wallet.Format(hold.Held),
         wallet.Currency.Code,
-        status,
-        Reference,
-        Metadata,
-        ExpiresAt,
-        CreatedAt,
-        closedAt);
+        hold.Status,
+        hold.Reference,
+        hold.MetadataJson is null ? null : System.Text.Json.JsonDocument.Parse(hold.MetadataJson).RootElement.Clone(),
+        hold.ExpiresAt,
+        hold.CreatedAt,
+        hold.ClosedAt);
 }

@@ -54,7 +54,7 @@ public sealed partial class TransactionalStorageTests
 
         private PostgresTransactionalStateStorage<TState> Storage<TState>(string key)
             where TState : class, new() =>
-            new(key, Database, _committer!, _cluster!.GetSiloServiceProvider().GetRequiredService<Serializer>(), new LedgerWatermark());
+            new(key, Database, _committer!, _cluster!.GetSiloServiceProvider().GetRequiredService<Serializer>(), new LedgerWatermark(), new CommittedState());
 
         public async Task InitializeAsync()
         {
