@@ -209,9 +209,15 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
             committedSequence = upTo;
             var carrier = committing.State as ILedgerCarrier;
             position = carrier?.Position;
-            // Rows at or below the watermark are known to be written; the SQL checks the rest.
+            // Rows at or below the watermark are known to be written; the SQL checks the rest. A
+            // participant's confirmation (its state names a manager) follows the manager's commit,
+            // which wrote every row of it; the rows of its earlier transactions went with theirs.
             var unwritten = carrier?.UnwrittenRows.Where(r => r.Version > watermark.WrittenVersion).ToList() ?? [];
-            if (unwritten.Count > 0)
+            if (unwritten.Count > 0 && committing.TransactionManager.Reference is not null)
+            {
+                ledgerWrittenUpTo = unwritten.Max(r => r.Version);
+            }
+            else if (unwritten.Count > 0)
             {
                 AddLedgerRows(committedRows, upTo, unwritten);
                 committingTransactions = [.. unwritten.Select(r => r.TransactionId).Distinct(StringComparer.Ordinal)];

@@ -231,9 +231,17 @@ internal sealed partial class WalletGrain(
         {
             // Both wallets in one order for every transfer between them, the likely-hot one first.
             var creditFirst = hotWallets.Leads(otherId, Id);
-            if (creditFirst && await Wallet(otherId).Credit(credit) is { } refused)
+            if (creditFirst)
             {
-                return (refused, null);
+                if (await Wallet(otherId).Credit(credit) is { } refused)
+                {
+                    return (refused, null);
+                }
+
+                // Orleans makes the first participant recorded as writing the manager, and records a
+                // called grain's write only when it merges the calls' returns, at the end unless
+                // asked: merged now, the credited wallet comes before this one's own write.
+                TransactionContext.GetRequiredTransactionInfo().ReconcilePending();
             }
 
             var own = await PostAsync(transactionId, movement.TransferId, amount, null, header, movement.Idempotency, movement.Answer);
