@@ -10,9 +10,6 @@
 -- exists, so its leg is never left out. Either failing fails the batch: the grains decided against
 -- their transactional state, so it can only mean a bug, never a user's error.
 
--- A transaction's prepared rows are a handful: so the planner is told.
-ALTER FUNCTION ledger_take_prepared(text) ROWS 4;
-
 ALTER TABLE ledger_prepared
     ADD COLUMN wallet_status text,
     ADD COLUMN hold jsonb,
@@ -30,8 +27,7 @@ SET jit = off AS $$
     fresh AS MATERIALIZED (
         SELECT DISTINCT ON (c.state_key, c.version) c.*
         FROM candidates c
-        -- One index lookup per row: as a join, the planner's estimates of the function scans
-        -- (a thousand rows each) made it hash the whole wallets table on every call.
+        -- One index lookup per row (migration 0015).
         WHERE c.version > (SELECT w.version FROM wallets w WHERE w.id = c.wallet_id)
         ORDER BY c.state_key, c.version, c.preference),
     -- Entries are numbered so that each wallet's postings follow its versions: an entry comes after
