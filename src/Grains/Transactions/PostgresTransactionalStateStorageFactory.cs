@@ -41,14 +41,21 @@ public static class TransactionalStorageServiceCollectionExtensions
             sp.GetRequiredService<IOptions<GroupCommitOptions>>().Value,
             sp.GetService<LedgerMetrics>(),
             sp.GetRequiredService<ILogger<GroupCommitter<StateWrite, StateWriteOutcome>>>()));
-        // A participant whose transaction manager died (its silo with it) learns the outcome by
-        // asking the manager again, and a manager retries confirmations the same way: Orleans waits
-        // 60 s and 30 s, during which the participant's state stays locked. Every movement is
-        // committed or aborted within milliseconds otherwise, so the ledger asks after 5 s.
+        // Orleans' protocol waits are sized for minutes-long outages; every movement here commits or
+        // aborts within milliseconds, and a wait is what a silo's death costs the survivors' wallets:
+        // - a manager waits for a dead participant's prepare (one-way, so never refused) 20 s;
+        // - a lock held by a transaction that died before its prepare is broken after 8 s, and a
+        //   transaction waiting for a lock gives up after 10 s;
+        // - a participant asks a dead manager again after 60 s, a manager retries a confirmation after 30 s.
+        // Waits of a few seconds keep a kill's stall within the 10 s the cluster promises; a movement
+        // that runs into one is aborted, which is safe to retry.
         services.Configure<TransactionalStateOptions>(options =>
         {
-            options.RemoteTransactionPingFrequency = TimeSpan.FromSeconds(5);
-            options.ConfirmationRetryDelay = TimeSpan.FromSeconds(5);
+            options.PrepareTimeout = TimeSpan.FromSeconds(4);
+            options.LockTimeout = TimeSpan.FromSeconds(3);
+            options.LockAcquireTimeout = TimeSpan.FromSeconds(4);
+            options.RemoteTransactionPingFrequency = TimeSpan.FromSeconds(2);
+            options.ConfirmationRetryDelay = TimeSpan.FromSeconds(2);
         });
         services.AddKeyedSingleton<ITransactionalStateStorageFactory>(StorageName, (sp, _) => new PostgresTransactionalStateStorageFactory(
             sp.GetRequiredService<NpgsqlDataSource>(),

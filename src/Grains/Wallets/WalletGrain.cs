@@ -400,7 +400,8 @@ internal sealed partial class WalletGrain(
                 }
 
                 LogInDoubt(logger, exception, operationId);
-                throw new LedgerUnavailableException($"the outcome of {operationId} is not known yet; retry with the same Idempotency-Key", exception);
+                // Not chained: the cause may carry a database exception, which cannot cross Orleans' wire.
+                throw new LedgerUnavailableException($"the outcome of {operationId} is not known yet; retry with the same Idempotency-Key");
             }
             catch (OrleansTransactionAbortedException exception) when (attempt < AttemptsMax)
             {
@@ -409,7 +410,8 @@ internal sealed partial class WalletGrain(
             catch (OrleansTransactionAbortedException exception)
             {
                 // Nothing of it was written; the caller may send it again.
-                throw new LedgerUnavailableException($"{operationId} was aborted {AttemptsMax} times by contending movements; retry", exception);
+                LogGaveUp(logger, exception, operationId, AttemptsMax);
+                throw new LedgerUnavailableException($"{operationId} was aborted {AttemptsMax} times; retry");
             }
         }
     }
@@ -437,6 +439,9 @@ internal sealed partial class WalletGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Movement {OperationId} is in doubt: its transaction's outcome was not heard")]
     private static partial void LogInDoubt(ILogger logger, Exception exception, string operationId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Movement {OperationId} was aborted {Attempts} times; the caller is told to retry")]
+    private static partial void LogGaveUp(ILogger logger, Exception exception, string operationId, int attempts);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Movement {OperationId} was aborted (attempt {Attempt}); trying again")]
     private static partial void LogAborted(ILogger logger, Exception exception, string operationId, int attempt);
