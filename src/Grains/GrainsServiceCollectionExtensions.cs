@@ -33,6 +33,7 @@ public static class GrainsServiceCollectionExtensions
             sp.GetRequiredService<ILogger<GroupCommitter<LedgerItem, TransferCommitOutcome>>>()));
         services.AddWalletTransactionalStorage();
         services.AddSingleton<Wallets.HotWallets>();
+        services.AddSingleton<TakenLookup>();
         return services;
     }
 

@@ -30,27 +30,6 @@ public sealed class LedgerStore(NpgsqlDataSource dataSource)
         ORDER BY e.seq LIMIT @limit
         """;
 
-    private const string SelectTaken = """
-        SELECT EXISTS (SELECT 1 FROM idempotency_keys WHERE tenant_id = @tenant AND key = @key),
-               EXISTS (SELECT 1 FROM entries WHERE tenant_id = @tenant AND reference = @reference)
-        """;
-
-    /// <summary>
-    /// Whether a movement's Idempotency-Key is stored already (a request that committed before) and
-    /// whether its reference names another entry: asked before the movement's transaction, which
-    /// writes both at its commit.
-    /// </summary>
-    internal async Task<(bool KeyStored, bool ReferenceUsed)> FindTakenAsync(string tenantId, string? key, string? reference)
-    {
-        await using var command = dataSource.CreateCommand(SelectTaken);
-        command.Parameters.AddWithValue("tenant", tenantId);
-        command.Parameters.Add(new NpgsqlParameter("key", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)key ?? DBNull.Value });
-        command.Parameters.Add(new NpgsqlParameter("reference", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)reference ?? DBNull.Value });
-        await using var reader = await command.ExecuteReaderAsync();
-        await reader.ReadAsync();
-        return (reader.GetBoolean(0), reader.GetBoolean(1));
-    }
-
     /// <summary>Whether entry <paramref name="entryId"/> is in the ledger: how a movement in doubt learns it committed.</summary>
     internal async Task<bool> EntryExistsAsync(string entryId)
     {

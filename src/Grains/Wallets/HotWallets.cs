@@ -20,15 +20,24 @@ internal sealed class HotWallets(TimeProvider clock)
 
     private readonly ConcurrentDictionary<string, Counter> _counters = new(StringComparer.Ordinal);
 
+    // Wallets tracked, kept here: ConcurrentDictionary.Count takes every lock of the dictionary.
+    private int _tracked;
+
     /// <summary>Counts a movement of <paramref name="walletId"/>.</summary>
     public void Saw(string walletId)
     {
-        if (_counters.Count >= TrackedMax)
+        if (!_counters.TryGetValue(walletId, out var counter))
         {
-            _counters.Clear();
+            if (Interlocked.Increment(ref _tracked) > TrackedMax)
+            {
+                _counters.Clear();
+                Interlocked.Exchange(ref _tracked, 1);
+            }
+
+            counter = _counters.GetOrAdd(walletId, static _ => new Counter());
         }
 
-        _counters.GetOrAdd(walletId, static _ => new Counter()).Add(Second());
+        counter.Add(Second());
     }
 
     /// <summary>True when <paramref name="first"/> joins before <paramref name="second"/>.</summary>

@@ -35,6 +35,7 @@ internal sealed partial class WalletGrain(
     GroupCommitter<LedgerItem, TransferCommitOutcome> committer,
     WalletStore wallets,
     LedgerStore ledger,
+    TakenLookup taken,
     HotWallets hotWallets,
     CurrencyCatalog currencies,
     TimeProvider clock,
@@ -345,18 +346,15 @@ internal sealed partial class WalletGrain(
 
         return await _inFlight.RunAsync(idempotency, async () =>
         {
-            if (idempotency is not null || reference is not null)
+            var (keyStored, referenceUsed) = await taken.FindAsync(tenantId, idempotency?.Key, reference);
+            if (keyStored)
             {
-                var (keyStored, referenceUsed) = await ledger.FindTakenAsync(tenantId, idempotency?.Key, reference);
-                if (keyStored)
-                {
-                    return refused(KeyTaken);
-                }
+                return refused(KeyTaken);
+            }
 
-                if (referenceUsed)
-                {
-                    return refused(new LedgerFailure(LedgerErrors.Conflict, $"reference '{reference}' is already used by another transfer"));
-                }
+            if (referenceUsed)
+            {
+                return refused(new LedgerFailure(LedgerErrors.Conflict, $"reference '{reference}' is already used by another transfer"));
             }
 
             return await run();
