@@ -7,7 +7,10 @@ namespace Wallet.Grains.Ledger;
 /// wire (a remote caller would get a codec error instead of a reason), and a caller outside the
 /// silo has no Npgsql to handle them with. What a retry can cure (the database away, a connection
 /// broken, a transient error) becomes a <see cref="LedgerUnavailableException"/>, answered 503;
-/// anything else an <see cref="InvalidOperationException"/> with the SQLSTATE, answered 500.
+/// anything else an <see cref="InvalidOperationException"/> with the SQLSTATE, answered 500. The
+/// same holds for a fault that only carries one (an Orleans transaction aborted because its storage
+/// failed), and a call canceled under a grain (its caller's call timed out or was canceled) is
+/// answered as unavailable too: whether its movement committed is for the retry to find out.
 /// </summary>
 internal sealed class DatabaseFaultFilter : IIncomingGrainCallFilter
 {
@@ -21,6 +24,27 @@ internal sealed class DatabaseFaultFilter : IIncomingGrainCallFilter
         {
             throw Translate(exception);
         }
+        catch (Exception exception) when (DatabaseCause(exception) is { } cause)
+        {
+            throw Translate(cause);
+        }
+        catch (OperationCanceledException exception)
+        {
+            throw new LedgerUnavailableException($"The call was canceled before it finished: {exception.Message}");
+        }
+    }
+
+    private static NpgsqlException? DatabaseCause(Exception exception)
+    {
+        for (var inner = exception.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is NpgsqlException database)
+            {
+                return database;
+            }
+        }
+
+        return exception is AggregateException aggregate ? aggregate.InnerExceptions.Select(DatabaseCause).FirstOrDefault(c => c is not null) : null;
     }
 
     /// <summary>The fault a caller on any silo or client can read, for a database exception.</summary>

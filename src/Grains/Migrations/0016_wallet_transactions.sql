@@ -3,7 +3,11 @@
 -- card's approval written with the hold it places. The storage writes them at the transaction
 -- manager's commit with the rest of the entry.
 --
--- An Idempotency-Key stored meanwhile by another request no longer fails the whole batch.
+-- An Idempotency-Key stored meanwhile by another request fails the batch: the grains look a key up
+-- before the movement, so it can only come from two requests with one key at the same moment (on
+-- two wallets, or a retry while the first attempt's outcome was in doubt). Every transaction of the
+-- batch is then aborted and retried, and the retry of the second finds the key and replays the
+-- first's answer instead of moving the money twice.
 --
 -- Two guards join the no-overdraw constraint: a wallet that is not active is debited by no row
 -- (it may still be credited, and release what it holds), and every system account a row names
@@ -107,14 +111,18 @@ SET jit = off AS $$
         UPDATE wallets w SET balance = b.balance_after, version = b.version
         FROM (SELECT DISTINCT ON (wallet_id) wallet_id, balance_after, version FROM system_legs ORDER BY wallet_id, seq DESC) b
         WHERE w.id = b.wallet_id),
-    -- A grain looks its key up before its movement, so a key stored meanwhile comes from another
-    -- request that used it at the same moment on another account: the first stored keeps it, and
-    -- the batch (every other grain's commit in it) goes on.
+    -- A key stored already (or twice in this batch) fails the batch: see the top of this file.
     written_keys AS (
         INSERT INTO idempotency_keys (tenant_id, key, request_hash, outcome, body)
         SELECT key_tenant_id, key, key_request_hash, key_outcome, key_body FROM fresh WHERE key IS NOT NULL
-        ON CONFLICT DO NOTHING)
+        ON CONFLICT DO NOTHING
+        RETURNING tenant_id, key),
+    taken_keys AS (
+        SELECT ledger_assert(false, format('Idempotency-Key %s of tenant %s is stored already', f.key, f.key_tenant_id))
+        FROM (SELECT key_tenant_id, key, count(*) AS uses FROM fresh WHERE key IS NOT NULL GROUP BY key_tenant_id, key) f
+        WHERE f.uses > 1 OR NOT EXISTS (SELECT 1 FROM written_keys k WHERE k.tenant_id = f.key_tenant_id AND k.key = f.key))
     -- The number of entries written, for the silo's metrics.
     SELECT count(*) FROM headers
     WHERE NOT EXISTS (SELECT FROM debited_inactive) AND NOT EXISTS (SELECT FROM missing_system_accounts)
+      AND NOT EXISTS (SELECT FROM taken_keys)
 $$;

@@ -139,10 +139,19 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource, Ledg
         // One write per state in a transaction: a second write of the same state in one batch comes
         // from a second activation or a stale instance, and cannot expect the version the first makes.
         var firsts = new Dictionary<string, int>(StringComparer.Ordinal);
+        // One commit per Idempotency-Key too: two requests with one key at the same moment (on two
+        // wallets) may both have found it free; the first keeps it, the second fails alone and its
+        // retry finds the key. (A key a prepared row carries is checked by the ledger's write.)
+        var keys = new HashSet<(string?, string)>();
         for (var i = 0; i < items.Count; i++)
         {
             if (!firsts.TryAdd(items[i].StateKey, i))
             {
+                outcomes[i] = StateWriteOutcome.StaleEtag;
+            }
+            else if (items[i].CommittedLedgerRows.Where(r => r.Key is not null).Any(r => !keys.Add((r.KeyTenantId, r.Key!))))
+            {
+                firsts.Remove(items[i].StateKey);
                 outcomes[i] = StateWriteOutcome.StaleEtag;
             }
         }

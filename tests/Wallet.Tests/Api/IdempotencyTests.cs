@@ -81,6 +81,37 @@ public sealed class IdempotencyTests(ApiFixture api) : IClassFixture<ApiFixture>
         Assert.Equal(0, await api.Database.PostingCountAsync(second));
     }
 
+    /// <summary>
+    /// One key sent at the same moment to deposits on eight wallets: each wallet's grain looks the key
+    /// up before its transaction, so several may find it free, and the ledger's write refuses all but
+    /// the first to store it. Exactly one deposit moves money; the others are told the key is another
+    /// request's, possibly after a retry (503).
+    /// </summary>
+    [Fact]
+    public async Task Deposit_SameKeyOnEightWalletsConcurrently_MovesMoneyOnce()
+    {
+        var wallets = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Client.CreateWalletAsync()));
+        var key = ApiCalls.NewKey();
+
+        var statuses = await Task.WhenAll(wallets.Select(async wallet =>
+        {
+            for (var attempt = 1; ; attempt++)
+            {
+                using var response = await Client.PostJsonAsync($"/v1/wallets/{wallet}/deposit", new { amount = "10.00" }, key);
+                if (response.StatusCode != HttpStatusCode.ServiceUnavailable || attempt == 10)
+                {
+                    return response.StatusCode;
+                }
+            }
+        }));
+
+        Assert.Single(statuses, s => s == HttpStatusCode.Created);
+        Assert.All(statuses.Where(s => s != HttpStatusCode.Created), s => Assert.Equal(HttpStatusCode.Conflict, s));
+        var posted = await Task.WhenAll(wallets.Select(w => Client.PostedAsync(w)));
+        Assert.Single(posted, p => p == "10.00");
+        Assert.Equal(7, posted.Count(p => p == "0.00"));
+    }
+
     [Fact]
     public async Task CreateWallet_SameKeyConcurrentlyAndAgain_CreatesOneWallet()
     {
