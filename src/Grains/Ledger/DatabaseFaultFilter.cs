@@ -1,4 +1,5 @@
 using Npgsql;
+using Orleans.Serialization;
 
 namespace Wallet.Grains.Ledger;
 
@@ -12,7 +13,7 @@ namespace Wallet.Grains.Ledger;
 /// failed), and a call canceled under a grain (its caller's call timed out or was canceled) is
 /// answered as unavailable too: whether its movement committed is for the retry to find out.
 /// </summary>
-internal sealed class DatabaseFaultFilter : IIncomingGrainCallFilter
+internal sealed class DatabaseFaultFilter(Serializer serializer) : IIncomingGrainCallFilter
 {
     public async Task Invoke(IIncomingGrainCallContext context)
     {
@@ -32,7 +33,16 @@ internal sealed class DatabaseFaultFilter : IIncomingGrainCallFilter
         {
             throw new LedgerUnavailableException($"The call was canceled before it finished: {exception.Message}");
         }
+        catch (Exception exception) when (!CrossesTheWire(exception))
+        {
+            // Some other part of it (an Orleans fault's field) cannot be serialized: its caller would get a codec error.
+            throw new LedgerUnavailableException($"The call failed ({exception.GetType().Name}): {exception.Message}");
+        }
     }
+
+    /// <summary>The fault a caller can read for <paramref name="exception"/> when it is or carries a database exception; otherwise null.</summary>
+    public static Exception? Readable(Exception exception) =>
+        exception is NpgsqlException database ? Translate(database) : DatabaseCause(exception) is { } cause ? Translate(cause) : null;
 
     private static NpgsqlException? DatabaseCause(Exception exception)
     {
@@ -45,6 +55,20 @@ internal sealed class DatabaseFaultFilter : IIncomingGrainCallFilter
         }
 
         return exception is AggregateException aggregate ? aggregate.InnerExceptions.Select(DatabaseCause).FirstOrDefault(c => c is not null) : null;
+    }
+
+    // Faults are rare: trying the serializer on one costs nothing on the path that matters.
+    private bool CrossesTheWire(Exception exception)
+    {
+        try
+        {
+            serializer.SerializeToArray(exception);
+            return true;
+        }
+        catch (CodecNotFoundException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The fault a caller on any silo or client can read, for a database exception.</summary>

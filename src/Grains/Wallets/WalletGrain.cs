@@ -385,7 +385,16 @@ internal sealed partial class WalletGrain(
             {
                 await transactions.RunTransaction(TransactionOption.Create, async () =>
                 {
-                    outcome = await legs(TransactionContext.CurrentTransactionId);
+                    try
+                    {
+                        outcome = await legs(TransactionContext.CurrentTransactionId);
+                    }
+                    catch (Exception exception) when (DatabaseFaultFilter.Readable(exception) is { } readable)
+                    {
+                        // Orleans serializes what aborts a transaction; a database exception cannot be.
+                        throw readable;
+                    }
+
                     return outcome.Failure is null;
                 });
                 return outcome.Failure is null ? outcome.Result! : refused(outcome.Failure);
