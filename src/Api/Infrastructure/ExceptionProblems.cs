@@ -38,6 +38,9 @@ public sealed partial class ExceptionProblems(ILogger<ExceptionProblems> logger)
         // Orleans: the silo holding the grain died or left, a message was refused (overload, shutdown),
         // or no gateway answers. An Idempotency-Key makes the retry safe whether or not it arrived.
         SiloUnavailableException or OrleansMessageRejectionException or ConnectionFailedException or GatewayTooBusyException => true,
+        // A grain call canceled under the request (Orleans cancels calls it stops waiting for, e.g.
+        // a directory lookup while a silo's death is being handled): it may or may not have applied.
+        OperationCanceledException => true,
         NpgsqlException npgsql => npgsql.IsTransient || npgsql is not PostgresException,
         _ => exception.InnerException is { } inner && IsRetryable(inner),
     };
