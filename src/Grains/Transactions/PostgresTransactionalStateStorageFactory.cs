@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -35,6 +36,8 @@ public static class TransactionalStorageServiceCollectionExtensions
     public static IServiceCollection AddWalletTransactionalStorage(this IServiceCollection services)
     {
         services.TryAddSingleton<TransactionalStateWriter>();
+        services.TryAddSingleton<PassedLedgerRowSweeper>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, PassedLedgerRowSweeper>(sp => sp.GetRequiredService<PassedLedgerRowSweeper>()));
         // Its batches take the ledger's GroupCommit settings and count as the ledger's commits (wallet.commit.*).
         services.TryAddSingleton(sp => new GroupCommitter<StateWrite, StateWriteOutcome>(
             sp.GetRequiredService<TransactionalStateWriter>(),

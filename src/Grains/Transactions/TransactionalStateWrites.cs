@@ -118,16 +118,6 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource, Ledg
         WHERE p.state_key = d.state_key AND p.sequence_id > d.above
         """;
 
-    // Rows a commit has passed without writing: their transactions aborted, though the abort never
-    // reached this state's storage as such (a cancel that overtook its prepare, a state restored
-    // after its manager gave up). Every row of a committed transaction was taken by its manager's
-    // commit, which came first: a state commits in order, and a participant only once told to.
-    private const string DropPassedLedgerRows = """
-        DELETE FROM ledger_prepared p
-        USING unnest(@keys::text[], @up_to::bigint[]) AS d(state_key, up_to)
-        WHERE p.state_key = d.state_key AND p.sequence_id <= d.up_to
-        """;
-
     private const string WriteLedger = "SELECT ledger_write_transactions(@rows::jsonb, @transactions::text[])";
 
     /// <summary>Called after a batch's fence, before its other writes; lets tests make a batch fail mid-way.</summary>
@@ -237,9 +227,8 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource, Ledg
     }
 
     /// <summary>
-    /// Aborted ledger rows go, the rows the writes carry wait in <c>ledger_prepared</c>, the
-    /// transactions the writes commit are written to the ledger, every participant's rows at once,
-    /// and rows the commits passed without writing go.
+    /// Aborted ledger rows go, the rows the writes carry wait in <c>ledger_prepared</c>, and the
+    /// transactions the writes commit are written to the ledger, every participant's rows at once.
     /// </summary>
     /// <returns>True when the batch writes the ledger: its one command that returns a row.</returns>
     private static bool AddLedgerChanges(NpgsqlBatch batch, List<StateWrite> kept)
@@ -265,14 +254,6 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource, Ledg
         {
             batch.BatchCommands.Add(Command(WriteLedger,
                 ("rows", PreparedLedgerRow.ToJson(kept.SelectMany(w => w.CommittedLedgerRows))), ("transactions", committing)));
-        }
-
-        var passed = kept.Where(w => w.DropUpTo is not null).ToList();
-        if (passed.Count > 0)
-        {
-            batch.BatchCommands.Add(Command(DropPassedLedgerRows,
-                ("keys", passed.Select(w => w.StateKey).ToArray()),
-                ("up_to", passed.Select(w => w.DropUpTo!.Value).ToArray())));
         }
 
         return writesLedger;

@@ -1,3 +1,4 @@
+using Wallet.Grains.Cards;
 using Wallet.Grains.Holds;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Money;
@@ -136,12 +137,7 @@ internal sealed partial class WalletGrain
                 ? hold with { Status = command.Reason == HoldRelease.Expire ? HoldStatuses.Expired : HoldStatuses.Voided, ClosedAt = command.At }
                 : hold with { Amount = hold.Amount - amount };
             wallet.Pending -= amount;
-            Track(wallet, moved);
-            var view = moved.ToView(State);
-            var authorization = command.Authorization?.With(view);
-            var answer = StoredAnswers.Done(authorization ?? (object)view);
-            wallet.Append(transactionId, written, State.Currency.Code, null, 0, row => Keyed(row, command.TenantId, command.Idempotency, answer) with { Hold = moved });
-            return (null, new HoldResult(view, null, null) { Authorization = authorization });
+            return (null, MovePending(wallet, transactionId, written, moved, command.TenantId, command.Idempotency, command.Authorization));
         });
     }
 
@@ -166,12 +162,7 @@ internal sealed partial class WalletGrain
 
             var moved = hold! with { Amount = hold.Amount + amount };
             wallet.Pending = checked(wallet.Pending + amount);
-            Track(wallet, moved);
-            var view = moved.ToView(State);
-            var authorization = command.Authorization?.With(view);
-            var answer = StoredAnswers.Done(authorization ?? (object)view);
-            wallet.Append(transactionId, written, State.Currency.Code, null, 0, row => Keyed(row, command.TenantId, command.Idempotency, answer) with { Hold = moved });
-            return (null, new HoldResult(view, null, null) { Authorization = authorization });
+            return (null, MovePending(wallet, transactionId, written, moved, command.TenantId, command.Idempotency, command.Authorization));
         });
     }
 
@@ -219,6 +210,21 @@ internal sealed partial class WalletGrain
     }
 
     private static HoldResult Refused(LedgerFailure failure) => new(null, null, failure);
+
+    /// <summary>
+    /// Records a hold whose amount moved without an entry (a release or an increment; the caller moved
+    /// pending): the wallet's open holds, and the row that carries the hold, its key and its answer.
+    /// </summary>
+    private HoldResult MovePending(
+        WalletAccount wallet, string transactionId, long written, HoldRecord moved, string tenantId, IdempotencyRequest? idempotency, AuthorizationView? approval)
+    {
+        Track(wallet, moved);
+        var view = moved.ToView(State);
+        var authorization = approval?.With(view);
+        var answer = StoredAnswers.Done(authorization ?? (object)view);
+        wallet.Append(transactionId, written, State.Currency.Code, null, 0, row => Keyed(row, tenantId, idempotency, answer) with { Hold = moved });
+        return new HoldResult(view, null, null) { Authorization = authorization };
+    }
 
     // The wallet's open holds as the movement leaves them.
     private static void Track(WalletAccount wallet, HoldRecord hold)

@@ -159,9 +159,14 @@ public sealed class InProcessCluster : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        // The API first, then the silos: each leaves the cluster as in a rolling shutdown.
+        // The API first, then the silos one at a time, as in a rolling shutdown. Two silos stopped at
+        // once (both handing their grain directory ranges over) once took longer than StopTimeout
+        // on a busy machine.
         await Task.WhenAll(_apis.Select(h => h.StopAsync()));
-        await Task.WhenAll(_slots.Select(s => s.Current).OfType<InProcessHost>().Select(h => h.StopAsync()));
+        foreach (var silo in _slots.Select(s => s.Current).OfType<InProcessHost>())
+        {
+            await silo.StopAsync();
+        }
     }
 
     private sealed class Slot(int index, int apiPort, int siloPort, int gatewayPort)

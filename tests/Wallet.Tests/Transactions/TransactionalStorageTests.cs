@@ -420,10 +420,10 @@ public sealed partial class TransactionalStorageTests(TransactionalStorageTests.
     /// <summary>
     /// Orleans may drop a prepared transaction without the storage hearing of its abort (a cancel
     /// that overtook the prepare) and commit another transaction under the same sequence: the
-    /// dropped transaction's ledger row goes with that commit instead of waiting forever.
+    /// dropped transaction's ledger row is swept once a commit has passed it, instead of waiting forever.
     /// </summary>
     [Fact]
-    public async Task LedgerRowOfATransactionACommitPassed_GoesWithThatCommit()
+    public async Task LedgerRowOfATransactionACommitPassed_IsSweptAfterThatCommit()
     {
         var (source, destination) = (await storage.NewWalletAsync(balance: 100), await storage.NewWalletAsync(balance: 0));
         var (manager, participant) = (storage.CreateCarrier(), storage.CreateCarrier());
@@ -440,6 +440,8 @@ public sealed partial class TransactionalStorageTests(TransactionalStorageTests.
             Entry = new LedgerEntryHeader("t", source, destination, 40, null, null, null, DateTimeOffset.UtcNow, null),
         };
         await manager.Store(managerEtag, managerLoad.Metadata, [Carrying(1, transfer, debit)], 1, null);
+        Assert.Equal(1L, await storage.Database.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = @id", ("id", dropped)));
+        Assert.True(await PassedLedgerRowSweeper.SweepAsync(storage.Database, CancellationToken.None) >= 1);
 
         Assert.Equal(0L, await storage.Database.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = ANY(@ids)", ("ids", new[] { dropped, transfer })));
         Assert.Equal(2L, await storage.Database.ScalarAsync("SELECT count(*) FROM postings p JOIN entries e ON e.seq = p.entry_seq WHERE e.id = @id", ("id", entryId)));
