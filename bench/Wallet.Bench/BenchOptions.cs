@@ -7,7 +7,8 @@ public sealed record BenchOptions
 {
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(10);
 
-    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(2);
+    // Long enough for the JIT to have recompiled the hot paths: for the first 20 s or so of load it takes a quarter of two cores.
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(10);
 
     public int Concurrency { get; init; } = 64;
 
@@ -44,7 +45,7 @@ public sealed record BenchOptions
         Wallet.Bench: the ledger against the row-lock baseline, same PostgreSQL, same run.
 
           --duration <s>        seconds per workload and path (default 10)
-          --warmup <s>          seconds of warm-up before each measurement (default 2)
+          --warmup <s>          seconds of warm-up before each measurement (default 10)
           --concurrency <n>     requests in flight (default 64)
           --wallets <n>         wallets for the uniform workload (default 10000)
           --workloads <list>    uniform,hot,hot-destination,deposit-spend,read,mixed,authorize
