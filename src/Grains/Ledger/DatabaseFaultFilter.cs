@@ -21,13 +21,9 @@ internal sealed class DatabaseFaultFilter(Serializer serializer) : IIncomingGrai
         {
             await context.Invoke();
         }
-        catch (NpgsqlException exception)
+        catch (Exception exception) when (Readable(exception) is { } readable)
         {
-            throw Translate(exception);
-        }
-        catch (Exception exception) when (DatabaseCause(exception) is { } cause)
-        {
-            throw Translate(cause);
+            throw readable;
         }
         catch (OperationCanceledException exception)
         {

@@ -65,11 +65,11 @@ internal sealed class WalletAccount : ILedgerCarrier
     /// <summary>The wallet row's static facts with this state's money: what rules and views read.</summary>
     public WalletState With(WalletState row)
     {
-        var wallet = row.Copy();
+        var wallet = row.WithHolds(Holds);
         wallet.Balance = Balance;
         wallet.Pending = Pending;
         wallet.Status = Status;
-        return wallet.WithHolds(Holds);
+        return wallet;
     }
 
     /// <summary>
