@@ -62,6 +62,20 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
 
     public async Task<TransactionalStorageLoadResponse<TState>> Load()
     {
+        try
+        {
+            return await LoadAsync();
+        }
+        catch (NpgsqlException exception)
+        {
+            // Orleans carries a load's failure into faults it serializes (a grain's failed activation,
+            // an aborted transaction), and a database exception cannot be serialized.
+            throw DatabaseFaultFilter.Translate(exception);
+        }
+    }
+
+    private async Task<TransactionalStorageLoadResponse<TState>> LoadAsync()
+    {
         // One statement, one snapshot: the committed state and the prepared states above it agree.
         await using var command = dataSource.CreateCommand(Select);
         command.Parameters.AddWithValue("key", stateKey);
