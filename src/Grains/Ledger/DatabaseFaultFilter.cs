@@ -68,7 +68,10 @@ internal sealed class DatabaseFaultFilter(Serializer serializer) : IIncomingGrai
     }
 
     /// <summary>The fault a caller on any silo or client can read, for a database exception.</summary>
-    public static Exception Translate(NpgsqlException exception) => exception.IsTransient || exception is not PostgresException
+    public static Exception Translate(NpgsqlException exception) => Retryable(exception)
         ? new LedgerUnavailableException($"The database could not complete the call: {exception.Message}")
         : new InvalidOperationException($"The database refused the call ({((PostgresException)exception).SqlState}): {exception.Message}");
+
+    /// <summary>Whether a retry may cure <paramref name="exception"/>: a connection that failed or broke, or a server starting, stopping or out of connections.</summary>
+    public static bool Retryable(NpgsqlException exception) => exception.IsTransient || exception is not PostgresException;
 }

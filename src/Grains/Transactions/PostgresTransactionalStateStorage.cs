@@ -60,19 +60,47 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
 
     public string StateKey => stateKey;
 
+    /// <summary>
+    /// Loads the state, waiting out a database that is briefly away (restarting, unreachable) for up
+    /// to <see cref="LoadPatience"/> before failing.
+    /// </summary>
+    /// <remarks>
+    /// Orleans' queue of a transactional state restores by loading after every failure, and each
+    /// request that finds it failed starts another restore. Failing fast while the database restarts
+    /// would fail ten restores in a second, and at ten consecutive failures Orleans deactivates the
+    /// grain in the middle of its protocol: a participant's confirmation then waits on an activation
+    /// that is going away, and the transactions behind it stall until their locks time out. A load
+    /// that waits keeps one restore in flight, which the requests behind it await.
+    /// </remarks>
     public async Task<TransactionalStorageLoadResponse<TState>> Load()
     {
-        try
+        var waited = TimeSpan.Zero;
+        var pause = LoadRetryPauseMin;
+        while (true)
         {
-            return await LoadAsync();
-        }
-        catch (NpgsqlException exception)
-        {
-            // Orleans carries a load's failure into faults it serializes (a grain's failed activation,
-            // an aborted transaction), and a database exception cannot be serialized.
-            throw DatabaseFaultFilter.Translate(exception);
+            try
+            {
+                return await LoadAsync();
+            }
+            catch (NpgsqlException exception) when (DatabaseFaultFilter.Retryable(exception) && waited < LoadPatience)
+            {
+                await Task.Delay(pause);
+                waited += pause;
+                pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, LoadRetryPauseMax.Ticks));
+            }
+            catch (NpgsqlException exception)
+            {
+                // Orleans carries a load's failure into faults it serializes (a grain's failed activation,
+                // an aborted transaction), and a database exception cannot be serialized.
+                throw DatabaseFaultFilter.Translate(exception);
+            }
         }
     }
+
+    /// <summary>How long a load waits for the database to come back (a restart here takes about 3 s).</summary>
+    public static readonly TimeSpan LoadPatience = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan LoadRetryPauseMin = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan LoadRetryPauseMax = TimeSpan.FromMilliseconds(500);
 
     private async Task<TransactionalStorageLoadResponse<TState>> LoadAsync()
     {

@@ -52,9 +52,12 @@ public sealed partial class TransactionalStorageTests
 
         public Task<long> BalanceAsync(string walletId) => Database.ScalarAsync("SELECT balance FROM wallets WHERE id = @id", ("id", walletId));
 
-        private PostgresTransactionalStateStorage<TState> Storage<TState>(string key)
+        /// <summary>A storage of <paramref name="key"/> that reads through <paramref name="dataSource"/>.</summary>
+        internal PostgresTransactionalStateStorage<Account> CreateOver(NpgsqlDataSource dataSource, string key) => Storage<Account>(key, dataSource);
+
+        private PostgresTransactionalStateStorage<TState> Storage<TState>(string key, NpgsqlDataSource? dataSource = null)
             where TState : class, new() =>
-            new(key, Database, _committer!, _cluster!.GetSiloServiceProvider().GetRequiredService<Serializer>(), new LedgerWatermark(), new CommittedState());
+            new(key, dataSource ?? Database, _committer!, _cluster!.GetSiloServiceProvider().GetRequiredService<Serializer>(), new LedgerWatermark(), new CommittedState());
 
         public async Task InitializeAsync()
         {
