@@ -55,6 +55,8 @@ public static class TransactionalStorageServiceCollectionExtensions
         // participant's prepare is what a kill costs most (measured in the bank test: the survivors'
         // throughput came back when it ended), so it is the shortest that a prepare under load
         // (a lock group's turn and one storage batch, well under a second here) never reaches.
+        // Orleans also uses the lock timeout as the budget of an abort's cancel fan-out, which a
+        // wallet's lock worker awaits while it breaks a lock; cascading aborts nest those budgets.
         services.Configure<TransactionalStateOptions>(options =>
         {
             options.PrepareTimeout = TimeSpan.FromSeconds(2);
