@@ -25,22 +25,21 @@ internal sealed class LateDatabaseProxy : IAsyncDisposable
 
         _socketPath = Path.Combine(host, $".s.PGSQL.{target.Port}");
         // A port that nothing listens on until Open: connecting to it is refused.
+        int port;
         using (var probe = new TcpListener(IPAddress.Loopback, 0))
         {
             probe.Start();
-            Port = ((IPEndPoint)probe.LocalEndpoint).Port;
+            port = ((IPEndPoint)probe.LocalEndpoint).Port;
         }
 
-        _listener = new TcpListener(IPAddress.Loopback, Port);
+        _listener = new TcpListener(IPAddress.Loopback, port);
         ConnectionString = new NpgsqlConnectionStringBuilder(database.ConnectionString)
         {
             Host = "127.0.0.1",
-            Port = Port,
+            Port = port,
             Pooling = false,
         }.ConnectionString;
     }
-
-    public int Port { get; }
 
     /// <summary>The database's connection string, through this port.</summary>
     public string ConnectionString { get; }
