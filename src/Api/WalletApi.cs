@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Wallet.Api.Cards;
+using Wallet.Api.Entries;
 using Wallet.Api.Holds;
 using Wallet.Api.Infrastructure;
 using Wallet.Api.Keys;
@@ -55,6 +56,7 @@ public static class WalletApi
 
         app.MapWalletEndpoints();
         app.MapTransferEndpoints();
+        app.MapEntryEndpoints();
         app.MapHoldEndpoints();
         app.MapCardEndpoints();
         app.MapAuthorizationEndpoints();

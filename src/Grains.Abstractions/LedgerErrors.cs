@@ -17,6 +17,8 @@ public static class LedgerErrors
     public const string Forbidden = "forbidden";
     public const string WalletNotFound = "wallet_not_found";
     public const string TransferNotFound = "transfer_not_found";
+    public const string EntryNotFound = "entry_not_found";
+    public const string EntryUnbalanced = "entry_unbalanced";
     public const string NotFound = "not_found";
     public const string IdempotencyKeyReused = "idempotency_key_reused";
     public const string Conflict = "conflict";

@@ -163,6 +163,27 @@ public sealed class JsonRequest
         return new JsonRequest(value, Hash) { Parent = this };
     }
 
+    /// <summary>
+    /// An array of 1 to <paramref name="countMax"/> objects, each a request of its own whose problems
+    /// name it (<c>debits[1].amount is required</c>); null when absent.
+    /// </summary>
+    public IReadOnlyList<JsonRequest>? Objects(string name, int countMax)
+    {
+        if (!_root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Array || value.GetArrayLength() is 0 || value.GetArrayLength() > countMax
+            || value.EnumerateArray().Any(v => v.ValueKind != JsonValueKind.Object))
+        {
+            Fail($"{name} must be an array of 1 to {countMax} JSON objects");
+            return null;
+        }
+
+        return [.. value.EnumerateArray().Select((item, i) => new JsonRequest(item, Hash) { Parent = this, Path = $"{name}[{i}]." })];
+    }
+
     /// <summary>Whether the body has the field at all (null counts).</summary>
     public bool Has(string name) => _root.TryGetProperty(name, out _);
 
@@ -208,9 +229,13 @@ public sealed class JsonRequest
 
     private JsonRequest? Parent { get; init; }
 
+    // How the outer request names this one in problems: "debits[1]." for an item of an array.
+    private string Path { get; init; } = "";
+
     /// <summary>Records the first problem (in the outermost request too); always null.</summary>
     public string? Fail(string detail)
     {
+        detail = Path + detail;
         Problem ??= Problems.Create(LedgerErrors.ValidationFailed, detail);
         Parent?.Fail(detail);
         return null;

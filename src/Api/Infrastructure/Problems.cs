@@ -61,11 +61,11 @@ public static class Problems
     public static int StatusFor(string code) => code switch
     {
         LedgerErrors.ValidationFailed or LedgerErrors.MalformedJson or LedgerErrors.InvalidAmount or LedgerErrors.UnknownCurrency
-            or LedgerErrors.SameWallet or LedgerErrors.InvalidCursor or LedgerErrors.CardNumberInvalid => StatusCodes.Status400BadRequest,
+            or LedgerErrors.SameWallet or LedgerErrors.InvalidCursor or LedgerErrors.CardNumberInvalid or LedgerErrors.EntryUnbalanced => StatusCodes.Status400BadRequest,
         LedgerErrors.Unauthorized => StatusCodes.Status401Unauthorized,
         LedgerErrors.InsufficientFunds => StatusCodes.Status402PaymentRequired,
         LedgerErrors.Forbidden or LedgerErrors.FraudBlocked => StatusCodes.Status403Forbidden,
-        LedgerErrors.WalletNotFound or LedgerErrors.TransferNotFound or LedgerErrors.NotFound or LedgerErrors.HoldNotFound
+        LedgerErrors.WalletNotFound or LedgerErrors.TransferNotFound or LedgerErrors.EntryNotFound or LedgerErrors.NotFound or LedgerErrors.HoldNotFound
             or LedgerErrors.CardNotFound or LedgerErrors.AuthorizationNotFound => StatusCodes.Status404NotFound,
         LedgerErrors.IdempotencyKeyReused or LedgerErrors.Conflict or LedgerErrors.CardNumberExists => StatusCodes.Status409Conflict,
         LedgerErrors.CurrencyMismatch or LedgerErrors.WalletFrozen or LedgerErrors.WalletClosed or LedgerErrors.LimitExceeded

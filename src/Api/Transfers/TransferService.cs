@@ -100,22 +100,19 @@ public sealed class TransferService(IClusterClient client, IdempotencyStore stor
         return (SystemAccounts.WalletId(command.TenantId, name, currency), null);
     }
 
-    private static IResult? CheckAccounts(string source, string destination)
-    {
-        foreach (var account in (ReadOnlySpan<string>)[source, destination])
-        {
-            if (SystemAccounts.IsReference(account) && !SystemAccounts.TryParseReference(account, out _))
-            {
-                return Problems.Create(LedgerErrors.ValidationFailed,
-                    $"{account} is not a system account; use one of {string.Join(", ", SystemAccounts.Names.Select(n => "@" + n))}");
-            }
+    private static IResult? CheckAccounts(string source, string destination) =>
+        CheckAccount(source) ?? CheckAccount(destination)
+        ?? (source == destination ? Problems.Create(LedgerErrors.SameWallet, "source and destination are the same account") : null);
 
-            if (!SystemAccounts.IsReference(account) && !WalletIds.IsWalletId(account))
-            {
-                return Problems.Create(LedgerErrors.WalletNotFound, $"wallet {account} not found");
-            }
+    /// <summary>A problem when <paramref name="account"/> is neither a system account reference nor a wallet id.</summary>
+    public static IResult? CheckAccount(string account)
+    {
+        if (SystemAccounts.IsReference(account))
+        {
+            return SystemAccounts.TryParseReference(account, out _) ? null : Problems.Create(LedgerErrors.ValidationFailed,
+                $"{account} is not a system account; use one of {string.Join(", ", SystemAccounts.Names.Select(n => "@" + n))}");
         }
 
-        return source == destination ? Problems.Create(LedgerErrors.SameWallet, "source and destination are the same account") : null;
+        return WalletIds.IsWalletId(account) ? null : Problems.Create(LedgerErrors.WalletNotFound, $"wallet {account} not found");
     }
 }

@@ -23,6 +23,13 @@ public interface IWalletGrain : IGrainWithStringKey
     [Alias("Transfer")]
     Task<TransferResult> Transfer(TransferCommand command);
 
+    /// <summary>
+    /// Posts a multi-leg entry this wallet takes part in (<see cref="EntryCommand.Coordinator"/>):
+    /// every leg in one transaction, all or nothing.
+    /// </summary>
+    [Alias("PostEntry")]
+    Task<EntryResult> PostEntry(EntryCommand command);
+
     /// <summary>Holds money of this wallet: <c>pending</c> rises and <c>available</c> falls until capture, void or expiry.</summary>
     [Alias("PlaceHold")]
     Task<HoldResult> PlaceHold(PlaceHold command);

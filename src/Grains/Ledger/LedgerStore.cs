@@ -25,10 +25,55 @@ public sealed class LedgerStore(NpgsqlDataSource dataSource)
         """;
 
     private const string SelectEvents = $"""
-        SELECT {EntryColumns} FROM entries e JOIN wallets w ON w.id = e.source_id
+        SELECT {EntryColumns}, e.kind FROM entries e JOIN wallets w ON w.id = e.source_id
         WHERE e.tenant_id = @tenant AND e.seq > @after
         ORDER BY e.seq LIMIT @limit
         """;
+
+    // A transfer's postings are its source's and destination's; a multi-leg entry lists its accounts.
+    // Either way they are read by the postings' key (wallet_id, entry_seq).
+    private const string SelectEntry = """
+        SELECT e.id, e.kind, e.currency, e.reference, e.description, e.metadata::text, e.created_at, p.wallet_id, p.amount, w.scale
+        FROM entries e
+        JOIN postings p ON p.entry_seq = e.seq AND p.wallet_id = ANY (coalesce(e.accounts, ARRAY[e.source_id, e.destination_id]))
+        JOIN wallets w ON w.id = p.wallet_id
+        WHERE e.tenant_id = @tenant AND e.id = @id
+        """;
+
+    /// <summary>Any entry of the tenant with every posting: a multi-leg entry or a transfer.</summary>
+    public async Task<EntryView?> GetEntryAsync(string tenantId, string entryId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(SelectEntry);
+        command.Parameters.AddWithValue("tenant", tenantId);
+        command.Parameters.AddWithValue("id", entryId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var postings = new List<(string Id, string Display, long Amount)>();
+        EntryView? entry = null;
+        var scale = 0;
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            entry ??= new EntryView(
+                reader.GetString(0),
+                reader.GetString(1),
+                reader.GetString(2),
+                [],
+                [],
+                "posted",
+                reader.IsDBNull(3) ? null : reader.GetString(3),
+                reader.IsDBNull(4) ? null : reader.GetString(4),
+                reader.IsDBNull(5) ? null : JsonDocument.Parse(reader.GetString(5)).RootElement.Clone(),
+                reader.GetFieldValue<DateTimeOffset>(6));
+            var walletId = reader.GetString(7);
+            postings.Add((walletId, SystemAccounts.Display(walletId), reader.GetInt64(8)));
+            scale = reader.GetInt16(9);
+        }
+
+        return entry is null ? null : entry with
+        {
+            Debits = EntryRules.Side(postings.Where(p => p.Amount < 0), scale),
+            Credits = EntryRules.Side(postings.Where(p => p.Amount > 0), scale),
+        };
+    }
 
     /// <summary>Whether entry <paramref name="entryId"/> is in the ledger: how a movement in doubt learns it committed.</summary>
     internal async Task<bool> EntryExistsAsync(string entryId)
@@ -143,7 +188,8 @@ public sealed class LedgerStore(NpgsqlDataSource dataSource)
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            events.Add(new LedgerEvent(reader.GetInt64(0), "transfer.posted", ReadTransfer(reader)));
+            var type = reader.GetString(11) == EntryIds.KindEntry ? "entry.posted" : "transfer.posted";
+            events.Add(new LedgerEvent(reader.GetInt64(0), type, ReadTransfer(reader)));
         }
 
         return Page<LedgerEvent>.From(events, limit, e => e.Seq.ToString(System.Globalization.CultureInfo.InvariantCulture));

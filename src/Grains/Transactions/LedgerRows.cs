@@ -20,7 +20,24 @@ internal sealed record LedgerEntryHeader(
     [property: Id(5)] string? Description,
     [property: Id(6)] string? MetadataJson,
     [property: Id(7)] DateTimeOffset CreatedAt,
-    [property: Id(8)] string? HoldId);
+    [property: Id(8)] string? HoldId)
+{
+    /// <summary><c>entry</c> for a multi-leg entry; null for a movement between two accounts.</summary>
+    [Id(9)]
+    public string? Kind { get; init; }
+
+    /// <summary>Every account a multi-leg entry posts to.</summary>
+    [Id(11)]
+    public string[]? Accounts { get; init; }
+
+    /// <summary>A multi-leg entry's postings to system accounts, which no wallet's row mirrors.</summary>
+    [Id(10)]
+    public SystemLeg[]? SystemLegs { get; init; }
+}
+
+/// <summary>A system account's posting in a multi-leg entry: <see cref="Amount"/> (negative: a debit), posted by the storage.</summary>
+[GenerateSerializer, Immutable, Alias("wallet.SystemLeg")]
+internal sealed record SystemLeg([property: Id(0)] string WalletId, [property: Id(1)] long Amount);
 
 /// <summary>A hold as one movement leaves it: the row <c>holds</c> takes when the movement commits.</summary>
 [GenerateSerializer, Immutable, Alias("wallet.HoldRecord")]
@@ -187,7 +204,10 @@ internal sealed record PreparedLedgerRow(
     string? KeyBody,
     string? WalletStatus,
     JsonObject? Hold,
-    JsonObject? CardAuthorization)
+    JsonObject? CardAuthorization,
+    string? EntryKind,
+    string[]? EntryAccounts,
+    SystemLeg[]? SystemLegs)
 {
     private static readonly JsonSerializerOptions Columns = new()
     {
@@ -203,7 +223,8 @@ internal sealed record PreparedLedgerRow(
         row.Idempotency is null ? null : row.Entry?.TenantId ?? row.KeyTenantId, row.Idempotency?.Key, row.Idempotency?.RequestHash,
         row.Answer is null ? null : IdempotencyStore.NameOf(row.Answer.Outcome), row.Answer?.Body,
         row.Status, row.Hold is { } hold ? HoldColumns(row.WalletId, row.Currency, hold) : null,
-        row.Authorization is { } authorization ? AuthorizationColumns(authorization) : null);
+        row.Authorization is { } authorization ? AuthorizationColumns(authorization) : null,
+        row.Entry?.Kind, row.Entry?.Accounts, row.Entry?.SystemLegs);
 
     // The row of holds, named as its columns are.
     private static JsonObject HoldColumns(string walletId, string currency, HoldRecord hold) => new()

@@ -9,7 +9,8 @@ namespace Wallet.Grains.Wallets;
 /// saw in many movements lately (at least <see cref="HotMovementsPerSecond"/> in the current or the
 /// last second) leads; otherwise, and when both are hot, the wallet with the lower id leads. The
 /// order is the same for every movement between two wallets, so two movements never wait on each
-/// other's locks in opposite orders, except in the moment one of them turns hot or cold.
+/// other's locks in opposite orders, except in the moment one of them turns hot or cold. A
+/// multi-leg entry orders its wallets by the same rule (<see cref="InJoinOrder"/>).
 /// </summary>
 internal sealed class HotWallets(TimeProvider clock)
 {
@@ -50,6 +51,16 @@ internal sealed class HotWallets(TimeProvider clock)
             (false, true) => false,
             _ => string.CompareOrdinal(first, second) < 0,
         };
+    }
+
+    /// <summary>
+    /// The postings of a multi-leg entry in the order their wallets join its transaction: the hot
+    /// ones first, then by id, each wallet's heat read once so that the order is one order.
+    /// </summary>
+    public IReadOnlyList<EntryPosting> InJoinOrder(IReadOnlyList<EntryPosting> postings)
+    {
+        var now = Second();
+        return [.. postings.OrderBy(p => IsHot(p.WalletId, now) ? 0 : 1).ThenBy(p => p.WalletId, StringComparer.Ordinal)];
     }
 
     private bool IsHot(string walletId, long now) => _counters.TryGetValue(walletId, out var counter) && counter.Recent(now) >= HotMovementsPerSecond;

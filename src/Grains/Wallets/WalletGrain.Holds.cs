@@ -202,7 +202,7 @@ internal sealed partial class WalletGrain
             if (refused is null && result?.Transfer is { } transfer && creditedId is not null && !SystemAccounts.IsSystemWalletId(creditedId))
             {
                 var amount = Amount.TryParse(transfer.Amount, State.Currency.Scale, out var minor) == AmountError.None ? minor : 0;
-                refused = await Wallet(creditedId).Credit(new WalletCredit(State.TenantId, transfer.Id, amount, State.Currency.Code));
+                refused = await Wallet(creditedId).Post(new WalletPosting(State.TenantId, transfer.Id, amount, State.Currency.Code));
             }
 
             return (refused, result);

@@ -195,46 +195,23 @@ internal sealed partial class WalletGrain(
         hotWallets.Saw(Id);
         if (SystemAccounts.IsSystemWalletId(otherId))
         {
-            // A system account that may not go negative gives only what it has: its grain sets it aside first.
-            var reserved = credited && !SystemAccounts.MayGoNegative(SystemAccounts.Display(otherId)[1..]);
-            if (reserved && await SystemAccount(otherId).Reserve(movement.TenantId, movement.Amount) is { } lacking)
-            {
-                return new TransferResult(null, lacking);
-            }
-
-            var committed = false;
-            try
-            {
-                var outcome = await MoveAsync(movement.TransferId, hasEntry: true, async transactionId =>
+            // Money a system account gives is a debit of it; a credit to it is just posted.
+            SystemLeg[] given = credited ? [new SystemLeg(otherId, -movement.Amount)] : [];
+            return await ReservingAsync(movement.TenantId, given, r => r.Failure is null, f => new TransferResult(null, f), () =>
+                MoveAsync(movement.TransferId, hasEntry: true, async transactionId =>
                     (await PostAsync(transactionId, movement.TransferId, amount, otherId, header, movement.Idempotency, movement.Answer), result),
-                    f => new TransferResult(null, f));
-                committed = outcome.Failure is null;
-                return outcome;
-            }
-            catch (LedgerUnavailableException)
-            {
-                // In doubt: counted as given, so the system account never gives more than it has.
-                committed = true;
-                throw;
-            }
-            finally
-            {
-                if (reserved)
-                {
-                    await SystemAccount(otherId).Settle(movement.Amount, committed);
-                }
-            }
+                    f => new TransferResult(null, f)));
         }
 
         hotWallets.Saw(otherId);
-        var credit = new WalletCredit(movement.TenantId, movement.TransferId, movement.Amount, movement.Currency);
+        var credit = new WalletPosting(movement.TenantId, movement.TransferId, movement.Amount, movement.Currency);
         return await MoveAsync(movement.TransferId, hasEntry: true, async transactionId =>
         {
             // Both wallets in one order for every transfer between them, the likely-hot one first.
             var creditFirst = hotWallets.Leads(otherId, Id);
             if (creditFirst)
             {
-                if (await Wallet(otherId).Credit(credit) is { } refused)
+                if (await Wallet(otherId).Post(credit) is { } refused)
                 {
                     return (refused, null);
                 }
@@ -251,24 +228,24 @@ internal sealed partial class WalletGrain(
                 return (own, result);
             }
 
-            return (await Wallet(otherId).Credit(credit), result);
+            return (await Wallet(otherId).Post(credit), result);
         }, f => new TransferResult(null, f));
     }
 
-    public Task<LedgerFailure?> Credit(WalletCredit credit)
+    public Task<LedgerFailure?> Post(WalletPosting posting)
     {
-        if (!State.IsVisibleTo(credit.TenantId) || IsSystemAccount)
+        if (!State.IsVisibleTo(posting.TenantId) || IsSystemAccount)
         {
             return Task.FromResult(WalletNotFound().Failure);
         }
 
-        if (State.Currency.Code != credit.Currency)
+        if (State.Currency.Code != posting.Currency)
         {
             return Task.FromResult<LedgerFailure?>(new LedgerFailure(LedgerErrors.CurrencyMismatch,
-                $"wallet {State.Display} holds {State.Currency.Code}, not {credit.Currency}"));
+                $"wallet {State.Display} holds {State.Currency.Code}, not {posting.Currency}"));
         }
 
-        return PostAsync(TransactionContext.CurrentTransactionId, credit.EntryId, credit.Amount, null, null, null, null);
+        return PostAsync(TransactionContext.CurrentTransactionId, posting.EntryId, posting.Amount, null, null, null, null);
     }
 
     /// <summary>

@@ -30,6 +30,10 @@ public sealed class LedgerDatabase(string connectionString)
     public Task<long> BalanceAsync(string walletId) =>
         ScalarAsync("SELECT balance FROM wallets WHERE id = @id", ("id", walletId));
 
+    /// <summary>The sum of every balance of a tenant, system accounts included: zero while money is conserved.</summary>
+    public Task<long> TenantMoneyAsync(string tenantId) =>
+        ScalarAsync("SELECT coalesce(sum(balance), 0)::bigint FROM wallets WHERE tenant_id = @tenant", ("tenant", tenantId));
+
     /// <summary>The outcome and body stored with an Idempotency-Key (keys are unique across the tests).</summary>
     public async Task<(string Outcome, string Body)> StoredAnswerAsync(string key)
     {

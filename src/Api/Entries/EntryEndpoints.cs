@@ -1,0 +1,128 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using Orleans;
+using Wallet.Api.Infrastructure;
+using Wallet.Api.Transfers;
+using Wallet.Api.Wallets;
+using Wallet.Grains;
+using Wallet.Grains.Ledger;
+using Wallet.Grains.Storage;
+using Wallet.Grains.Wallets;
+
+namespace Wallet.Api.Entries;
+
+/// <summary>
+/// Multi-leg entries: <c>POST /v1/entries</c> debits and credits several accounts at once, all or
+/// nothing; <c>GET /v1/entries/{id}</c> shows any entry with every posting, a transfer's too.
+/// </summary>
+public static class EntryEndpoints
+{
+    public static RouteGroupBuilder MapEntryEndpoints(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/entries").WithTags("Entries").RequireAuthorization();
+        group.MapPost("", CreateEntry).Accepts<EntryRequest>("application/json")
+            .Produces<EntryView>(StatusCodes.Status201Created)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status402PaymentRequired)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        group.MapGet("{id}", GetEntry);
+        return group;
+    }
+
+    private static async Task<IResult> CreateEntry(
+        HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store, CurrencyCatalog currencies, TimeProvider clock)
+    {
+        var (body, problem) = await JsonRequest.ReadAsync(http);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        var currency = body.String("currency", required: true, lengthMax: 12);
+        var debits = Legs(body, "debits");
+        var credits = Legs(body, "credits");
+        var reference = body.String("reference", required: false);
+        var description = body.String("description", required: false, TransferService.DescriptionLengthMax);
+        var metadata = body.Metadata();
+        var (idempotency, keyProblem) = Idempotency.Read(http, body);
+        if (((IResult?)body.Problem ?? keyProblem) is { } invalid)
+        {
+            return invalid;
+        }
+
+        if (debits!.Count + credits!.Count > EntryCommand.LegsMax)
+        {
+            return Problems.Create(LedgerErrors.ValidationFailed, $"an entry has at most {EntryCommand.LegsMax} debits and credits together");
+        }
+
+        if (debits.Concat(credits).Select(leg => TransferService.CheckAccount(leg.Account)).FirstOrDefault(p => p is not null) is { } unknown)
+        {
+            return unknown;
+        }
+
+        if (!currencies.TryGet(currency, out _))
+        {
+            return Problems.Create(LedgerErrors.UnknownCurrency, $"currency '{currency}' is not an ISO 4217 code or a configured asset");
+        }
+
+        var tenantId = user.TenantId();
+        var command = new EntryCommand(tenantId, EntryIds.New(), currency!, [.. debits], [.. credits], reference, description, metadata,
+            idempotency, LedgerTime.Truncate(clock.GetUtcNow()));
+        if (command.Coordinator is not { } coordinator)
+        {
+            return Problems.Create(LedgerErrors.ValidationFailed, "an entry moves the money of at least one wallet; between system accounts alone, use POST /v1/transfers");
+        }
+
+        return await Idempotency.RunAsync(store, tenantId, idempotency, async () =>
+        {
+            var result = await client.Wallet(coordinator).PostEntry(command);
+            return Idempotency.Answer(result.Failure, () =>
+                JsonBodyResult.From(StatusCodes.Status201Created, result.Entry!, result.Replayed, $"/v1/entries/{result.Entry!.Id}"));
+        }, http.HttpContext.RequestAborted);
+    }
+
+    private static async Task<Results<Ok<EntryView>, ProblemHttpResult>> GetEntry(
+        string id, ClaimsPrincipal user, LedgerStore ledger, CancellationToken cancellationToken)
+    {
+        var entry = await ledger.GetEntryAsync(user.TenantId(), id, cancellationToken);
+        return entry is null
+            ? Problems.Create(LedgerErrors.EntryNotFound, $"entry {id} not found")
+            : TypedResults.Ok(entry);
+    }
+
+    // One side of the entry: its legs, each an account and an amount.
+    private static List<EntryLegRequest>? Legs(JsonRequest body, string side)
+    {
+        var items = body.Objects(side, EntryCommand.LegsMax);
+        if (items is null)
+        {
+            body.Fail($"{side} is required");
+            return null;
+        }
+
+        var legs = new List<EntryLegRequest>(items.Count);
+        foreach (var item in items)
+        {
+            var account = item.String("account", required: true, lengthMax: 64);
+            var amount = item.AmountText("amount", required: true);
+            legs.Add(new EntryLegRequest(account ?? "", amount ?? ""));
+        }
+
+        return legs;
+    }
+}
+
+/// <summary>The body of <c>POST /v1/entries</c> as the OpenAPI document shows it.</summary>
+public sealed record EntryRequest(
+    string Currency,
+    IReadOnlyList<EntryLegRequest> Debits,
+    IReadOnlyList<EntryLegRequest> Credits,
+    string? Reference,
+    string? Description,
+    System.Text.Json.JsonElement? Metadata);
