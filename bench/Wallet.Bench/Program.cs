@@ -76,8 +76,8 @@ var targets = new Dictionary<string, IBenchTarget>
     ["http"] = http,
 };
 
-var driver = new Driver(options, cpu);
-using var commits = new CommitCounter();
+using var counters = new LedgerCounters();
+var driver = new Driver(options, cpu, counters);
 var results = new List<RunResult>();
 var dashboardCosts = new List<DashboardCostResult>();
 DashboardIdle? dashboardIdle = null;
@@ -103,13 +103,12 @@ foreach (var workload in options.DashboardCost ? [] : options.Workloads)
 {
     foreach (var path in options.Paths)
     {
-        var (batches, items) = (commits.Batches, commits.Items);
         var result = await driver.RunAsync(workload, targets[path]);
         results.Add(result);
-        var batchSize = commits.Batches > batches ? (double)(commits.Items - items) / (commits.Batches - batches) : 0;
+        var batchSize = path == "baseline" ? 0 : result.Ledger?.AverageBatch ?? 0;
         Console.WriteLine($"  {workload,-15} {path,-9} {result.Throughput,9:N0} ops/s  p99 {result.Percentile(0.99),7:N2} ms" +
             (result.PostgresMicrosecondsPerOp is { } postgres ? $"  PostgreSQL {postgres,6:N0} µs/op" : "") +
-            (path == "baseline" || batchSize == 0 ? "" : $"  (avg commit batch {batchSize:N1})"));
+            (batchSize == 0 ? "" : $"  (avg commit batch {batchSize:N1}, aborted {result.Ledger!.Aborted:N0}, in doubt {result.Ledger.InDoubt:N0})"));
     }
 }
 

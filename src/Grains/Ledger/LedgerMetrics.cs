@@ -26,6 +26,8 @@ public sealed class LedgerMetrics : IDisposable
     private readonly Counter<long> _declines;
     private readonly Counter<long> _fraudRuleHits;
     private readonly Counter<long> _reviews;
+    private readonly Counter<long> _aborts;
+    private readonly Counter<long> _inDoubt;
     private volatile IReadOnlyList<CurrencyTotals> _totals = [];
     private volatile VerifyRun? _lastVerify;
 
@@ -42,9 +44,17 @@ public sealed class LedgerMetrics : IDisposable
         _declines = _meter.CreateCounter<long>("wallet.card.declines", "{authorization}", "Declined card authorizations, by problem code.");
         _fraudRuleHits = _meter.CreateCounter<long>("wallet.card.fraud_rule_hits", "{hit}", "Fraud rules that fired on card authorizations, by rule.");
         _reviews = _meter.CreateCounter<long>("wallet.card.reviews", "{authorization}", "Card authorizations flagged for review.");
+        _aborts = _meter.CreateCounter<long>("wallet.transactions.aborted", "{transaction}",
+            "Movement transactions Orleans aborted (a broken lock, a cascading abort, a timeout), by what followed: retried, or given up and answered 503.");
+        _inDoubt = _meter.CreateCounter<long>("wallet.transactions.in_doubt", "{transaction}",
+            "Movement transactions whose outcome was not heard, by whether finding their entry resolved them.");
         // Exported from the start at zero, so a graph of failures has a series before the first one.
         _failedBatches.Add(0);
         _reviews.Add(0);
+        _aborts.Add(0, new KeyValuePair<string, object?>("outcome", "retried"));
+        _aborts.Add(0, new KeyValuePair<string, object?>("outcome", "gave_up"));
+        _inDoubt.Add(0, new KeyValuePair<string, object?>("resolved", true));
+        _inDoubt.Add(0, new KeyValuePair<string, object?>("resolved", false));
         _meter.CreateObservableGauge("wallet.money.issued", () => Money(t => t.Issued), "{major_unit}", "Money the treasury has issued, in the major unit.");
         _meter.CreateObservableGauge("wallet.money.held_by_users", () => Money(t => t.HeldByUsers), "{major_unit}", "Money in user wallets, pending included.");
         _meter.CreateObservableGauge("wallet.money.pending_in_holds", () => Money(t => t.PendingInHolds), "{major_unit}", "Money of user wallets held for open holds.");
@@ -65,6 +75,13 @@ public sealed class LedgerMetrics : IDisposable
             _failedBatches.Add(1);
         }
     }
+
+    /// <summary>An aborted movement transaction: run again (<paramref name="retried"/>), or given up.</summary>
+    public void RecordAbort(bool retried) =>
+        _aborts.Add(1, new KeyValuePair<string, object?>("outcome", retried ? "retried" : "gave_up"));
+
+    /// <summary>A movement transaction in doubt, <paramref name="resolved"/> when its entry was found.</summary>
+    public void RecordInDoubt(bool resolved) => _inDoubt.Add(1, new KeyValuePair<string, object?>("resolved", resolved));
 
     /// <summary>A decision answered to a client: approved, or declined with its code.</summary>
     public void RecordAuthorization(string? declineCode, bool review, IReadOnlyList<string> fraudRules)

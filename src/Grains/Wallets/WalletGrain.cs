@@ -37,6 +37,7 @@ internal sealed partial class WalletGrain(
     LedgerStore ledger,
     TakenLookup taken,
     HotWallets hotWallets,
+    LedgerMetrics metrics,
     CurrencyCatalog currencies,
     TimeProvider clock,
     IOptions<HoldOptions> holdOptions,
@@ -380,19 +381,23 @@ internal sealed partial class WalletGrain(
             {
                 if (hasEntry && outcome is { Failure: null, Result: { } result } && await ledger.EntryExistsAsync(operationId))
                 {
+                    metrics.RecordInDoubt(resolved: true);
                     return result;
                 }
 
+                metrics.RecordInDoubt(resolved: false);
                 LogInDoubt(logger, exception, operationId);
                 // Not chained: the cause may carry a database exception, which cannot cross Orleans' wire.
                 throw new LedgerUnavailableException($"the outcome of {operationId} is not known yet; retry with the same Idempotency-Key");
             }
             catch (OrleansTransactionAbortedException exception) when (attempt < AttemptsMax)
             {
+                metrics.RecordAbort(retried: true);
                 LogAborted(logger, exception, operationId, attempt);
             }
             catch (OrleansTransactionAbortedException exception)
             {
+                metrics.RecordAbort(retried: false);
                 // Nothing of it was written; the caller may send it again.
                 LogGaveUp(logger, exception, operationId, AttemptsMax);
                 throw new LedgerUnavailableException($"{operationId} was aborted {AttemptsMax} times; retry");
