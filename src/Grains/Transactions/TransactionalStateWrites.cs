@@ -95,7 +95,9 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource, Ledg
             transaction_manager = excluded.transaction_manager, state = excluded.state
         """;
 
-    // A row prepared again under a version an aborted row had replaces it.
+    // A row prepared again under a version an aborted row had replaces it whole: every column but the
+    // key, or a hold, a status or a multi-leg entry's legs of the first transaction would ride on the
+    // second into the ledger.
     private const string PrepareLedgerRows = """
         INSERT INTO ledger_prepared AS p
         SELECT r.* FROM jsonb_populate_recordset(null::ledger_prepared, @rows::jsonb) r
@@ -109,7 +111,9 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource, Ledg
             entry_reference = excluded.entry_reference, entry_description = excluded.entry_description,
             entry_metadata = excluded.entry_metadata, entry_created_at = excluded.entry_created_at, entry_hold_id = excluded.entry_hold_id,
             key_tenant_id = excluded.key_tenant_id, key = excluded.key, key_request_hash = excluded.key_request_hash,
-            key_outcome = excluded.key_outcome, key_body = excluded.key_body
+            key_outcome = excluded.key_outcome, key_body = excluded.key_body,
+            wallet_status = excluded.wallet_status, hold = excluded.hold, card_authorization = excluded.card_authorization,
+            entry_kind = excluded.entry_kind, entry_accounts = excluded.entry_accounts, system_legs = excluded.system_legs
         """;
 
     private const string DropAbortedLedgerRows = """

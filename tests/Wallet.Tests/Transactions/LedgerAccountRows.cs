@@ -23,6 +23,12 @@ internal static class LedgerAccountRows
         return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    public static async Task<string?> TextAsync(this NpgsqlDataSource database, string sql, params (string Name, object Value)[] parameters)
+    {
+        await using var command = Command(database, sql, parameters);
+        return await command.ExecuteScalarAsync() as string;
+    }
+
     public static async Task ExecuteAsync(this NpgsqlDataSource database, string sql, params (string Name, object Value)[] parameters)
     {
         await using var command = Command(database, sql, parameters);

@@ -50,6 +50,17 @@ public sealed partial class TransactionalStorageTests
             return id;
         }
 
+        /// <summary>A system account row of tenant <c>t</c> that may go negative, for ledger rows to name as a leg.</summary>
+        public async Task<string> NewSystemAccountAsync()
+        {
+            var id = $"sys:t:fees-{Guid.NewGuid():N}:USD";
+            await Database.ExecuteAsync("""
+                INSERT INTO wallets (id, tenant_id, kind, currency, scale, status, may_go_negative, created_at)
+                VALUES (@id, 't', 'system', 'USD', 2, 'active', true, now())
+                """, ("id", id));
+            return id;
+        }
+
         public Task<long> BalanceAsync(string walletId) => Database.ScalarAsync("SELECT balance FROM wallets WHERE id = @id", ("id", walletId));
 
         /// <summary>A storage of <paramref name="key"/> that reads through <paramref name="dataSource"/>.</summary>
