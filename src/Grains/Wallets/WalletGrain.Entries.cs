@@ -26,6 +26,12 @@ internal sealed partial class WalletGrain
             return Task.FromResult(EntryResult.Fail(LedgerErrors.UnknownCurrency, $"currency '{command.Currency}' is not an ISO 4217 code or a configured asset"));
         }
 
+        // This wallet posts its own leg without the check every other wallet's Post makes.
+        if (State.Currency.Code != command.Currency)
+        {
+            return Task.FromResult(EntryResult.Fail(LedgerErrors.CurrencyMismatch, $"wallet {State.Display} holds {State.Currency.Code}, not {command.Currency}"));
+        }
+
         var (entry, view, failure) = EntryRules.Plan(command, currency);
         if (failure is not null)
         {

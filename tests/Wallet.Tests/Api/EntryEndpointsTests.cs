@@ -81,13 +81,16 @@ public sealed class EntryEndpointsTests(ApiFixture api) : IClassFixture<ApiFixtu
         var euros = await Client.CreateWalletAsync("EUR");
         await Client.DepositAsync(payer, "50.00");
         await Client.DepositAsync(frozen, "50.00");
+        await Client.DepositAsync(euros, "50.00");
         await (await Client.PostEmptyAsync($"/v1/wallets/{frozen}/freeze")).ExpectAsync(HttpStatusCode.OK);
 
         await (await Client.PostJsonAsync("/v1/entries", Simple(frozen, payer, "5.00"))).ExpectProblemAsync(HttpStatusCode.UnprocessableEntity, "wallet_frozen");
         await (await Client.PostJsonAsync("/v1/entries", Simple(payer, euros, "5.00"))).ExpectProblemAsync(HttpStatusCode.UnprocessableEntity, "currency_mismatch");
+        // The wallet that runs the entry (its first) holds another currency than the entry's.
+        await (await Client.PostJsonAsync("/v1/entries", Simple(euros, payer, "5.00"))).ExpectProblemAsync(HttpStatusCode.UnprocessableEntity, "currency_mismatch");
 
-        Assert.Equal(("50.00", "50.00", "0.00"), (await Client.PostedAsync(payer), await Client.PostedAsync(frozen), await Client.PostedAsync(euros)));
-        Assert.Equal(0, await api.Database.PostingCountAsync(euros));
+        Assert.Equal(("50.00", "50.00", "50.00"), (await Client.PostedAsync(payer), await Client.PostedAsync(frozen), await Client.PostedAsync(euros)));
+        Assert.Equal(1, await api.Database.PostingCountAsync(euros));
     }
 
     [Fact]
