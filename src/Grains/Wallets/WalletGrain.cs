@@ -343,6 +343,7 @@ internal sealed partial class WalletGrain(
     {
         TransferResult transfer => (TResult)(object)(transfer with { Replayed = true }),
         HoldResult hold => (TResult)(object)(hold with { Replayed = true }),
+        EntryResult entry => (TResult)(object)(entry with { Replayed = true }),
         _ => result,
     };
 

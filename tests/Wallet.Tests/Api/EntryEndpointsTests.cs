@@ -154,6 +154,29 @@ public sealed class EntryEndpointsTests(ApiFixture api) : IClassFixture<ApiFixtu
     }
 
     [Fact]
+    public async Task Entry_SameKeyTenTimesConcurrently_PostsOnceAndOnlyTheFirstAnswerIsNotAReplay()
+    {
+        var a = await Client.CreateWalletAsync();
+        var b = await Client.CreateWalletAsync();
+        var c = await Client.CreateWalletAsync();
+        await Client.DepositAsync(a, "50.00");
+        var key = ApiCalls.NewKey();
+        var body = new
+        {
+            currency = "USD",
+            debits = new[] { new { account = a, amount = "9.00" } },
+            credits = new[] { new { account = b, amount = "6.00" }, new { account = c, amount = "3.00" } },
+        };
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => Client.PostJsonAsync("/v1/entries", body, key)));
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.Created, r.StatusCode));
+        Assert.Single((await Task.WhenAll(responses.Select(r => r.Content.ReadAsStringAsync()))).Distinct(StringComparer.Ordinal));
+        Assert.Single(responses, r => r.Header("Idempotent-Replayed") != "true");
+        Assert.Equal(("41.00", "6.00", "3.00"), (await Client.PostedAsync(a), await Client.PostedAsync(b), await Client.PostedAsync(c)));
+    }
+
+    [Fact]
     public async Task Entry_TenConcurrentEntriesOfAFifth_ExactlyFiveSucceed()
     {
         var payer = await Client.CreateWalletAsync();
