@@ -8,7 +8,7 @@ namespace Wallet.Tests.Api;
 /// POST and GET /v1/entries: several debits and credits that sum to zero post together or not at
 /// all, whichever leg refuses; every posting reads back as it was sent.
 /// </summary>
-public sealed class EntryEndpointsTests(ApiFixture api) : IClassFixture<ApiFixture>
+public sealed partial class EntryEndpointsTests(ApiFixture api) : IClassFixture<ApiFixture>
 {
     private HttpClient Client => api.Client;
 
