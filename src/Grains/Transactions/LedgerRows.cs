@@ -215,6 +215,16 @@ internal sealed record PreparedLedgerRow(
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
+    /// <summary>
+    /// <c>col = excluded.col</c> for every column but the key (<c>state_key</c>, <c>version</c>): what
+    /// replaces a row prepared again under its version, whole, whatever columns the record gains.
+    /// </summary>
+    public static string ReplacingColumns { get; } = string.Join(", ",
+        typeof(PreparedLedgerRow).GetConstructors().Single().GetParameters()
+            .Select(p => JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name!))
+            .Where(column => column is not ("state_key" or "version"))
+            .Select(column => $"{column} = excluded.{column}"));
+
     public static PreparedLedgerRow From(string stateKey, long sequenceId, LedgerRow row) => new(
         stateKey, row.Version, sequenceId, row.TransactionId, row.WalletId, row.Amount, row.Currency, row.BalanceAfter, row.PendingAfter,
         row.EntryId, row.CounterpartId,

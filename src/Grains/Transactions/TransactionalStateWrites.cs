@@ -97,23 +97,12 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource, Ledg
 
     // A row prepared again under a version an aborted row had replaces it whole: every column but the
     // key, or a hold, a status or a multi-leg entry's legs of the first transaction would ride on the
-    // second into the ledger.
-    private const string PrepareLedgerRows = """
+    // second into the ledger. The columns are the record's, so none added later can be left out.
+    private static readonly string PrepareLedgerRows = $"""
         INSERT INTO ledger_prepared AS p
         SELECT r.* FROM jsonb_populate_recordset(null::ledger_prepared, @rows::jsonb) r
         WHERE r.version > (SELECT w.version FROM wallets w WHERE w.id = r.wallet_id)
-        ON CONFLICT (state_key, version) DO UPDATE SET
-            sequence_id = excluded.sequence_id, transaction_id = excluded.transaction_id, wallet_id = excluded.wallet_id,
-            amount = excluded.amount, currency = excluded.currency, balance_after = excluded.balance_after,
-            pending_after = excluded.pending_after, entry_id = excluded.entry_id, counterpart_id = excluded.counterpart_id,
-            entry_tenant_id = excluded.entry_tenant_id, entry_source_id = excluded.entry_source_id,
-            entry_destination_id = excluded.entry_destination_id, entry_amount = excluded.entry_amount,
-            entry_reference = excluded.entry_reference, entry_description = excluded.entry_description,
-            entry_metadata = excluded.entry_metadata, entry_created_at = excluded.entry_created_at, entry_hold_id = excluded.entry_hold_id,
-            key_tenant_id = excluded.key_tenant_id, key = excluded.key, key_request_hash = excluded.key_request_hash,
-            key_outcome = excluded.key_outcome, key_body = excluded.key_body,
-            wallet_status = excluded.wallet_status, hold = excluded.hold, card_authorization = excluded.card_authorization,
-            entry_kind = excluded.entry_kind, entry_accounts = excluded.entry_accounts, system_legs = excluded.system_legs
+        ON CONFLICT (state_key, version) DO UPDATE SET {PreparedLedgerRow.ReplacingColumns}
         """;
 
     private const string DropAbortedLedgerRows = """
