@@ -36,5 +36,9 @@ public sealed class CurrencyCatalog
         return code is not null && _currencies.TryGetValue(code, out currency!);
     }
 
+    /// <summary>The refusal of a currency this catalog does not know.</summary>
+    public static LedgerFailure Unknown(string? code) =>
+        new(LedgerErrors.UnknownCurrency, $"currency '{code}' is not an ISO 4217 code or a configured asset");
+
     private static bool IsCode(string code) => code.Length is >= 3 and <= 12 && code.All(char.IsAsciiLetterOrDigit);
 }

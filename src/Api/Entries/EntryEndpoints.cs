@@ -56,27 +56,23 @@ public static class EntryEndpoints
             return invalid;
         }
 
-        if (debits!.Count + credits!.Count > EntryCommand.LegsMax)
-        {
-            return Problems.Create(LedgerErrors.ValidationFailed, $"an entry has at most {EntryCommand.LegsMax} debits and credits together");
-        }
-
-        if (debits.Concat(credits).Select(leg => TransferService.CheckAccount(leg.Account)).FirstOrDefault(p => p is not null) is { } unknown)
+        // How many legs, how much, each account once: the entry's rules, checked where it runs (EntryRules).
+        if (debits!.Concat(credits!).Select(leg => TransferService.CheckAccount(leg.Account)).FirstOrDefault(p => p is not null) is { } unknown)
         {
             return unknown;
         }
 
         if (!currencies.TryGet(currency, out _))
         {
-            return Problems.Create(LedgerErrors.UnknownCurrency, $"currency '{currency}' is not an ISO 4217 code or a configured asset");
+            return Problems.For(CurrencyCatalog.Unknown(currency));
         }
 
         var tenantId = user.TenantId();
-        var command = new EntryCommand(tenantId, EntryIds.New(), currency!, [.. debits], [.. credits], reference, description, metadata,
+        var command = new EntryCommand(tenantId, EntryIds.New(), currency!, [.. debits!], [.. credits!], reference, description, metadata,
             idempotency, LedgerTime.Truncate(clock.GetUtcNow()));
         if (command.Coordinator is not { } coordinator)
         {
-            return Problems.Create(LedgerErrors.ValidationFailed, "an entry moves the money of at least one wallet; between system accounts alone, use POST /v1/transfers");
+            return Problems.For(EntryCommand.WithoutWallet);
         }
 
         return await Idempotency.RunAsync(store, tenantId, idempotency, async () =>

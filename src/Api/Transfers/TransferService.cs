@@ -45,7 +45,7 @@ public sealed class TransferService(IClusterClient client, IdempotencyStore stor
 
         if (currency is not null && !currencies.TryGet(currency, out _))
         {
-            return Problems.Create(LedgerErrors.UnknownCurrency, $"currency '{currency}' is not an ISO 4217 code or a configured asset");
+            return Problems.For(CurrencyCatalog.Unknown(currency));
         }
 
         var command = new TransferCommand(tenantId, TransferIds.New(), source!, destination!, amount!,

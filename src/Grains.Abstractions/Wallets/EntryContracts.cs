@@ -30,6 +30,10 @@ public sealed record EntryCommand(
     /// <summary>Debits and credits together, at most: every user wallet among them joins one transaction.</summary>
     public const int LegsMax = 20;
 
+    /// <summary>Why an entry that names no user wallet is refused: nothing could run it.</summary>
+    public static LedgerFailure WithoutWallet { get; } = new(LedgerErrors.ValidationFailed,
+        "an entry moves the money of at least one wallet; between system accounts alone, use POST /v1/transfers");
+
     /// <summary>The wallet whose grain runs the entry: its first user wallet, debits first; null when it names none.</summary>
     public string? Coordinator =>
         Debits.Concat(Credits).Select(leg => leg.Account).FirstOrDefault(account => !SystemAccounts.IsReference(account));

@@ -84,7 +84,7 @@ internal static class EntryRules
         var wallets = postings.Where(p => !SystemAccounts.IsSystemWalletId(p.Id)).Select(p => new EntryPosting(p.Id, p.Amount)).ToList();
         if (wallets.Count == 0)
         {
-            return Reject(LedgerErrors.ValidationFailed, "an entry moves the money of at least one wallet; between system accounts alone, use POST /v1/transfers");
+            return (null, null, EntryCommand.WithoutWallet);
         }
 
         var view = new EntryView(

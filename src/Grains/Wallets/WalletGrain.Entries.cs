@@ -16,20 +16,15 @@ internal sealed partial class WalletGrain
 {
     public Task<EntryResult> PostEntry(EntryCommand command)
     {
-        if (IsSystemAccount || !State.IsVisibleTo(command.TenantId))
-        {
-            return Task.FromResult(new EntryResult(null, WalletNotFound().Failure));
-        }
-
         if (!currencies.TryGet(command.Currency, out var currency))
         {
-            return Task.FromResult(EntryResult.Fail(LedgerErrors.UnknownCurrency, $"currency '{command.Currency}' is not an ISO 4217 code or a configured asset"));
+            return Task.FromResult(new EntryResult(null, CurrencyCatalog.Unknown(command.Currency)));
         }
 
-        // This wallet posts its own leg without the check every other wallet's Post makes.
-        if (State.Currency.Code != command.Currency)
+        // This wallet posts its own leg itself: it is checked first as Post checks every other one.
+        if (RefusesPosting(command.TenantId, command.Currency) is { } refused)
         {
-            return Task.FromResult(EntryResult.Fail(LedgerErrors.CurrencyMismatch, $"wallet {State.Display} holds {State.Currency.Code}, not {command.Currency}"));
+            return Task.FromResult(new EntryResult(null, refused));
         }
 
         var (entry, view, failure) = EntryRules.Plan(command, currency);

@@ -233,20 +233,21 @@ internal sealed partial class WalletGrain(
         }, f => new TransferResult(null, f));
     }
 
-    public Task<LedgerFailure?> Post(WalletPosting posting)
+    public Task<LedgerFailure?> Post(WalletPosting posting) =>
+        RefusesPosting(posting.TenantId, posting.Currency) is { } refused
+            ? Task.FromResult<LedgerFailure?>(refused)
+            : PostAsync(TransactionContext.CurrentTransactionId, posting.EntryId, posting.Amount, null, null, null, null);
+
+    /// <summary>Why this wallet may take no posting of <paramref name="tenantId"/> in <paramref name="currency"/>; null when it may.</summary>
+    private LedgerFailure? RefusesPosting(string tenantId, string currency)
     {
-        if (!State.IsVisibleTo(posting.TenantId) || IsSystemAccount)
+        if (!State.IsVisibleTo(tenantId) || IsSystemAccount)
         {
-            return Task.FromResult(WalletNotFound().Failure);
+            return WalletNotFound().Failure;
         }
 
-        if (State.Currency.Code != posting.Currency)
-        {
-            return Task.FromResult<LedgerFailure?>(new LedgerFailure(LedgerErrors.CurrencyMismatch,
-                $"wallet {State.Display} holds {State.Currency.Code}, not {posting.Currency}"));
-        }
-
-        return PostAsync(TransactionContext.CurrentTransactionId, posting.EntryId, posting.Amount, null, null, null, null);
+        return State.Currency.Code == currency ? null : new LedgerFailure(LedgerErrors.CurrencyMismatch,
+            $"wallet {State.Display} holds {State.Currency.Code}, not {currency}");
     }
 
     /// <summary>

@@ -13,7 +13,7 @@ internal static class WalletRules
     {
         if (!currencies.TryGet(command.Currency, out var currency))
         {
-            return Fail(LedgerErrors.UnknownCurrency, $"currency '{command.Currency}' is not an ISO 4217 code or a configured asset");
+            return (null, CurrencyCatalog.Unknown(command.Currency));
         }
 
         if (command.OwnerId is { Length: 0 or > OwnerIdLengthMax })
