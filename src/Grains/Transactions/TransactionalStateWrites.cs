@@ -55,28 +55,43 @@ internal enum StateWriteOutcome
 /// </summary>
 internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource, LedgerMetrics? metrics = null) : ICommitHandler<StateWrite, StateWriteOutcome>
 {
-    private const string Update = """
-        UPDATE transactional_states s
-        SET etag = w.etag, committed_sequence = w.committed_sequence,
-            committed_state = coalesce(w.committed_state, s.committed_state), metadata = w.metadata, updated_at = now(),
-            ledger_wallet_id = coalesce(w.wallet_id, s.ledger_wallet_id), ledger_version = coalesce(w.version, s.ledger_version),
-            ledger_balance = coalesce(w.balance, s.ledger_balance), ledger_pending = coalesce(w.pending, s.ledger_pending)
-        FROM unnest(@keys::text[], @expected::bigint[], @etags::bigint[], @sequences::bigint[], @states::bytea[], @metadata::bytea[],
-                    @wallets::text[], @versions::bigint[], @balances::bigint[], @pendings::bigint[])
-             AS w(state_key, expected, etag, committed_sequence, committed_state, metadata, wallet_id, version, balance, pending)
-        WHERE s.state_key = w.state_key AND s.etag = w.expected
-        RETURNING s.state_key
+    // Moves every state row at its expected version (or, for a state never written, inserts it). One
+    // statement, so that a batch can check its fence inside the round trip that writes and commits it.
+    private const string Moves = """
+        updated AS (
+            UPDATE transactional_states s
+            SET etag = w.etag, committed_sequence = w.committed_sequence,
+                committed_state = coalesce(w.committed_state, s.committed_state), metadata = w.metadata, updated_at = now(),
+                ledger_wallet_id = coalesce(w.wallet_id, s.ledger_wallet_id), ledger_version = coalesce(w.version, s.ledger_version),
+                ledger_balance = coalesce(w.balance, s.ledger_balance), ledger_pending = coalesce(w.pending, s.ledger_pending)
+            FROM unnest(@keys::text[], @expected::bigint[], @etags::bigint[], @sequences::bigint[], @states::bytea[], @metadata::bytea[],
+                        @wallets::text[], @versions::bigint[], @balances::bigint[], @pendings::bigint[])
+                 AS w(state_key, expected, etag, committed_sequence, committed_state, metadata, wallet_id, version, balance, pending)
+            WHERE w.expected IS NOT NULL AND s.state_key = w.state_key AND s.etag = w.expected
+            RETURNING s.state_key),
+        inserted AS (
+            INSERT INTO transactional_states (state_key, etag, committed_sequence, committed_state, metadata,
+                                              ledger_wallet_id, ledger_version, ledger_balance, ledger_pending)
+            SELECT state_key, etag, committed_sequence, coalesce(committed_state, ''::bytea), metadata, wallet_id, version, balance, pending
+            FROM unnest(@keys::text[], @expected::bigint[], @etags::bigint[], @sequences::bigint[], @states::bytea[], @metadata::bytea[],
+                        @wallets::text[], @versions::bigint[], @balances::bigint[], @pendings::bigint[])
+                 AS w(state_key, expected, etag, committed_sequence, committed_state, metadata, wallet_id, version, balance, pending)
+            WHERE w.expected IS NULL
+            ON CONFLICT (state_key) DO NOTHING
+            RETURNING state_key)
         """;
 
-    private const string Insert = """
-        INSERT INTO transactional_states (state_key, etag, committed_sequence, committed_state, metadata,
-                                          ledger_wallet_id, ledger_version, ledger_balance, ledger_pending)
-        SELECT state_key, etag, committed_sequence, coalesce(committed_state, ''::bytea), metadata, wallet_id, version, balance, pending
-        FROM unnest(@keys::text[], @etags::bigint[], @sequences::bigint[], @states::bytea[], @metadata::bytea[],
-                    @wallets::text[], @versions::bigint[], @balances::bigint[], @pendings::bigint[])
-             AS w(state_key, etag, committed_sequence, committed_state, metadata, wallet_id, version, balance, pending)
-        ON CONFLICT (state_key) DO NOTHING
-        RETURNING state_key
+    /// <summary>The fence alone: the keys of the states it moved.</summary>
+    private const string Fence = $"""
+        WITH {Moves}
+        SELECT state_key FROM updated UNION ALL SELECT state_key FROM inserted
+        """;
+
+    /// <summary>The fence of a batch written in one round trip: a state it does not move aborts the batch.</summary>
+    private const string FenceEvery = $"""
+        WITH {Moves}
+        SELECT ledger_assert((SELECT count(*) FROM updated) + (SELECT count(*) FROM inserted) = cardinality(@keys::text[]),
+                             'a state is not at the version its write expects')
         """;
 
     private const string DropPrepared = """
@@ -113,7 +128,7 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource, Ledg
 
     private const string WriteLedger = "SELECT ledger_write_transactions(@rows::jsonb, @transactions::text[])";
 
-    /// <summary>Called after a batch's fence, before its other writes; lets tests make a batch fail mid-way.</summary>
+    /// <summary>Called with a batch's connection before the batch is sent; lets tests make a batch fail.</summary>
     internal Func<NpgsqlConnection, IReadOnlyList<StateWrite>, Task>? BeforeWrite { get; set; }
 
     public async Task<StateWriteOutcome[]> CommitAsync(IReadOnlyList<StateWrite> items, CancellationToken cancellationToken)
@@ -144,36 +159,31 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource, Ledg
         // breaks any that remains, and that batch fails and is retried like any failed store.
         var writes = firsts.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => items[f.Value]).ToList();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var written = await FenceAsync(connection, transaction, writes, cancellationToken);
         if (BeforeWrite is { } beforeWrite)
         {
             await beforeWrite(connection, writes);
         }
 
-        var kept = writes.Where(w => written.Contains(w.StateKey)).ToList();
-        long entries = 0;
-        if (kept.Count > 0)
+        HashSet<string> written;
+        long entries;
+        try
         {
-            await using var batch = new NpgsqlBatch(connection, transaction);
-            AddPreparedChanges(batch, kept);
-            var writesLedger = AddLedgerChanges(batch, kept);
-            if (batch.BatchCommands.Count > 0)
-            {
-                await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-                // The ledger's write, the batch's only command that returns a row, says how many entries it wrote.
-                do
-                {
-                    if (writesLedger && reader.FieldCount == 1 && await reader.ReadAsync(cancellationToken))
-                    {
-                        entries = reader.GetInt64(0);
-                    }
-                }
-                while (await reader.NextResultAsync(cancellationToken));
-            }
+            // Almost every batch holds no stale write: its fence, its writes and its commit go in one
+            // round trip, the batch's implicit transaction, which a state the fence does not move aborts.
+            entries = await WriteAsync(connection, null, writes, fenced: false, cancellationToken);
+            written = [.. writes.Select(w => w.StateKey)];
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.CheckViolation)
+        {
+            // A state was not at its version, or a guard of the ledger's failed: nothing was kept. The
+            // fence alone tells which writes are stale; the others are written (a failed guard fails again).
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            written = await FenceAsync(connection, transaction, writes, cancellationToken);
+            var kept = writes.Where(w => written.Contains(w.StateKey)).ToList();
+            entries = kept.Count > 0 ? await WriteAsync(connection, transaction, kept, fenced: true, cancellationToken) : 0;
+            await transaction.CommitAsync(cancellationToken);
         }
 
-        await transaction.CommitAsync(cancellationToken);
         metrics?.RecordEntries((int)entries);
         for (var i = 0; i < items.Count; i++)
         {
@@ -192,31 +202,53 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource, Ledg
     private static async Task<HashSet<string>> FenceAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, List<StateWrite> writes, CancellationToken cancellationToken)
     {
-        var existing = writes.Where(w => w.ExpectedEtag is not null).ToList();
-        var fresh = writes.Where(w => w.ExpectedEtag is null).ToList();
-        await using var batch = new NpgsqlBatch(connection, transaction);
-        if (existing.Count > 0)
-        {
-            batch.BatchCommands.Add(Command(Update, [("expected", existing.Select(w => w.ExpectedEtag!.Value).ToArray()), .. RowColumns(existing)]));
-        }
-
-        if (fresh.Count > 0)
-        {
-            batch.BatchCommands.Add(Command(Insert, RowColumns(fresh)));
-        }
-
+        await using var command = new NpgsqlBatch(connection, transaction) { BatchCommands = { Command(Fence, RowColumns(writes)) } };
         var written = new HashSet<string>(StringComparer.Ordinal);
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        do
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
         {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                written.Add(reader.GetString(0));
-            }
+            written.Add(reader.GetString(0));
         }
-        while (await reader.NextResultAsync(cancellationToken));
 
         return written;
+    }
+
+    /// <summary>
+    /// Writes the batch's prepared states and ledger rows, after its fence unless <paramref name="fenced"/>;
+    /// in <paramref name="transaction"/>, or when null in the batch's own implicit transaction, committed with it.
+    /// </summary>
+    /// <returns>How many entries the ledger's write wrote.</returns>
+    private static async Task<long> WriteAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, List<StateWrite> writes, bool fenced, CancellationToken cancellationToken)
+    {
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        if (!fenced)
+        {
+            batch.BatchCommands.Add(Command(FenceEvery, RowColumns(writes)));
+        }
+
+        AddPreparedChanges(batch, writes);
+        var ledger = AddLedgerChanges(batch, writes) ? batch.BatchCommands.Count - 1 : -1;
+        if (batch.BatchCommands.Count == 0)
+        {
+            return 0;
+        }
+
+        // Every statement has a result; the ledger's write, the last when there is one, says how many entries it wrote.
+        long entries = 0;
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        for (var i = 0; ; i++)
+        {
+            if (i == ledger && await reader.ReadAsync(cancellationToken))
+            {
+                entries = reader.GetInt64(0);
+            }
+
+            if (!await reader.NextResultAsync(cancellationToken))
+            {
+                return entries;
+            }
+        }
     }
 
     /// <summary>
@@ -252,10 +284,11 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource, Ledg
         return writesLedger;
     }
 
-    /// <summary>The state rows as the writes leave them, one array per column, for <see cref="Update"/> and <see cref="Insert"/>.</summary>
+    /// <summary>The state rows as the writes leave them, one array per column, for the fence.</summary>
     private static (string Name, object Value)[] RowColumns(List<StateWrite> writes) =>
     [
         ("keys", writes.Select(w => w.StateKey).ToArray()),
+        ("expected", writes.Select(w => w.ExpectedEtag).ToArray()),
         ("etags", writes.Select(w => w.Etag).ToArray()),
         ("sequences", writes.Select(w => w.CommittedSequence).ToArray()),
         ("states", writes.Select(w => w.CommittedState).ToArray()),
