@@ -108,7 +108,8 @@ foreach (var workload in options.DashboardCost ? [] : options.Workloads)
         var batchSize = path == "baseline" ? 0 : result.Ledger?.AverageBatch ?? 0;
         Console.WriteLine($"  {workload,-15} {path,-9} {result.Throughput,9:N0} ops/s  p99 {result.Percentile(0.99),7:N2} ms" +
             (result.PostgresMicrosecondsPerOp is { } postgres ? $"  PostgreSQL {postgres,6:N0} µs/op" : "") +
-            (batchSize == 0 ? "" : $"  (avg commit batch {batchSize:N1}, aborted {result.Ledger!.Aborted:N0}, in doubt {result.Ledger.InDoubt:N0})"));
+            (batchSize == 0 ? "" : $"  (avg commit batch {batchSize:N1} in {result.Ledger!.AverageCommitMilliseconds:N1} ms, commits busy {result.Ledger.CommitBusy(result.Seconds):P0}," +
+                                   $" aborted {result.Ledger.Aborted:N0}, in doubt {result.Ledger.InDoubt:N0})"));
     }
 }
 
