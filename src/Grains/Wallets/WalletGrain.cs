@@ -72,16 +72,18 @@ internal sealed partial class WalletGrain(
 
     /// <summary>
     /// The wallet as its last committed movement left it, read without a transaction (a read-only
-    /// one writes to storage): the committed state when the storage holds nothing prepared.
-    /// Otherwise a movement may have been committed, and acknowledged, by another wallet that managed
-    /// its transaction before this wallet's storage heard of it; its manager wrote the wallet row
-    /// before acknowledging, so the row is read.
+    /// one writes to storage): when the storage holds nothing prepared, the committed state, or the
+    /// row as this activation read it if no movement ever committed (every movement seeds the state,
+    /// and none can commit without preparing here first). Otherwise a movement may have been
+    /// committed, and acknowledged, by another wallet that managed its transaction before this
+    /// wallet's storage heard of it; its manager wrote the wallet row before acknowledging, so the
+    /// row is read.
     /// </summary>
     private async Task<WalletState> CurrentAsync()
     {
-        if (CommittedState.Of(GrainContext) is { Settled: true, State: WalletAccount { Seeded: true } committed })
+        if (CommittedState.Of(GrainContext) is { Settled: true } settled)
         {
-            return committed.With(State);
+            return settled.State is WalletAccount { Seeded: true } committed ? committed.With(State) : State;
         }
 
         return await wallets.ReadAsync(Id, CancellationToken.None) ?? State;

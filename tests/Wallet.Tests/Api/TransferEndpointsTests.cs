@@ -105,4 +105,27 @@ public sealed class TransferEndpointsTests(ApiFixture api) : IClassFixture<ApiFi
 
         Assert.Equal("0.00", await Client.PostedAsync(wallet));
     }
+
+    /// <summary>
+    /// Wallets that never moved are read from the row their activation loaded. Each pair is read
+    /// first (activated, nothing committed yet), then the transfer is acknowledged: the destination,
+    /// whose leg the source's commit wrote, and the source both show it at once.
+    /// </summary>
+    [Fact]
+    public async Task Transfer_BetweenWalletsReadBeforeTheirFirstMovement_ShowsAtOnceOnBothSides()
+    {
+        for (var i = 0; i < 10; i++)
+        {
+            var (source, destination) = (await Client.CreateWalletAsync(), await Client.CreateWalletAsync());
+            Assert.Equal("0.00", await Client.PostedAsync(source));
+            Assert.Equal("0.00", await Client.PostedAsync(destination));
+
+            await Client.DepositAsync(source, "10.00");
+            Assert.Equal("10.00", await Client.PostedAsync(source));
+            await (await Client.TransferAsync(source, destination, "2.50")).ExpectAsync(HttpStatusCode.Created);
+
+            Assert.Equal("2.50", await Client.PostedAsync(destination));
+            Assert.Equal("7.50", await Client.PostedAsync(source));
+        }
+    }
 }
