@@ -13,8 +13,9 @@ internal readonly record struct Taken(bool KeyStored, bool ReferenceUsed);
 /// Asks whether movements' Idempotency-Keys and references are taken, every movement of the silo
 /// that asks meanwhile in one query: the question is asked before each movement's transaction
 /// (which writes both at its commit), and one query per movement would cost the database more
-/// than the movement's own writes. Batches form as the group commit's do: while one query runs,
-/// the next fills up.
+/// than the movement's own writes. Batches form as the group commit's do, but up to
+/// <see cref="QueriesInFlightMax"/> queries run at once: they only read, so they do not wait on
+/// each other as commits do, and each movement waits for its answer before its transaction starts.
 /// </summary>
 internal sealed class TakenLookup : ICommitHandler<TakenQuery, Taken>, IAsyncDisposable
 {
@@ -25,13 +26,20 @@ internal sealed class TakenLookup : ICommitHandler<TakenQuery, Taken>, IAsyncDis
         ORDER BY q.n
         """;
 
+    /// <summary>
+    /// Lookups in flight at once. With one, a movement waited for the query ahead of its own as well:
+    /// four took top-ups 2,290-2,501 -> 3,133-3,164/s and uniform transfers 1,067-1,332 -> 1,223-1,417/s
+    /// in alternating 30 s bench runs.
+    /// </summary>
+    private const int QueriesInFlightMax = 4;
+
     private readonly NpgsqlDataSource _dataSource;
     private readonly GroupCommitter<TakenQuery, Taken> _batches;
 
     public TakenLookup(NpgsqlDataSource dataSource, ILogger<GroupCommitter<TakenQuery, Taken>> logger)
     {
         _dataSource = dataSource;
-        _batches = new GroupCommitter<TakenQuery, Taken>(this, new GroupCommitOptions(), metrics: null, logger);
+        _batches = new GroupCommitter<TakenQuery, Taken>(this, new GroupCommitOptions { CommitConcurrencyMax = QueriesInFlightMax }, metrics: null, logger);
     }
 
     /// <summary>What is taken of the movement's key and reference; nothing to ask when it has neither.</summary>
