@@ -55,27 +55,30 @@ internal enum StateWriteOutcome
 /// </summary>
 internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource, LedgerMetrics? metrics = null) : ICommitHandler<StateWrite, StateWriteOutcome>
 {
+    // The writes' rows as RowColumns passes them: a state never written has no expected version.
+    private const string Rows = """
+        unnest(@keys::text[], @expected::bigint[], @etags::bigint[], @sequences::bigint[], @states::bytea[], @metadata::bytea[],
+               @wallets::text[], @versions::bigint[], @balances::bigint[], @pendings::bigint[])
+            AS w(state_key, expected, etag, committed_sequence, committed_state, metadata, wallet_id, version, balance, pending)
+        """;
+
     // Moves every state row at its expected version (or, for a state never written, inserts it). One
     // statement, so that a batch can check its fence inside the round trip that writes and commits it.
-    private const string Moves = """
+    private const string Moves = $"""
         updated AS (
             UPDATE transactional_states s
             SET etag = w.etag, committed_sequence = w.committed_sequence,
                 committed_state = coalesce(w.committed_state, s.committed_state), metadata = w.metadata, updated_at = now(),
                 ledger_wallet_id = coalesce(w.wallet_id, s.ledger_wallet_id), ledger_version = coalesce(w.version, s.ledger_version),
                 ledger_balance = coalesce(w.balance, s.ledger_balance), ledger_pending = coalesce(w.pending, s.ledger_pending)
-            FROM unnest(@keys::text[], @expected::bigint[], @etags::bigint[], @sequences::bigint[], @states::bytea[], @metadata::bytea[],
-                        @wallets::text[], @versions::bigint[], @balances::bigint[], @pendings::bigint[])
-                 AS w(state_key, expected, etag, committed_sequence, committed_state, metadata, wallet_id, version, balance, pending)
+            FROM {Rows}
             WHERE w.expected IS NOT NULL AND s.state_key = w.state_key AND s.etag = w.expected
             RETURNING s.state_key),
         inserted AS (
             INSERT INTO transactional_states (state_key, etag, committed_sequence, committed_state, metadata,
                                               ledger_wallet_id, ledger_version, ledger_balance, ledger_pending)
             SELECT state_key, etag, committed_sequence, coalesce(committed_state, ''::bytea), metadata, wallet_id, version, balance, pending
-            FROM unnest(@keys::text[], @expected::bigint[], @etags::bigint[], @sequences::bigint[], @states::bytea[], @metadata::bytea[],
-                        @wallets::text[], @versions::bigint[], @balances::bigint[], @pendings::bigint[])
-                 AS w(state_key, expected, etag, committed_sequence, committed_state, metadata, wallet_id, version, balance, pending)
+            FROM {Rows}
             WHERE w.expected IS NULL
             ON CONFLICT (state_key) DO NOTHING
             RETURNING state_key)
