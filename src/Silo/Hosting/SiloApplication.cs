@@ -9,6 +9,7 @@ using Wallet.Dashboard;
 using Wallet.Grains;
 using Wallet.Grains.Holds;
 using Wallet.Grains.Ledger;
+using Wallet.Grains.Transactions;
 
 namespace Wallet.Silo.Hosting;
 
@@ -60,6 +61,16 @@ public static class SiloApplication
         options.NumMissedProbesLimit = 3;
         options.TableRefreshTimeout = TimeSpan.FromSeconds(2);
         options.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);
+    }
+
+    /// <summary>
+    /// Orleans' transactions, over the PostgreSQL transactional storage the grains register, each
+    /// timing out after <see cref="TransactionTimeout.Limit"/> rather than Orleans' fixed 10 s.
+    /// </summary>
+    public static void UseWalletTransactions(ISiloBuilder silo)
+    {
+        silo.UseTransactions();
+        silo.Services.LimitTransactionTimeout();
     }
 
     /// <summary>
@@ -121,8 +132,7 @@ public static class SiloApplication
         silo.UseAdoNetReminderService(o => o.Invariant = WalletDatabase.Invariant);
         silo.Services.AddOptions<AdoNetReminderTableOptions>()
             .Configure<WalletDatabase>((o, database) => o.ConnectionString = database.ConnectionString);
-        // Orleans' transactions, over the PostgreSQL transactional storage the grains register.
-        silo.UseTransactions();
+        UseWalletTransactions(silo);
         UseGrainDirectory(silo);
         ConfigureReminders(silo, configuration.GetSection("Holds").Get<HoldOptions>() ?? new HoldOptions());
     }

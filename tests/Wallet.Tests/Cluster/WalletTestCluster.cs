@@ -70,7 +70,7 @@ public static class WalletTestCluster
                 o.Invariant = "Npgsql";
                 o.ConnectionString = connectionString;
             });
-            silo.UseTransactions();
+            SiloApplication.UseWalletTransactions(silo);
             SiloApplication.UseGrainDirectory(silo);
             silo.Configure<ClusterMembershipOptions>(SiloApplication.ConfigureFailureDetection);
             SiloApplication.ConfigureReminders(silo, new Wallet.Grains.Holds.HoldOptions());
