@@ -13,7 +13,7 @@ using Wallet.Grains.Wallets;
 
 namespace Wallet.Api.Cards;
 
-public sealed record AuthorizeRequest(string Amount, string MerchantName, string MerchantCategory, string? MerchantCountry, string? Description);
+public sealed record AuthorizeRequest(string Amount, string MerchantName, string? MerchantCategory, string? MerchantCountry, string? Description);
 
 public sealed record CaptureAuthorizationRequest(string? Amount, bool? Final);
 
@@ -63,11 +63,11 @@ public static class AuthorizationEndpoints
         }
 
         var amount = body.AmountText("amount", required: true);
-        var merchant = body.String("merchant_name", required: true, lengthMax: MerchantNameLengthMax)?.Trim().ToUpperInvariant();
-        var category = body.String("merchant_category", required: true, lengthMax: 100);
+        var merchant = body.String("merchant_name", required: true, lengthMax: MerchantNameLengthMax);
+        var category = body.String("merchant_category", required: false, lengthMax: 100);
         var country = body.String("merchant_country", required: false, lengthMax: 2)?.ToUpperInvariant();
         var description = body.String("description", required: false, lengthMax: DescriptionLengthMax);
-        if (merchant is { Length: 0 })
+        if (merchant is not null && string.IsNullOrWhiteSpace(merchant))
         {
             body.Fail("merchant_name must not be blank");
         }
@@ -91,7 +91,7 @@ public static class AuthorizationEndpoints
                 return CardEndpoints.NotFound(id);
             }
 
-            var command = new AuthorizeCommand(tenantId, CardIds.NewAuthorization(), amount!, merchant!, category!, country, description, idempotency,
+            var command = new AuthorizeCommand(tenantId, CardIds.NewAuthorization(), amount!, merchant!, category, country, description, idempotency,
                 LedgerTime.Truncate(clock.GetUtcNow()));
             var result = await client.Card(id).Authorize(command);
             return ToResult(result, result.Authorization is { Approved: true } approved ? $"/v1/authorizations/{approved.Id}" : null);

@@ -87,7 +87,7 @@ public sealed record AuthorizeCommand(
     string AuthorizationId,
     string Amount,
     string MerchantName,
-    string MerchantCategory,
+    string? MerchantCategory,
     string? MerchantCountry,
     string? Description,
     IdempotencyRequest? Idempotency,
@@ -169,7 +169,7 @@ public sealed record AuthorizationView(
     string Captured,
     string Currency,
     string MerchantName,
-    string MerchantCategory,
+    string? MerchantCategory,
     string? MerchantCountry,
     string? Description,
     FraudView Fraud,
@@ -177,7 +177,8 @@ public sealed record AuthorizationView(
     DeclineView? Decline,
     string? HoldId,
     int ControlsVersion,
-    DateTimeOffset CreatedAt)
+    DateTimeOffset CreatedAt,
+    string? MerchantNameOriginal)
 {
     /// <summary>This approved authorization as <paramref name="hold"/> now stands.</summary>
     public AuthorizationView With(HoldView hold) => this with

@@ -192,14 +192,21 @@ internal sealed class CardGrain(
             return new AuthorizationResult(null, new LedgerFailure(LedgerErrors.InvalidAmount, Amount.Describe(error, currency.Code, currency.Scale)), null);
         }
 
-        if (!MerchantCategories.TryNormalize(command.MerchantCategory, out var category))
+        var merchantName = MerchantNames.Normalize(command.MerchantName);
+        if (!MerchantNames.IsName(merchantName))
+        {
+            return new AuthorizationResult(null, new LedgerFailure(LedgerErrors.ValidationFailed, "merchant_name must have a letter or a digit"), null);
+        }
+
+        string? category = null;
+        if (command.MerchantCategory is { } sent && !MerchantCategories.TryNormalize(sent, out category))
         {
             return new AuthorizationResult(null, new LedgerFailure(LedgerErrors.ValidationFailed,
-                $"merchant_category '{command.MerchantCategory}' is neither a four-digit merchant category code nor a known category name"), null);
+                $"merchant_category '{sent}' {MerchantCategories.Invalid}"), null);
         }
 
         var limitRefusal = await LimitRefusalAsync(State.Limits, amount, command.CreatedAt);
-        var decision = Decide(command, amount, category, await fraudRules.GetRulesAsync(State.TenantId, CancellationToken.None), limitRefusal);
+        var decision = Decide(command, amount, merchantName, category, await fraudRules.GetRulesAsync(State.TenantId, CancellationToken.None), limitRefusal);
         return await _inFlight.RunAsync(command.Idempotency, async () =>
         {
             var result = decision.Failure is null ? await ApproveAsync(command, decision) : await DeclineAsync(command, decision);
@@ -288,11 +295,11 @@ internal sealed class CardGrain(
     }
 
     /// <summary>The order of checks, with the limits' answer taken before: fraud, status, category, limits.</summary>
-    private Decision Decide(AuthorizeCommand command, long amount, string category, CompiledFraudRules rules, LedgerFailure? limitRefusal)
+    private Decision Decide(AuthorizeCommand command, long amount, string merchantName, string? category, CompiledFraudRules rules, LedgerFailure? limitRefusal)
     {
         var now = command.CreatedAt;
         var attempts = State.CountAttempt(now);
-        var fraud = FraudEngine.Evaluate(rules, amount, State.Currency, command.MerchantName, category, command.MerchantCountry, attempts);
+        var fraud = FraudEngine.Evaluate(rules, amount, State.Currency, merchantName, category, command.MerchantCountry, attempts);
         var failure = fraud.Blocked
             ? new LedgerFailure(LedgerErrors.FraudBlocked, "blocked by fraud rules: " + string.Join("; ", fraud.Reasons))
             : StatusRefusal()
@@ -307,7 +314,7 @@ internal sealed class CardGrain(
             State.Format(amount),
             State.Format(0),
             State.Currency.Code,
-            command.MerchantName,
+            merchantName,
             category,
             command.MerchantCountry,
             command.Description,
@@ -316,7 +323,8 @@ internal sealed class CardGrain(
             null,
             failure is null ? HoldIds.New() : null,
             State.ControlsVersion,
-            now);
+            now,
+            command.MerchantName);
         return new Decision(view, amount, failure, fraud.Rules);
     }
 

@@ -55,7 +55,7 @@ public sealed class CardStore(NpgsqlDataSource dataSource, CurrencyCatalog curre
     private const string AuthorizationColumns = """
         a.id, a.card_id, a.wallet_id, a.approved, a.amount, a.currency, w.scale, a.merchant_name, a.merchant_category, a.merchant_country,
         a.description, a.fraud_score, a.fraud_reasons::text, a.review, a.decline_code, a.decline_detail, a.hold_id, a.controls_version,
-        a.created_at, h.amount, h.captured, h.status
+        a.created_at, h.amount, h.captured, h.status, a.merchant_name_original
         """;
 
     private const string AuthorizationFrom = """
@@ -271,7 +271,7 @@ public sealed class CardStore(NpgsqlDataSource dataSource, CurrencyCatalog curre
             Amount.Format(captured, scale),
             reader.GetString(5),
             reader.GetString(7),
-            reader.GetString(8),
+            reader.IsDBNull(8) ? null : reader.GetString(8),
             reader.IsDBNull(9) ? null : reader.GetString(9),
             reader.IsDBNull(10) ? null : reader.GetString(10),
             new FraudView(FraudView.Normalize(reader.GetDecimal(11)), JsonSerializer.Deserialize<string[]>(reader.GetString(12))!),
@@ -279,7 +279,8 @@ public sealed class CardStore(NpgsqlDataSource dataSource, CurrencyCatalog curre
             approved ? null : new DeclineView(reader.GetString(14), reader.GetString(15)),
             reader.IsDBNull(16) ? null : reader.GetString(16),
             reader.GetInt32(17),
-            reader.GetFieldValue<DateTimeOffset>(18));
+            reader.GetFieldValue<DateTimeOffset>(18),
+            reader.IsDBNull(22) ? null : reader.GetString(22));
     }
 
     private static string Controls(CardState card) => JsonSerializer.Serialize(SpendingRules.View(card.Limits, card.Currency), WalletJson.Options);

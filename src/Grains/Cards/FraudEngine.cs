@@ -48,7 +48,7 @@ internal static class FraudEngine
     private const decimal ReviewCategoryWeight = 0.3m;
 
     public static FraudDecision Evaluate(
-        CompiledFraudRules rules, long amount, Currency currency, string merchantName, string category, string? country, int attemptsInLastMinute)
+        CompiledFraudRules rules, long amount, Currency currency, string merchantName, string? category, string? country, int attemptsInLastMinute)
     {
         var reasons = new List<string>();
         var fired = new List<string>();
@@ -88,11 +88,12 @@ internal static class FraudEngine
             Fire(FraudRuleNames.ReviewCountry, $"merchant country {country} is flagged for review", ReviewCountryWeight, blocks: false);
         }
 
-        if (rules.BlockedCategories.Contains(category))
+        // An authorization without a category fires no category rule.
+        if (category is not null && rules.BlockedCategories.Contains(category))
         {
             Fire(FraudRuleNames.BlockedCategory, $"merchant category {MerchantCategories.Describe(category)} is blocked", BlockedCategoryWeight, blocks: true);
         }
-        else if (rules.ReviewCategories.Contains(category))
+        else if (category is not null && rules.ReviewCategories.Contains(category))
         {
             Fire(FraudRuleNames.ReviewCategory, $"merchant category {MerchantCategories.Describe(category)} is flagged for review", ReviewCategoryWeight, blocks: false);
         }
@@ -118,9 +119,9 @@ internal static class FraudEngine
             return (null, $"velocity_per_minute must be a whole number from 1 to {FraudRules.VelocityPerMinuteMax}");
         }
 
-        if (rules.MerchantBlacklist.Any(string.IsNullOrWhiteSpace))
+        if (!rules.MerchantBlacklist.All(m => MerchantNames.IsName(MerchantNames.Normalize(m))))
         {
-            return (null, "merchant_blacklist entries must not be empty");
+            return (null, "merchant_blacklist entries must have a letter or a digit");
         }
 
         var countries = new[] { rules.BlockedCountries, rules.ReviewCountries };
@@ -137,7 +138,7 @@ internal static class FraudEngine
             {
                 if (!MerchantCategories.TryNormalize(category, out var code))
                 {
-                    return (null, $"'{category}' is neither a four-digit merchant category code nor a known category name");
+                    return (null, $"'{category}' {MerchantCategories.Invalid}");
                 }
 
                 target.Add(code);
@@ -156,7 +157,7 @@ internal static class FraudEngine
         return (new CompiledFraudRules(
             normalized,
             max,
-            [.. normalized.MerchantBlacklist],
+            [.. normalized.MerchantBlacklist.Select(MerchantNames.Normalize)],
             normalized.BlockedCountries.ToFrozenSet(),
             normalized.ReviewCountries.ToFrozenSet(),
             blockedCategories.ToFrozenSet(),

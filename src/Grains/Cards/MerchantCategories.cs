@@ -3,8 +3,11 @@ using System.Collections.Frozen;
 namespace Wallet.Grains.Cards;
 
 /// <summary>
-/// Merchant category codes (ISO 18245) and the names card issuers give them. A category is
-/// written either way; any four-digit code is accepted, names only when known.
+/// Merchant category codes (ISO 18245) and the names card issuers give them, and the labels
+/// merchants and card programmes use instead (<c>OFFICE</c>, <c>MISC</c>). A four-digit code is
+/// kept as sent, a known name stands for its code, and any other text is a label, kept in upper
+/// case with its spaces collapsed. Authorizations, spending controls and fraud rules all name
+/// categories this way, so a control on <c>OFFICE</c> matches an authorization sent as <c>office</c>.
 /// </summary>
 public static class MerchantCategories
 {
@@ -66,19 +69,43 @@ public static class MerchantCategories
 
     public static IReadOnlyCollection<string> Names => CodeByName.Keys;
 
-    /// <summary>The category's code ("5411" for "grocery_stores_supermarkets"); false when it is neither a code nor a known name.</summary>
-    public static bool TryNormalize(string category, out string code)
+    /// <summary>Why a category cannot be taken, for a validation problem.</summary>
+    public const string Invalid = "must be a four-digit merchant category code, a known category name, or a label with a letter and no control characters";
+
+    /// <summary>
+    /// The category as it is kept and compared: its code ("5411" for "5411" and for
+    /// "grocery_stores_supermarkets"), or a label in upper case ("OFFICE SUPPLIES" for
+    /// " office  supplies"). False when it is blank, holds control characters, or is digits that
+    /// are not a four-digit code (a mistyped code is not a label).
+    /// </summary>
+    public static bool TryNormalize(string category, out string normalized)
     {
-        var text = category.Trim().ToLowerInvariant();
-        if (text.Length == 4 && text.All(char.IsAsciiDigit))
+        var words = category.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        var text = string.Join(' ', words);
+        if (text.Length == 0 || text.Any(char.IsControl))
         {
-            code = text;
+            normalized = "";
+            return false;
+        }
+
+        if (IsCode(text))
+        {
+            normalized = text;
             return true;
         }
 
-        return CodeByName.TryGetValue(text, out code!);
+        if (CodeByName.TryGetValue(text.ToLowerInvariant(), out var code))
+        {
+            normalized = code;
+            return true;
+        }
+
+        normalized = text.ToUpperInvariant();
+        return text.Any(char.IsLetter);
     }
 
-    /// <summary>"5411 (grocery_stores_supermarkets)", or the code alone when it has no known name.</summary>
-    public static string Describe(string code) => NameByCode.TryGetValue(code, out var name) ? $"{code} ({name})" : code;
+    /// <summary>"5411 (grocery_stores_supermarkets)", the code alone when it has no known name, or the label.</summary>
+    public static string Describe(string category) => NameByCode.TryGetValue(category, out var name) ? $"{category} ({name})" : category;
+
+    private static bool IsCode(string text) => text.Length == 4 && text.All(char.IsAsciiDigit);
 }

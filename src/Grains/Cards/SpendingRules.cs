@@ -78,8 +78,19 @@ internal static class SpendingRules
     public static SpendingControls Controls(SpendingControlsView view) => new(
         view.PerAuthorization, view.Daily, view.Weekly, view.Monthly, view.AllTime, view.AllowedCategories, view.BlockedCategories);
 
-    public static LedgerFailure? CheckCategory(CardLimits limits, string category)
+    /// <summary>
+    /// The card's category controls: a blocked category is refused; when the card allows only some
+    /// categories, any other is refused, and so is an authorization that names none.
+    /// </summary>
+    public static LedgerFailure? CheckCategory(CardLimits limits, string? category)
     {
+        if (category is null)
+        {
+            return limits.AllowedCategories.Count > 0
+                ? new LedgerFailure(LedgerErrors.CategoryBlocked, "the authorization names no merchant category, and this card allows only some")
+                : null;
+        }
+
         if (limits.BlockedCategories.Contains(category))
         {
             return new LedgerFailure(LedgerErrors.CategoryBlocked, $"merchant category {MerchantCategories.Describe(category)} is blocked on this card");
@@ -144,7 +155,7 @@ internal static class SpendingRules
             if (!MerchantCategories.TryNormalize(category, out var code))
             {
                 return (null, new LedgerFailure(LedgerErrors.ValidationFailed,
-                    $"spending_controls.{field}: '{category}' is neither a four-digit merchant category code nor a known category name"));
+                    $"spending_controls.{field}: '{category}' {MerchantCategories.Invalid}"));
             }
 
             codes.Add(code);

@@ -78,14 +78,18 @@ internal sealed class LedgerCommitHandler(NpgsqlDataSource dataSource, LedgerMet
 
     private const string InsertAuthorizations = """
         INSERT INTO card_authorizations (id, tenant_id, card_id, wallet_id, approved, decline_code, decline_detail, amount, currency,
-            merchant_name, merchant_category, merchant_country, description, fraud_score, fraud_reasons, fraud_rules, review, hold_id, controls_version, created_at)
+            merchant_name, merchant_category, merchant_country, description, fraud_score, fraud_reasons, fraud_rules, review, hold_id, controls_version, created_at,
+            merchant_name_original)
         SELECT id, tenant_id, card_id, wallet_id, hold_id IS NOT NULL, decline_code, decline_detail, amount, currency,
-            merchant_name, merchant_category, merchant_country, description, fraud_score, fraud_reasons::jsonb, fraud_rules::jsonb, review, hold_id, controls_version, created_at
+            merchant_name, merchant_category, merchant_country, description, fraud_score, fraud_reasons::jsonb, fraud_rules::jsonb, review, hold_id, controls_version, created_at,
+            merchant_name_original
         FROM unnest(@ids::text[], @tenants::text[], @cards::text[], @wallets::text[], @codes::text[], @details::text[], @amounts::bigint[],
                     @currencies::text[], @merchants::text[], @categories::text[], @countries::text[], @descriptions::text[], @scores::numeric[],
-                    @reasons::text[], @rules::text[], @reviews::boolean[], @holds::text[], @versions::integer[], @created::timestamptz[])
+                    @reasons::text[], @rules::text[], @reviews::boolean[], @holds::text[], @versions::integer[], @created::timestamptz[],
+                    @merchants_original::text[])
              AS a(id, tenant_id, card_id, wallet_id, decline_code, decline_detail, amount, currency, merchant_name, merchant_category,
-                  merchant_country, description, fraud_score, fraud_reasons, fraud_rules, review, hold_id, controls_version, created_at)
+                  merchant_country, description, fraud_score, fraud_reasons, fraud_rules, review, hold_id, controls_version, created_at,
+                  merchant_name_original)
         """;
 
     // Sequence numbers are taken last: the head row is locked from here to COMMIT only, and entries
@@ -303,7 +307,8 @@ internal sealed class LedgerCommitHandler(NpgsqlDataSource dataSource, LedgerMet
                 ("reviews", views.Select(v => v.Review).ToArray()),
                 ("holds", views.Select(v => v.HoldId).ToArray()),
                 ("versions", views.Select(v => v.ControlsVersion).ToArray()),
-                ("created", views.Select(v => v.CreatedAt).ToArray())));
+                ("created", views.Select(v => v.CreatedAt).ToArray()),
+                ("merchants_original", views.Select(v => v.MerchantNameOriginal).ToArray())));
         }
     }
 

@@ -270,6 +270,7 @@ internal sealed record PreparedLedgerRow(
             ["amount"] = record.AmountMinor,
             ["currency"] = view.Currency,
             ["merchant_name"] = view.MerchantName,
+            ["merchant_name_original"] = view.MerchantNameOriginal,
             ["merchant_category"] = view.MerchantCategory,
             ["merchant_country"] = view.MerchantCountry,
             ["description"] = view.Description,

@@ -45,8 +45,8 @@ public sealed class AuthorizationTests(ApiFixture api) : IClassFixture<ApiFixtur
         Assert.Equal($"/v1/authorizations/{id}", response.Headers.Location?.OriginalString);
         Assert.Equal((cardId, wallet, "approved", true), (approved.Str("card_id"), approved.Str("wallet_id"), approved.Str("status"), approved.GetProperty("approved").GetBoolean()));
         Assert.Equal(("42.50", "0.00", "USD"), (approved.Str("amount"), approved.Str("captured"), approved.Str("currency")));
-        Assert.Equal(("CORNER GROCERY", CardCalls.Grocery, "US", "weekly shop"),
-            (approved.Str("merchant_name"), approved.Str("merchant_category"), approved.Str("merchant_country"), approved.Str("description")));
+        Assert.Equal(("CORNER GROCERY", "  Corner Grocery ", CardCalls.Grocery, "US", "weekly shop"),
+            (approved.Str("merchant_name"), approved.Str("merchant_name_original"), approved.Str("merchant_category"), approved.Str("merchant_country"), approved.Str("description")));
         Assert.Equal(0m, approved.GetProperty("fraud").GetProperty("score").GetDecimal());
         Assert.Empty(CardCalls.Reasons(approved.GetProperty("fraud")));
         Assert.False(approved.GetProperty("review").GetBoolean());
@@ -166,6 +166,39 @@ public sealed class AuthorizationTests(ApiFixture api) : IClassFixture<ApiFixtur
     }
 
     [Fact]
+    public async Task Authorize_WithALabelOrNoCategory_IsApprovedAndShowsTheLabelAndTheNameNormalized()
+    {
+        var (wallet, cardId) = await Client.FundedCardAsync("100.00");
+
+        var office = await Client.ApproveAsync(cardId, "10.00", "office");
+        using var response = await Client.PostJsonAsync($"/v1/cards/{cardId}/authorizations", new { amount = "5.00", merchant_name = "Office Supplies Inc." });
+        var none = await response.ExpectAsync(HttpStatusCode.Created);
+
+        Assert.Equal("OFFICE", office.Str("merchant_category"));
+        Assert.Equal(("OFFICE SUPPLIES INC", "Office Supplies Inc."), (none.Str("merchant_name"), none.Str("merchant_name_original")));
+        Assert.Equal(("approved", JsonValueKind.Null), (none.Str("status"), none.GetProperty("merchant_category").ValueKind));
+        Assert.Equal(none.ToString(), (await Client.GetAuthorizationAsync(none.Str("id"))).ToString());
+        await Client.AssertBalancesAsync(wallet, "100.00", "15.00", "85.00");
+        await Client.AssertVerifiedAsync();
+    }
+
+    [Fact]
+    public async Task Authorize_CardAllowingOnlyALabel_ApprovesItAndRefusesOtherCategoriesAndNone()
+    {
+        var (wallet, cardId) = await Client.FundedCardAsync("100.00", new { allowed_categories = new[] { "Office" } });
+
+        await Client.ApproveAsync(cardId, "10.00", "OFFICE");
+        await (await Client.AuthorizeAsync(cardId, "10.00", category: CardCalls.Grocery)).ExpectDeclinedAsync(Client, HttpStatusCode.UnprocessableEntity, "category_blocked");
+        using var response = await Client.PostJsonAsync($"/v1/cards/{cardId}/authorizations", new { amount = "10.00", merchant_name = CardCalls.Merchant });
+        var problem = await response.ExpectDeclinedAsync(Client, HttpStatusCode.UnprocessableEntity, "category_blocked");
+
+        Assert.Contains("names no merchant category", problem.Str("detail"), StringComparison.Ordinal);
+        Assert.Equal(["OFFICE"], (await Client.GetCardAsync(cardId)).GetProperty("spending_controls").GetProperty("allowed_categories").EnumerateArray().Select(c => c.GetString()));
+        await Client.AssertBalancesAsync(wallet, "100.00", "10.00", "90.00");
+        await Client.AssertVerifiedAsync();
+    }
+
+    [Fact]
     public async Task Authorize_CategoryNotAllowed_Returns422CategoryBlocked()
     {
         var (wallet, cardId) = await Client.FundedCardAsync("100.00", new { allowed_categories = new[] { "grocery_stores_supermarkets", "5812" } });
@@ -222,9 +255,10 @@ public sealed class AuthorizationTests(ApiFixture api) : IClassFixture<ApiFixtur
         [
             new { merchant_name = CardCalls.Merchant, merchant_category = CardCalls.Grocery },
             new { amount = "10.00", merchant_category = CardCalls.Grocery },
-            new { amount = "10.00", merchant_name = CardCalls.Merchant },
             new { amount = "10.00", merchant_name = "   ", merchant_category = CardCalls.Grocery },
-            new { amount = "10.00", merchant_name = CardCalls.Merchant, merchant_category = "groceries" },
+            new { amount = "10.00", merchant_name = "...", merchant_category = CardCalls.Grocery },
+            new { amount = "10.00", merchant_name = CardCalls.Merchant, merchant_category = "   " },
+            new { amount = "10.00", merchant_name = CardCalls.Merchant, merchant_category = "OFFICE\u0001" },
             new { amount = "10.00", merchant_name = CardCalls.Merchant, merchant_category = CardCalls.Grocery, merchant_country = "USA" },
             new { amount = "10.00", merchant_name = CardCalls.Merchant, merchant_category = CardCalls.Grocery, merchant_country = "1A" },
             new { amount = "0.00", merchant_name = CardCalls.Merchant, merchant_category = CardCalls.Grocery },

@@ -166,7 +166,7 @@ public sealed class CardTests(ApiFixture api) : IClassFixture<ApiFixture>
         [
             new { per_transaction = "10.00" },
             new { daily = "10.00", velocity = 3 },
-            new { allowed_categories = new[] { "groceries" } },
+            new { allowed_categories = new[] { "123" } },
             new { blocked_categories = new[] { "54111" } },
             new { allowed_categories = "5411" },
         ];
@@ -285,7 +285,7 @@ public sealed class CardTests(ApiFixture api) : IClassFixture<ApiFixture>
             new { card_number = CardCalls.NewCardNumber() },
             new { status = "frozen" },
             new { spending_controls = new { hourly = "5.00" } },
-            new { spending_controls = new { allowed_categories = new[] { "nope" } } },
+            new { spending_controls = new { allowed_categories = new[] { "  " } } },
             new { cardholder_name = "" },
         ];
 

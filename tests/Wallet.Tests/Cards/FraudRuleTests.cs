@@ -25,7 +25,7 @@ public sealed class FraudRuleTests(ApiFixture api) : IClassFixture<ApiFixture>
         """{"velocity_per_minute": "ten"}""",
         """{"blocked_countries": ["USA"]}""",
         """{"review_countries": ["U1"]}""",
-        """{"blocked_categories": ["groceries"]}""",
+        """{"blocked_categories": ["54111"]}""",
         """{"review_categories": ["123"]}""",
         """{"merchant_blacklist": [""]}""",
         """{"merchant_blacklist": ["   "]}""",

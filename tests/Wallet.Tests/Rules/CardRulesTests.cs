@@ -114,16 +114,18 @@ public sealed class CardRulesTests
     }
 
     [Fact]
-    public void Parse_CategoriesByNameOrCode_StoresCodesAndRefusesUnknownNames()
+    public void Parse_CategoriesByNameCodeOrLabel_StoresCodesAndUpperCaseLabelsAndRefusesBlankOnes()
     {
         var (limits, failure) = SpendingRules.Parse(
-            new SpendingControls(null, null, null, null, null, ["grocery_stores_supermarkets", "5812"], ["BETTING_CASINO_GAMBLING"]), Usd);
+            new SpendingControls(null, null, null, null, null, ["grocery_stores_supermarkets", "5812", " office  supplies "], ["BETTING_CASINO_GAMBLING", "misc"]), Usd);
         Assert.Null(failure);
-        Assert.Equal(["5411", "5812"], limits!.AllowedCategories.Order());
-        Assert.Equal(["7995"], limits.BlockedCategories);
+        Assert.Equal(["5411", "5812", "OFFICE SUPPLIES"], limits!.AllowedCategories.Order(StringComparer.Ordinal));
+        Assert.Equal(["7995", "MISC"], limits.BlockedCategories.Order(StringComparer.Ordinal));
 
         Assert.Equal(LedgerErrors.ValidationFailed,
-            SpendingRules.Parse(new SpendingControls(null, null, null, null, null, ["groceries"], null), Usd).Failure?.Code);
+            SpendingRules.Parse(new SpendingControls(null, null, null, null, null, ["  "], null), Usd).Failure?.Code);
+        Assert.Equal(LedgerErrors.ValidationFailed,
+            SpendingRules.Parse(new SpendingControls(null, null, null, null, null, null, ["OFFICE\u0007"]), Usd).Failure?.Code);
         Assert.Equal(LedgerErrors.InvalidAmount,
             SpendingRules.Parse(new SpendingControls("1.001", null, null, null, null, null, null), Usd).Failure?.Code);
     }
@@ -135,7 +137,34 @@ public sealed class CardRulesTests
         Assert.Null(SpendingRules.CheckCategory(limits, "5411"));
         Assert.Contains("is blocked", SpendingRules.CheckCategory(limits, "5812")?.Detail, StringComparison.Ordinal);
         Assert.Contains("not among", SpendingRules.CheckCategory(limits, "7995")?.Detail, StringComparison.Ordinal);
+        Assert.Contains("names no merchant category", SpendingRules.CheckCategory(limits, null)?.Detail, StringComparison.Ordinal);
+
+        var open = SpendingRules.Parse(new SpendingControls(null, null, null, null, null, null, ["OFFICE"]), Usd).Limits!;
+        Assert.Null(SpendingRules.CheckCategory(open, null));
+        Assert.Equal(LedgerErrors.CategoryBlocked, SpendingRules.CheckCategory(open, "OFFICE")?.Code);
     }
+
+    [Theory]
+    [InlineData("5411", "5411")]
+    [InlineData(" grocery_stores_supermarkets ", "5411")]
+    [InlineData("Grocery_Stores_Supermarkets", "5411")]
+    [InlineData("OFFICE", "OFFICE")]
+    [InlineData("office", "OFFICE")]
+    [InlineData("  office \t supplies ", "OFFICE SUPPLIES")]
+    public void MerchantCategory_IsACodeForACodeOrKnownNameAndAnUpperCaseLabelOtherwise(string sent, string kept)
+    {
+        Assert.True(MerchantCategories.TryNormalize(sent, out var normalized));
+        Assert.Equal(kept, normalized);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("   ")]
+    [InlineData("OFF\u0000ICE")]
+    [InlineData("54111")]
+    [InlineData("123")]
+    public void MerchantCategory_BlankWithControlCharactersOrDigitsThatAreNoCode_IsRefused(string sent) =>
+        Assert.False(MerchantCategories.TryNormalize(sent, out _));
 
     [Fact]
     public void Evaluate_Defaults_BlockAboveMaximumWithTheSeedReason()
@@ -158,6 +187,38 @@ public sealed class CardRulesTests
         Assert.True(decision.Blocked);
         Assert.Contains("matches blacklist entry", Assert.Single(decision.Reasons), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Evaluate_BlacklistEntryWithPunctuation_MatchesTheNormalizedMerchantName()
+    {
+        var rules = FraudEngine.Compile(FraudRules.Default with { MerchantBlacklist = ["Shady Goods, Inc."] }).Rules!;
+
+        var decision = FraudEngine.Evaluate(rules, 100, Usd, MerchantNames.Normalize("shady goods inc (online)"), "5411", null, attemptsInLastMinute: 1);
+
+        Assert.True(decision.Blocked);
+        Assert.Equal(["Shady Goods, Inc."], rules.Rules.MerchantBlacklist);
+        Assert.Equal("merchant SHADY GOODS INC ONLINE matches blacklist entry SHADY GOODS INC", Assert.Single(decision.Reasons));
+    }
+
+    [Theory]
+    [InlineData("Office Supplies Inc.", "OFFICE SUPPLIES INC")]
+    [InlineData("office supplies, inc", "OFFICE SUPPLIES INC")]
+    [InlineData("  Corner \t  Grocery ", "CORNER GROCERY")]
+    [InlineData("McDonald's", "MCDONALDS")]
+    [InlineData("AT&T Store #12", "AT&T STORE #12")]
+    [InlineData("SUSPICIOUS_VENDOR_1", "SUSPICIOUS_VENDOR_1")]
+    [InlineData("Café (Gare du Nord)", "CAFÉ GARE DU NORD")]
+    public void MerchantName_IsUpperCaseWithoutFullStopsAndWithPunctuationAsSpace(string sent, string normalized)
+    {
+        Assert.Equal(normalized, MerchantNames.Normalize(sent));
+        Assert.True(MerchantNames.IsName(MerchantNames.Normalize(sent)));
+    }
+
+    [Theory]
+    [InlineData("...")]
+    [InlineData(" , ; ")]
+    public void MerchantName_OfPunctuationOnly_IsNoName(string sent) =>
+        Assert.False(MerchantNames.IsName(MerchantNames.Normalize(sent)));
 
     [Fact]
     public void Evaluate_VelocityAboveTen_FlagsForReviewWithoutBlocking()
@@ -187,7 +248,8 @@ public sealed class CardRulesTests
         Assert.Contains("max_amount", FraudEngine.Compile(FraudRules.Default with { MaxAmount = "-1" }).Problem, StringComparison.Ordinal);
         Assert.Contains("velocity_per_minute", FraudEngine.Compile(FraudRules.Default with { VelocityPerMinute = 0 }).Problem, StringComparison.Ordinal);
         Assert.Contains("country", FraudEngine.Compile(FraudRules.Default with { BlockedCountries = ["USA"] }).Problem, StringComparison.Ordinal);
-        Assert.Contains("category", FraudEngine.Compile(FraudRules.Default with { BlockedCategories = ["nope"] }).Problem, StringComparison.Ordinal);
+        Assert.Contains("category", FraudEngine.Compile(FraudRules.Default with { BlockedCategories = ["12"] }).Problem, StringComparison.Ordinal);
+        Assert.Contains("merchant_blacklist", FraudEngine.Compile(FraudRules.Default with { MerchantBlacklist = ["..."] }).Problem, StringComparison.Ordinal);
     }
 
     private static FraudDecision Evaluate(long amount, string merchant, string category, string? country, int attempts) =>
