@@ -48,8 +48,8 @@ public static class TransactionalStorageServiceCollectionExtensions
         // aborts within milliseconds, and a wait is what a silo's death costs the survivors' wallets:
         // - a manager waits for a dead participant's prepare (one-way, so never refused) 20 s;
         // - a lock held by a transaction that died before its prepare is broken after 10 s (the
-        //   longer of LockTimeout and the transaction's timeout, see TransactionTimeout), and a
-        //   transaction waiting for a lock gives up after 10 s;
+        //   longer of LockTimeout and the transaction's timeout, which TransactionTimeout makes 4 s),
+        //   and a transaction waiting for a lock gives up after 10 s;
         // - a participant asks a dead manager again after 60 s, a manager retries a confirmation after 30 s.
         // Waits of a few seconds keep a kill's stall within the 10 s the cluster promises; a movement
         // that runs into one is aborted, which is safe to retry. The manager's wait for a dead
@@ -61,7 +61,7 @@ public static class TransactionalStorageServiceCollectionExtensions
         services.Configure<TransactionalStateOptions>(options =>
         {
             options.PrepareTimeout = TimeSpan.FromSeconds(2);
-            options.LockTimeout = TransactionTimeout.Limit;
+            options.LockTimeout = TimeSpan.FromSeconds(2);
             options.LockAcquireTimeout = TimeSpan.FromSeconds(3);
             options.RemoteTransactionPingFrequency = TimeSpan.FromSeconds(1);
             options.ConfirmationRetryDelay = TimeSpan.FromSeconds(1);

@@ -9,16 +9,15 @@ namespace Wallet.Grains.Transactions;
 /// of that timeout and its <c>LockTimeout</c>. When a silo dies, the transactions it was running
 /// never finish, and every wallet they had locked on the survivors stayed locked for those 10 s, with
 /// the movements queued behind them (the bank test's stall after some kills ended exactly 10.0 s after
-/// the kill). Every movement here finishes within milliseconds, so the limit is the lock timeout:
-/// 4 s. A lock group of a hot wallet must finish within it even when thousands of movements wait
-/// on that wallet and the machine is starved (at 2 s, one run of the whole test suite left a spend,
-/// among 5,000 concurrent ones of one wallet, unanswered after 30 s, which did not happen alone or
-/// beside two busy loops), and it leaves a kill's recovery, the dead silo declared dead in about
-/// 2 s, within the 10 s the cluster promises.
+/// the kill). Every movement here finishes within milliseconds, so 4 s is plenty, and it leaves a
+/// kill's recovery, the dead silo declared dead in about 2 s, within the 10 s the cluster promises.
+/// At 2 s, one run of the whole test suite left a spend unanswered after 30 s among 5,000
+/// concurrent spends of one wallet (each lock group of that wallet must finish within the limit on a
+/// starved machine); a wallet now also starts at most 128 transactions at once (WalletGrain).
 /// </summary>
 public static class TransactionTimeout
 {
-    /// <summary>The lock timeout of a wallet's transactional state, and the timeout of every transaction.</summary>
+    /// <summary>The timeout of every transaction, and so how long a wallet's lock is held for one at most.</summary>
     public static readonly TimeSpan Limit = TimeSpan.FromSeconds(4);
 
     /// <summary>
