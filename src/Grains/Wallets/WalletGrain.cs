@@ -55,11 +55,11 @@ internal sealed partial class WalletGrain(
     private readonly InFlightRequests _inFlight = new();
 
     // Transactions this wallet runs at once; more wait here, in arrival order, before they start.
-    // Orleans' lock queue of a wallet holds each transaction for at most its timeout (4 s, see
-    // TransactionTimeout), and thousands of movements of one wallet queued there at once on a busy
-    // machine outlived it, broke lock after lock and left some unanswered after 30 s (5,000
-    // concurrent spends of one wallet, run beside the rest of the test suite). Waiting here holds
-    // no lock. 128 is twice what the bench's hot wallet needs to keep its commits full.
+    // A transaction in Orleans' lock queue of a wallet is given at most its timeout (4 s, see
+    // TransactionTimeout) to get through; with thousands of movements of one wallet in that queue
+    // at once on a busy machine (5,000 concurrent spends, run beside the rest of the test suite),
+    // one was unanswered after 30 s while the wallet sat idle with 9,784 requests waiting. Waiting
+    // here holds no lock. 128 is twice the bench's requests in flight on its hot wallet.
     private const int MovementsInFlightMax = 128;
     private readonly SemaphoreSlim _movements = new(MovementsInFlightMax);
 
