@@ -14,8 +14,11 @@ public static class SystemAccounts
 
     public static IReadOnlyList<string> Names { get; } = [Treasury, Revenue, Promotions, Settlement, Fees];
 
-    /// <summary>Only the treasury, where money is issued from, may go negative.</summary>
-    public static bool MayGoNegative(string name) => name == Treasury;
+    /// <summary>
+    /// The treasury (deposits) and promotions (bonuses) issue money, so they may go negative; what
+    /// the others hold came from somewhere, so they may not.
+    /// </summary>
+    public static bool MayGoNegative(string name) => name is Treasury or Promotions;
 
     /// <summary>Reads "@treasury" as "treasury"; false for a wallet id or an unknown name.</summary>
     public static bool TryParseReference(string reference, out string name)

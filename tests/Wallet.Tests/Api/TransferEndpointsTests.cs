@@ -99,9 +99,10 @@ public sealed class TransferEndpointsTests(ApiFixture api) : IClassFixture<ApiFi
     {
         var wallet = await Client.CreateWalletAsync("SEK");
 
-        await (await Client.PostJsonAsync($"/v1/wallets/{wallet}/bonus", new { amount = "1.00" }))
-            .ExpectProblemAsync(HttpStatusCode.PaymentRequired, "insufficient_funds");
-        await (await Client.TransferAsync("@revenue", wallet, "1.00")).ExpectProblemAsync(HttpStatusCode.PaymentRequired, "insufficient_funds");
+        foreach (var source in (string[])["@revenue", "@settlement", "@fees"])
+        {
+            await (await Client.TransferAsync(source, wallet, "1.00")).ExpectProblemAsync(HttpStatusCode.PaymentRequired, "insufficient_funds");
+        }
 
         Assert.Equal("0.00", await Client.PostedAsync(wallet));
     }

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
+using Wallet.Grains.Wallets;
+using Wallet.Tests.Cards;
 using Wallet.Tests.Infrastructure;
 using Xunit;
 
@@ -112,17 +114,23 @@ public sealed class WalletEndpointsTests(ApiFixture api) : IClassFixture<ApiFixt
     }
 
     [Fact]
-    public async Task Bonus_FromFundedPromotions_CreditsTheWallet()
+    public async Task TopUpBonusSpend_OnAFreshTenant_EndsAt75WithPromotionsIssuingTheBonus()
     {
-        var wallet = await Client.CreateWalletAsync("CHF");
-        await (await Client.TransferAsync("@treasury", "@promotions", "20.00", currency: "CHF")).ExpectAsync(HttpStatusCode.Created);
+        var tenantId = $"seed-{Guid.NewGuid():N}";
+        using var tenant = await api.Factory.CreateTenantClientAsync(tenantId);
+        var wallet = await tenant.CreateWalletAsync();
 
-        var bonus = await Client.MoveAsync(wallet, "bonus", "12.50");
+        await tenant.DepositAsync(wallet, "100.00");
+        var bonus = await tenant.MoveAsync(wallet, "bonus", "25.00");
+        await tenant.MoveAsync(wallet, "spend", "50.00");
 
         Assert.Equal("@promotions", bonus.Str("source"));
-        Assert.Equal("12.50", await Client.PostedAsync(wallet));
-        await (await Client.PostJsonAsync($"/v1/wallets/{wallet}/bonus", new { amount = "7.51" })).ExpectProblemAsync(HttpStatusCode.PaymentRequired, "insufficient_funds");
-        Assert.Equal("12.50", await Client.PostedAsync(wallet));
+        Assert.Equal("75.00", await tenant.PostedAsync(wallet));
+        Assert.Equal(["@revenue", "@promotions", "@treasury"], (await tenant.HistoryAsync(wallet)).Select(h => h.Str("counterparty")));
+        Assert.Equal(-2_500, await api.Database.BalanceAsync(SystemAccounts.WalletId(tenantId, SystemAccounts.Promotions, "USD")));
+        Assert.Equal(-10_000, await api.Database.BalanceAsync(SystemAccounts.WalletId(tenantId, SystemAccounts.Treasury, "USD")));
+        Assert.Equal(5_000, await api.Database.BalanceAsync(SystemAccounts.WalletId(tenantId, SystemAccounts.Revenue, "USD")));
+        await Client.AssertVerifiedAsync();
     }
 
     [Fact]
