@@ -61,8 +61,9 @@ public static class DashboardEndpoints
         api.MapGet("/ledger", GetLedgerAsync);
         api.MapPost("/verify", VerifyAsync);
 
-        // Orleans' dashboard: page and JSON alike behind the same operator sign-in.
-        app.MapOrleansDashboard("/dashboard").RequireAuthorization(DashboardSessionHandler.Policy);
+        // Orleans' dashboard: page and JSON alike behind the same operator sign-in. Its routes are
+        // the operator's page, not the API, so the API's OpenAPI document leaves them out.
+        app.MapOrleansDashboard("/dashboard").RequireAuthorization(DashboardSessionHandler.Policy).ExcludeFromDescription();
         app.ServiceProvider.GetRequiredService<DashboardAccess>().LogAtStart(
             app.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(DashboardEndpoints)));
         return app;

@@ -111,6 +111,21 @@ public sealed class LedgerEndpointsTests(ApiFixture api) : IClassFixture<ApiFixt
     }
 
     [Fact]
+    public async Task OpenApi_Document_DeclaresTheBearerSchemeAndRequiresItOfTheApiRoutesItLists()
+    {
+        using var anonymous = api.Factory.CreateClient();
+
+        var document = await (await anonymous.GetAsync("/openapi/v1.json")).ExpectAsync(HttpStatusCode.OK);
+
+        var scheme = document.GetProperty("components").GetProperty("securitySchemes").GetProperty("bearer");
+        Assert.Equal(("http", "bearer"), (scheme.Str("type"), scheme.Str("scheme")));
+        var requirement = Assert.Single(document.GetProperty("security").EnumerateArray());
+        Assert.Equal(["bearer"], requirement.EnumerateObject().Select(p => p.Name));
+        // The routes it covers are the API's: the dashboard's sign in another way and are not listed.
+        Assert.All(document.GetProperty("paths").EnumerateObject(), path => Assert.StartsWith("/v1/", path.Name, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Docs_IndexPage_ReturnsHtml()
     {
         using var anonymous = api.Factory.CreateClient();
