@@ -47,9 +47,9 @@ public static class TransactionalStorageServiceCollectionExtensions
         // Orleans' protocol waits are sized for minutes-long outages; every movement here commits or
         // aborts within milliseconds, and a wait is what a silo's death costs the survivors' wallets:
         // - a manager waits for a dead participant's prepare (one-way, so never refused) 20 s;
-        // - a lock held by a transaction that died before its prepare is broken after 10 s (the
-        //   longer of LockTimeout and the transaction's timeout, which TransactionTimeout makes 4 s),
-        //   and a transaction waiting for a lock gives up after 10 s;
+        // - a lock held by a transaction that died before its prepare is broken after the longer of
+        //   LockTimeout (8 s) and the transaction's timeout (10 s, fixed by Orleans' client; 4 s
+        //   here, see TransactionTimeout), and a transaction waiting for a lock gives up after 10 s;
         // - a participant asks a dead manager again after 60 s, a manager retries a confirmation after 30 s.
         // Waits of a few seconds keep a kill's stall within the 10 s the cluster promises; a movement
         // that runs into one is aborted, which is safe to retry. The manager's wait for a dead
