@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.OpenApi;
+using Wallet.Api.Assets;
 using Wallet.Api.Cards;
 using Wallet.Api.Entries;
 using Wallet.Api.Holds;
@@ -65,6 +66,7 @@ public static class WalletApi
         app.MapFraudRuleEndpoints();
         app.MapLedgerEndpoints();
         app.MapApiKeyEndpoints();
+        app.MapAssetEndpoints();
         app.MapMetricsEndpoints();
 
         app.MapOpenApi("/openapi/{documentName}.json");

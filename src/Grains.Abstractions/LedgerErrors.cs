@@ -41,6 +41,7 @@ public static class LedgerErrors
     public const string FraudBlocked = "fraud_blocked";
     public const string AuthorizationNotFound = "authorization_not_found";
     public const string AuthorizationClosed = "authorization_closed";
+    public const string AssetExists = "asset_exists";
 
     /// <summary>
     /// Not an answer for clients: the request's Idempotency-Key was committed by another call, so

@@ -44,6 +44,7 @@ public static class GrainsServiceCollectionExtensions
     public static IServiceCollection AddWalletStores(this IServiceCollection services, Func<IServiceProvider, NpgsqlDataSource> dataSource)
     {
         services.AddSingleton(dataSource);
+        services.AddSingleton<AssetStore>();
         services.AddSingleton<CurrencyCatalog>();
         services.AddSingleton<WalletStore>();
         services.AddSingleton<LedgerStore>();

@@ -62,12 +62,12 @@ public static class EntryEndpoints
             return unknown;
         }
 
-        if (!currencies.TryGet(currency, out _))
+        var tenantId = user.TenantId();
+        if (await currencies.FindAsync(tenantId, currency, http.HttpContext.RequestAborted) is null)
         {
             return Problems.For(CurrencyCatalog.Unknown(currency));
         }
 
-        var tenantId = user.TenantId();
         var command = new EntryCommand(tenantId, EntryIds.New(), currency!, [.. debits!], [.. credits!], reference, description, metadata,
             idempotency, LedgerTime.Truncate(clock.GetUtcNow()));
         if (command.Coordinator is not { } coordinator)

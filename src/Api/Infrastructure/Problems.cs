@@ -67,7 +67,8 @@ public static class Problems
         LedgerErrors.Forbidden or LedgerErrors.FraudBlocked => StatusCodes.Status403Forbidden,
         LedgerErrors.WalletNotFound or LedgerErrors.TransferNotFound or LedgerErrors.EntryNotFound or LedgerErrors.NotFound or LedgerErrors.HoldNotFound
             or LedgerErrors.CardNotFound or LedgerErrors.AuthorizationNotFound => StatusCodes.Status404NotFound,
-        LedgerErrors.IdempotencyKeyReused or LedgerErrors.Conflict or LedgerErrors.CardNumberExists => StatusCodes.Status409Conflict,
+        LedgerErrors.IdempotencyKeyReused or LedgerErrors.Conflict or LedgerErrors.CardNumberExists or LedgerErrors.AssetExists
+            => StatusCodes.Status409Conflict,
         LedgerErrors.CurrencyMismatch or LedgerErrors.WalletFrozen or LedgerErrors.WalletClosed or LedgerErrors.LimitExceeded
             or LedgerErrors.InvalidStatusChange or LedgerErrors.HoldClosed or LedgerErrors.AmountExceedsHold or LedgerErrors.CardFrozen
             or LedgerErrors.CardCancelled or LedgerErrors.CategoryBlocked or LedgerErrors.AuthorizationClosed => StatusCodes.Status422UnprocessableEntity,

@@ -43,7 +43,7 @@ public sealed class TransferService(IClusterClient client, IdempotencyStore stor
             return invalid;
         }
 
-        if (currency is not null && !currencies.TryGet(currency, out _))
+        if (currency is not null && await currencies.FindAsync(tenantId, currency, http.HttpContext.RequestAborted) is null)
         {
             return Problems.For(CurrencyCatalog.Unknown(currency));
         }

@@ -63,7 +63,7 @@ internal sealed class CardGrain(
             return Gone(CardResult.Fail(LedgerErrors.ValidationFailed, "a card is funded by a user wallet, not a system account"));
         }
 
-        if (!currencies.TryGet(wallet.Wallet.Currency, out var currency))
+        if (await currencies.FindAsync(command.TenantId, wallet.Wallet.Currency) is not { } currency)
         {
             return Gone(CardResult.Fail(LedgerErrors.UnknownCurrency, $"currency '{wallet.Wallet.Currency}' is no longer configured"));
         }

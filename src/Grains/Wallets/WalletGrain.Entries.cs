@@ -14,28 +14,28 @@ namespace Wallet.Grains.Wallets;
 /// </summary>
 internal sealed partial class WalletGrain
 {
-    public Task<EntryResult> PostEntry(EntryCommand command)
+    public async Task<EntryResult> PostEntry(EntryCommand command)
     {
-        if (!currencies.TryGet(command.Currency, out var currency))
+        if (await currencies.FindAsync(command.TenantId, command.Currency) is not { } currency)
         {
-            return Task.FromResult(new EntryResult(null, CurrencyCatalog.Unknown(command.Currency)));
+            return new EntryResult(null, CurrencyCatalog.Unknown(command.Currency));
         }
 
         // This wallet posts its own leg itself: it is checked first as Post checks every other one.
         if (RefusesPosting(command.TenantId, command.Currency) is { } refused)
         {
-            return Task.FromResult(new EntryResult(null, refused));
+            return new EntryResult(null, refused);
         }
 
         var (entry, view, failure) = EntryRules.Plan(command, currency);
         if (failure is not null)
         {
-            return Task.FromResult(new EntryResult(null, failure));
+            return new EntryResult(null, failure);
         }
 
         if (!entry!.Wallets.Any(leg => leg.WalletId == Id))
         {
-            return Task.FromResult(EntryResult.Fail(LedgerErrors.ValidationFailed, $"wallet {Id} takes no part in the entry"));
+            return EntryResult.Fail(LedgerErrors.ValidationFailed, $"wallet {Id} takes no part in the entry");
         }
 
         foreach (var leg in entry.Wallets)
@@ -43,7 +43,7 @@ internal sealed partial class WalletGrain
             hotWallets.Saw(leg.WalletId);
         }
 
-        return RunOnceAsync(command.TenantId, command.Idempotency, command.Reference, Refused, () =>
+        return await RunOnceAsync(command.TenantId, command.Idempotency, command.Reference, Refused, () =>
             ReservingAsync(entry.TenantId, entry.SystemLegs, r => r.Failure is null, Refused, () =>
                 MoveAsync(entry.EntryId, hasEntry: true, transactionId => PostLegsAsync(transactionId, entry, new EntryResult(view, null)), Refused)));
 

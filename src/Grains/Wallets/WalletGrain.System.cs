@@ -238,7 +238,7 @@ internal sealed partial class WalletGrain : ISystemAccountGrain
     {
         var parts = Id.Split(':');
         if (State.Exists || !SystemAccounts.IsSystemWalletId(Id) || parts.Length != 4 || parts[1] != tenantId
-            || !currencies.TryGet(parts[3], out var currency))
+            || await currencies.FindAsync(tenantId, parts[3]) is not { } currency)
         {
             return false;
         }

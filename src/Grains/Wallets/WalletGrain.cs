@@ -112,7 +112,7 @@ internal sealed partial class WalletGrain(
             return WalletResult.Fail(LedgerErrors.Conflict, $"wallet {State.Id} exists already");
         }
 
-        var (wallet, failure) = WalletRules.NewWallet(Id, command, currencies);
+        var (wallet, failure) = WalletRules.NewWallet(Id, command, await currencies.FindAsync(command.TenantId, command.Currency));
         if (failure is not null)
         {
             DeactivateOnIdle();

@@ -9,9 +9,10 @@ internal static class WalletRules
 {
     public const int OwnerIdLengthMax = 255;
 
-    public static (WalletState? Wallet, LedgerFailure? Failure) NewWallet(string walletId, CreateWallet command, CurrencyCatalog currencies)
+    /// <summary>A new wallet of <paramref name="command"/>; <paramref name="currency"/> is what its currency names for the tenant, null when nothing.</summary>
+    public static (WalletState? Wallet, LedgerFailure? Failure) NewWallet(string walletId, CreateWallet command, Currency? currency)
     {
-        if (!currencies.TryGet(command.Currency, out var currency))
+        if (currency is null)
         {
             return (null, CurrencyCatalog.Unknown(command.Currency));
         }

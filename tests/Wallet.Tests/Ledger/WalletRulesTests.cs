@@ -238,7 +238,7 @@ public sealed class WalletRulesTests
     [Fact]
     public void NewWallet_KnownCurrencyAndOverdraft_BuildsTheState()
     {
-        var (wallet, failure) = WalletRules.NewWallet("wal_new", Create("KWD", overdraft: "1.5", ownerId: "user-1"), Currencies());
+        var (wallet, failure) = WalletRules.NewWallet("wal_new", Create("KWD", overdraft: "1.5", ownerId: "user-1"), Known("KWD"));
         Assert.Null(failure);
         Assert.Equal(("wal_new", Tenant, "KWD", 3, 1_500L, "user-1", WalletStatuses.Active, 0L), (wallet!.Id, wallet.TenantId, wallet.Currency.Code, wallet.Currency.Scale, wallet.OverdraftLimit, wallet.OwnerId, wallet.Status, wallet.Balance));
         Assert.True(wallet.Exists);
@@ -251,7 +251,7 @@ public sealed class WalletRulesTests
     [InlineData(null)]
     public void NewWallet_ZeroOrNoOverdraft_HasNone(string? overdraft)
     {
-        var (wallet, failure) = WalletRules.NewWallet("wal_new", Create("USD", overdraft: overdraft), Currencies());
+        var (wallet, failure) = WalletRules.NewWallet("wal_new", Create("USD", overdraft: overdraft), Known("USD"));
         Assert.Null(failure);
         Assert.Equal(0, wallet!.OverdraftLimit);
     }
@@ -259,7 +259,7 @@ public sealed class WalletRulesTests
     [Fact]
     public void NewWallet_CustomAsset_UsesItsScale()
     {
-        var (wallet, failure) = WalletRules.NewWallet("wal_new", Create("GOLD", overdraft: "0.001"), Currencies(("GOLD", "3")));
+        var (wallet, failure) = WalletRules.NewWallet("wal_new", Create("GOLD", overdraft: "0.001"), Known("GOLD", ("GOLD", "3")));
         Assert.Null(failure);
         Assert.Equal((3, 1L), (wallet!.Currency.Scale, wallet.OverdraftLimit));
     }
@@ -273,7 +273,7 @@ public sealed class WalletRulesTests
     [InlineData("USD", null, "", LedgerErrors.ValidationFailed)]
     public void NewWallet_InvalidCommand_Refuses(string currency, string? overdraft, string? ownerId, string code)
     {
-        var (wallet, failure) = WalletRules.NewWallet("wal_new", Create(currency, overdraft, ownerId), Currencies());
+        var (wallet, failure) = WalletRules.NewWallet("wal_new", Create(currency, overdraft, ownerId), Known(currency));
         Assert.Equal(code, failure?.Code);
         Assert.Null(wallet);
     }
@@ -281,9 +281,9 @@ public sealed class WalletRulesTests
     [Fact]
     public void NewWallet_OwnerIdTooLong_RefusesAsValidationFailed()
     {
-        var (_, failure) = WalletRules.NewWallet("wal_new", Create("USD", ownerId: new string('o', WalletRules.OwnerIdLengthMax + 1)), Currencies());
+        var (_, failure) = WalletRules.NewWallet("wal_new", Create("USD", ownerId: new string('o', WalletRules.OwnerIdLengthMax + 1)), Known("USD"));
         Assert.Equal(LedgerErrors.ValidationFailed, failure?.Code);
-        var (wallet, _) = WalletRules.NewWallet("wal_new", Create("USD", ownerId: new string('o', WalletRules.OwnerIdLengthMax)), Currencies());
+        var (wallet, _) = WalletRules.NewWallet("wal_new", Create("USD", ownerId: new string('o', WalletRules.OwnerIdLengthMax)), Known("USD"));
         Assert.NotNull(wallet);
     }
 
@@ -316,8 +316,9 @@ public sealed class WalletRulesTests
     private static CreateWallet Create(string currency, string? overdraft = null, string? ownerId = null) =>
         new(Tenant, currency, ownerId, overdraft, null, null);
 
-    private static CurrencyCatalog Currencies(params (string Code, string Scale)[] custom) =>
-        new(new ConfigurationBuilder()
+    /// <summary>What the catalog, with <paramref name="custom"/> configured, has as <paramref name="code"/> for every tenant.</summary>
+    private static Currency? Known(string code, params (string Code, string Scale)[] custom) =>
+        new CurrencyCatalog(new ConfigurationBuilder()
             .AddInMemoryCollection(custom.Select(c => KeyValuePair.Create<string, string?>($"Currencies:Custom:{c.Code}", c.Scale)))
-            .Build());
+            .Build()).TryGet(code, out var currency) ? currency : null;
 }

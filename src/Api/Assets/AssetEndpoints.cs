@@ -1,0 +1,102 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Wallet.Api.Infrastructure;
+using Wallet.Grains;
+using Wallet.Grains.Ledger;
+using Wallet.Grains.Money;
+using Wallet.Grains.Storage;
+
+namespace Wallet.Api.Assets;
+
+public sealed record DeclareAssetRequest(string Code, int Scale, string? Name);
+
+/// <summary>
+/// A tenant's custom assets (gold by the gram, loyalty points): an operator declares each with its
+/// scale, once, and its wallets may then hold it. ISO 4217 currencies need no declaration.
+/// </summary>
+public static class AssetEndpoints
+{
+    public const int NameLengthMax = 100;
+
+    public static IEndpointRouteBuilder MapAssetEndpoints(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/assets").WithTags("Assets").RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy);
+        group.MapPost("", DeclareAsset).Accepts<DeclareAssetRequest>("application/json")
+            .Produces<AssetView>(StatusCodes.Status201Created)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        group.MapGet("", ListAssets).Produces<ListResponse<AssetView>>();
+        return app;
+    }
+
+    private static async Task<IResult> DeclareAsset(HttpRequest http, ClaimsPrincipal user, AssetStore assets, CurrencyCatalog currencies, IdempotencyStore store, TimeProvider clock)
+    {
+        var (body, problem) = await JsonRequest.ReadAsync(http);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        var code = body.String("code", required: true, lengthMax: CurrencyCatalog.CodeLengthMax);
+        var scale = body.Integer("scale", 0, Amount.ScaleMax);
+        var name = body.String("name", required: false, NameLengthMax);
+        var (idempotency, keyProblem) = Idempotency.Read(http, body);
+        var invalid = (IResult?)body.Problem ?? keyProblem;
+        if (invalid is not null)
+        {
+            return invalid;
+        }
+
+        if (scale is null)
+        {
+            return Problems.Create(LedgerErrors.ValidationFailed, "scale is required");
+        }
+
+        if (!CurrencyCatalog.IsCode(code!))
+        {
+            return Problems.Create(LedgerErrors.ValidationFailed,
+                $"code must be {CurrencyCatalog.CodeLengthMin} to {CurrencyCatalog.CodeLengthMax} capital letters or digits, the first a letter (GOLD, POINTS2)");
+        }
+
+        if (name is { Length: 0 })
+        {
+            return Problems.Create(LedgerErrors.ValidationFailed, "name, when given, may not be empty");
+        }
+
+        if (currencies.TryGet(code, out var known))
+        {
+            return Problems.Create(LedgerErrors.AssetExists, Iso4217.All.ContainsKey(code!)
+                ? $"{code} is an ISO 4217 currency: wallets may hold it without a declaration"
+                : $"{code} is configured for every tenant with scale {known.Scale}");
+        }
+
+        var tenantId = user.TenantId();
+        var asset = new AssetView(code!, (int)scale, name, AssetView.Declared, LedgerTime.Truncate(clock.GetUtcNow()));
+        return await Idempotency.RunAsync(store, tenantId, idempotency, async () =>
+        {
+            var declared = await assets.DeclareAsync(tenantId, asset, idempotency, StoredAnswers.Created(asset), http.HttpContext.RequestAborted);
+            return declared switch
+            {
+                AssetDeclaration.Declared => JsonBodyResult.From(StatusCodes.Status201Created, asset, location: $"/v1/assets/{asset.Code}"),
+                AssetDeclaration.IdempotencyKeyExists => Idempotency.KeyExistsResult.Instance,
+                _ => await TakenAsync(assets, tenantId, asset.Code, http.HttpContext.RequestAborted),
+            };
+        }, http.HttpContext.RequestAborted);
+    }
+
+    private static async Task<IResult> TakenAsync(AssetStore assets, string tenantId, string code, CancellationToken cancellationToken)
+    {
+        var existing = await assets.FindAsync(tenantId, code, cancellationToken);
+        return Problems.Create(LedgerErrors.AssetExists, existing is null
+            ? $"{code} is declared already"
+            : $"{code} is declared already, with scale {existing.Scale}; an asset is never changed once declared");
+    }
+
+    private static async Task<IResult> ListAssets(HttpRequest http, ClaimsPrincipal user, AssetStore assets, CurrencyCatalog currencies)
+    {
+        var declared = await assets.ListAsync(user.TenantId(), http.HttpContext.RequestAborted);
+        return TypedResults.Ok(new ListResponse<AssetView>([.. currencies.Configured.Concat(declared).OrderBy(a => a.Code, StringComparer.Ordinal)], null));
+    }
+}

@@ -1,0 +1,95 @@
+using Npgsql;
+using Wallet.Grains.Money;
+using Wallet.Grains.Wallets;
+
+namespace Wallet.Grains.Storage;
+
+/// <summary>
+/// A custom asset a tenant may hold: <c>declared</c> by the tenant (POST /v1/assets), or
+/// <c>configured</c> for every tenant (<c>Currencies:Custom</c>, which has no creation time).
+/// </summary>
+public sealed record AssetView(string Code, int Scale, string? Name, string Kind, DateTimeOffset? CreatedAt)
+{
+    public const string Declared = "declared";
+    public const string Configured = "configured";
+
+    public Currency Currency => new(Code, Scale);
+}
+
+public enum AssetDeclaration
+{
+    Declared,
+    CodeTaken,
+    IdempotencyKeyExists,
+}
+
+/// <summary>The custom assets tenants declare: each code once per tenant, and never changed after.</summary>
+public sealed class AssetStore(NpgsqlDataSource dataSource)
+{
+    private const string Columns = "code, scale, name, created_at";
+
+    private const string Insert =
+        "INSERT INTO assets (tenant_id, code, scale, name, created_at) VALUES (@tenant, @code, @scale, @name, @created_at) ON CONFLICT DO NOTHING";
+
+    private const string Select = $"SELECT {Columns} FROM assets WHERE tenant_id = @tenant AND code = @code";
+
+    private const string SelectAll = $"SELECT {Columns} FROM assets WHERE tenant_id = @tenant ORDER BY code";
+
+    /// <summary>
+    /// Declares <paramref name="asset"/> for <paramref name="tenantId"/>, with the request's
+    /// Idempotency-Key and <paramref name="answer"/> in the same transaction. Nothing is written
+    /// when the tenant has an asset of that code, or the key was taken first.
+    /// </summary>
+    public async Task<AssetDeclaration> DeclareAsync(
+        string tenantId, AssetView asset, IdempotencyRequest? idempotency, StoredAnswer answer, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        if (idempotency is not null && !await IdempotencyStore.TryInsertAsync(connection, tenantId, idempotency, answer, cancellationToken))
+        {
+            return AssetDeclaration.IdempotencyKeyExists;
+        }
+
+        await using var command = new NpgsqlCommand(Insert, connection, transaction);
+        command.Parameters.AddWithValue("tenant", tenantId);
+        command.Parameters.AddWithValue("code", asset.Code);
+        command.Parameters.AddWithValue("scale", asset.Scale);
+        command.Parameters.AddWithValue("name", (object?)asset.Name ?? DBNull.Value);
+        command.Parameters.AddWithValue("created_at", asset.CreatedAt ?? throw new ArgumentException("a declared asset has its creation time", nameof(asset)));
+        if (await command.ExecuteNonQueryAsync(cancellationToken) == 0)
+        {
+            return AssetDeclaration.CodeTaken;
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return AssetDeclaration.Declared;
+    }
+
+    public async Task<AssetView?> FindAsync(string tenantId, string code, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(Select);
+        command.Parameters.AddWithValue("tenant", tenantId);
+        command.Parameters.AddWithValue("code", code);
+        return (await ReadAsync(command, cancellationToken)).SingleOrDefault();
+    }
+
+    public async Task<IReadOnlyList<AssetView>> ListAsync(string tenantId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(SelectAll);
+        command.Parameters.AddWithValue("tenant", tenantId);
+        return await ReadAsync(command, cancellationToken);
+    }
+
+    private static async Task<List<AssetView>> ReadAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        var assets = new List<AssetView>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            assets.Add(new AssetView(reader.GetString(0), reader.GetInt32(1), reader.IsDBNull(2) ? null : reader.GetString(2),
+                AssetView.Declared, reader.GetFieldValue<DateTimeOffset>(3)));
+        }
+
+        return assets;
+    }
+}
