@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.OpenApi;
 using Wallet.Api.Assets;
+using Wallet.Api.Budgets;
 using Wallet.Api.Cards;
 using Wallet.Api.Entries;
 using Wallet.Api.Holds;
@@ -67,6 +68,7 @@ public static class WalletApi
         app.MapLedgerEndpoints();
         app.MapApiKeyEndpoints();
         app.MapAssetEndpoints();
+        app.MapBudgetEndpoints();
         app.MapMetricsEndpoints();
 
         app.MapOpenApi("/openapi/{documentName}.json");

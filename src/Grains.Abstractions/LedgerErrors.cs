@@ -42,6 +42,8 @@ public static class LedgerErrors
     public const string AuthorizationNotFound = "authorization_not_found";
     public const string AuthorizationClosed = "authorization_closed";
     public const string AssetExists = "asset_exists";
+    public const string BudgetExceeded = "budget_exceeded";
+    public const string BudgetBelowIssued = "budget_below_issued";
 
     /// <summary>
     /// Not an answer for clients: the request's Idempotency-Key was committed by another call, so

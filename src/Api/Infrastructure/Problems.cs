@@ -63,7 +63,7 @@ public static class Problems
         LedgerErrors.ValidationFailed or LedgerErrors.MalformedJson or LedgerErrors.InvalidAmount or LedgerErrors.UnknownCurrency
             or LedgerErrors.SameWallet or LedgerErrors.InvalidCursor or LedgerErrors.CardNumberInvalid or LedgerErrors.EntryUnbalanced => StatusCodes.Status400BadRequest,
         LedgerErrors.Unauthorized => StatusCodes.Status401Unauthorized,
-        LedgerErrors.InsufficientFunds => StatusCodes.Status402PaymentRequired,
+        LedgerErrors.InsufficientFunds or LedgerErrors.BudgetExceeded => StatusCodes.Status402PaymentRequired,
         LedgerErrors.Forbidden or LedgerErrors.FraudBlocked => StatusCodes.Status403Forbidden,
         LedgerErrors.WalletNotFound or LedgerErrors.TransferNotFound or LedgerErrors.EntryNotFound or LedgerErrors.NotFound or LedgerErrors.HoldNotFound
             or LedgerErrors.CardNotFound or LedgerErrors.AuthorizationNotFound => StatusCodes.Status404NotFound,
@@ -71,7 +71,8 @@ public static class Problems
             => StatusCodes.Status409Conflict,
         LedgerErrors.CurrencyMismatch or LedgerErrors.WalletFrozen or LedgerErrors.WalletClosed or LedgerErrors.LimitExceeded
             or LedgerErrors.InvalidStatusChange or LedgerErrors.HoldClosed or LedgerErrors.AmountExceedsHold or LedgerErrors.CardFrozen
-            or LedgerErrors.CardCancelled or LedgerErrors.CategoryBlocked or LedgerErrors.AuthorizationClosed => StatusCodes.Status422UnprocessableEntity,
+            or LedgerErrors.CardCancelled or LedgerErrors.CategoryBlocked or LedgerErrors.AuthorizationClosed or LedgerErrors.BudgetBelowIssued
+            => StatusCodes.Status422UnprocessableEntity,
         RateLimited => StatusCodes.Status429TooManyRequests,
         LedgerErrors.Unavailable => StatusCodes.Status503ServiceUnavailable,
         _ => StatusCodes.Status500InternalServerError,

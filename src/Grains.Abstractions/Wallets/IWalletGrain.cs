@@ -52,4 +52,12 @@ public interface IWalletGrain : IGrainWithStringKey
     /// </summary>
     [Alias("OnCredited")]
     Task OnCredited(CreditNotice notice);
+
+    /// <summary>
+    /// The budget of an account that issues money (<c>@treasury</c>, <c>@promotions</c>): how much
+    /// it may have issued at most, or no limit. Sets it when <paramref name="command"/> has
+    /// <see cref="BudgetCommand.Set"/>, and answers it either way.
+    /// </summary>
+    [Alias("Budget")]
+    Task<BudgetResult> Budget(BudgetCommand command);
 }

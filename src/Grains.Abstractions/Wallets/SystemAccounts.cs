@@ -15,10 +15,13 @@ public static class SystemAccounts
     public static IReadOnlyList<string> Names { get; } = [Treasury, Revenue, Promotions, Settlement, Fees];
 
     /// <summary>
-    /// The treasury (deposits) and promotions (bonuses) issue money, so they may go negative; what
-    /// the others hold came from somewhere, so they may not.
+    /// The treasury (deposits) and promotions (bonuses) issue money, so they may go negative (down
+    /// to their budget, when an operator set one); what the others hold came from somewhere, so they may not.
     /// </summary>
     public static bool MayGoNegative(string name) => name is Treasury or Promotions;
+
+    /// <summary>Whether <paramref name="walletId"/> is a system account that issues money.</summary>
+    public static bool IssuesMoney(string walletId) => IsSystemWalletId(walletId) && MayGoNegative(Display(walletId)[1..]);
 
     /// <summary>Reads "@treasury" as "treasury"; false for a wallet id or an unknown name.</summary>
     public static bool TryParseReference(string reference, out string name)

@@ -113,6 +113,24 @@ public enum AnswerOutcome
 [GenerateSerializer, Immutable, Alias("wallet.StoredAnswer")]
 public sealed record StoredAnswer(AnswerOutcome Outcome, string Body);
 
+/// <summary>
+/// A request about a money-issuing account's budget: read it, or (<see cref="Set"/>) replace it
+/// with <see cref="Amount"/>, decimal text, or remove it when that is null.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("wallet.BudgetCommand")]
+public sealed record BudgetCommand(string TenantId, bool Set, string? Amount);
+
+/// <summary>
+/// A money-issuing account and its budget: <see cref="Issued"/> is what it has given beyond what it
+/// took back (the negative of its balance, never below zero); <see cref="Budget"/> and
+/// <see cref="Remaining"/> are null when it has no budget.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("wallet.BudgetView")]
+public sealed record BudgetView(string Account, string Currency, string Balance, string Issued, string? Budget, string? Remaining);
+
+[GenerateSerializer, Immutable, Alias("wallet.BudgetResult")]
+public sealed record BudgetResult(BudgetView? Budget, LedgerFailure? Failure);
+
 [GenerateSerializer, Immutable, Alias("wallet.WalletResult")]
 public sealed record WalletResult(WalletView? Wallet, LedgerFailure? Failure)
 {

@@ -34,6 +34,16 @@ public sealed class WalletStore(NpgsqlDataSource dataSource, CurrencyCatalog cur
         WHERE id = @id AND tenant_id = @tenant AND status = @expected AND (@status <> 'closed' OR (balance = 0 AND pending = 0))
         """;
 
+    // A budget is the row's overdraft limit with may_go_negative off, which the row's no-overdraw check
+    // holds every posting to; refused (no row) when the account has issued more than the budget already.
+    private const string UpdateBudget = """
+        UPDATE wallets SET may_go_negative = @unlimited, overdraft_limit = @budget
+        WHERE id = @id AND tenant_id = @tenant AND kind = 'system' AND (@unlimited OR balance - pending >= -@budget)
+        """;
+
+    // The issuing accounts with a budget; revenue, fees and settlement are filtered out by name.
+    private const string SelectLimitedSystemAccounts = "SELECT id FROM wallets WHERE kind = 'system' AND NOT may_go_negative";
+
     /// <summary>The wallet row and its open holds.</summary>
     internal async Task<WalletState?> ReadAsync(string walletId, CancellationToken cancellationToken)
     {
@@ -132,6 +142,38 @@ public sealed class WalletStore(NpgsqlDataSource dataSource, CurrencyCatalog cur
 
         await transaction.CommitAsync(cancellationToken);
         return StatusChangeOutcome.Changed;
+    }
+
+    /// <summary>
+    /// Sets the budget of a system account that issues money (null: none); false when it has issued
+    /// more than <paramref name="budget"/> already.
+    /// </summary>
+    internal async Task<bool> SetBudgetAsync(WalletState account, long? budget, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(UpdateBudget);
+        command.Parameters.AddWithValue("id", account.Id);
+        command.Parameters.AddWithValue("tenant", account.TenantId);
+        command.Parameters.AddWithValue("unlimited", budget is null);
+        command.Parameters.AddWithValue("budget", budget ?? 0);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    /// <summary>The ids of the system accounts that issue money and have a budget.</summary>
+    internal async Task<HashSet<string>> ReadBudgetedIssuersAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(SelectLimitedSystemAccounts);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var id = reader.GetString(0);
+            if (SystemAccounts.IssuesMoney(id))
+            {
+                ids.Add(id);
+            }
+        }
+
+        return ids;
     }
 
     public async Task<Page<WalletView>> ListAsync(WalletQuery query, CancellationToken cancellationToken)

@@ -85,15 +85,15 @@ internal sealed partial class WalletGrain
     }
 
     /// <summary>
-    /// Runs <paramref name="run"/> with what system accounts that may not go negative give in it
-    /// (<paramref name="systemLegs"/>' debits) set aside by their grains first, so that they never
-    /// give more than they have; the first that lacks it refuses the movement. Each reservation is
+    /// Runs <paramref name="run"/> with what system accounts that may not go negative (or issue money
+    /// within a budget) give in it (<paramref name="systemLegs"/>' debits) set aside by their grains
+    /// first, so that they never give more than they have; the first that lacks it refuses the movement. Each reservation is
     /// settled after: as given when the movement committed, or when its outcome is in doubt.
     /// </summary>
     private async Task<TResult> ReservingAsync<TResult>(
         string tenantId, IReadOnlyList<SystemLeg> systemLegs, Func<TResult, bool> committed, Func<LedgerFailure, TResult> refused, Func<Task<TResult>> run)
     {
-        var given = systemLegs.Where(leg => leg.Amount < 0 && !SystemAccounts.MayGoNegative(SystemAccounts.Display(leg.WalletId)[1..])).ToList();
+        var given = systemLegs.Where(leg => leg.Amount < 0 && (!SystemAccounts.IssuesMoney(leg.WalletId) || issuingBudgets.IsBudgeted(leg.WalletId))).ToList();
         if (given.Count == 0)
         {
             return await run();

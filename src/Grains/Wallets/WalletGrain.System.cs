@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Orleans;
 using Wallet.Grains.Ledger;
+using Wallet.Grains.Money;
 using Wallet.Grains.Storage;
 
 namespace Wallet.Grains.Wallets;
@@ -71,8 +72,71 @@ internal sealed partial class WalletGrain : ISystemAccountGrain
         {
             State.ApplyDebit(amount);
         }
+        else if (SystemAccounts.IssuesMoney(Id))
+        {
+            // Movements that started before the budget was set post to the row without a reservation,
+            // so the cached balance may be above the row's: one that failed may have met the row's check.
+            ReloadStateBeforeNextTurn();
+        }
 
         return Task.CompletedTask;
+    }
+
+    public Task<BudgetResult> Budget(BudgetCommand command) => SystemAccounts.IssuesMoney(Id)
+        ? Turn(() => BudgetTurn(command))
+        : Task.FromResult(new BudgetResult(null, new LedgerFailure(LedgerErrors.ValidationFailed,
+            $"only @{SystemAccounts.Treasury} and @{SystemAccounts.Promotions} issue money, so only they have a budget")));
+
+    private async Task<BudgetResult> BudgetTurn(BudgetCommand command)
+    {
+        if (!State.IsVisibleTo(command.TenantId) && !await TryCreateSystemAccountAsync(command.TenantId))
+        {
+            return new BudgetResult(null, WalletNotFound().Failure);
+        }
+
+        // The row: users' movements post to it without telling the grain.
+        await ReloadStateAsync();
+        if (command.Set)
+        {
+            // Zero is a budget too: the account issues nothing more.
+            long? budget = null;
+            if (command.Amount is { } text && !WalletRules.IsZero(text))
+            {
+                var error = Amount.TryParse(text, State.Currency.Scale, out var parsed);
+                if (error != AmountError.None)
+                {
+                    return new BudgetResult(null, new LedgerFailure(LedgerErrors.InvalidAmount, "amount: " + Amount.Describe(error, State.Currency.Code, State.Currency.Scale)));
+                }
+
+                budget = parsed;
+            }
+            else if (command.Amount is not null)
+            {
+                budget = 0;
+            }
+
+            // What is set aside for movements still running counts as given (the row's pending has no part of it).
+            var issued = Math.Max(State.Pending - State.Balance, 0);
+            if (budget < issued || !await wallets.SetBudgetAsync(State, budget, CancellationToken.None))
+            {
+                await ReloadStateAsync();
+                return new BudgetResult(null, new LedgerFailure(LedgerErrors.BudgetBelowIssued,
+                    $"{SystemAccounts.Display(Id)} has issued {State.Format(Math.Max(State.Pending - State.Balance, 0))} {State.Currency.Code}; a budget may not be below that"));
+            }
+
+            issuingBudgets.Changed(Id, budget is not null);
+            await ReloadStateAsync();
+        }
+
+        return new BudgetResult(BudgetOf(State), null);
+    }
+
+    private static BudgetView BudgetOf(WalletState account)
+    {
+        var limited = !account.MayGoNegative;
+        return new BudgetView(SystemAccounts.Display(account.Id), account.Currency.Code, account.Format(account.Balance),
+            account.Format(Math.Max(-account.Balance, 0)), limited ? account.Format(account.OverdraftLimit) : null,
+            limited ? account.Format(Math.Max(account.Available, 0)) : null);
     }
 
     private async Task<WalletResult> GetSystemAccount(string tenantId)

@@ -41,6 +41,7 @@ internal sealed partial class WalletGrain(
     CurrencyCatalog currencies,
     TimeProvider clock,
     IOptions<HoldOptions> holdOptions,
+    IssuingBudgets issuingBudgets,
     ILogger<WalletGrain> logger) : LedgerGrain<WalletState>, IWalletGrain, IWalletLegs
 {
     // Another request committed this Idempotency-Key first; the API replays its answer instead.

@@ -135,7 +135,7 @@ internal static class WalletRules
     public static string AccountId(string tenantId, string account, string currency) =>
         SystemAccounts.TryParseReference(account, out var name) ? SystemAccounts.WalletId(tenantId, name, currency) : account;
 
-    private static bool IsZero(string text) => decimal.TryParse(text, System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out var value) && value == 0;
+    internal static bool IsZero(string text) => decimal.TryParse(text, System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out var value) && value == 0;
 
     private static (WalletState?, LedgerFailure?) Fail(string code, string detail) => (null, new LedgerFailure(code, detail));
 
