@@ -40,13 +40,7 @@ public static class WalletApi
         services.AddExceptionHandler<ExceptionProblems>();
         services.ConfigureHttpJsonOptions(options => WalletJson.Configure(options.SerializerOptions));
         services.AddSingleton<TransferService>();
-        services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>
-        {
-            document.Info.Title = "Wallet API";
-            document.Info.Description = "Wallets, transfers and the ledger. Authenticate with Authorization: Bearer <api key>.";
-            DeclareBearerScheme(document);
-            return Task.CompletedTask;
-        }));
+        services.AddOpenApi(OpenApiContract.Configure);
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: [ReadyTag]);
         return services;
     }
@@ -81,26 +75,6 @@ public static class WalletApi
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag) });
         return app;
-    }
-
-    /// <summary>The name of the API key scheme in the OpenAPI document.</summary>
-    public const string BearerSchemeName = "bearer";
-
-    /// <summary>
-    /// Every route of the document takes an API key as a bearer token, so the scheme is declared
-    /// once and required of the whole document (clients generated from it send the header).
-    /// </summary>
-    private static void DeclareBearerScheme(OpenApiDocument document)
-    {
-        document.Components ??= new OpenApiComponents();
-        document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
-        document.Components.SecuritySchemes[BearerSchemeName] = new OpenApiSecurityScheme
-        {
-            Type = SecuritySchemeType.Http,
-            Scheme = "bearer",
-            Description = "An API key issued by POST /v1/api-keys (the bootstrap operator key at first): Authorization: Bearer <api key>.",
-        };
-        document.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerSchemeName, document)] = [] }];
     }
 
     private static string FrameworkCode(int? status) => status switch

@@ -78,7 +78,7 @@ public sealed class CurrencyCatalog
         }
 
         var asset = await _assets.FindAsync(tenantId, code, cancellationToken);
-        return asset is null ? null : _declared.GetOrAdd((tenantId, code), asset.Currency);
+        return asset is null ? null : _declared.GetOrAdd((tenantId, code), asset.ToCurrency());
     }
 
     /// <summary>The refusal of a currency this catalog does not know.</summary>

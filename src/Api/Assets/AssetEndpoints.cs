@@ -10,7 +10,7 @@ using Wallet.Grains.Storage;
 
 namespace Wallet.Api.Assets;
 
-public sealed record DeclareAssetRequest(string Code, int Scale, string? Name);
+public sealed record DeclareAssetRequest(string Code, int Scale, string? Name = null);
 
 /// <summary>
 /// A tenant's custom assets (gold by the gram, loyalty points): an operator declares each with its
@@ -26,8 +26,10 @@ public static class AssetEndpoints
         group.MapPost("", DeclareAsset).Accepts<DeclareAssetRequest>("application/json")
             .Produces<AssetView>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status409Conflict);
-        group.MapGet("", ListAssets).Produces<ListResponse<AssetView>>();
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .WithName("DeclareAsset").WithSummary("Declare a custom asset for the tenant");
+        group.MapGet("", ListAssets).Produces<ListResponse<AssetView>>()
+            .WithName("ListAssets").WithSummary("List the tenant's custom assets");
         return app;
     }
 

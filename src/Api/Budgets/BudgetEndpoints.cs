@@ -21,9 +21,11 @@ public static class BudgetEndpoints
     {
         var group = app.MapGroup("/v1/system-accounts/{account}/budget").WithTags("System accounts")
             .RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy);
-        group.MapGet("", GetBudget).Produces<BudgetView>().ProducesProblem(StatusCodes.Status400BadRequest);
+        group.MapGet("", GetBudget).Produces<BudgetView>().ProducesProblem(StatusCodes.Status400BadRequest)
+            .WithName("GetBudget").WithSummary("Get a money-issuing account's budget");
         group.MapPut("", SetBudget).Accepts<SetBudgetRequest>("application/json").Produces<BudgetView>()
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .WithName("SetBudget").WithSummary("Set or remove a money-issuing account's budget");
         return app;
     }
 

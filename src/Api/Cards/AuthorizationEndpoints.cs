@@ -13,11 +13,11 @@ using Wallet.Grains.Wallets;
 
 namespace Wallet.Api.Cards;
 
-public sealed record AuthorizeRequest(string Amount, string MerchantName, string? MerchantCategory, string? MerchantCountry, string? Description);
+public sealed record AuthorizeRequest(string Amount, string MerchantName, string? MerchantCategory = null, string? MerchantCountry = null, string? Description = null);
 
-public sealed record CaptureAuthorizationRequest(string? Amount, bool? Final);
+public sealed record CaptureAuthorizationRequest(string? Amount = null, bool? Final = null);
 
-public sealed record AmountOnlyRequest(string? Amount);
+public sealed record AmountOnlyRequest(string? Amount = null);
 
 /// <summary>
 /// Card authorizations: the decision (approved with a hold, or declined with the code of the first
@@ -35,22 +35,29 @@ public static class AuthorizationEndpoints
             .Produces<AuthorizationView>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status402PaymentRequired)
             .ProducesProblem(StatusCodes.Status403Forbidden)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
-        cards.MapGet("{id}/authorizations", ListCardAuthorizations);
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .WithName("AuthorizeCard").WithSummary("Authorize a card payment: approved with a hold, or declined");
+        cards.MapGet("{id}/authorizations", ListCardAuthorizations)
+            .WithName("ListCardAuthorizations").WithSummary("List a card's authorizations, newest first");
 
-        app.MapGet("/v1/card-transactions", ListTransactions).WithTags("Authorizations").RequireAuthorization();
+        app.MapGet("/v1/card-transactions", ListTransactions).WithTags("Authorizations").RequireAuthorization()
+            .WithName("ListCardTransactions").WithSummary("List the tenant's card authorizations, newest first");
 
         var authorizations = app.MapGroup("/v1/authorizations").WithTags("Authorizations").RequireAuthorization();
-        authorizations.MapGet("{id}", GetAuthorization);
+        authorizations.MapGet("{id}", GetAuthorization)
+            .WithName("GetAuthorization").WithSummary("Get an authorization");
         authorizations.MapPost("{id}/capture", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, CardStore store, IdempotencyStore keys, TimeProvider clock) =>
             Act(id, AuthorizationAction.Capture, http, user, client, store, keys, clock))
-            .Accepts<CaptureAuthorizationRequest>("application/json").Produces<AuthorizationView>();
+            .Accepts<CaptureAuthorizationRequest>("application/json").Produces<AuthorizationView>()
+            .WithName("CaptureAuthorization").WithSummary("Capture some or all of an approved authorization");
         authorizations.MapPost("{id}/reverse", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, CardStore store, IdempotencyStore keys, TimeProvider clock) =>
             Act(id, AuthorizationAction.Reverse, http, user, client, store, keys, clock))
-            .Accepts<AmountOnlyRequest>("application/json").Produces<AuthorizationView>();
+            .Accepts<AmountOnlyRequest>("application/json").Produces<AuthorizationView>()
+            .WithName("ReverseAuthorization").WithSummary("Reverse some or all of an approved authorization");
         authorizations.MapPost("{id}/increment", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, CardStore store, IdempotencyStore keys, TimeProvider clock) =>
             Act(id, AuthorizationAction.Increment, http, user, client, store, keys, clock))
-            .Accepts<AmountOnlyRequest>("application/json").Produces<AuthorizationView>();
+            .Accepts<AmountOnlyRequest>("application/json").Produces<AuthorizationView>()
+            .WithName("IncrementAuthorization").WithSummary("Raise an approved authorization");
         return app;
     }
 

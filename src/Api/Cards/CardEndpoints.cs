@@ -16,13 +16,13 @@ using Wallet.Grains.Wallets;
 namespace Wallet.Api.Cards;
 
 public sealed record SpendingControlsRequest(
-    string? PerAuthorization, string? Daily, string? Weekly, string? Monthly, string? AllTime,
-    IReadOnlyList<string>? AllowedCategories, IReadOnlyList<string>? BlockedCategories);
+    string? PerAuthorization = null, string? Daily = null, string? Weekly = null, string? Monthly = null, string? AllTime = null,
+    IReadOnlyList<string>? AllowedCategories = null, IReadOnlyList<string>? BlockedCategories = null);
 
 public sealed record CreateCardRequest(
-    string WalletId, string CardholderName, string CardNumber, SpendingControlsRequest? SpendingControls, JsonElement? Metadata);
+    string WalletId, string CardholderName, string CardNumber, SpendingControlsRequest? SpendingControls = null, JsonElement? Metadata = null);
 
-public sealed record UpdateCardRequest(string? CardholderName, SpendingControlsRequest? SpendingControls, JsonElement? Metadata);
+public sealed record UpdateCardRequest(string? CardholderName = null, SpendingControlsRequest? SpendingControls = null, JsonElement? Metadata = null);
 
 /// <summary>Cards: issue, read, list, change controls, freeze, unfreeze, cancel. Each command is a call on the card's grain.</summary>
 public static class CardEndpoints
@@ -38,14 +38,24 @@ public static class CardEndpoints
         group.MapPost("", CreateCard).Accepts<CreateCardRequest>("application/json")
             .Produces<CardView>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status409Conflict);
-        group.MapGet("", ListCards);
-        group.MapGet("{id}", GetCard);
-        group.MapPatch("{id}", UpdateCard).Accepts<UpdateCardRequest>("application/json").Produces<CardView>();
-        foreach (var (name, change) in new[] { ("freeze", CardStatusChange.Freeze), ("unfreeze", CardStatusChange.Unfreeze), ("cancel", CardStatusChange.Cancel) })
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .WithName("CreateCard").WithSummary("Issue a card on a wallet");
+        group.MapGet("", ListCards)
+            .WithName("ListCards").WithSummary("List the tenant's cards");
+        group.MapGet("{id}", GetCard)
+            .WithName("GetCard").WithSummary("Get a card");
+        group.MapPatch("{id}", UpdateCard).Accepts<UpdateCardRequest>("application/json").Produces<CardView>()
+            .WithName("UpdateCard").WithSummary("Change a card's holder name, spending controls or metadata");
+        foreach (var (name, change, summary) in new[]
+        {
+            ("freeze", CardStatusChange.Freeze, "Freeze a card: its authorizations are declined"),
+            ("unfreeze", CardStatusChange.Unfreeze, "Unfreeze a card"),
+            ("cancel", CardStatusChange.Cancel, "Cancel a card, for good"),
+        })
         {
             group.MapPost($"{{id}}/{name}", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store, TimeProvider clock) =>
-                ChangeStatus(id, change, http, user, client, store, clock)).Produces<CardView>();
+                ChangeStatus(id, change, http, user, client, store, clock)).Produces<CardView>()
+                .WithName($"{change}Card").WithSummary(summary);
         }
 
         return group;

@@ -15,9 +15,11 @@ public static class FraudRuleEndpoints
     public static IEndpointRouteBuilder MapFraudRuleEndpoints(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/fraud-rules").WithTags("Fraud rules").RequireAuthorization();
-        group.MapGet("", GetRules);
+        group.MapGet("", GetRules)
+            .WithName("GetFraudRules").WithSummary("Get the tenant's fraud rules");
         group.MapPut("", PutRules).Accepts<FraudRules>("application/json").Produces<FraudRulesView>()
-            .RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy);
+            .RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy)
+            .WithName("ReplaceFraudRules").WithSummary("Replace the tenant's fraud rules");
         return app;
     }
 

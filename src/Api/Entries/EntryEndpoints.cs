@@ -30,8 +30,10 @@ public static class EntryEndpoints
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
-        group.MapGet("{id}", GetEntry);
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .WithName("PostEntry").WithSummary("Post a multi-leg entry, all of it or nothing");
+        group.MapGet("{id}", GetEntry)
+            .WithName("GetEntry").WithSummary("Get an entry or transfer with every posting");
         return group;
     }
 
@@ -119,6 +121,6 @@ public sealed record EntryRequest(
     string Currency,
     IReadOnlyList<EntryLegRequest> Debits,
     IReadOnlyList<EntryLegRequest> Credits,
-    string? Reference,
-    string? Description,
-    System.Text.Json.JsonElement? Metadata);
+    string? Reference = null,
+    string? Description = null,
+    System.Text.Json.JsonElement? Metadata = null);

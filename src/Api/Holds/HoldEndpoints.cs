@@ -16,9 +16,9 @@ using Wallet.Grains.Wallets;
 namespace Wallet.Api.Holds;
 
 public sealed record CreateHoldRequest(
-    string WalletId, string Amount, long? ExpiresInSeconds, string? Destination, string? Reference, JsonElement? Metadata);
+    string WalletId, string Amount, long? ExpiresInSeconds = null, string? Destination = null, string? Reference = null, JsonElement? Metadata = null);
 
-public sealed record CaptureHoldRequest(string? Amount, bool? Final);
+public sealed record CaptureHoldRequest(string? Amount = null, bool? Final = null);
 
 /// <summary>
 /// Holds: <c>POST /v1/holds</c> places one on a wallet; capture (partial, repeated, final) and void
@@ -33,12 +33,16 @@ public static class HoldEndpoints
             .Produces<HoldView>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status402PaymentRequired)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
-        group.MapGet("{id}", GetHold);
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .WithName("CreateHold").WithSummary("Hold money of a wallet until it is captured, voided or expires");
+        group.MapGet("{id}", GetHold)
+            .WithName("GetHold").WithSummary("Get a hold");
         group.MapPost("{id}/capture", CaptureHold).Accepts<CaptureHoldRequest>("application/json")
             .Produces<CaptureView>()
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
-        group.MapPost("{id}/void", VoidHold).Produces<HoldView>().ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .WithName("CaptureHold").WithSummary("Capture some or all of a hold as a transfer");
+        group.MapPost("{id}/void", VoidHold).Produces<HoldView>().ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .WithName("VoidHold").WithSummary("Void a hold and release what it holds");
         return group;
     }
 

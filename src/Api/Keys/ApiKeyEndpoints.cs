@@ -7,7 +7,7 @@ using Wallet.Grains.Storage;
 
 namespace Wallet.Api.Keys;
 
-public sealed record CreateApiKeyRequest(string TenantId, string? Role);
+public sealed record CreateApiKeyRequest(string TenantId, string? Role = null);
 
 public sealed record ApiKeyResponse(string Key, string TenantId, string Role);
 
@@ -21,7 +21,8 @@ public static class ApiKeyEndpoints
         app.MapPost("/v1/api-keys", CreateApiKey).WithTags("API keys")
             .RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy)
             .Accepts<CreateApiKeyRequest>("application/json")
-            .Produces<ApiKeyResponse>(StatusCodes.Status201Created);
+            .Produces<ApiKeyResponse>(StatusCodes.Status201Created)
+            .WithName("CreateApiKey").WithSummary("Issue an API key for a tenant");
         return app;
     }
 

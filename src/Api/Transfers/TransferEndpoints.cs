@@ -21,8 +21,10 @@ public static class TransferEndpoints
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status402PaymentRequired)
             .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
-        group.MapGet("{id}", GetTransfer);
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .WithName("CreateTransfer").WithSummary("Transfer money between two accounts");
+        group.MapGet("{id}", GetTransfer)
+            .WithName("GetTransfer").WithSummary("Get a transfer");
         return group;
     }
 

@@ -21,17 +21,24 @@ public static class WalletEndpoints
         var group = app.MapGroup("/v1/wallets").WithTags("Wallets").RequireAuthorization();
 
         group.MapPost("", CreateWallet).Accepts<CreateWalletRequest>("application/json")
-            .Produces<WalletView>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status400BadRequest);
-        group.MapGet("", ListWallets);
-        group.MapGet("{id}", GetWallet);
-        group.MapGet("{id}/history", GetHistory);
+            .Produces<WalletView>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status400BadRequest)
+            .WithName("CreateWallet").WithSummary("Create a wallet");
+        group.MapGet("", ListWallets)
+            .WithName("ListWallets").WithSummary("List the tenant's wallets");
+        group.MapGet("{id}", GetWallet)
+            .WithName("GetWallet").WithSummary("Get a wallet and its balances");
+        group.MapGet("{id}/history", GetHistory)
+            .WithName("GetWalletHistory").WithSummary("List a wallet's postings, newest first");
 
         group.MapPost("{id}/freeze", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store) =>
-            ChangeStatus(id, WalletStatusChange.Freeze, http, user, client, store)).Produces<WalletView>();
+            ChangeStatus(id, WalletStatusChange.Freeze, http, user, client, store)).Produces<WalletView>()
+            .WithName("FreezeWallet").WithSummary("Freeze a wallet: debits are refused, credits allowed");
         group.MapPost("{id}/unfreeze", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store) =>
-            ChangeStatus(id, WalletStatusChange.Unfreeze, http, user, client, store)).Produces<WalletView>();
+            ChangeStatus(id, WalletStatusChange.Unfreeze, http, user, client, store)).Produces<WalletView>()
+            .WithName("UnfreezeWallet").WithSummary("Unfreeze a wallet");
         group.MapPost("{id}/close", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store) =>
-            ChangeStatus(id, WalletStatusChange.Close, http, user, client, store)).Produces<WalletView>();
+            ChangeStatus(id, WalletStatusChange.Close, http, user, client, store)).Produces<WalletView>()
+            .WithName("CloseWallet").WithSummary("Close a wallet that holds nothing");
 
         // Each shorthand is one transfer between the wallet and a system account.
         MapShorthand(group, "deposit", id => ("@" + SystemAccounts.Treasury, id));
@@ -55,7 +62,14 @@ public static class WalletEndpoints
             .Accepts<AmountRequest>("application/json")
             .Produces<TransferView>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status402PaymentRequired)
-            .WithName(name switch { "deposit" => "Deposit", "withdraw" => "Withdraw", "spend" => "Spend", _ => "Bonus" });
+            .WithName(name switch { "deposit" => "Deposit", "withdraw" => "Withdraw", "spend" => "Spend", _ => "Bonus" })
+            .WithSummary(name switch
+            {
+                "deposit" => "Deposit into a wallet: a transfer from @treasury",
+                "withdraw" => "Withdraw from a wallet: a transfer to @settlement",
+                "spend" => "Spend from a wallet: a transfer to @revenue",
+                _ => "Give a wallet a bonus: a transfer from @promotions",
+            });
 
     private static async Task<IResult> CreateWallet(HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store)
     {

@@ -13,7 +13,7 @@ public sealed record AssetView(string Code, int Scale, string? Name, string Kind
     public const string Declared = "declared";
     public const string Configured = "configured";
 
-    public Currency Currency => new(Code, Scale);
+    public Currency ToCurrency() => new(Code, Scale);
 }
 
 public enum AssetDeclaration

@@ -24,6 +24,7 @@ public sealed class AssetEndpointsTests(ApiFixture api) : IClassFixture<ApiFixtu
         var moves = new[] { await tenant.DepositAsync(wallet, "100"), await tenant.MoveAsync(wallet, "bonus", "25"), await tenant.MoveAsync(wallet, "spend", "50") };
 
         Assert.Equal(("GOLD", 0, "Gold (grams)", "declared"), (declared.Str("code"), declared.GetProperty("scale").GetInt32(), declared.Str("name"), declared.Str("kind")));
+        Assert.Equal(["code", "scale", "name", "kind", "created_at"], declared.EnumerateObject().Select(p => p.Name));
         Assert.Equal("75", await tenant.PostedAsync(wallet));
         Assert.Equal(["@revenue", "@promotions", "@treasury"], (await tenant.HistoryAsync(wallet)).Select(h => h.Str("counterparty")));
         foreach (var move in moves)
