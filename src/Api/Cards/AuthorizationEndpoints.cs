@@ -38,10 +38,10 @@ public static class AuthorizationEndpoints
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .WithName("AuthorizeCard").WithSummary("Authorize a card payment: approved with a hold, or declined");
         cards.MapGet("{id}/authorizations", ListCardAuthorizations)
-            .WithName("ListCardAuthorizations").WithSummary("List a card's authorizations, newest first");
+            .Paged().WithName("ListCardAuthorizations").WithSummary("List a card's authorizations, newest first");
 
         app.MapGet("/v1/card-transactions", ListTransactions).WithTags("Authorizations").RequireAuthorization()
-            .WithName("ListCardTransactions").WithSummary("List the tenant's card authorizations, newest first");
+            .Paged().WithName("ListCardTransactions").WithSummary("List the tenant's card authorizations, newest first");
 
         var authorizations = app.MapGroup("/v1/authorizations").WithTags("Authorizations").RequireAuthorization();
         authorizations.MapGet("{id}", GetAuthorization)
@@ -49,15 +49,15 @@ public static class AuthorizationEndpoints
         authorizations.MapPost("{id}/capture", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, CardStore store, IdempotencyStore keys, TimeProvider clock) =>
             Act(id, AuthorizationAction.Capture, http, user, client, store, keys, clock))
             .Accepts<CaptureAuthorizationRequest>("application/json").Produces<AuthorizationView>()
-            .WithName("CaptureAuthorization").WithSummary("Capture some or all of an approved authorization");
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).WithName("CaptureAuthorization").WithSummary("Capture some or all of an approved authorization");
         authorizations.MapPost("{id}/reverse", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, CardStore store, IdempotencyStore keys, TimeProvider clock) =>
             Act(id, AuthorizationAction.Reverse, http, user, client, store, keys, clock))
             .Accepts<AmountOnlyRequest>("application/json").Produces<AuthorizationView>()
-            .WithName("ReverseAuthorization").WithSummary("Reverse some or all of an approved authorization");
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).WithName("ReverseAuthorization").WithSummary("Reverse some or all of an approved authorization");
         authorizations.MapPost("{id}/increment", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, CardStore store, IdempotencyStore keys, TimeProvider clock) =>
             Act(id, AuthorizationAction.Increment, http, user, client, store, keys, clock))
             .Accepts<AmountOnlyRequest>("application/json").Produces<AuthorizationView>()
-            .WithName("IncrementAuthorization").WithSummary("Raise an approved authorization");
+            .ProducesProblem(StatusCodes.Status402PaymentRequired).ProducesProblem(StatusCodes.Status422UnprocessableEntity).WithName("IncrementAuthorization").WithSummary("Raise an approved authorization");
         return app;
     }
 

@@ -39,13 +39,13 @@ public static class CardEndpoints
             .Produces<CardView>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status409Conflict)
-            .WithName("CreateCard").WithSummary("Issue a card on a wallet");
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status422UnprocessableEntity).WithName("CreateCard").WithSummary("Issue a card on a wallet");
         group.MapGet("", ListCards)
-            .WithName("ListCards").WithSummary("List the tenant's cards");
+            .Paged().WithName("ListCards").WithSummary("List the tenant's cards");
         group.MapGet("{id}", GetCard)
             .WithName("GetCard").WithSummary("Get a card");
         group.MapPatch("{id}", UpdateCard).Accepts<UpdateCardRequest>("application/json").Produces<CardView>()
-            .WithName("UpdateCard").WithSummary("Change a card's holder name, spending controls or metadata");
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).WithName("UpdateCard").WithSummary("Change a card's holder name, spending controls or metadata");
         foreach (var (name, change, summary) in new[]
         {
             ("freeze", CardStatusChange.Freeze, "Freeze a card: its authorizations are declined"),
@@ -54,7 +54,7 @@ public static class CardEndpoints
         })
         {
             group.MapPost($"{{id}}/{name}", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store, TimeProvider clock) =>
-                ChangeStatus(id, change, http, user, client, store, clock)).Produces<CardView>()
+                ChangeStatus(id, change, http, user, client, store, clock)).Produces<CardView>().ProducesProblem(StatusCodes.Status422UnprocessableEntity)
                 .WithName($"{change}Card").WithSummary(summary);
         }
 

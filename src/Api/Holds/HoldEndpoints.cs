@@ -34,7 +34,7 @@ public static class HoldEndpoints
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status402PaymentRequired)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
-            .WithName("CreateHold").WithSummary("Hold money of a wallet until it is captured, voided or expires");
+            .ProducesProblem(StatusCodes.Status404NotFound).WithName("CreateHold").WithSummary("Hold money of a wallet until it is captured, voided or expires");
         group.MapGet("{id}", GetHold)
             .WithName("GetHold").WithSummary("Get a hold");
         group.MapPost("{id}/capture", CaptureHold).Accepts<CaptureHoldRequest>("application/json")

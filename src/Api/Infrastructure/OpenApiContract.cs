@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 using Wallet.Grains;
@@ -48,29 +49,82 @@ internal static class OpenApiContract
             document.Tags = new HashSet<OpenApiTag>(Tags.Select(t => new OpenApiTag { Name = t.Name, Description = t.Description }));
             DeclareBearerScheme(document);
             DeclareProblem(document);
+            DescribeMetadata(document);
             return Task.CompletedTask;
         });
         options.AddOperationTransformer((operation, context, _) =>
         {
+            var document = context.Document!;
             var metadata = context.Description.ActionDescriptor.EndpointMetadata;
             var authorization = metadata.OfType<IAuthorizeData>().ToList();
+            var method = context.Description.HttpMethod;
             operation.Responses ??= [];
+            operation.Parameters ??= [];
+            if (method is "POST" or "PATCH" && !metadata.OfType<WithoutIdempotencyKey>().Any())
+            {
+                operation.Parameters.Add(new OpenApiParameter
+                {
+                    Name = Idempotency.HeaderName,
+                    In = ParameterLocation.Header,
+                    Description = "Makes a retry safe: the same key and body within the tenant replay the first answer (Idempotent-Replayed: true); the key with another body is a 409.",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1, MaxLength = Grains.Storage.IdempotencyStore.KeyLengthMax },
+                });
+                AddProblem(operation, document, StatusCodes.Status409Conflict);
+            }
+
+            if (metadata.OfType<Paging.Marker>().Any())
+            {
+                operation.Parameters.Add(new OpenApiParameter
+                {
+                    Name = "limit",
+                    In = ParameterLocation.Query,
+                    Description = $"How many items, 1 to {Paging.LimitMax} ({Paging.LimitDefault} when absent).",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int32", Minimum = "1", Maximum = Paging.LimitMax.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                });
+                operation.Parameters.Add(new OpenApiParameter
+                {
+                    Name = "cursor",
+                    In = ParameterLocation.Query,
+                    Description = "The next_cursor of the page before; the first page without it.",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+                });
+            }
+
+            if (operation.RequestBody is not null || operation.Parameters.Any(p => p.In is ParameterLocation.Query or ParameterLocation.Header))
+            {
+                AddProblem(operation, document, StatusCodes.Status400BadRequest);
+            }
+
+            if (operation.RequestBody is not null)
+            {
+                AddProblem(operation, document, StatusCodes.Status415UnsupportedMediaType);
+            }
+
+            if (operation.Parameters.Any(p => p.In == ParameterLocation.Path))
+            {
+                AddProblem(operation, document, StatusCodes.Status404NotFound);
+            }
+
             if (authorization.Count > 0)
             {
-                AddProblem(operation, context.Document!, StatusCodes.Status401Unauthorized, "No API key, or one that is not valid");
+                AddProblem(operation, document, StatusCodes.Status401Unauthorized);
             }
 
             if (authorization.Any(a => a.Policy == ApiKeyAuthenticationHandler.OperatorPolicy))
             {
-                AddProblem(operation, context.Document!, StatusCodes.Status403Forbidden, "An operator route called with a client key");
+                AddProblem(operation, document, StatusCodes.Status403Forbidden);
             }
 
-            AddProblem(operation, context.Document!, StatusCodes.Status503ServiceUnavailable, "The ledger cannot answer now: retry after Retry-After (with the same Idempotency-Key)");
-            foreach (var response in operation.Responses.Values)
+            AddProblem(operation, document, StatusCodes.Status503ServiceUnavailable);
+            foreach (var (status, response) in operation.Responses)
             {
-                if (response.Content?.TryGetValue(ProblemMediaType, out var media) == true)
+                if (response.Content?.TryGetValue(ProblemMediaType, out var media) == true && int.TryParse(status, out var code))
                 {
-                    media.Schema = new OpenApiSchemaReference(ProblemSchemaName, context.Document);
+                    media.Schema = new OpenApiSchemaReference(ProblemSchemaName + status, document);
+                    if (response is OpenApiResponse own)
+                    {
+                        own.Description = Described(code);
+                    }
                 }
             }
 
@@ -78,16 +132,43 @@ internal static class OpenApiContract
         });
     }
 
-    private static void AddProblem(OpenApiOperation operation, OpenApiDocument document, int status, string description)
+    /// <summary>Marks a mutating route that takes no Idempotency-Key (the document lists none for it).</summary>
+    public sealed class WithoutIdempotencyKey;
+
+    /// <summary>What a problem status means, and the codes it comes with.</summary>
+    private static string Described(int status) => $"{ReasonPhrases.GetReasonPhrase(status)}: code {string.Join(", ", Problems.CodesOf(status))}";
+
+    private static void AddProblem(OpenApiOperation operation, OpenApiDocument document, int status)
     {
         var key = status.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (!operation.Responses!.ContainsKey(key))
         {
             operation.Responses[key] = new OpenApiResponse
             {
-                Description = description,
-                Content = new Dictionary<string, OpenApiMediaType> { [ProblemMediaType] = new() { Schema = new OpenApiSchemaReference(ProblemSchemaName, document) } },
+                Content = new Dictionary<string, OpenApiMediaType> { [ProblemMediaType] = new() { Schema = new OpenApiSchemaReference(ProblemSchemaName + key, document) } },
             };
+        }
+    }
+
+    /// <summary>
+    /// <c>metadata</c>, wherever it is taken or shown, is the client's own JSON object or null; the
+    /// generator says "any JSON" (<c>{}</c>) or "null, or any JSON", which null matches twice.
+    /// </summary>
+    private static void DescribeMetadata(OpenApiDocument document)
+    {
+        var schemas = document.Components!.Schemas!;
+        schemas.Remove("JsonElement");
+        foreach (var schema in schemas.Values.OfType<OpenApiSchema>())
+        {
+            if (schema.Properties?.ContainsKey("metadata") == true)
+            {
+                schema.Properties["metadata"] = new OpenApiSchema
+                {
+                    Type = JsonSchemaType.Object | JsonSchemaType.Null,
+                    AdditionalProperties = new OpenApiSchema(),
+                    Description = $"The client's own JSON object (at most {JsonRequest.MetadataLengthMax / 1024} KiB), kept and shown as sent; null when none.",
+                };
+            }
         }
     }
 
@@ -108,11 +189,36 @@ internal static class OpenApiContract
         document.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerSchemeName, document)] = [] }];
     }
 
-    /// <summary>The problem of every error: RFC 9457's members, the ledger's stable <c>code</c>, and some codes' own members (a limit's name, a fraud score).</summary>
+    /// <summary>
+    /// The problem of every error: RFC 9457's members, the ledger's stable <c>code</c>, and some codes'
+    /// own members (a limit's name, a fraud score); and for each status an answer has, the problem
+    /// with the codes of that status.
+    /// </summary>
     private static void DeclareProblem(OpenApiDocument document)
     {
         document.Components!.Schemas ??= new Dictionary<string, IOpenApiSchema>();
         document.Components.Schemas.Remove("ProblemDetails");
+        foreach (var status in Problems.Statuses)
+        {
+            document.Components.Schemas[ProblemSchemaName + status.ToString(System.Globalization.CultureInfo.InvariantCulture)] = new OpenApiSchema
+            {
+                Description = $"A problem of status {status}.",
+                AllOf =
+                [
+                    new OpenApiSchemaReference(ProblemSchemaName, document),
+                    new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.Object,
+                        Properties = new Dictionary<string, IOpenApiSchema>
+                        {
+                            ["code"] = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [.. Problems.CodesOf(status).Select(c => (JsonNode)JsonValue.Create(c))] },
+                        },
+                        AdditionalProperties = new OpenApiSchema(),
+                    },
+                ],
+            };
+        }
+
         document.Components.Schemas[ProblemSchemaName] = new OpenApiSchema
         {
             Type = JsonSchemaType.Object,
@@ -127,7 +233,7 @@ internal static class OpenApiContract
                 ["code"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "What went wrong, for programs: insufficient_funds, wallet_not_found, ..." },
                 ["trace_id"] = new OpenApiSchema { Type = JsonSchemaType.String },
             },
-            AdditionalPropertiesAllowed = true,
+            AdditionalProperties = new OpenApiSchema(),
             Examples = [JsonNode.Parse("""
                 {"type":"https://wallet.dev/problems/insufficient-funds","title":"Insufficient funds","status":402,
                  "detail":"wallet wal_8f14e45f has 12.00 USD available; 30.50 requested","code":"insufficient_funds"}

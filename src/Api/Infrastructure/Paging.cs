@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Wallet.Grains;
@@ -7,6 +8,12 @@ namespace Wallet.Api.Infrastructure;
 /// <summary>The <c>limit</c> and <c>cursor</c> query parameters every list takes.</summary>
 public sealed record Paging(int Limit, string? Cursor)
 {
+    /// <summary>Marks a route that reads <see cref="Paging"/>: the OpenAPI document lists its two parameters.</summary>
+    public sealed class Marker
+    {
+        public static readonly Marker Instance = new();
+    }
+
     public const int LimitDefault = 50;
     public const int LimitMax = 200;
 
@@ -32,3 +39,9 @@ public sealed record Paging(int Limit, string? Cursor)
 
 /// <summary>A list answer: <c>{data, next_cursor}</c>.</summary>
 public sealed record ListResponse<T>(IReadOnlyList<T> Data, string? NextCursor);
+
+public static class PagingEndpoints
+{
+    /// <summary>The route reads <c>limit</c> and <c>cursor</c> (<see cref="Paging.Read"/>).</summary>
+    public static RouteHandlerBuilder Paged(this RouteHandlerBuilder builder) => builder.WithMetadata(Paging.Marker.Instance);
+}

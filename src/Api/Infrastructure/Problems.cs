@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -14,6 +15,23 @@ public static class Problems
 {
     public const string InternalError = "internal_error";
     public const string RateLimited = "rate_limited";
+    public const string UnsupportedMediaType = "unsupported_media_type";
+    public const string MethodNotAllowed = "method_not_allowed";
+
+    // The codes the API's routes answer with: the ledger's, and a body that is not JSON.
+    private static readonly string[] RouteCodes =
+    [
+        .. typeof(LedgerErrors).GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Where(f => f.IsLiteral && (string)f.GetRawConstantValue()! != LedgerErrors.IdempotencyKeyExists)
+            .Select(f => (string)f.GetRawConstantValue()!),
+        UnsupportedMediaType,
+    ];
+
+    /// <summary>The statuses of <see cref="RouteCodes"/>, in order.</summary>
+    public static IReadOnlyList<int> Statuses { get; } = [.. RouteCodes.Select(StatusFor).Distinct().Order()];
+
+    /// <summary>The codes a problem of <paramref name="status"/> from a route may carry.</summary>
+    public static IEnumerable<string> CodesOf(int status) => RouteCodes.Where(code => StatusFor(code) == status).Order(StringComparer.Ordinal);
 
     public static ProblemHttpResult For(LedgerFailure failure)
     {
@@ -73,6 +91,8 @@ public static class Problems
             or LedgerErrors.InvalidStatusChange or LedgerErrors.HoldClosed or LedgerErrors.AmountExceedsHold or LedgerErrors.CardFrozen
             or LedgerErrors.CardCancelled or LedgerErrors.CategoryBlocked or LedgerErrors.AuthorizationClosed or LedgerErrors.BudgetBelowIssued
             => StatusCodes.Status422UnprocessableEntity,
+        MethodNotAllowed => StatusCodes.Status405MethodNotAllowed,
+        UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
         RateLimited => StatusCodes.Status429TooManyRequests,
         LedgerErrors.Unavailable => StatusCodes.Status503ServiceUnavailable,
         _ => StatusCodes.Status500InternalServerError,

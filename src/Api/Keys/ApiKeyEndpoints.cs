@@ -22,6 +22,7 @@ public static class ApiKeyEndpoints
             .RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy)
             .Accepts<CreateApiKeyRequest>("application/json")
             .Produces<ApiKeyResponse>(StatusCodes.Status201Created)
+            .WithMetadata(new OpenApiContract.WithoutIdempotencyKey())
             .WithName("CreateApiKey").WithSummary("Issue an API key for a tenant");
         return app;
     }

@@ -14,7 +14,7 @@ public static class LedgerEndpoints
     public static IEndpointRouteBuilder MapLedgerEndpoints(this IEndpointRouteBuilder app)
     {
         app.MapGet("/v1/events", GetEvents).WithTags("Ledger").RequireAuthorization()
-            .WithName("ListEvents").WithSummary("List committed entries in commit order");
+            .Paged().WithName("ListEvents").WithSummary("List committed entries in commit order");
         app.MapGet("/v1/ledger/verify", Verify).WithTags("Ledger").RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy)
             .WithName("VerifyLedger").WithSummary("Verify the whole ledger: balances equal their postings, entries balance");
         return app;

@@ -22,7 +22,7 @@ public static class TransferEndpoints
             .ProducesProblem(StatusCodes.Status402PaymentRequired)
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
-            .WithName("CreateTransfer").WithSummary("Transfer money between two accounts");
+            .ProducesProblem(StatusCodes.Status404NotFound).WithName("CreateTransfer").WithSummary("Transfer money between two accounts");
         group.MapGet("{id}", GetTransfer)
             .WithName("GetTransfer").WithSummary("Get a transfer");
         return group;

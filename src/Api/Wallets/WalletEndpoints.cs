@@ -24,21 +24,21 @@ public static class WalletEndpoints
             .Produces<WalletView>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status400BadRequest)
             .WithName("CreateWallet").WithSummary("Create a wallet");
         group.MapGet("", ListWallets)
-            .WithName("ListWallets").WithSummary("List the tenant's wallets");
+            .Paged().WithName("ListWallets").WithSummary("List the tenant's wallets");
         group.MapGet("{id}", GetWallet)
             .WithName("GetWallet").WithSummary("Get a wallet and its balances");
         group.MapGet("{id}/history", GetHistory)
-            .WithName("GetWalletHistory").WithSummary("List a wallet's postings, newest first");
+            .Paged().WithName("GetWalletHistory").WithSummary("List a wallet's postings, newest first");
 
         group.MapPost("{id}/freeze", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store) =>
             ChangeStatus(id, WalletStatusChange.Freeze, http, user, client, store)).Produces<WalletView>()
-            .WithName("FreezeWallet").WithSummary("Freeze a wallet: debits are refused, credits allowed");
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).WithName("FreezeWallet").WithSummary("Freeze a wallet: debits are refused, credits allowed");
         group.MapPost("{id}/unfreeze", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store) =>
             ChangeStatus(id, WalletStatusChange.Unfreeze, http, user, client, store)).Produces<WalletView>()
-            .WithName("UnfreezeWallet").WithSummary("Unfreeze a wallet");
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).WithName("UnfreezeWallet").WithSummary("Unfreeze a wallet");
         group.MapPost("{id}/close", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store) =>
             ChangeStatus(id, WalletStatusChange.Close, http, user, client, store)).Produces<WalletView>()
-            .WithName("CloseWallet").WithSummary("Close a wallet that holds nothing");
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).WithName("CloseWallet").WithSummary("Close a wallet that holds nothing");
 
         // Each shorthand is one transfer between the wallet and a system account.
         MapShorthand(group, "deposit", id => ("@" + SystemAccounts.Treasury, id));
@@ -62,6 +62,7 @@ public static class WalletEndpoints
             .Accepts<AmountRequest>("application/json")
             .Produces<TransferView>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status402PaymentRequired)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .WithName(name switch { "deposit" => "Deposit", "withdraw" => "Withdraw", "spend" => "Spend", _ => "Bonus" })
             .WithSummary(name switch
             {

@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.Mvc.Testing.Handlers;
 using Microsoft.Extensions.DependencyInjection;
 using Wallet.Grains;
 
@@ -43,6 +44,14 @@ public sealed class WalletApiFactory : WebApplicationFactory<Program>
         _ = factory.Server; // start now: migrations run and the bootstrap key exists before the first call
         return factory;
     }
+
+    /// <summary>
+    /// A client as <see cref="WebApplicationFactory{TEntryPoint}.CreateClient()"/> makes one (it follows
+    /// redirects and keeps cookies), whose every answer is checked against the OpenAPI document
+    /// (<see cref="OpenApiConformance"/>).
+    /// </summary>
+    public new HttpClient CreateClient() =>
+        CreateDefaultClient(new Uri("http://localhost"), new RedirectHandler(), new CookieContainerHandler(), new OpenApiConformance.Handler());
 
     /// <summary>A client authenticated with the bootstrap operator key of the default tenant.</summary>
     public HttpClient CreateOperatorClient() => WithKey(CreateClient(), OperatorKey);

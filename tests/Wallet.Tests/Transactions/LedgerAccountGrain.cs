@@ -1,4 +1,5 @@
 using Orleans;
+using Orleans.Placement;
 using Orleans.Transactions;
 using Orleans.Transactions.Abstractions;
 using Wallet.Grains.Transactions;
@@ -40,6 +41,9 @@ public interface ILedgerAccountGrain : IGrainWithStringKey
     Task Deactivate();
 }
 
+// Spread over the silos at random: the kill tests need accounts on both, and Orleans' default
+// placement weighs the silos' load, which on a busy machine put all 16 on one.
+[RandomPlacement]
 internal sealed class LedgerAccountGrain(
     [TransactionalState("ledger", TransactionalStorageServiceCollectionExtensions.StorageName)] ITransactionalState<LedgerAccount> account)
     : Grain, ILedgerAccountGrain
