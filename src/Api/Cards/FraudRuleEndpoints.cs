@@ -9,6 +9,16 @@ using Wallet.Grains.Cards;
 
 namespace Wallet.Api.Cards;
 
+/// <summary>The body of <c>PUT /v1/fraud-rules</c>: the rules replace the tenant's, and a rule left out takes its default.</summary>
+public sealed record ReplaceFraudRulesRequest(
+    string? MaxAmount = null,
+    IReadOnlyList<string>? MerchantBlacklist = null,
+    int? VelocityPerMinute = null,
+    IReadOnlyList<string>? BlockedCountries = null,
+    IReadOnlyList<string>? ReviewCountries = null,
+    IReadOnlyList<string>? BlockedCategories = null,
+    IReadOnlyList<string>? ReviewCategories = null);
+
 /// <summary>The tenant's fraud rules: anyone of the tenant reads them, an operator key replaces them.</summary>
 public static class FraudRuleEndpoints
 {
@@ -17,7 +27,7 @@ public static class FraudRuleEndpoints
         var group = app.MapGroup("/v1/fraud-rules").WithTags("Fraud rules").RequireAuthorization();
         group.MapGet("", GetRules)
             .WithName("GetFraudRules").WithSummary("Get the tenant's fraud rules");
-        group.MapPut("", PutRules).Accepts<FraudRules>("application/json").Produces<FraudRulesView>()
+        group.MapPut("", PutRules).Accepts<ReplaceFraudRulesRequest>("application/json").Produces<FraudRulesView>()
             .RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy)
             .WithName("ReplaceFraudRules").WithSummary("Replace the tenant's fraud rules");
         return app;

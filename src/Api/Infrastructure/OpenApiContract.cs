@@ -116,6 +116,7 @@ internal static class OpenApiContract
             }
 
             AddProblem(operation, document, StatusCodes.Status503ServiceUnavailable);
+            OpenApiExamples.Apply(operation, "/" + context.Description.RelativePath);
             foreach (var (status, response) in operation.Responses)
             {
                 if (response.Content?.TryGetValue(ProblemMediaType, out var media) == true && int.TryParse(status, out var code))

@@ -24,6 +24,12 @@ public static class OpenApiConformance
     public static IReadOnlyList<string> Check(string method, string path, int status, string? mediaType, string body) =>
         Loaded.Value.Check(method, path, status, mediaType, body);
 
+    /// <summary>
+    /// The mismatches of the document's example requests with their own schemas, and how many
+    /// operations take a body (each of which must have an example).
+    /// </summary>
+    public static (IReadOnlyList<string> Problems, int BodiesTaken) CheckExamples() => Loaded.Value.CheckExamples();
+
     /// <summary>A handler for test clients: checks each answer as it arrives.</summary>
     public sealed class Handler : DelegatingHandler
     {
@@ -103,6 +109,40 @@ public static class OpenApiConformance
             var problems = new List<string>();
             Validate(schema, JsonDocument.Parse(body).RootElement, "$", problems);
             return problems;
+        }
+
+        public (IReadOnlyList<string> Problems, int BodiesTaken) CheckExamples()
+        {
+            var problems = new List<string>();
+            var bodies = 0;
+            foreach (var path in _root.GetProperty("paths").EnumerateObject())
+            {
+                foreach (var operation in path.Value.EnumerateObject())
+                {
+                    var name = $"{operation.Name.ToUpperInvariant()} {path.Name}";
+                    if (operation.Value.TryGetProperty("requestBody", out var requestBody))
+                    {
+                        bodies++;
+                        var media = requestBody.GetProperty("content").GetProperty("application/json");
+                        if (!media.TryGetProperty("example", out var example))
+                        {
+                            problems.Add($"{name} has no example request");
+                        }
+                        else
+                        {
+                            Validate(media.GetProperty("schema"), example, $"{name} example $", problems);
+                        }
+                    }
+
+                    var parameters = operation.Value.TryGetProperty("parameters", out var listed) ? listed.EnumerateArray().ToList() : [];
+                    foreach (var parameter in parameters.Where(p => p.GetProperty("in").GetString() == "path" && !p.TryGetProperty("example", out _)))
+                    {
+                        problems.Add($"{name} has no example for its {parameter.GetProperty("name")}");
+                    }
+                }
+            }
+
+            return (problems, bodies);
         }
 
         private JsonElement Resolve(JsonElement schema)

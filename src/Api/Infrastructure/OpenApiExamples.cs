@@ -1,0 +1,77 @@
+using System.Text.Json.Nodes;
+using Microsoft.OpenApi;
+
+namespace Wallet.Api.Infrastructure;
+
+/// <summary>
+/// An example request for every operation of the OpenAPI document: its body when it takes one, and
+/// an id of the right kind for each path parameter. A route added without its example fails the
+/// document's generation, and the examples are checked against the request schemas by the tests.
+/// </summary>
+internal static class OpenApiExamples
+{
+    private const string WalletA = "wal_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b";
+    private const string WalletB = "wal_0193a1c2e4b87d6f9a0b1c2d3e4f5a7c";
+
+    private static readonly Dictionary<string, string> Bodies = new(StringComparer.Ordinal)
+    {
+        ["CreateWallet"] = """{"currency":"USD","owner_id":"alice","metadata":{"plan":"gold"}}""",
+        ["Deposit"] = """{"amount":"100.00","reference":"top-up-7","description":"Top-up by card"}""",
+        ["Withdraw"] = """{"amount":"40.00","reference":"payout-19"}""",
+        ["Spend"] = """{"amount":"30.50","reference":"order-42","description":"Order 42","metadata":{"order":42}}""",
+        ["Bonus"] = """{"amount":"25.00","reference":"welcome-bonus-alice"}""",
+        ["CreateTransfer"] = $$"""{"source":"{{WalletA}}","destination":"{{WalletB}}","amount":"25.00","reference":"rent-2026-12","description":"December rent"}""",
+        ["PostEntry"] = $$"""
+            {"currency":"USD","debits":[{"account":"{{WalletA}}","amount":"100.00"}],
+             "credits":[{"account":"@revenue","amount":"97.00"},{"account":"@fees","amount":"3.00"}],"reference":"order-77"}
+            """,
+        ["CreateHold"] = $$"""{"wallet_id":"{{WalletA}}","amount":"80.00","expires_in_seconds":3600,"reference":"hotel-12"}""",
+        ["CaptureHold"] = """{"amount":"65.00","final":true}""",
+        ["CreateCard"] = $$$"""
+            {"wallet_id":"{{{WalletA}}}","cardholder_name":"Alice Martin","card_number":"4242424242424242",
+             "spending_controls":{"per_authorization":"500.00","daily":"1000.00","blocked_categories":["7995"]}}
+            """,
+        ["UpdateCard"] = """{"spending_controls":{"daily":"2000.00","allowed_categories":["5943","OFFICE"]}}""",
+        ["AuthorizeCard"] = """{"amount":"149.99","merchant_name":"Office Supplies Inc.","merchant_category":"OFFICE","merchant_country":"US"}""",
+        ["CaptureAuthorization"] = """{"amount":"149.99","final":true}""",
+        ["ReverseAuthorization"] = """{"amount":"20.00"}""",
+        ["IncrementAuthorization"] = """{"amount":"15.00"}""",
+        ["ReplaceFraudRules"] = """{"max_amount":"2500.00","velocity_per_minute":10,"blocked_countries":["KP"],"review_categories":["7995"]}""",
+        ["CreateApiKey"] = """{"tenant_id":"acme","role":"client"}""",
+        ["DeclareAsset"] = """{"code":"GOLD","scale":0,"name":"Gold (grams)"}""",
+        ["SetBudget"] = """{"currency":"USD","amount":"1000000.00"}""",
+    };
+
+    // A path parameter's example by the route it is part of: the id of what the route is about.
+    private static readonly (string Prefix, string Example)[] Ids =
+    [
+        ("/v1/wallets/", WalletA),
+        ("/v1/transfers/", "tr_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
+        ("/v1/entries/", "en_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
+        ("/v1/holds/", "hold_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
+        ("/v1/cards/", "card_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
+        ("/v1/authorizations/", "auth_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
+        ("/v1/system-accounts/", "treasury"),
+    ];
+
+    /// <summary>Gives <paramref name="operation"/> its example body and path parameter examples.</summary>
+    public static void Apply(OpenApiOperation operation, string path)
+    {
+        if (operation.RequestBody?.Content?.TryGetValue("application/json", out var media) == true)
+        {
+            if (operation.OperationId is not { } id || !Bodies.TryGetValue(id, out var body))
+            {
+                throw new InvalidOperationException($"{operation.OperationId ?? path} takes a body but has no example request in {nameof(OpenApiExamples)}.");
+            }
+
+            media.Example = JsonNode.Parse(body);
+        }
+
+        foreach (var parameter in operation.Parameters?.OfType<OpenApiParameter>().Where(p => p.In == ParameterLocation.Path) ?? [])
+        {
+            var example = Ids.FirstOrDefault(i => path.StartsWith(i.Prefix, StringComparison.Ordinal)).Example
+                ?? throw new InvalidOperationException($"{path} has a path parameter without an example in {nameof(OpenApiExamples)}.");
+            parameter.Example = JsonValue.Create(example);
+        }
+    }
+}
