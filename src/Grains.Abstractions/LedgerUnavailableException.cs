@@ -24,4 +24,8 @@ public sealed class LedgerUnavailableException : Exception
         : base(message, innerException)
     {
     }
+
+    /// <summary>Known to have written nothing (every attempt was aborted), rather than of unknown outcome.</summary>
+    [Id(0)]
+    public bool NothingWritten { get; init; }
 }

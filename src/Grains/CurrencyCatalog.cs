@@ -34,10 +34,11 @@ public sealed class CurrencyCatalog
         foreach (var custom in configuration.GetSection("Currencies:Custom").GetChildren())
         {
             var code = custom.Key.ToUpperInvariant();
-            if (!int.TryParse(custom.Value, out var scale) || scale < 0 || scale > Amount.ScaleMax || !IsCode(code))
+            if (!int.TryParse(custom.Value, out var scale) || scale < 0 || scale > Amount.ScaleMax
+                || code.Length is < CodeLengthMin or > CodeLengthMax || !code.All(char.IsAsciiLetterOrDigit))
             {
                 throw new InvalidOperationException(
-                    $"Currencies:Custom:{custom.Key} must be a code of 3 to 12 letters or digits, starting with a letter, with a scale from 0 to {Amount.ScaleMax}.");
+                    $"Currencies:Custom:{custom.Key} must be a code of 3 to 12 letters or digits with a scale from 0 to {Amount.ScaleMax}.");
             }
 
             all[code] = new Currency(code, scale);

@@ -33,8 +33,6 @@ public static class GrainsServiceCollectionExtensions
             sp.GetRequiredService<ILogger<GroupCommitter<LedgerItem, TransferCommitOutcome>>>()));
         services.AddWalletTransactionalStorage();
         services.AddSingleton<Wallets.HotWallets>();
-        services.AddSingleton<IssuingBudgets>();
-        services.AddHostedService(sp => sp.GetRequiredService<IssuingBudgets>());
         services.AddSingleton<TakenLookup>();
         return services;
     }

@@ -81,7 +81,7 @@ public static class AssetEndpoints
             var declared = await assets.DeclareAsync(tenantId, asset, idempotency, StoredAnswers.Created(asset), http.HttpContext.RequestAborted);
             return declared switch
             {
-                AssetDeclaration.Declared => JsonBodyResult.From(StatusCodes.Status201Created, asset, location: $"/v1/assets/{asset.Code}"),
+                AssetDeclaration.Declared => JsonBodyResult.From(StatusCodes.Status201Created, asset),
                 AssetDeclaration.IdempotencyKeyExists => Idempotency.KeyExistsResult.Instance,
                 _ => await TakenAsync(assets, tenantId, asset.Code, http.HttpContext.RequestAborted),
             };

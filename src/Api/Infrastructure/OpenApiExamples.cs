@@ -5,8 +5,8 @@ namespace Wallet.Api.Infrastructure;
 
 /// <summary>
 /// An example request for every operation of the OpenAPI document: its body when it takes one, and
-/// an id of the right kind for each path parameter. A route added without its example fails the
-/// document's generation, and the examples are checked against the request schemas by the tests.
+/// an id of the right kind for each path parameter. The tests check that every operation has them,
+/// and that each matches its schema.
 /// </summary>
 internal static class OpenApiExamples
 {
@@ -57,20 +57,15 @@ internal static class OpenApiExamples
     /// <summary>Gives <paramref name="operation"/> its example body and path parameter examples.</summary>
     public static void Apply(OpenApiOperation operation, string path)
     {
-        if (operation.RequestBody?.Content?.TryGetValue("application/json", out var media) == true)
+        if (operation.RequestBody?.Content?.TryGetValue("application/json", out var media) == true
+            && operation.OperationId is { } id && Bodies.TryGetValue(id, out var body))
         {
-            if (operation.OperationId is not { } id || !Bodies.TryGetValue(id, out var body))
-            {
-                throw new InvalidOperationException($"{operation.OperationId ?? path} takes a body but has no example request in {nameof(OpenApiExamples)}.");
-            }
-
             media.Example = JsonNode.Parse(body);
         }
 
-        foreach (var parameter in operation.Parameters?.OfType<OpenApiParameter>().Where(p => p.In == ParameterLocation.Path) ?? [])
+        var example = Ids.FirstOrDefault(i => path.StartsWith(i.Prefix, StringComparison.Ordinal)).Example;
+        foreach (var parameter in operation.Parameters?.OfType<OpenApiParameter>().Where(p => p.In == ParameterLocation.Path && example is not null) ?? [])
         {
-            var example = Ids.FirstOrDefault(i => path.StartsWith(i.Prefix, StringComparison.Ordinal)).Example
-                ?? throw new InvalidOperationException($"{path} has a path parameter without an example in {nameof(OpenApiExamples)}.");
             parameter.Example = JsonValue.Create(example);
         }
     }

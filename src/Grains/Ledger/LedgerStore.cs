@@ -129,14 +129,15 @@ public sealed class LedgerStore(NpgsqlDataSource dataSource)
         ORDER BY e.seq DESC LIMIT @limit
         """;
 
-    // Only the treasury may go negative: what it has issued is minus its balance. Every entry moves
-    // money between two wallets of one currency, so issued = held by users + held by system accounts.
+    // The treasury and promotions issue money (with a budget or not): what they have issued is minus
+    // their balance. Every entry moves money between two wallets of one currency, so issued = held by
+    // users + held by the other system accounts. A system account's name is the third part of its id.
     private const string SelectTotals = """
         SELECT currency, max(scale),
-               coalesce(-sum(balance) FILTER (WHERE kind = 'system' AND may_go_negative), 0)::bigint,
+               coalesce(-sum(balance) FILTER (WHERE kind = 'system' AND split_part(id, ':', 3) IN ('treasury', 'promotions')), 0)::bigint,
                coalesce(sum(balance) FILTER (WHERE kind = 'user'), 0)::bigint,
                coalesce(sum(pending) FILTER (WHERE kind = 'user'), 0)::bigint,
-               coalesce(sum(balance) FILTER (WHERE kind = 'system' AND NOT may_go_negative), 0)::bigint,
+               coalesce(sum(balance) FILTER (WHERE kind = 'system' AND split_part(id, ':', 3) NOT IN ('treasury', 'promotions')), 0)::bigint,
                count(*) FILTER (WHERE kind = 'user')
         FROM wallets GROUP BY currency ORDER BY currency
         """;

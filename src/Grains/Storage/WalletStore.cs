@@ -41,9 +41,6 @@ public sealed class WalletStore(NpgsqlDataSource dataSource, CurrencyCatalog cur
         WHERE id = @id AND tenant_id = @tenant AND kind = 'system' AND (@unlimited OR balance - pending >= -@budget)
         """;
 
-    // The issuing accounts with a budget; revenue, fees and settlement are filtered out by name.
-    private const string SelectLimitedSystemAccounts = "SELECT id FROM wallets WHERE kind = 'system' AND NOT may_go_negative";
-
     /// <summary>The wallet row and its open holds.</summary>
     internal async Task<WalletState?> ReadAsync(string walletId, CancellationToken cancellationToken)
     {
@@ -156,24 +153,6 @@ public sealed class WalletStore(NpgsqlDataSource dataSource, CurrencyCatalog cur
         command.Parameters.AddWithValue("unlimited", budget is null);
         command.Parameters.AddWithValue("budget", budget ?? 0);
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
-    }
-
-    /// <summary>The ids of the system accounts that issue money and have a budget.</summary>
-    internal async Task<HashSet<string>> ReadBudgetedIssuersAsync(CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(SelectLimitedSystemAccounts);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var ids = new HashSet<string>(StringComparer.Ordinal);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            var id = reader.GetString(0);
-            if (SystemAccounts.IssuesMoney(id))
-            {
-                ids.Add(id);
-            }
-        }
-
-        return ids;
     }
 
     public async Task<Page<WalletView>> ListAsync(WalletQuery query, CancellationToken cancellationToken)

@@ -85,15 +85,17 @@ internal sealed partial class WalletGrain
     }
 
     /// <summary>
-    /// Runs <paramref name="run"/> with what system accounts that may not go negative (or issue money
-    /// within a budget) give in it (<paramref name="systemLegs"/>' debits) set aside by their grains
-    /// first, so that they never give more than they have; the first that lacks it refuses the movement. Each reservation is
+    /// Runs <paramref name="run"/> with what system accounts give in it (<paramref name="systemLegs"/>'
+    /// debits) set aside by their grains first, so that they never give more than they have (or, for
+    /// the accounts that issue money, than their budget); the first that lacks it refuses the movement. Each reservation is
     /// settled after: as given when the movement committed, or when its outcome is in doubt.
     /// </summary>
     private async Task<TResult> ReservingAsync<TResult>(
         string tenantId, IReadOnlyList<SystemLeg> systemLegs, Func<TResult, bool> committed, Func<LedgerFailure, TResult> refused, Func<Task<TResult>> run)
     {
-        var given = systemLegs.Where(leg => leg.Amount < 0 && (!SystemAccounts.IssuesMoney(leg.WalletId) || issuingBudgets.IsBudgeted(leg.WalletId))).ToList();
+        // Every account that gives decides it in its turn, one that issues money too: whether it has a
+        // budget is its own state, so a budget counts from the moment it is set, on every silo.
+        var given = systemLegs.Where(leg => leg.Amount < 0).ToList();
         if (given.Count == 0)
         {
             return await run();
@@ -119,10 +121,11 @@ internal sealed partial class WalletGrain
                 counted = committed(result);
                 return result;
             }
-            catch (LedgerUnavailableException)
+            catch (LedgerUnavailableException unavailable)
             {
-                // In doubt: counted as given, so the system account never gives more than it has.
-                counted = true;
+                // In doubt: counted as given, so the system account never gives more than it has. One
+                // that Orleans aborted every time wrote nothing, and gives the reservation back.
+                counted = !unavailable.NothingWritten;
                 throw;
             }
         }

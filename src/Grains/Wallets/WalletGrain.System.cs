@@ -26,8 +26,9 @@ internal interface ISystemAccountGrain : IGrainWithStringKey
 /// A system account's grain. Users' movements post its legs in SQL at their commit, so its cached
 /// balance is never higher than its row's, and only its own turns lower it. It decides two things:
 /// a movement between two system accounts (staged into the group commit, as one entry debiting
-/// this account), and how much a system account that may not go negative gives to users'
-/// movements, which it sets aside in its turn until their transactions end.
+/// this account), and how much a system account gives to users' movements (no more than it has, or
+/// for one that issues money, than its budget if it has one), which it sets aside in its turn until
+/// their transactions end.
 /// </summary>
 internal sealed partial class WalletGrain : ISystemAccountGrain
 {
@@ -48,7 +49,7 @@ internal sealed partial class WalletGrain : ISystemAccountGrain
         }
 
         var refused = State.CheckDebit(amount);
-        if (refused?.Code == LedgerErrors.InsufficientFunds)
+        if (refused?.Code is LedgerErrors.InsufficientFunds or LedgerErrors.BudgetExceeded)
         {
             // Credits from users' movements reach only the row.
             await ReloadStateAsync();
@@ -71,12 +72,6 @@ internal sealed partial class WalletGrain : ISystemAccountGrain
         if (committed)
         {
             State.ApplyDebit(amount);
-        }
-        else if (SystemAccounts.IssuesMoney(Id))
-        {
-            // Movements that started before the budget was set post to the row without a reservation,
-            // so the cached balance may be above the row's: one that failed may have met the row's check.
-            ReloadStateBeforeNextTurn();
         }
 
         return Task.CompletedTask;
@@ -124,7 +119,6 @@ internal sealed partial class WalletGrain : ISystemAccountGrain
                     $"{SystemAccounts.Display(Id)} has issued {State.Format(Math.Max(State.Pending - State.Balance, 0))} {State.Currency.Code}; a budget may not be below that"));
             }
 
-            issuingBudgets.Changed(Id, budget is not null);
             await ReloadStateAsync();
         }
 
@@ -209,7 +203,7 @@ internal sealed partial class WalletGrain : ISystemAccountGrain
         }
 
         var staging = WalletRules.Stage(State, command);
-        if (staging.Failure?.Code == LedgerErrors.InsufficientFunds)
+        if (staging.Failure?.Code is LedgerErrors.InsufficientFunds or LedgerErrors.BudgetExceeded)
         {
             // Credits from users' movements reach only the row.
             await ReloadStateAsync();

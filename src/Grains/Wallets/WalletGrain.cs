@@ -24,7 +24,7 @@ namespace Wallet.Grains.Wallets;
 /// Reentrant: Orleans' transactional state orders the movements (each takes the state's lock), and
 /// reads need no turn. A system account has no transactional state of its own: users' movements
 /// post its legs in SQL, and its grain serves what only it can decide in its turn (a movement
-/// between two system accounts, and what a system account that may not go negative can give; see
+/// between two system accounts, and what a system account can give; see
 /// WalletGrain.System.cs).
 /// </remarks>
 [Reentrant]
@@ -41,7 +41,6 @@ internal sealed partial class WalletGrain(
     CurrencyCatalog currencies,
     TimeProvider clock,
     IOptions<HoldOptions> holdOptions,
-    IssuingBudgets issuingBudgets,
     ILogger<WalletGrain> logger) : LedgerGrain<WalletState>, IWalletGrain, IWalletLegs
 {
     // Another request committed this Idempotency-Key first; the API replays its answer instead.
@@ -436,7 +435,7 @@ internal sealed partial class WalletGrain(
                 metrics.RecordAbort(retried: false);
                 // Nothing of it was written; the caller may send it again.
                 LogGaveUp(logger, exception, operationId, AttemptsMax);
-                throw new LedgerUnavailableException($"{operationId} was aborted {AttemptsMax} times; retry");
+                throw new LedgerUnavailableException($"{operationId} was aborted {AttemptsMax} times; retry") { NothingWritten = true };
             }
         }
     }

@@ -97,6 +97,24 @@ public sealed class BudgetEndpointsTests(ApiFixture api) : IClassFixture<ApiFixt
     }
 
     [Fact]
+    public async Task Budget_MoneyBackToTheTreasury_CanBeIssuedAgain()
+    {
+        var (_, tenant) = await NewTenantAsync();
+        var wallet = await tenant.CreateWalletAsync();
+        await (await PutAsync(tenant, "treasury", "USD", "50.00")).ExpectAsync(HttpStatusCode.OK);
+        await tenant.DepositAsync(wallet, "50.00");
+        await (await tenant.PostJsonAsync($"/v1/wallets/{wallet}/deposit", new { amount = "1.00" })).ExpectProblemAsync(HttpStatusCode.PaymentRequired, "budget_exceeded");
+
+        // The credit reaches the treasury's row only; its grain looks again before it refuses.
+        await (await tenant.TransferAsync(wallet, "@treasury", "20.00")).ExpectAsync(HttpStatusCode.Created);
+        await tenant.DepositAsync(wallet, "20.00");
+
+        var read = await (await tenant.GetAsync("/v1/system-accounts/treasury/budget?currency=USD")).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal("@treasury|USD|-50.00|50.00|50.00|0.00", Describe(read));
+        Assert.Equal("50.00", await tenant.PostedAsync(wallet));
+    }
+
+    [Fact]
     public async Task Budget_BelowWhatWasIssued_IsRefusedAndTheOldOneStays()
     {
         var (_, tenant) = await NewTenantAsync();

@@ -64,12 +64,20 @@ public sealed class OpenApiConformanceTests
     }
 
     [Fact]
-    public void Document_EveryExampleRequest_MatchesItsSchema()
+    public void Document_EveryOperation_HasAnIdASummaryATagAndExamplesThatMatchTheirSchemas()
     {
         var (problems, bodies) = OpenApiConformance.CheckExamples();
 
         Assert.Empty(problems);
         Assert.True(bodies >= 19, $"only {bodies} operations take a body; the API has 19 such routes");
+    }
+
+    [Fact]
+    public void Check_AnApiRouteTheDocumentLacks_IsReportedUnlessTheRouteDoesNotExist()
+    {
+        Assert.Contains("no such operation", Assert.Single(OpenApiConformance.Check("DELETE", "/v1/wallets/wal_1", 204, null, "")), StringComparison.Ordinal);
+        Assert.Empty(OpenApiConformance.Check("DELETE", "/v1/wallets/wal_1", 405, null, ""));
+        Assert.Empty(OpenApiConformance.Check("GET", "/v1/nothing-here", 404, "application/problem+json", ""));
     }
 
     [Fact]

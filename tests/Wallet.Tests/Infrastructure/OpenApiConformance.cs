@@ -25,8 +25,9 @@ public static class OpenApiConformance
         Loaded.Value.Check(method, path, status, mediaType, body);
 
     /// <summary>
-    /// The mismatches of the document's example requests with their own schemas, and how many
-    /// operations take a body (each of which must have an example).
+    /// What the document lacks for its operations (an operationId, a summary, a tag, an example of
+    /// a body or path parameter taken) and where an example does not match its own schema; and how
+    /// many operations take a body.
     /// </summary>
     public static (IReadOnlyList<string> Problems, int BodiesTaken) CheckExamples() => Loaded.Value.CheckExamples();
 
@@ -81,8 +82,11 @@ public static class OpenApiConformance
             var template = _paths.FirstOrDefault(p => p.Template.IsMatch(path)).Path;
             if (template is null || !_root.GetProperty("paths").GetProperty(template).TryGetProperty(method.ToLowerInvariant(), out var operation))
             {
-                // No operation of the document: a route outside the API (the dashboard, metrics, health) or none at all.
-                return [];
+                // Outside the API (the dashboard, metrics, health) nothing is documented; inside it, only
+                // the framework's answers to a route or method that does not exist go unlisted.
+                return !path.StartsWith("/v1/", StringComparison.Ordinal) || status is 404 or 405
+                    ? []
+                    : [$"{method} {path} answered {status}, but the document has no such operation"];
             }
 
             var responses = operation.GetProperty("responses");
@@ -120,6 +124,14 @@ public static class OpenApiConformance
                 foreach (var operation in path.Value.EnumerateObject())
                 {
                     var name = $"{operation.Name.ToUpperInvariant()} {path.Name}";
+                    foreach (var member in (string[])["operationId", "summary", "tags"])
+                    {
+                        if (!operation.Value.TryGetProperty(member, out _))
+                        {
+                            problems.Add($"{name} has no {member}");
+                        }
+                    }
+
                     if (operation.Value.TryGetProperty("requestBody", out var requestBody))
                     {
                         bodies++;
