@@ -2,6 +2,7 @@ using System.Security.Claims;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.OpenApi;
 using Orleans;
 using Wallet.Api.Infrastructure;
 using Wallet.Grains;
@@ -22,7 +23,17 @@ public static class BudgetEndpoints
         var group = app.MapGroup("/v1/system-accounts/{account}/budget").WithTags("System accounts")
             .RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy);
         group.MapGet("", GetBudget).Produces<BudgetView>().ProducesProblem(StatusCodes.Status400BadRequest)
-            .WithName("GetBudget").WithSummary("Get a money-issuing account's budget");
+            .WithName("GetBudget").WithSummary("Get a money-issuing account's budget")
+            // Read by the handler, which explains its absence; required all the same.
+            .AddOpenApiOperationTransformer((operation, _, _) =>
+            {
+                foreach (var parameter in operation.Parameters?.OfType<OpenApiParameter>().Where(p => p.Name == "currency") ?? [])
+                {
+                    parameter.Required = true;
+                }
+
+                return Task.CompletedTask;
+            });
         group.MapPut("", SetBudget).Accepts<SetBudgetRequest>("application/json").Produces<BudgetView>()
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .WithName("SetBudget").WithSummary("Set or remove a money-issuing account's budget");
