@@ -17,7 +17,7 @@ public sealed class AssetEndpointsTests(ApiFixture api) : IClassFixture<ApiFixtu
     [Fact]
     public async Task SeedFlow_InGoldOnAFreshTenant_EndsAt75GoldWithThreeBalancedEntries()
     {
-        var (tenantId, tenant) = await NewTenantAsync();
+        var (tenantId, tenant) = await api.Factory.CreateOperatorTenantAsync("assets");
         var declared = await (await tenant.PostJsonAsync("/v1/assets", new { code = "GOLD", scale = 0, name = "Gold (grams)" })).ExpectAsync(HttpStatusCode.Created);
         var wallet = await tenant.CreateWalletAsync("GOLD");
 
@@ -43,7 +43,7 @@ public sealed class AssetEndpointsTests(ApiFixture api) : IClassFixture<ApiFixtu
     [Fact]
     public async Task DeclaredAsset_TakesAmountsAtItsScaleOnly()
     {
-        var (_, tenant) = await NewTenantAsync();
+        var (_, tenant) = await api.Factory.CreateOperatorTenantAsync("assets");
         await (await tenant.PostJsonAsync("/v1/assets", new { code = "PTS", scale = 0 })).ExpectAsync(HttpStatusCode.Created);
         var wallet = await tenant.CreateWalletAsync("PTS");
 
@@ -57,7 +57,7 @@ public sealed class AssetEndpointsTests(ApiFixture api) : IClassFixture<ApiFixtu
     [Fact]
     public async Task DeclareAsset_TheSameCodeAgain_IsAConflictAndTheFirstStays()
     {
-        var (_, tenant) = await NewTenantAsync();
+        var (_, tenant) = await api.Factory.CreateOperatorTenantAsync("assets");
         await (await tenant.PostJsonAsync("/v1/assets", new { code = "GOLD", scale = 0 })).ExpectAsync(HttpStatusCode.Created);
 
         var problem = await (await tenant.PostJsonAsync("/v1/assets", new { code = "GOLD", scale = 3 })).ExpectProblemAsync(HttpStatusCode.Conflict, "asset_exists");
@@ -72,7 +72,7 @@ public sealed class AssetEndpointsTests(ApiFixture api) : IClassFixture<ApiFixtu
     [InlineData("JPY", "ISO 4217")]
     public async Task DeclareAsset_AnIsoCurrency_IsAConflict(string code, string said)
     {
-        var (_, tenant) = await NewTenantAsync();
+        var (_, tenant) = await api.Factory.CreateOperatorTenantAsync("assets");
 
         var problem = await (await tenant.PostJsonAsync("/v1/assets", new { code, scale = 2 })).ExpectProblemAsync(HttpStatusCode.Conflict, "asset_exists");
 
@@ -92,7 +92,7 @@ public sealed class AssetEndpointsTests(ApiFixture api) : IClassFixture<ApiFixtu
     [InlineData("""{"code":"GOLD","scale":0,"name":""}""", "name")]
     public async Task DeclareAsset_InvalidFields_Are400NamingTheField(string body, string field)
     {
-        var (_, tenant) = await NewTenantAsync();
+        var (_, tenant) = await api.Factory.CreateOperatorTenantAsync("assets");
 
         var problem = await (await tenant.PostJsonAsync("/v1/assets", body)).ExpectProblemAsync(HttpStatusCode.BadRequest, "validation_failed");
 
@@ -104,8 +104,8 @@ public sealed class AssetEndpointsTests(ApiFixture api) : IClassFixture<ApiFixtu
     [Fact]
     public async Task DeclaredAsset_IsTheDeclaringTenantsAlone()
     {
-        var (_, owner) = await NewTenantAsync();
-        var (_, other) = await NewTenantAsync();
+        var (_, owner) = await api.Factory.CreateOperatorTenantAsync("assets");
+        var (_, other) = await api.Factory.CreateOperatorTenantAsync("assets");
         await (await owner.PostJsonAsync("/v1/assets", new { code = "MILES", scale = 0 })).ExpectAsync(HttpStatusCode.Created);
 
         var problem = await (await other.PostJsonAsync("/v1/wallets", new { currency = "MILES" })).ExpectProblemAsync(HttpStatusCode.BadRequest, "unknown_currency");
@@ -120,7 +120,7 @@ public sealed class AssetEndpointsTests(ApiFixture api) : IClassFixture<ApiFixtu
     [Fact]
     public async Task UndeclaredAsset_IsAnUnknownCurrencyEverywhereItCanBeNamed()
     {
-        var (_, tenant) = await NewTenantAsync();
+        var (_, tenant) = await api.Factory.CreateOperatorTenantAsync("assets");
         var wallet = await tenant.CreateWalletAsync();
 
         await (await tenant.PostJsonAsync("/v1/wallets", new { currency = "GEMS" })).ExpectProblemAsync(HttpStatusCode.BadRequest, "unknown_currency");
@@ -145,7 +145,7 @@ public sealed class AssetEndpointsTests(ApiFixture api) : IClassFixture<ApiFixtu
     [Fact]
     public async Task DeclareAsset_RetriedWithItsIdempotencyKey_ReplaysTheFirstAnswer()
     {
-        var (_, tenant) = await NewTenantAsync();
+        var (_, tenant) = await api.Factory.CreateOperatorTenantAsync("assets");
         var key = ApiCalls.NewKey();
 
         using var first = await tenant.PostJsonAsync("/v1/assets", new { code = "GOLD", scale = 0 }, key);
@@ -171,13 +171,6 @@ public sealed class AssetEndpointsTests(ApiFixture api) : IClassFixture<ApiFixtu
             list.GetProperty("data").EnumerateArray().Select(a => $"{a.Str("code")}/{a.GetProperty("scale").GetInt32()}/{a.Str("kind")}"));
         Assert.Equal(JsonValueKind.Null, list.GetProperty("data")[0].GetProperty("created_at").ValueKind);
         Assert.Contains("configured", problem.Str("detail"), StringComparison.Ordinal);
-    }
-
-    /// <summary>A tenant of its own, with an operator key: an asset a test declares is seen by no other test.</summary>
-    private async Task<(string TenantId, HttpClient Client)> NewTenantAsync()
-    {
-        var tenantId = $"assets-{Guid.NewGuid():N}";
-        return (tenantId, await api.Factory.CreateTenantClientAsync(tenantId, role: "operator"));
     }
 
     private static decimal Sum(JsonElement entry, string side) =>

@@ -18,7 +18,7 @@ public sealed class BudgetEndpointsTests(ApiFixture api) : IClassFixture<ApiFixt
     [Fact]
     public async Task Budget_DepositsUpToIt_ThenTheNextIsRefusedWithWhatIsLeft()
     {
-        var (tenantId, tenant) = await NewTenantAsync();
+        var (tenantId, tenant) = await api.Factory.CreateOperatorTenantAsync("budgets");
         var wallet = await tenant.CreateWalletAsync();
 
         var set = await (await PutAsync(tenant, "treasury", "USD", "100.00")).ExpectAsync(HttpStatusCode.OK);
@@ -38,7 +38,7 @@ public sealed class BudgetEndpointsTests(ApiFixture api) : IClassFixture<ApiFixt
     [Fact]
     public async Task Budget_ConcurrentDeposits_IssueExactlyTheBudget()
     {
-        var (tenantId, tenant) = await NewTenantAsync();
+        var (tenantId, tenant) = await api.Factory.CreateOperatorTenantAsync("budgets");
         var wallets = new List<string>();
         for (var i = 0; i < 5; i++)
         {
@@ -62,7 +62,7 @@ public sealed class BudgetEndpointsTests(ApiFixture api) : IClassFixture<ApiFixt
     [Fact]
     public async Task Budget_OnPromotions_LimitsBonusesInADeclaredAsset()
     {
-        var (_, tenant) = await NewTenantAsync();
+        var (_, tenant) = await api.Factory.CreateOperatorTenantAsync("budgets");
         await (await tenant.PostJsonAsync("/v1/assets", new { code = "GOLD", scale = 0 })).ExpectAsync(HttpStatusCode.Created);
         var wallet = await tenant.CreateWalletAsync("GOLD");
         await (await PutAsync(tenant, "@promotions", "GOLD", "20")).ExpectAsync(HttpStatusCode.OK);
@@ -77,7 +77,7 @@ public sealed class BudgetEndpointsTests(ApiFixture api) : IClassFixture<ApiFixt
     [Fact]
     public async Task Budget_HoldsForTransfersBetweenSystemAccountsAndMultiLegEntries()
     {
-        var (_, tenant) = await NewTenantAsync();
+        var (_, tenant) = await api.Factory.CreateOperatorTenantAsync("budgets");
         var wallet = await tenant.CreateWalletAsync();
         await (await PutAsync(tenant, "treasury", "USD", "10.00")).ExpectAsync(HttpStatusCode.OK);
 
@@ -99,7 +99,7 @@ public sealed class BudgetEndpointsTests(ApiFixture api) : IClassFixture<ApiFixt
     [Fact]
     public async Task Budget_MoneyBackToTheTreasury_CanBeIssuedAgain()
     {
-        var (_, tenant) = await NewTenantAsync();
+        var (_, tenant) = await api.Factory.CreateOperatorTenantAsync("budgets");
         var wallet = await tenant.CreateWalletAsync();
         await (await PutAsync(tenant, "treasury", "USD", "50.00")).ExpectAsync(HttpStatusCode.OK);
         await tenant.DepositAsync(wallet, "50.00");
@@ -117,7 +117,7 @@ public sealed class BudgetEndpointsTests(ApiFixture api) : IClassFixture<ApiFixt
     [Fact]
     public async Task Budget_BelowWhatWasIssued_IsRefusedAndTheOldOneStays()
     {
-        var (_, tenant) = await NewTenantAsync();
+        var (_, tenant) = await api.Factory.CreateOperatorTenantAsync("budgets");
         var wallet = await tenant.CreateWalletAsync();
         await tenant.DepositAsync(wallet, "50.00");
 
@@ -133,7 +133,7 @@ public sealed class BudgetEndpointsTests(ApiFixture api) : IClassFixture<ApiFixt
     [Fact]
     public async Task Budget_RemovedOrZero_IssuesWithoutLimitOrNotAtAll()
     {
-        var (_, tenant) = await NewTenantAsync();
+        var (_, tenant) = await api.Factory.CreateOperatorTenantAsync("budgets");
         var wallet = await tenant.CreateWalletAsync();
         await (await PutAsync(tenant, "treasury", "USD", "0")).ExpectAsync(HttpStatusCode.OK);
         var refused = await (await tenant.PostJsonAsync($"/v1/wallets/{wallet}/deposit", new { amount = "0.01" })).ExpectProblemAsync(HttpStatusCode.PaymentRequired, "budget_exceeded");
@@ -157,7 +157,7 @@ public sealed class BudgetEndpointsTests(ApiFixture api) : IClassFixture<ApiFixt
     [InlineData("treasury", """{"currency":"USD","amount":true}""", HttpStatusCode.BadRequest, "validation_failed")]
     public async Task SetBudget_InvalidRequest_IsAProblem(string account, string body, HttpStatusCode status, string code)
     {
-        var (_, tenant) = await NewTenantAsync();
+        var (_, tenant) = await api.Factory.CreateOperatorTenantAsync("budgets");
 
         using var response = await tenant.PutAsync($"/v1/system-accounts/{account}/budget", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
 
@@ -168,7 +168,7 @@ public sealed class BudgetEndpointsTests(ApiFixture api) : IClassFixture<ApiFixt
     public async Task Budget_WithAClientKeyOrWithoutCurrency_IsRefused()
     {
         using var client = await api.Factory.CreateTenantClientAsync($"budgets-{Guid.NewGuid():N}");
-        var (_, tenant) = await NewTenantAsync();
+        var (_, tenant) = await api.Factory.CreateOperatorTenantAsync("budgets");
 
         await (await PutAsync(client, "treasury", "USD", "1.00")).ExpectProblemAsync(HttpStatusCode.Forbidden, "forbidden");
         await (await client.GetAsync("/v1/system-accounts/treasury/budget?currency=USD")).ExpectProblemAsync(HttpStatusCode.Forbidden, "forbidden");
@@ -181,10 +181,4 @@ public sealed class BudgetEndpointsTests(ApiFixture api) : IClassFixture<ApiFixt
     /// <summary>account|currency|balance|issued|budget|remaining, "-" for null.</summary>
     private static string Describe(JsonElement budget) => string.Join('|', new[] { "account", "currency", "balance", "issued", "budget", "remaining" }
         .Select(name => budget.GetProperty(name) is { ValueKind: JsonValueKind.Null } ? "-" : budget.Str(name)));
-
-    private async Task<(string TenantId, HttpClient Client)> NewTenantAsync()
-    {
-        var tenantId = $"budgets-{Guid.NewGuid():N}";
-        return (tenantId, await api.Factory.CreateTenantClientAsync(tenantId, role: "operator"));
-    }
 }

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.Mvc.Testing.Handlers;
 using Microsoft.Extensions.DependencyInjection;
 using Wallet.Grains;
+using Wallet.Grains.Storage;
 
 namespace Wallet.Tests.Infrastructure;
 
@@ -64,6 +65,16 @@ public sealed class WalletApiFactory : WebApplicationFactory<Program>
         response.EnsureSuccessStatusCode();
         var body = await response.Content.ReadFromJsonAsync<Dictionary<string, string>>();
         return WithKey(CreateClient(), body!["key"]);
+    }
+
+    /// <summary>
+    /// A tenant of its own (<paramref name="prefix"/> and a random part) with an operator key: what a
+    /// test declares or sets there, no other test sees.
+    /// </summary>
+    public async Task<(string TenantId, HttpClient Client)> CreateOperatorTenantAsync(string prefix)
+    {
+        var tenantId = $"{prefix}-{Guid.NewGuid():N}";
+        return (tenantId, await CreateTenantClientAsync(tenantId, role: ApiKeyRoles.Operator));
     }
 
     public T GetService<T>() where T : notnull => Services.GetRequiredService<T>();
