@@ -18,7 +18,7 @@ internal static class OpenApiContract
     /// <summary>The name of the API key scheme in the document.</summary>
     public const string BearerSchemeName = "bearer";
 
-    /// <summary>The schema of every error answer (RFC 9457 with the ledger's <c>code</c>).</summary>
+    /// <summary>The schemas of error answers (RFC 9457 with the ledger's <c>code</c>): this and the status, as <c>Problem402</c>.</summary>
     public const string ProblemSchemaName = "Problem";
 
     private const string ProblemMediaType = "application/problem+json";
@@ -192,8 +192,9 @@ internal static class OpenApiContract
 
     /// <summary>
     /// The problem of every error: RFC 9457's members, the ledger's stable <c>code</c>, and some codes'
-    /// own members (a limit's name, a fraud score); and for each status an answer has, the problem
-    /// with the codes of that status.
+    /// own members (a limit's name, a fraud score). Each status an answer has gets a whole schema of its
+    /// own whose <c>code</c> lists that status's codes (not an <c>allOf</c> of a general problem and a
+    /// narrower <c>code</c>, which client generators merge badly: Kiota dropped the member).
     /// </summary>
     private static void DeclareProblem(OpenApiDocument document)
     {
@@ -201,44 +202,41 @@ internal static class OpenApiContract
         document.Components.Schemas.Remove("ProblemDetails");
         foreach (var status in Problems.Statuses)
         {
+            var codes = Problems.CodesOf(status).ToList();
             document.Components.Schemas[ProblemSchemaName + status.ToString(System.Globalization.CultureInfo.InvariantCulture)] = new OpenApiSchema
             {
+                Type = JsonSchemaType.Object,
                 Description = $"A problem of status {status}.",
-                AllOf =
-                [
-                    new OpenApiSchemaReference(ProblemSchemaName, document),
-                    new OpenApiSchema
+                Required = new HashSet<string> { "type", "title", "status", "code" },
+                Properties = new Dictionary<string, IOpenApiSchema>
+                {
+                    ["type"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "A URI naming the problem: https://wallet.dev/problems/<code>" },
+                    ["title"] = new OpenApiSchema { Type = JsonSchemaType.String },
+                    ["status"] = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int32" },
+                    ["detail"] = new OpenApiSchema
                     {
-                        Type = JsonSchemaType.Object,
-                        Properties = new Dictionary<string, IOpenApiSchema>
-                        {
-                            ["code"] = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [.. Problems.CodesOf(status).Select(c => (JsonNode)JsonValue.Create(c))] },
-                        },
-                        AdditionalProperties = new OpenApiSchema(),
+                        Type = JsonSchemaType.String,
+                        Description = "What went wrong, for people",
+                        // Kiota: the generated exception's Message is this member.
+                        Extensions = new Dictionary<string, IOpenApiExtension> { ["x-ms-primary-error-message"] = new JsonNodeExtension(JsonValue.Create(true)) },
                     },
-                ],
+                    ["code"] = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.String,
+                        Description = "What went wrong, for programs",
+                        Enum = [.. codes.Select(c => (JsonNode)JsonValue.Create(c))],
+                    },
+                    ["trace_id"] = new OpenApiSchema { Type = JsonSchemaType.String },
+                },
+                AdditionalProperties = new OpenApiSchema(),
+                Examples = [new JsonObject
+                {
+                    ["type"] = Problems.TypeOf(codes[0]),
+                    ["title"] = Problems.TitleOf(codes[0]),
+                    ["status"] = status,
+                    ["code"] = codes[0],
+                }],
             };
         }
-
-        document.Components.Schemas[ProblemSchemaName] = new OpenApiSchema
-        {
-            Type = JsonSchemaType.Object,
-            Description = "An RFC 9457 problem with the ledger's stable code.",
-            Required = new HashSet<string> { "type", "title", "status", "code" },
-            Properties = new Dictionary<string, IOpenApiSchema>
-            {
-                ["type"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "A URI naming the problem: https://wallet.dev/problems/<code>" },
-                ["title"] = new OpenApiSchema { Type = JsonSchemaType.String },
-                ["status"] = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int32" },
-                ["detail"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "What went wrong, for people" },
-                ["code"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "What went wrong, for programs: insufficient_funds, wallet_not_found, ..." },
-                ["trace_id"] = new OpenApiSchema { Type = JsonSchemaType.String },
-            },
-            AdditionalProperties = new OpenApiSchema(),
-            Examples = [JsonNode.Parse("""
-                {"type":"https://wallet.dev/problems/insufficient-funds","title":"Insufficient funds","status":402,
-                 "detail":"wallet wal_8f14e45f has 12.00 USD available; 30.50 requested","code":"insufficient_funds"}
-                """)!],
-        };
     }
 }
