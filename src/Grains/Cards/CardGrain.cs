@@ -118,6 +118,12 @@ internal sealed class CardGrain(
             return NotFound();
         }
 
+        if (State.Status == CardStatuses.Cancelled)
+        {
+            // Cancelling is final: a cancelled card's holder, controls and metadata are its last.
+            return CardResult.Fail(LedgerErrors.CardCancelled, $"card {State.Id} is cancelled");
+        }
+
         var changed = State.Copy();
         if (command.CardholderName is { } name)
         {

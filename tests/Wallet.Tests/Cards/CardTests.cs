@@ -298,7 +298,7 @@ public sealed class CardTests(ApiFixture api) : IClassFixture<ApiFixture>
     }
 
     [Fact]
-    public async Task ChangeStatus_FreezeUnfreezeCancel_MovesStatusAndCancelledIsFinal()
+    public async Task ChangeStatus_FreezeUnfreezeCancel_MovesStatusAndCancelledIsFinal_ForChangesToo()
     {
         var wallet = await Client.CreateWalletAsync();
         var cardId = (await Client.CreateCardAsync(wallet)).Str("id");
@@ -313,7 +313,9 @@ public sealed class CardTests(ApiFixture api) : IClassFixture<ApiFixture>
             await (await Client.PostEmptyAsync($"/v1/cards/{cardId}/{change}")).ExpectProblemAsync(HttpStatusCode.UnprocessableEntity, "card_cancelled");
         }
 
+        await (await Client.PatchJsonAsync($"/v1/cards/{cardId}", new { cardholder_name = "Someone Else" })).ExpectProblemAsync(HttpStatusCode.UnprocessableEntity, "card_cancelled");
         Assert.Equal("cancelled", (await Client.GetCardAsync(cardId)).Str("status"));
+        Assert.NotEqual("Someone Else", (await Client.GetCardAsync(cardId)).Str("cardholder_name"));
         Assert.Equal([cardId], (await Client.ListAllAsync($"/v1/cards?wallet_id={wallet}&status=cancelled")).Select(c => c.Str("id")));
     }
 
