@@ -82,6 +82,29 @@ public sealed class CurrencyCatalog
         return asset is null ? null : _declared.GetOrAdd((tenantId, code), asset.ToCurrency());
     }
 
+    /// <summary>
+    /// Refuses to go on when a configured asset has the code of one a tenant declared with another
+    /// scale: the configured one wins the lookup, so that tenant's balances would be read at the
+    /// wrong scale. (With the same scale the two mean the same amounts, and the configured one serves.)
+    /// </summary>
+    public async Task CheckDeclaredAssetsAsync(CancellationToken cancellationToken)
+    {
+        if (_assets is null || Configured.Count == 0)
+        {
+            return;
+        }
+
+        var clashes = (await _assets.FindDeclaredAsync([.. Configured.Select(a => a.Code)], cancellationToken))
+            .Where(d => _currencies[d.Code].Scale != d.Scale).ToList();
+        if (clashes.Count > 0)
+        {
+            throw new InvalidOperationException(
+                "A configured asset has the code of an asset a tenant declared, with another scale: "
+                + string.Join("; ", clashes.Select(c => $"Currencies:Custom:{c.Code} is {_currencies[c.Code].Scale}, tenant '{c.TenantId}' declared {c.Code} with scale {c.Scale}"))
+                + ". Configure the code with the declared scale, or configure another code.");
+        }
+    }
+
     /// <summary>The refusal of a currency this catalog does not know.</summary>
     public static LedgerFailure Unknown(string? code) =>
         new(LedgerErrors.UnknownCurrency, $"currency '{code}' is not an ISO 4217 code or an asset declared with POST /v1/assets");

@@ -25,11 +25,10 @@ public static class AssetEndpoints
         var group = app.MapGroup("/v1/assets").WithTags("Assets").RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy);
         group.MapPost("", DeclareAsset).Accepts<DeclareAssetRequest>("application/json")
             .Produces<AssetView>(StatusCodes.Status201Created)
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status409Conflict)
+            .Refuses(LedgerErrors.AssetExists)
             .WithName("DeclareAsset").WithSummary("Declare a custom asset for the tenant");
         group.MapGet("", ListAssets).Produces<ListResponse<AssetView>>()
-            .WithName("ListAssets").WithSummary("List the tenant's custom assets");
+            .Paged().WithName("ListAssets").WithSummary("List the tenant's custom assets");
         return app;
     }
 
@@ -96,9 +95,30 @@ public static class AssetEndpoints
             : $"{code} is declared already, with scale {existing.Scale}; an asset is never changed once declared");
     }
 
+    /// <summary>
+    /// The configured assets and the tenant's declared ones, in one list ordered by code; the cursor
+    /// is the last code of the page before.
+    /// </summary>
     private static async Task<IResult> ListAssets(HttpRequest http, ClaimsPrincipal user, AssetStore assets, CurrencyCatalog currencies)
     {
-        var declared = await assets.ListAsync(user.TenantId(), http.HttpContext.RequestAborted);
-        return TypedResults.Ok(new ListResponse<AssetView>([.. currencies.Configured.Concat(declared).OrderBy(a => a.Code, StringComparer.Ordinal)], null));
+        var (paging, problem) = Paging.Read(http);
+        if (paging is null)
+        {
+            return problem!;
+        }
+
+        var after = paging.Cursor;
+        if (after is not null && !CurrencyCatalog.IsCode(after) && !currencies.Configured.Any(a => a.Code == after))
+        {
+            return Problems.Create(LedgerErrors.InvalidCursor, "cursor is not one this list returned");
+        }
+
+        // One more than the page, from each source, tells whether another page follows.
+        var declared = await assets.ListAsync(user.TenantId(), after, paging.Limit + 1, http.HttpContext.RequestAborted);
+        var all = currencies.Configured.Where(a => after is null || string.CompareOrdinal(a.Code, after) > 0)
+            .Concat(declared).OrderBy(a => a.Code, StringComparer.Ordinal).Take(paging.Limit + 1).ToList();
+        var more = all.Count > paging.Limit;
+        var page = more ? all[..paging.Limit] : all;
+        return TypedResults.Ok(new ListResponse<AssetView>(page, more ? page[^1].Code : null));
     }
 }

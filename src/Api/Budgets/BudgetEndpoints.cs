@@ -22,7 +22,7 @@ public static class BudgetEndpoints
     {
         var group = app.MapGroup("/v1/system-accounts/{account}/budget").WithTags("System accounts")
             .RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy);
-        group.MapGet("", GetBudget).Produces<BudgetView>().ProducesProblem(StatusCodes.Status400BadRequest)
+        group.MapGet("", GetBudget).Produces<BudgetView>().Refuses(LedgerErrors.UnknownCurrency)
             .WithName("GetBudget").WithSummary("Get a money-issuing account's budget")
             // Read by the handler, which explains its absence; required all the same.
             .AddOpenApiOperationTransformer((operation, _, _) =>
@@ -35,7 +35,7 @@ public static class BudgetEndpoints
                 return Task.CompletedTask;
             });
         group.MapPut("", SetBudget).Accepts<SetBudgetRequest>("application/json").Produces<BudgetView>()
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .Refuses(LedgerErrors.UnknownCurrency, LedgerErrors.InvalidAmount, LedgerErrors.BudgetBelowIssued)
             .WithName("SetBudget").WithSummary("Set or remove a money-issuing account's budget");
         return app;
     }

@@ -33,31 +33,35 @@ public static class AuthorizationEndpoints
         var cards = app.MapGroup("/v1/cards").WithTags("Authorizations").RequireAuthorization();
         cards.MapPost("{id}/authorizations", Authorize).Accepts<AuthorizeRequest>("application/json")
             .Produces<AuthorizationView>(StatusCodes.Status201Created)
-            .ProducesProblem(StatusCodes.Status402PaymentRequired)
-            .ProducesProblem(StatusCodes.Status403Forbidden)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            // A declined authorization is recorded and answered as the problem of its reason.
+            .Refuses(LedgerErrors.InvalidAmount, LedgerErrors.InsufficientFunds, LedgerErrors.FraudBlocked, LedgerErrors.CardNotFound,
+                LedgerErrors.CardFrozen, LedgerErrors.CardCancelled, LedgerErrors.CategoryBlocked, LedgerErrors.LimitExceeded,
+                LedgerErrors.WalletFrozen, LedgerErrors.WalletClosed)
             .WithName("AuthorizeCard").WithSummary("Authorize a card payment: approved with a hold, or declined");
         cards.MapGet("{id}/authorizations", ListCardAuthorizations)
-            .Paged().WithName("ListCardAuthorizations").WithSummary("List a card's authorizations, newest first");
+            .Paged().Refuses(LedgerErrors.CardNotFound).WithName("ListCardAuthorizations").WithSummary("List a card's authorizations, newest first");
 
         app.MapGet("/v1/card-transactions", ListTransactions).WithTags("Authorizations").RequireAuthorization()
             .Paged().WithName("ListCardTransactions").WithSummary("List the tenant's card authorizations, newest first");
 
         var authorizations = app.MapGroup("/v1/authorizations").WithTags("Authorizations").RequireAuthorization();
-        authorizations.MapGet("{id}", GetAuthorization)
+        authorizations.MapGet("{id}", GetAuthorization).Refuses(LedgerErrors.AuthorizationNotFound)
             .WithName("GetAuthorization").WithSummary("Get an authorization");
         authorizations.MapPost("{id}/capture", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, CardStore store, IdempotencyStore keys, TimeProvider clock) =>
             Act(id, AuthorizationAction.Capture, http, user, client, store, keys, clock))
             .Accepts<CaptureAuthorizationRequest>("application/json").Produces<AuthorizationView>()
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).WithName("CaptureAuthorization").WithSummary("Capture some or all of an approved authorization");
+            .Refuses(LedgerErrors.InvalidAmount, LedgerErrors.AuthorizationNotFound, LedgerErrors.AuthorizationClosed, LedgerErrors.AmountExceedsHold).WithName("CaptureAuthorization").WithSummary("Capture some or all of an approved authorization");
         authorizations.MapPost("{id}/reverse", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, CardStore store, IdempotencyStore keys, TimeProvider clock) =>
             Act(id, AuthorizationAction.Reverse, http, user, client, store, keys, clock))
             .Accepts<AmountOnlyRequest>("application/json").Produces<AuthorizationView>()
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).WithName("ReverseAuthorization").WithSummary("Reverse some or all of an approved authorization");
+            .Refuses(LedgerErrors.InvalidAmount, LedgerErrors.AuthorizationNotFound, LedgerErrors.AuthorizationClosed, LedgerErrors.AmountExceedsHold)
+            .WithName("ReverseAuthorization").WithSummary("Reverse some or all of an approved authorization");
         authorizations.MapPost("{id}/increment", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, CardStore store, IdempotencyStore keys, TimeProvider clock) =>
             Act(id, AuthorizationAction.Increment, http, user, client, store, keys, clock))
             .Accepts<AmountOnlyRequest>("application/json").Produces<AuthorizationView>()
-            .ProducesProblem(StatusCodes.Status402PaymentRequired).ProducesProblem(StatusCodes.Status422UnprocessableEntity).WithName("IncrementAuthorization").WithSummary("Raise an approved authorization");
+            .Refuses(LedgerErrors.InvalidAmount, LedgerErrors.InsufficientFunds, LedgerErrors.AuthorizationNotFound, LedgerErrors.AuthorizationClosed,
+                LedgerErrors.CardFrozen, LedgerErrors.CardCancelled, LedgerErrors.LimitExceeded, LedgerErrors.WalletFrozen)
+            .WithName("IncrementAuthorization").WithSummary("Raise an approved authorization");
         return app;
     }
 

@@ -37,15 +37,15 @@ public static class CardEndpoints
         var group = app.MapGroup("/v1/cards").WithTags("Cards").RequireAuthorization();
         group.MapPost("", CreateCard).Accepts<CreateCardRequest>("application/json")
             .Produces<CardView>(StatusCodes.Status201Created)
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status422UnprocessableEntity).WithName("CreateCard").WithSummary("Issue a card on a wallet");
+            .Refuses(LedgerErrors.CardNumberInvalid, LedgerErrors.InvalidAmount, LedgerErrors.UnknownCurrency, LedgerErrors.WalletNotFound,
+                LedgerErrors.CardNumberExists, LedgerErrors.WalletClosed)
+            .WithName("CreateCard").WithSummary("Issue a card on a wallet");
         group.MapGet("", ListCards)
             .Paged().WithName("ListCards").WithSummary("List the tenant's cards");
-        group.MapGet("{id}", GetCard)
+        group.MapGet("{id}", GetCard).Refuses(LedgerErrors.CardNotFound)
             .WithName("GetCard").WithSummary("Get a card");
         group.MapPatch("{id}", UpdateCard).Accepts<UpdateCardRequest>("application/json").Produces<CardView>()
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).WithName("UpdateCard").WithSummary("Change a card's holder name, spending controls or metadata");
+            .Refuses(LedgerErrors.InvalidAmount, LedgerErrors.CardNotFound, LedgerErrors.CardCancelled).WithName("UpdateCard").WithSummary("Change a card's holder name, spending controls or metadata");
         foreach (var (name, change, summary) in new[]
         {
             ("freeze", CardStatusChange.Freeze, "Freeze a card: its authorizations are declined"),
@@ -54,8 +54,8 @@ public static class CardEndpoints
         })
         {
             group.MapPost($"{{id}}/{name}", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store, TimeProvider clock) =>
-                ChangeStatus(id, change, http, user, client, store, clock)).Produces<CardView>().ProducesProblem(StatusCodes.Status422UnprocessableEntity)
-                .WithName($"{change}Card").WithSummary(summary);
+                ChangeStatus(id, change, http, user, client, store, clock)).Produces<CardView>()
+                .Refuses(LedgerErrors.CardNotFound, LedgerErrors.CardCancelled).WithName($"{change}Card").WithSummary(summary);
         }
 
         return group;

@@ -25,14 +25,11 @@ public static class EntryEndpoints
         var group = app.MapGroup("/v1/entries").WithTags("Entries").RequireAuthorization();
         group.MapPost("", CreateEntry).Accepts<EntryRequest>("application/json")
             .Produces<EntryView>(StatusCodes.Status201Created)
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status402PaymentRequired)
-            .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .Refuses(LedgerErrors.InvalidAmount, LedgerErrors.UnknownCurrency, LedgerErrors.EntryUnbalanced, LedgerErrors.InsufficientFunds,
+                LedgerErrors.BudgetExceeded, LedgerErrors.WalletNotFound, LedgerErrors.Conflict, LedgerErrors.CurrencyMismatch,
+                LedgerErrors.WalletFrozen, LedgerErrors.WalletClosed, LedgerErrors.LimitExceeded)
             .WithName("PostEntry").WithSummary("Post a multi-leg entry, all of it or nothing");
-        group.MapGet("{id}", GetEntry)
+        group.MapGet("{id}", GetEntry).Refuses(LedgerErrors.EntryNotFound)
             .WithName("GetEntry").WithSummary("Get an entry or transfer with every posting");
         return group;
     }

@@ -31,17 +31,17 @@ public static class HoldEndpoints
         var group = app.MapGroup("/v1/holds").WithTags("Holds").RequireAuthorization();
         group.MapPost("", CreateHold).Accepts<CreateHoldRequest>("application/json")
             .Produces<HoldView>(StatusCodes.Status201Created)
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status402PaymentRequired)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
-            .ProducesProblem(StatusCodes.Status404NotFound).WithName("CreateHold").WithSummary("Hold money of a wallet until it is captured, voided or expires");
-        group.MapGet("{id}", GetHold)
+            .Refuses(LedgerErrors.InvalidAmount, LedgerErrors.SameWallet, LedgerErrors.InsufficientFunds, LedgerErrors.WalletNotFound,
+                LedgerErrors.CurrencyMismatch, LedgerErrors.WalletFrozen, LedgerErrors.WalletClosed)
+            .WithName("CreateHold").WithSummary("Hold money of a wallet until it is captured, voided or expires");
+        group.MapGet("{id}", GetHold).Refuses(LedgerErrors.HoldNotFound)
             .WithName("GetHold").WithSummary("Get a hold");
         group.MapPost("{id}/capture", CaptureHold).Accepts<CaptureHoldRequest>("application/json")
             .Produces<CaptureView>()
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .Refuses(LedgerErrors.InvalidAmount, LedgerErrors.HoldNotFound, LedgerErrors.HoldClosed, LedgerErrors.AmountExceedsHold,
+                LedgerErrors.WalletClosed, LedgerErrors.LimitExceeded)
             .WithName("CaptureHold").WithSummary("Capture some or all of a hold as a transfer");
-        group.MapPost("{id}/void", VoidHold).Produces<HoldView>().ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+        group.MapPost("{id}/void", VoidHold).Produces<HoldView>().Refuses(LedgerErrors.HoldNotFound, LedgerErrors.HoldClosed)
             .WithName("VoidHold").WithSummary("Void a hold and release what it holds");
         return group;
     }

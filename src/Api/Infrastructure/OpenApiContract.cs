@@ -100,11 +100,6 @@ internal static class OpenApiContract
                 AddProblem(operation, document, StatusCodes.Status415UnsupportedMediaType);
             }
 
-            if (operation.Parameters.Any(p => p.In == ParameterLocation.Path))
-            {
-                AddProblem(operation, document, StatusCodes.Status404NotFound);
-            }
-
             if (authorization.Count > 0)
             {
                 AddProblem(operation, document, StatusCodes.Status401Unauthorized);
@@ -117,14 +112,22 @@ internal static class OpenApiContract
 
             AddProblem(operation, document, StatusCodes.Status503ServiceUnavailable);
             OpenApiExamples.Apply(operation, "/" + context.Description.RelativePath);
+            var codes = CodesOf(operation, metadata, authorization);
             foreach (var (status, response) in operation.Responses)
             {
-                if (response.Content?.TryGetValue(ProblemMediaType, out var media) == true && int.TryParse(status, out var code))
+                if (response.Content?.TryGetValue(ProblemMediaType, out var media) == true && int.TryParse(status, out var statusCode))
                 {
+                    var listed = codes.Where(c => Problems.StatusFor(c) == statusCode).Order(StringComparer.Ordinal).ToList();
+                    if (listed.Count == 0)
+                    {
+                        throw new InvalidOperationException($"{operation.OperationId} answers {status} with no problem code; declare its codes with .Refuses(...)");
+                    }
+
                     media.Schema = new OpenApiSchemaReference(ProblemSchemaName + status, document);
+                    media.Examples = listed.ToDictionary(c => c, c => (IOpenApiExample)new OpenApiExampleReference(c, document));
                     if (response is OpenApiResponse own)
                     {
-                        own.Description = Described(code);
+                        own.Description = $"{ReasonPhrases.GetReasonPhrase(statusCode)}: {string.Join(", ", listed)}";
                     }
                 }
             }
@@ -136,8 +139,56 @@ internal static class OpenApiContract
     /// <summary>Marks a mutating route that takes no Idempotency-Key (the document lists none for it).</summary>
     public sealed class WithoutIdempotencyKey;
 
-    /// <summary>What a problem status means, and the codes it comes with.</summary>
-    private static string Described(int status) => $"{ReasonPhrases.GetReasonPhrase(status)}: code {string.Join(", ", Problems.CodesOf(status))}";
+    /// <summary>
+    /// The codes <paramref name="operation"/> can answer with: its route's own
+    /// (<see cref="RouteProblems.Refuses"/>) and those of what it takes and who may call it.
+    /// </summary>
+    private static HashSet<string> CodesOf(OpenApiOperation operation, IList<object> metadata, List<IAuthorizeData> authorization)
+    {
+        var codes = new HashSet<string>(metadata.OfType<RouteProblems.Codes>().SelectMany(c => c.Values), StringComparer.Ordinal) { LedgerErrors.Unavailable };
+        if (operation.RequestBody is not null)
+        {
+            codes.UnionWith([LedgerErrors.MalformedJson, LedgerErrors.ValidationFailed, Problems.UnsupportedMediaType]);
+        }
+
+        if (operation.Parameters!.Any(p => p.In is ParameterLocation.Query or ParameterLocation.Header))
+        {
+            codes.Add(LedgerErrors.ValidationFailed);
+        }
+
+        if (operation.Parameters!.Any(p => p.Name == Idempotency.HeaderName))
+        {
+            // conflict: the key is taken by a request whose answer is not stored yet (a race). A
+            // mutating route without a body of its own still reads one sent (as {}), so malformed_json.
+            codes.UnionWith([LedgerErrors.IdempotencyKeyReused, LedgerErrors.Conflict, LedgerErrors.MalformedJson]);
+        }
+
+        if (metadata.OfType<Paging.Marker>().Any())
+        {
+            codes.Add(LedgerErrors.InvalidCursor);
+        }
+
+        if (authorization.Count > 0)
+        {
+            codes.Add(LedgerErrors.Unauthorized);
+        }
+
+        if (authorization.Any(a => a.Policy == ApiKeyAuthenticationHandler.OperatorPolicy))
+        {
+            codes.Add(LedgerErrors.Forbidden);
+        }
+
+        return codes;
+    }
+
+    /// <summary>A problem with <paramref name="code"/> as the API sends it, without the detail.</summary>
+    private static JsonObject Example(string code) => new()
+    {
+        ["type"] = Problems.TypeOf(code),
+        ["title"] = Problems.TitleOf(code),
+        ["status"] = Problems.StatusFor(code),
+        ["code"] = code,
+    };
 
     private static void AddProblem(OpenApiOperation operation, OpenApiDocument document, int status)
     {
@@ -200,6 +251,13 @@ internal static class OpenApiContract
     {
         document.Components!.Schemas ??= new Dictionary<string, IOpenApiSchema>();
         document.Components.Schemas.Remove("ProblemDetails");
+        // One example per code, which each operation's problem answers refer to by the codes it lists.
+        document.Components.Examples ??= new Dictionary<string, IOpenApiExample>();
+        foreach (var code in Problems.Statuses.SelectMany(Problems.CodesOf))
+        {
+            document.Components.Examples[code] = new OpenApiExample { Summary = Problems.TitleOf(code), Value = Example(code) };
+        }
+
         foreach (var status in Problems.Statuses)
         {
             var codes = Problems.CodesOf(status).ToList();
@@ -229,13 +287,7 @@ internal static class OpenApiContract
                     ["trace_id"] = new OpenApiSchema { Type = JsonSchemaType.String },
                 },
                 AdditionalProperties = new OpenApiSchema(),
-                Examples = [new JsonObject
-                {
-                    ["type"] = Problems.TypeOf(codes[0]),
-                    ["title"] = Problems.TitleOf(codes[0]),
-                    ["status"] = status,
-                    ["code"] = codes[0],
-                }],
+                Examples = [Example(codes[0])],
             };
         }
     }

@@ -1,5 +1,7 @@
 using System.Text.Json.Nodes;
 using Microsoft.OpenApi;
+using Wallet.Grains.Cards;
+using Wallet.Grains.Wallets;
 
 namespace Wallet.Api.Infrastructure;
 
@@ -54,7 +56,27 @@ internal static class OpenApiExamples
         ("/v1/system-accounts/", "treasury"),
     ];
 
-    /// <summary>Gives <paramref name="operation"/> its example body and path parameter examples.</summary>
+    // A query parameter's example by its name (the cursor has none: it is the next_cursor of a page).
+    private static readonly Dictionary<string, JsonNode> Queries = new(StringComparer.Ordinal)
+    {
+        ["limit"] = JsonValue.Create(50),
+        ["after"] = JsonValue.Create(0L),
+        ["owner_id"] = JsonValue.Create("alice"),
+        ["currency"] = JsonValue.Create("USD"),
+        ["wallet_id"] = JsonValue.Create(WalletA),
+        ["card_id"] = JsonValue.Create("card_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
+    };
+
+    // The values a list's status filter takes, by operation.
+    private static readonly Dictionary<string, IReadOnlyList<string>> StatusFilters = new(StringComparer.Ordinal)
+    {
+        ["ListWallets"] = [WalletStatuses.Active, WalletStatuses.Frozen, WalletStatuses.Closed],
+        ["ListCards"] = [CardStatuses.Active, CardStatuses.Frozen, CardStatuses.Cancelled],
+        ["ListCardAuthorizations"] = AuthorizationStatuses.All,
+        ["ListCardTransactions"] = AuthorizationStatuses.All,
+    };
+
+    /// <summary>Gives <paramref name="operation"/> its example body and parameter examples.</summary>
     public static void Apply(OpenApiOperation operation, string path)
     {
         if (operation.RequestBody?.Content?.TryGetValue("application/json", out var media) == true
@@ -67,6 +89,19 @@ internal static class OpenApiExamples
         foreach (var parameter in operation.Parameters?.OfType<OpenApiParameter>().Where(p => p.In == ParameterLocation.Path && example is not null) ?? [])
         {
             parameter.Example = JsonValue.Create(example);
+        }
+
+        foreach (var parameter in operation.Parameters?.OfType<OpenApiParameter>().Where(p => p.In == ParameterLocation.Query) ?? [])
+        {
+            if (parameter.Name == "status" && operation.OperationId is { } list && StatusFilters.TryGetValue(list, out var statuses))
+            {
+                parameter.Schema = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [.. statuses.Select(v => (JsonNode)JsonValue.Create(v))] };
+                parameter.Example = JsonValue.Create(statuses[0]);
+            }
+            else if (Queries.TryGetValue(parameter.Name!, out var value))
+            {
+                parameter.Example = value.DeepClone();
+            }
         }
     }
 }

@@ -18,12 +18,15 @@ public static class Problems
     public const string UnsupportedMediaType = "unsupported_media_type";
     public const string MethodNotAllowed = "method_not_allowed";
 
-    // The codes the API's routes answer with: the ledger's, and a body that is not JSON.
+    // The codes the API's routes answer with: the ledger's, and a body that is not JSON. Not
+    // idempotency_key_exists (the grains' own, never sent) nor not_found (the answer to a path no
+    // route matches).
     private static readonly string[] RouteCodes =
     [
         .. typeof(LedgerErrors).GetFields(BindingFlags.Public | BindingFlags.Static)
-            .Where(f => f.IsLiteral && (string)f.GetRawConstantValue()! != LedgerErrors.IdempotencyKeyExists)
-            .Select(f => (string)f.GetRawConstantValue()!),
+            .Where(f => f.IsLiteral)
+            .Select(f => (string)f.GetRawConstantValue()!)
+            .Where(code => code is not (LedgerErrors.IdempotencyKeyExists or LedgerErrors.NotFound)),
         UnsupportedMediaType,
     ];
 

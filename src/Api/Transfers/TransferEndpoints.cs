@@ -18,12 +18,11 @@ public static class TransferEndpoints
         var group = app.MapGroup("/v1/transfers").WithTags("Transfers").RequireAuthorization();
         group.MapPost("", CreateTransfer).Accepts<TransferRequest>("application/json")
             .Produces<TransferView>(StatusCodes.Status201Created)
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status402PaymentRequired)
-            .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
-            .ProducesProblem(StatusCodes.Status404NotFound).WithName("CreateTransfer").WithSummary("Transfer money between two accounts");
-        group.MapGet("{id}", GetTransfer)
+            .Refuses(LedgerErrors.InvalidAmount, LedgerErrors.UnknownCurrency, LedgerErrors.SameWallet, LedgerErrors.InsufficientFunds,
+                LedgerErrors.BudgetExceeded, LedgerErrors.WalletNotFound, LedgerErrors.Conflict, LedgerErrors.CurrencyMismatch,
+                LedgerErrors.WalletFrozen, LedgerErrors.WalletClosed, LedgerErrors.LimitExceeded)
+            .WithName("CreateTransfer").WithSummary("Transfer money between two accounts");
+        group.MapGet("{id}", GetTransfer).Refuses(LedgerErrors.TransferNotFound)
             .WithName("GetTransfer").WithSummary("Get a transfer");
         return group;
     }

@@ -21,24 +21,24 @@ public static class WalletEndpoints
         var group = app.MapGroup("/v1/wallets").WithTags("Wallets").RequireAuthorization();
 
         group.MapPost("", CreateWallet).Accepts<CreateWalletRequest>("application/json")
-            .Produces<WalletView>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status400BadRequest)
+            .Produces<WalletView>(StatusCodes.Status201Created).Refuses(LedgerErrors.UnknownCurrency, LedgerErrors.InvalidAmount)
             .WithName("CreateWallet").WithSummary("Create a wallet");
         group.MapGet("", ListWallets)
             .Paged().WithName("ListWallets").WithSummary("List the tenant's wallets");
-        group.MapGet("{id}", GetWallet)
+        group.MapGet("{id}", GetWallet).Refuses(LedgerErrors.WalletNotFound)
             .WithName("GetWallet").WithSummary("Get a wallet and its balances");
         group.MapGet("{id}/history", GetHistory)
-            .Paged().WithName("GetWalletHistory").WithSummary("List a wallet's postings, newest first");
+            .Paged().Refuses(LedgerErrors.WalletNotFound).WithName("GetWalletHistory").WithSummary("List a wallet's postings, newest first");
 
         group.MapPost("{id}/freeze", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store) =>
             ChangeStatus(id, WalletStatusChange.Freeze, http, user, client, store)).Produces<WalletView>()
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).WithName("FreezeWallet").WithSummary("Freeze a wallet: debits are refused, credits allowed");
+            .Refuses(LedgerErrors.WalletNotFound, LedgerErrors.WalletClosed).WithName("FreezeWallet").WithSummary("Freeze a wallet: debits are refused, credits allowed");
         group.MapPost("{id}/unfreeze", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store) =>
             ChangeStatus(id, WalletStatusChange.Unfreeze, http, user, client, store)).Produces<WalletView>()
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).WithName("UnfreezeWallet").WithSummary("Unfreeze a wallet");
+            .Refuses(LedgerErrors.WalletNotFound, LedgerErrors.WalletClosed).WithName("UnfreezeWallet").WithSummary("Unfreeze a wallet");
         group.MapPost("{id}/close", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store) =>
             ChangeStatus(id, WalletStatusChange.Close, http, user, client, store)).Produces<WalletView>()
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).WithName("CloseWallet").WithSummary("Close a wallet that holds nothing");
+            .Refuses(LedgerErrors.WalletNotFound, LedgerErrors.WalletClosed, LedgerErrors.InvalidStatusChange).WithName("CloseWallet").WithSummary("Close a wallet that holds nothing");
 
         // Each shorthand is one transfer between the wallet and a system account.
         MapShorthand(group, "deposit", id => ("@" + SystemAccounts.Treasury, id));
@@ -61,8 +61,11 @@ public static class WalletEndpoints
             })
             .Accepts<AmountRequest>("application/json")
             .Produces<TransferView>(StatusCodes.Status201Created)
-            .ProducesProblem(StatusCodes.Status402PaymentRequired)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .Refuses(name is "deposit" or "bonus"
+                ? [LedgerErrors.InvalidAmount, LedgerErrors.UnknownCurrency, LedgerErrors.BudgetExceeded, LedgerErrors.WalletNotFound,
+                    LedgerErrors.Conflict, LedgerErrors.CurrencyMismatch, LedgerErrors.WalletClosed, LedgerErrors.LimitExceeded]
+                : [LedgerErrors.InvalidAmount, LedgerErrors.UnknownCurrency, LedgerErrors.InsufficientFunds, LedgerErrors.WalletNotFound,
+                    LedgerErrors.Conflict, LedgerErrors.CurrencyMismatch, LedgerErrors.WalletFrozen, LedgerErrors.WalletClosed])
             .WithName(name switch { "deposit" => "Deposit", "withdraw" => "Withdraw", "spend" => "Spend", _ => "Bonus" })
             .WithSummary(name switch
             {

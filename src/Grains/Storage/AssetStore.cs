@@ -33,7 +33,8 @@ public sealed class AssetStore(NpgsqlDataSource dataSource)
 
     private const string Select = $"SELECT {Columns} FROM assets WHERE tenant_id = @tenant AND code = @code";
 
-    private const string SelectAll = $"SELECT {Columns} FROM assets WHERE tenant_id = @tenant ORDER BY code";
+    private const string SelectPage =
+        $"SELECT {Columns} FROM assets WHERE tenant_id = @tenant AND (@after::text IS NULL OR code COLLATE \"C\" > @after) ORDER BY code COLLATE \"C\" LIMIT @limit";
 
     /// <summary>
     /// Declares <paramref name="asset"/> for <paramref name="tenantId"/>, with the request's
@@ -73,11 +74,30 @@ public sealed class AssetStore(NpgsqlDataSource dataSource)
         return (await ReadAsync(command, cancellationToken)).SingleOrDefault();
     }
 
-    public async Task<IReadOnlyList<AssetView>> ListAsync(string tenantId, CancellationToken cancellationToken)
+    /// <summary>The tenant's declared assets by code (ordinal order), those after <paramref name="after"/>, at most <paramref name="limit"/>.</summary>
+    public async Task<IReadOnlyList<AssetView>> ListAsync(string tenantId, string? after, int limit, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(SelectAll);
+        await using var command = dataSource.CreateCommand(SelectPage);
         command.Parameters.AddWithValue("tenant", tenantId);
+        command.Parameters.Add(new NpgsqlParameter<string?>("after", NpgsqlTypes.NpgsqlDbType.Text) { TypedValue = after });
+        command.Parameters.AddWithValue("limit", limit);
         return await ReadAsync(command, cancellationToken);
+    }
+
+    /// <summary>Declarations of any of <paramref name="codes"/> by any tenant (a few, to name them).</summary>
+    public async Task<IReadOnlyList<(string TenantId, string Code, int Scale)>> FindDeclaredAsync(IReadOnlyList<string> codes, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT tenant_id, code, scale FROM assets WHERE code = ANY(@codes) ORDER BY code, tenant_id LIMIT 20");
+        command.Parameters.AddWithValue("codes", codes.ToArray());
+        var found = new List<(string, string, int)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            found.Add((reader.GetString(0), reader.GetString(1), reader.GetInt32(2)));
+        }
+
+        return found;
     }
 
     private static async Task<List<AssetView>> ReadAsync(NpgsqlCommand command, CancellationToken cancellationToken)

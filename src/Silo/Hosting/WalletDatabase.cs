@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Wallet.Grains;
 using Wallet.Grains.Storage;
 
 namespace Wallet.Silo.Hosting;
@@ -54,6 +55,7 @@ public sealed partial class WalletDatabase(
 
         _dataSource = new NpgsqlDataSourceBuilder(connectionString).Build();
         await services.GetRequiredService<Migrator>().MigrateAsync(cancellationToken);
+        await services.GetRequiredService<CurrencyCatalog>().CheckDeclaredAssetsAsync(cancellationToken);
         if (bootstrap.Value.ApiKey is { Length: > 0 } key)
         {
             await services.GetRequiredService<ApiKeyStore>().EnsureAsync(

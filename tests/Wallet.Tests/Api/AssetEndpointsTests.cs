@@ -173,6 +173,46 @@ public sealed class AssetEndpointsTests(ApiFixture api) : IClassFixture<ApiFixtu
         Assert.Contains("configured", problem.Str("detail"), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Start_WithAConfiguredAssetATenantDeclaredAtAnotherScale_IsRefused()
+    {
+        string connectionString;
+        var tenantId = $"assets-{Guid.NewGuid():N}";
+        await using (var first = await WalletApiFactory.CreateAsync("asset_clash"))
+        {
+            using var tenant = await first.CreateTenantClientAsync(tenantId, role: "operator");
+            await (await tenant.PostJsonAsync("/v1/assets", new { code = "GOLD", scale = 0 })).ExpectAsync(HttpStatusCode.Created);
+            connectionString = first.ConnectionString;
+        }
+
+        var refused = Assert.ThrowsAny<Exception>(() => WalletApiFactory.Start(connectionString, new() { ["Currencies:Custom:GOLD"] = "3" }));
+        await using var sameScale = WalletApiFactory.Start(connectionString, new() { ["Currencies:Custom:GOLD"] = "0" });
+
+        Assert.Contains($"Currencies:Custom:GOLD is 3, tenant '{tenantId}' declared GOLD with scale 0", refused.ToString(), StringComparison.Ordinal);
+        using var client = sameScale.CreateOperatorClient();
+        var wallet = await client.CreateWalletAsync("GOLD");
+        await client.DepositAsync(wallet, "7");
+        Assert.Equal("7", await client.PostedAsync(wallet));
+    }
+
+    [Fact]
+    public async Task ListAssets_PageByPage_GivesConfiguredAndDeclaredOnceEachInCodeOrder()
+    {
+        await using var factory = await WalletApiFactory.CreateAsync("asset_pages", new() { ["Currencies:Custom:GOLD"] = "3", ["Currencies:Custom:MILES"] = "0" });
+        using var tenant = await factory.CreateTenantClientAsync($"assets-{Guid.NewGuid():N}", role: "operator");
+        foreach (var code in new[] { "ZED", "AAA", "PTS" })
+        {
+            await (await tenant.PostJsonAsync("/v1/assets", new { code, scale = 0 })).ExpectAsync(HttpStatusCode.Created);
+        }
+
+        var pages = await tenant.ListAllAsync("/v1/assets", limit: 2);
+        var first = await (await tenant.GetAsync("/v1/assets?limit=2")).ExpectAsync(HttpStatusCode.OK);
+
+        Assert.Equal(["AAA/declared", "GOLD/configured", "MILES/configured", "PTS/declared", "ZED/declared"], pages.Select(a => $"{a.Str("code")}/{a.Str("kind")}"));
+        Assert.Equal("GOLD", first.Str("next_cursor"));
+        await (await tenant.GetAsync("/v1/assets?cursor=not-a-code")).ExpectProblemAsync(HttpStatusCode.BadRequest, "invalid_cursor");
+    }
+
     private static decimal Sum(JsonElement entry, string side) =>
         entry.GetProperty(side).EnumerateArray().Sum(leg => decimal.Parse(leg.Str("amount"), CultureInfo.InvariantCulture));
 }

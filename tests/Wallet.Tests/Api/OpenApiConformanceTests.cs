@@ -57,6 +57,17 @@ public sealed class OpenApiConformanceTests
     }
 
     [Fact]
+    public void Check_AProblemWithACodeOfItsStatusThatTheRouteDoesNotList_IsReported()
+    {
+        // card_not_found is a 404 code, but a wallet's route cannot answer it.
+        const string Problem = """{"type":"https://wallet.dev/problems/card-not-found","title":"Card not found","status":404,"detail":"x","code":"card_not_found"}""";
+
+        var problems = OpenApiConformance.Check("GET", "/v1/wallets/wal_1", 404, "application/problem+json", Problem);
+
+        Assert.Equal(["code card_not_found is not listed for GET /v1/wallets/{id} 404 (listed: wallet_not_found)"], problems);
+    }
+
+    [Fact]
     public void Check_ALiteralSegment_WinsOverAParameter()
     {
         // /v1/wallets/{id}/history, not /v1/wallets/{id}: a history page is not a wallet.

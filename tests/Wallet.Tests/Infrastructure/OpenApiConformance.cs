@@ -9,7 +9,7 @@ namespace Wallet.Tests.Infrastructure;
 /// Checks every answer an API test receives against the checked-in OpenAPI document
 /// (<c>docs/openapi.json</c>, which <see cref="OpenApiDocumentTests"/> keeps equal to the served
 /// one): the status must be listed for the operation, and a JSON body must match the listed
-/// schema. An object schema that names its properties is closed here (a member it does not name
+/// schema, and a problem's code must be one the operation lists for its status. An object schema that names its properties is closed here (a member it does not name
 /// is reported unless it allows more), so a new field cannot reach clients undocumented. A
 /// mismatch fails the call that received it. With <c>WALLET_OPENAPI_REPORT=&lt;file&gt;</c> the
 /// mismatches are appended to that file instead, to see them all in one run.
@@ -111,7 +111,16 @@ public static class OpenApiConformance
             }
 
             var problems = new List<string>();
-            Validate(schema, JsonDocument.Parse(body).RootElement, "$", problems);
+            var answer = JsonDocument.Parse(body).RootElement;
+            Validate(schema, answer, "$", problems);
+            // A problem's code must be one the operation lists for the status (its examples, one per
+            // code), which only a code its status has can be.
+            if (problems.Count == 0 && media.TryGetProperty("examples", out var examples) && answer.ValueKind == JsonValueKind.Object
+                && answer.TryGetProperty("code", out var code) && code.ValueKind == JsonValueKind.String && !examples.TryGetProperty(code.GetString()!, out _))
+            {
+                problems.Add($"code {code.GetString()} is not listed for {method} {template} {status} (listed: {string.Join(", ", examples.EnumerateObject().Select(e => e.Name))})");
+            }
+
             return problems;
         }
 
