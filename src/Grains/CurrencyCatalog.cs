@@ -94,8 +94,7 @@ public sealed class CurrencyCatalog
             return;
         }
 
-        var clashes = (await _assets.FindDeclaredAsync([.. Configured.Select(a => a.Code)], cancellationToken))
-            .Where(d => _currencies[d.Code].Scale != d.Scale).ToList();
+        var clashes = await _assets.FindScaleClashesAsync(Configured, cancellationToken);
         if (clashes.Count > 0)
         {
             throw new InvalidOperationException(

@@ -114,7 +114,8 @@ public static class AssetEndpoints
         }
 
         // One more than the page, from each source, tells whether another page follows.
-        var declared = await assets.ListAsync(user.TenantId(), after, paging.Limit + 1, http.HttpContext.RequestAborted);
+        var declared = await assets.ListAsync(
+            user.TenantId(), after, [.. currencies.Configured.Select(a => a.Code)], paging.Limit + 1, http.HttpContext.RequestAborted);
         var all = currencies.Configured.Where(a => after is null || string.CompareOrdinal(a.Code, after) > 0)
             .Concat(declared).OrderBy(a => a.Code, StringComparer.Ordinal).Take(paging.Limit + 1).ToList();
         var more = all.Count > paging.Limit;

@@ -50,7 +50,8 @@ public static class AuthorizationEndpoints
         authorizations.MapPost("{id}/capture", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, CardStore store, IdempotencyStore keys, TimeProvider clock) =>
             Act(id, AuthorizationAction.Capture, http, user, client, store, keys, clock))
             .Accepts<CaptureAuthorizationRequest>("application/json").Produces<AuthorizationView>()
-            .Refuses(LedgerErrors.InvalidAmount, LedgerErrors.AuthorizationNotFound, LedgerErrors.AuthorizationClosed, LedgerErrors.AmountExceedsHold).WithName("CaptureAuthorization").WithSummary("Capture some or all of an approved authorization");
+            .Refuses(LedgerErrors.InvalidAmount, LedgerErrors.AuthorizationNotFound, LedgerErrors.AuthorizationClosed, LedgerErrors.AmountExceedsHold)
+            .WithName("CaptureAuthorization").WithSummary("Capture some or all of an approved authorization");
         authorizations.MapPost("{id}/reverse", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, CardStore store, IdempotencyStore keys, TimeProvider clock) =>
             Act(id, AuthorizationAction.Reverse, http, user, client, store, keys, clock))
             .Accepts<AmountOnlyRequest>("application/json").Produces<AuthorizationView>()

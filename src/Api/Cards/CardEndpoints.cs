@@ -45,7 +45,8 @@ public static class CardEndpoints
         group.MapGet("{id}", GetCard).Refuses(LedgerErrors.CardNotFound)
             .WithName("GetCard").WithSummary("Get a card");
         group.MapPatch("{id}", UpdateCard).Accepts<UpdateCardRequest>("application/json").Produces<CardView>()
-            .Refuses(LedgerErrors.InvalidAmount, LedgerErrors.CardNotFound, LedgerErrors.CardCancelled).WithName("UpdateCard").WithSummary("Change a card's holder name, spending controls or metadata");
+            .Refuses(LedgerErrors.InvalidAmount, LedgerErrors.CardNotFound, LedgerErrors.CardCancelled)
+            .WithName("UpdateCard").WithSummary("Change a card's holder name, spending controls or metadata");
         foreach (var (name, change, summary) in new[]
         {
             ("freeze", CardStatusChange.Freeze, "Freeze a card: its authorizations are declined"),

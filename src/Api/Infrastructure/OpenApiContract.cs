@@ -10,8 +10,9 @@ namespace Wallet.Api.Infrastructure;
 
 /// <summary>
 /// What the OpenAPI document says beyond what the routes declare one by one: the bearer scheme, the
-/// problem every error answers with, and the answers every route can give (401 without a valid key,
-/// 403 for an operator route with a client key, 503 when the ledger cannot answer now).
+/// problem schema of each error status, the answers every route of a kind can give (401 without a
+/// valid key, 403 for an operator route with a client key, 503 when the ledger cannot answer now)
+/// and, under each problem answer, the codes its route answers with.
 /// </summary>
 internal static class OpenApiContract
 {
@@ -130,6 +131,14 @@ internal static class OpenApiContract
                         own.Description = $"{ReasonPhrases.GetReasonPhrase(statusCode)}: {string.Join(", ", listed)}";
                     }
                 }
+            }
+
+            // Statuses in order, whatever order the route and the contract added them in.
+            var responses = operation.Responses.OrderBy(r => r.Key, StringComparer.Ordinal).ToList();
+            operation.Responses.Clear();
+            foreach (var (status, response) in responses)
+            {
+                operation.Responses[status] = response;
             }
 
             return Task.CompletedTask;

@@ -14,6 +14,7 @@ internal static class OpenApiExamples
 {
     private const string WalletA = "wal_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b";
     private const string WalletB = "wal_0193a1c2e4b87d6f9a0b1c2d3e4f5a7c";
+    private const string Card = "card_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b";
 
     private static readonly Dictionary<string, string> Bodies = new(StringComparer.Ordinal)
     {
@@ -51,7 +52,7 @@ internal static class OpenApiExamples
         ("/v1/transfers/", "tr_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
         ("/v1/entries/", "en_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
         ("/v1/holds/", "hold_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
-        ("/v1/cards/", "card_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
+        ("/v1/cards/", Card),
         ("/v1/authorizations/", "auth_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
         ("/v1/system-accounts/", "treasury"),
     ];
@@ -64,7 +65,7 @@ internal static class OpenApiExamples
         ["owner_id"] = JsonValue.Create("alice"),
         ["currency"] = JsonValue.Create("USD"),
         ["wallet_id"] = JsonValue.Create(WalletA),
-        ["card_id"] = JsonValue.Create("card_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
+        ["card_id"] = JsonValue.Create(Card),
     };
 
     // The values a list's status filter takes, by operation.

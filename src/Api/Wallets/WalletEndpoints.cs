@@ -40,15 +40,18 @@ public static class WalletEndpoints
             ChangeStatus(id, WalletStatusChange.Close, http, user, client, store)).Produces<WalletView>()
             .Refuses(LedgerErrors.WalletNotFound, LedgerErrors.WalletClosed, LedgerErrors.InvalidStatusChange).WithName("CloseWallet").WithSummary("Close a wallet that holds nothing");
 
-        // Each shorthand is one transfer between the wallet and a system account.
-        MapShorthand(group, "deposit", id => ("@" + SystemAccounts.Treasury, id));
-        MapShorthand(group, "withdraw", id => (id, "@" + SystemAccounts.Settlement));
-        MapShorthand(group, "spend", id => (id, "@" + SystemAccounts.Revenue));
-        MapShorthand(group, "bonus", id => ("@" + SystemAccounts.Promotions, id));
+        // Each shorthand is one transfer between the wallet and a system account. A credit from an
+        // issuing account may pass its budget; a debit may find the wallet short or frozen.
+        string[] credited = [LedgerErrors.BudgetExceeded, LedgerErrors.LimitExceeded];
+        string[] debited = [LedgerErrors.InsufficientFunds, LedgerErrors.WalletFrozen];
+        MapShorthand(group, "deposit", id => ("@" + SystemAccounts.Treasury, id), credited);
+        MapShorthand(group, "withdraw", id => (id, "@" + SystemAccounts.Settlement), debited);
+        MapShorthand(group, "spend", id => (id, "@" + SystemAccounts.Revenue), debited);
+        MapShorthand(group, "bonus", id => ("@" + SystemAccounts.Promotions, id), credited);
         return group;
     }
 
-    private static void MapShorthand(RouteGroupBuilder group, string name, Func<string, (string Source, string Destination)> route) =>
+    private static void MapShorthand(RouteGroupBuilder group, string name, Func<string, (string Source, string Destination)> route, string[] refusals) =>
         group.MapPost($"{{id}}/{name}", async (string id, HttpRequest http, ClaimsPrincipal user, TransferService transfers) =>
             {
                 if (!WalletIds.IsWalletId(id))
@@ -61,11 +64,8 @@ public static class WalletEndpoints
             })
             .Accepts<AmountRequest>("application/json")
             .Produces<TransferView>(StatusCodes.Status201Created)
-            .Refuses(name is "deposit" or "bonus"
-                ? [LedgerErrors.InvalidAmount, LedgerErrors.UnknownCurrency, LedgerErrors.BudgetExceeded, LedgerErrors.WalletNotFound,
-                    LedgerErrors.Conflict, LedgerErrors.CurrencyMismatch, LedgerErrors.WalletClosed, LedgerErrors.LimitExceeded]
-                : [LedgerErrors.InvalidAmount, LedgerErrors.UnknownCurrency, LedgerErrors.InsufficientFunds, LedgerErrors.WalletNotFound,
-                    LedgerErrors.Conflict, LedgerErrors.CurrencyMismatch, LedgerErrors.WalletFrozen, LedgerErrors.WalletClosed])
+            .Refuses([LedgerErrors.InvalidAmount, LedgerErrors.UnknownCurrency, LedgerErrors.WalletNotFound, LedgerErrors.Conflict,
+                LedgerErrors.CurrencyMismatch, LedgerErrors.WalletClosed, .. refusals])
             .WithName(name switch { "deposit" => "Deposit", "withdraw" => "Withdraw", "spend" => "Spend", _ => "Bonus" })
             .WithSummary(name switch
             {

@@ -33,8 +33,14 @@ public sealed class AssetStore(NpgsqlDataSource dataSource)
 
     private const string Select = $"SELECT {Columns} FROM assets WHERE tenant_id = @tenant AND code = @code";
 
+    // A declared code that is also configured is listed once, as the configured asset that serves it.
     private const string SelectPage =
-        $"SELECT {Columns} FROM assets WHERE tenant_id = @tenant AND (@after::text IS NULL OR code COLLATE \"C\" > @after) ORDER BY code COLLATE \"C\" LIMIT @limit";
+        $"SELECT {Columns} FROM assets WHERE tenant_id = @tenant AND (@after::text IS NULL OR code COLLATE \"C\" > @after) "
+        + "AND NOT code = ANY(@configured) ORDER BY code COLLATE \"C\" LIMIT @limit";
+
+    private const string SelectScaleClashes =
+        "SELECT a.tenant_id, a.code, a.scale FROM assets a JOIN unnest(@codes, @scales) AS c(code, scale) ON a.code = c.code AND a.scale <> c.scale "
+        + "ORDER BY a.code, a.tenant_id LIMIT 20";
 
     /// <summary>
     /// Declares <paramref name="asset"/> for <paramref name="tenantId"/>, with the request's
@@ -74,22 +80,28 @@ public sealed class AssetStore(NpgsqlDataSource dataSource)
         return (await ReadAsync(command, cancellationToken)).SingleOrDefault();
     }
 
-    /// <summary>The tenant's declared assets by code (ordinal order), those after <paramref name="after"/>, at most <paramref name="limit"/>.</summary>
-    public async Task<IReadOnlyList<AssetView>> ListAsync(string tenantId, string? after, int limit, CancellationToken cancellationToken)
+    /// <summary>
+    /// The tenant's declared assets by code (ordinal order), those after <paramref name="after"/> and
+    /// not <paramref name="configured"/>, at most <paramref name="limit"/>.
+    /// </summary>
+    public async Task<IReadOnlyList<AssetView>> ListAsync(
+        string tenantId, string? after, IReadOnlyList<string> configured, int limit, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(SelectPage);
         command.Parameters.AddWithValue("tenant", tenantId);
         command.Parameters.Add(new NpgsqlParameter<string?>("after", NpgsqlTypes.NpgsqlDbType.Text) { TypedValue = after });
+        command.Parameters.AddWithValue("configured", configured.ToArray());
         command.Parameters.AddWithValue("limit", limit);
         return await ReadAsync(command, cancellationToken);
     }
 
-    /// <summary>Declarations of any of <paramref name="codes"/> by any tenant (a few, to name them).</summary>
-    public async Task<IReadOnlyList<(string TenantId, string Code, int Scale)>> FindDeclaredAsync(IReadOnlyList<string> codes, CancellationToken cancellationToken)
+    /// <summary>Declarations of one of <paramref name="assets"/>' codes with another scale, by any tenant (a few, to name them).</summary>
+    public async Task<IReadOnlyList<(string TenantId, string Code, int Scale)>> FindScaleClashesAsync(
+        IReadOnlyList<AssetView> assets, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(
-            "SELECT tenant_id, code, scale FROM assets WHERE code = ANY(@codes) ORDER BY code, tenant_id LIMIT 20");
-        command.Parameters.AddWithValue("codes", codes.ToArray());
+        await using var command = dataSource.CreateCommand(SelectScaleClashes);
+        command.Parameters.AddWithValue("codes", assets.Select(a => a.Code).ToArray());
+        command.Parameters.AddWithValue("scales", assets.Select(a => a.Scale).ToArray());
         var found = new List<(string, string, int)>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))

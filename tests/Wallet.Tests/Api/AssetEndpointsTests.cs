@@ -181,18 +181,20 @@ public sealed class AssetEndpointsTests(ApiFixture api) : IClassFixture<ApiFixtu
         await using (var first = await WalletApiFactory.CreateAsync("asset_clash"))
         {
             using var tenant = await first.CreateTenantClientAsync(tenantId, role: "operator");
-            await (await tenant.PostJsonAsync("/v1/assets", new { code = "GOLD", scale = 0 })).ExpectAsync(HttpStatusCode.Created);
+            await (await tenant.PostJsonAsync("/v1/assets", new { code = "GOLD", scale = 3 })).ExpectAsync(HttpStatusCode.Created);
             connectionString = first.ConnectionString;
         }
 
-        var refused = Assert.ThrowsAny<Exception>(() => WalletApiFactory.Start(connectionString, new() { ["Currencies:Custom:GOLD"] = "3" }));
-        await using var sameScale = WalletApiFactory.Start(connectionString, new() { ["Currencies:Custom:GOLD"] = "0" });
+        var refused = Assert.ThrowsAny<Exception>(() => WalletApiFactory.Start(connectionString, new() { ["Currencies:Custom:GOLD"] = "0" }));
+        await using var sameScale = WalletApiFactory.Start(connectionString, new() { ["Currencies:Custom:GOLD"] = "3" });
 
-        Assert.Contains($"Currencies:Custom:GOLD is 3, tenant '{tenantId}' declared GOLD with scale 0", refused.ToString(), StringComparison.Ordinal);
-        using var client = sameScale.CreateOperatorClient();
+        Assert.Contains($"Currencies:Custom:GOLD is 0, tenant '{tenantId}' declared GOLD with scale 3.", refused.ToString(), StringComparison.Ordinal);
+        using var client = await sameScale.CreateTenantClientAsync(tenantId, role: "operator");
         var wallet = await client.CreateWalletAsync("GOLD");
-        await client.DepositAsync(wallet, "7");
-        Assert.Equal("7", await client.PostedAsync(wallet));
+        await client.DepositAsync(wallet, "7.125");
+        Assert.Equal("7.125", await client.PostedAsync(wallet));
+        // Declared and configured, GOLD is listed once: as the configured asset that serves it.
+        Assert.Equal(["GOLD/configured"], (await client.ListAllAsync("/v1/assets", limit: 1)).Select(a => $"{a.Str("code")}/{a.Str("kind")}"));
     }
 
     [Fact]

@@ -42,7 +42,16 @@ public sealed class WalletApiFactory : WebApplicationFactory<Program>
     public static WalletApiFactory Start(string connectionString, Dictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
     {
         var factory = new WalletApiFactory(connectionString, settings ?? [], services);
-        _ = factory.Server; // start now: migrations run and the bootstrap key exists before the first call
+        try
+        {
+            _ = factory.Server; // start now: migrations run and the bootstrap key exists before the first call
+        }
+        catch
+        {
+            factory.Dispose();
+            throw;
+        }
+
         return factory;
     }
 
