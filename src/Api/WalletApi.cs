@@ -15,6 +15,7 @@ using Wallet.Api.Infrastructure;
 using Wallet.Api.Keys;
 using Wallet.Api.Ledger;
 using Wallet.Api.Metrics;
+using Wallet.Api.Receipts;
 using Wallet.Api.Transfers;
 using Wallet.Api.Wallets;
 using Wallet.Grains;
@@ -36,7 +37,10 @@ public static class WalletApi
         services.TryAddTimeProvider();
         // Problems the framework writes itself (404 route, 405, 415, status-code pages) get a code too.
         services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
-            context.ProblemDetails.Extensions.TryAdd("code", FrameworkCode(context.ProblemDetails.Status)));
+        {
+            context.ProblemDetails.Extensions.TryAdd("code", FrameworkCode(context.ProblemDetails.Status));
+            context.ProblemDetails.Detail ??= FrameworkDetail(context.ProblemDetails.Status);
+        });
         services.AddExceptionHandler<ExceptionProblems>();
         services.ConfigureHttpJsonOptions(options => WalletJson.Configure(options.SerializerOptions));
         services.AddSingleton<TransferService>();
@@ -63,6 +67,7 @@ public static class WalletApi
         app.MapApiKeyEndpoints();
         app.MapAssetEndpoints();
         app.MapBudgetEndpoints();
+        app.MapReceiptEndpoints();
         app.MapMetricsEndpoints();
 
         app.MapOpenApi("/openapi/{documentName}.json");
@@ -76,6 +81,14 @@ public static class WalletApi
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag) });
         return app;
     }
+
+    private static string? FrameworkDetail(int? status) => status switch
+    {
+        StatusCodes.Status404NotFound => "no route matches this path",
+        StatusCodes.Status405MethodNotAllowed => "this route does not take this method",
+        StatusCodes.Status415UnsupportedMediaType => "this route does not take this Content-Type: see its request body in /openapi/v1.json",
+        _ => null,
+    };
 
     private static string FrameworkCode(int? status) => status switch
     {
