@@ -44,6 +44,10 @@ public static class LedgerErrors
     public const string AssetExists = "asset_exists";
     public const string BudgetExceeded = "budget_exceeded";
     public const string BudgetBelowIssued = "budget_below_issued";
+    public const string ReceiptNotFound = "receipt_not_found";
+    public const string FileTooLarge = "file_too_large";
+    public const string FileTypeUnsupported = "file_type_unsupported";
+    public const string FileUnreadable = "file_unreadable";
 
     /// <summary>
     /// Not an answer for clients: the request's Idempotency-Key was committed by another call, so

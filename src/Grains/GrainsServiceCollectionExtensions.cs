@@ -45,6 +45,7 @@ public static class GrainsServiceCollectionExtensions
     {
         services.AddSingleton(dataSource);
         services.AddSingleton<AssetStore>();
+        services.AddSingleton<ReceiptStore>();
         services.AddSingleton<CurrencyCatalog>();
         services.AddSingleton<WalletStore>();
         services.AddSingleton<LedgerStore>();

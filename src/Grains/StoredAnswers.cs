@@ -15,6 +15,8 @@ public static class StoredAnswers
 
     public static StoredAnswer Done<T>(T result) => new(AnswerOutcome.Done, Json(result));
 
+    public static StoredAnswer Accepted<T>(T result) => new(AnswerOutcome.Accepted, Json(result));
+
     public static StoredAnswer Refused(LedgerFailure failure) =>
         new(AnswerOutcome.Refused, WithExtensions(new JsonObject { ["code"] = failure.Code, ["detail"] = failure.Detail }, failure));
 

@@ -18,7 +18,10 @@ public static class Idempotency
     public const string ReplayedHeader = "Idempotent-Replayed";
 
     /// <summary>Reads the header; a problem when it is present but empty or longer than 255 characters.</summary>
-    public static (IdempotencyRequest? Request, IResult? Problem) Read(HttpRequest http, JsonRequest body)
+    public static (IdempotencyRequest? Request, IResult? Problem) Read(HttpRequest http, JsonRequest body) => Read(http, body.Hash);
+
+    /// <summary>The header's key with <paramref name="requestHash"/>, what tells a retry from another request.</summary>
+    public static (IdempotencyRequest? Request, IResult? Problem) Read(HttpRequest http, string requestHash)
     {
         if (!http.Headers.TryGetValue(HeaderName, out var values))
         {
@@ -28,7 +31,7 @@ public static class Idempotency
         var key = values.ToString();
         return key.Length is 0 or > IdempotencyStore.KeyLengthMax
             ? (null, Problems.Create(LedgerErrors.ValidationFailed, $"{HeaderName} must be 1 to {IdempotencyStore.KeyLengthMax} characters"))
-            : (new IdempotencyRequest(key, body.Hash), null);
+            : (new IdempotencyRequest(key, requestHash), null);
     }
 
     /// <summary>
@@ -68,6 +71,8 @@ public static class Idempotency
                 return new JsonBodyResult(StatusCodes.Status201Created, answer.Body, replayed, location);
             case AnswerOutcome.Done:
                 return new JsonBodyResult(StatusCodes.Status200OK, answer.Body, replayed);
+            case AnswerOutcome.Accepted:
+                return new JsonBodyResult(StatusCodes.Status202Accepted, answer.Body, replayed, location);
             default:
                 var failure = StoredAnswers.FailureOf(answer);
                 return new JsonBodyResult(Problems.StatusFor(failure.Code), Problems.Body(failure), replayed);

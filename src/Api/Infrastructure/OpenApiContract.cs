@@ -36,6 +36,7 @@ internal static class OpenApiContract
         ("Ledger", "Committed entries in order, and the ledger's verification"),
         ("Assets", "Custom assets a tenant's wallets may hold"),
         ("System accounts", "The budgets of the accounts that issue money"),
+        ("Receipts", "Receipts for card transactions, uploaded and read in the background"),
         ("API keys", "Keys that authenticate a tenant's clients and operators"),
     ];
 
@@ -155,9 +156,16 @@ internal static class OpenApiContract
     private static HashSet<string> CodesOf(OpenApiOperation operation, IList<object> metadata, List<IAuthorizeData> authorization)
     {
         var codes = new HashSet<string>(metadata.OfType<RouteProblems.Codes>().SelectMany(c => c.Values), StringComparer.Ordinal) { LedgerErrors.Unavailable };
+        // A route without a body of its own still reads one sent, as JSON (a bodiless command's {}).
+        var readsJson = operation.RequestBody?.Content?.ContainsKey("application/json") ?? true;
         if (operation.RequestBody is not null)
         {
-            codes.UnionWith([LedgerErrors.MalformedJson, LedgerErrors.ValidationFailed, Problems.UnsupportedMediaType]);
+            codes.UnionWith([LedgerErrors.ValidationFailed, Problems.UnsupportedMediaType]);
+        }
+
+        if (readsJson && (operation.RequestBody is not null || operation.Parameters!.Any(p => p.Name == Idempotency.HeaderName)))
+        {
+            codes.Add(LedgerErrors.MalformedJson);
         }
 
         if (operation.Parameters!.Any(p => p.In is ParameterLocation.Query or ParameterLocation.Header))
@@ -167,9 +175,8 @@ internal static class OpenApiContract
 
         if (operation.Parameters!.Any(p => p.Name == Idempotency.HeaderName))
         {
-            // conflict: the key is taken by a request whose answer is not stored yet (a race). A
-            // mutating route without a body of its own still reads one sent (as {}), so malformed_json.
-            codes.UnionWith([LedgerErrors.IdempotencyKeyReused, LedgerErrors.Conflict, LedgerErrors.MalformedJson]);
+            // conflict: the key is taken by a request whose answer is not stored yet (a race).
+            codes.UnionWith([LedgerErrors.IdempotencyKeyReused, LedgerErrors.Conflict]);
         }
 
         if (metadata.OfType<Paging.Marker>().Any())

@@ -43,6 +43,8 @@ internal static class OpenApiExamples
         ["CreateApiKey"] = """{"tenant_id":"acme","role":"client"}""",
         ["DeclareAsset"] = """{"code":"GOLD","scale":0,"name":"Gold (grams)"}""",
         ["SetBudget"] = """{"currency":"USD","amount":"1000000.00"}""",
+        // A multipart form: the file's part is its bytes, named here.
+        ["UploadReceipt"] = """{"file":"receipt-2026-12-04.jpg","authorization_id":"auth_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"}""",
     };
 
     // A path parameter's example by the route it is part of: the id of what the route is about.
@@ -55,6 +57,7 @@ internal static class OpenApiExamples
         ("/v1/cards/", Card),
         ("/v1/authorizations/", "auth_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
         ("/v1/system-accounts/", "treasury"),
+        ("/v1/receipts/", "rcpt_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
     ];
 
     // A query parameter's example by its name (the cursor has none: it is the next_cursor of a page).
@@ -80,7 +83,7 @@ internal static class OpenApiExamples
     /// <summary>Gives <paramref name="operation"/> its example body and parameter examples.</summary>
     public static void Apply(OpenApiOperation operation, string path)
     {
-        if (operation.RequestBody?.Content?.TryGetValue("application/json", out var media) == true
+        if (operation.RequestBody?.Content?.Values.FirstOrDefault() is { } media
             && operation.OperationId is { } id && Bodies.TryGetValue(id, out var body))
         {
             media.Example = JsonNode.Parse(body);

@@ -82,12 +82,15 @@ public static class Problems
     public static int StatusFor(string code) => code switch
     {
         LedgerErrors.ValidationFailed or LedgerErrors.MalformedJson or LedgerErrors.InvalidAmount or LedgerErrors.UnknownCurrency
-            or LedgerErrors.SameWallet or LedgerErrors.InvalidCursor or LedgerErrors.CardNumberInvalid or LedgerErrors.EntryUnbalanced => StatusCodes.Status400BadRequest,
+            or LedgerErrors.SameWallet or LedgerErrors.InvalidCursor or LedgerErrors.CardNumberInvalid or LedgerErrors.EntryUnbalanced
+            or LedgerErrors.FileUnreadable => StatusCodes.Status400BadRequest,
         LedgerErrors.Unauthorized => StatusCodes.Status401Unauthorized,
         LedgerErrors.InsufficientFunds or LedgerErrors.BudgetExceeded => StatusCodes.Status402PaymentRequired,
         LedgerErrors.Forbidden or LedgerErrors.FraudBlocked => StatusCodes.Status403Forbidden,
         LedgerErrors.WalletNotFound or LedgerErrors.TransferNotFound or LedgerErrors.EntryNotFound or LedgerErrors.NotFound or LedgerErrors.HoldNotFound
-            or LedgerErrors.CardNotFound or LedgerErrors.AuthorizationNotFound => StatusCodes.Status404NotFound,
+            or LedgerErrors.CardNotFound or LedgerErrors.AuthorizationNotFound or LedgerErrors.ReceiptNotFound => StatusCodes.Status404NotFound,
+        LedgerErrors.FileTooLarge => StatusCodes.Status413PayloadTooLarge,
+        LedgerErrors.FileTypeUnsupported => StatusCodes.Status415UnsupportedMediaType,
         LedgerErrors.IdempotencyKeyReused or LedgerErrors.Conflict or LedgerErrors.CardNumberExists or LedgerErrors.AssetExists
             => StatusCodes.Status409Conflict,
         LedgerErrors.CurrencyMismatch or LedgerErrors.WalletFrozen or LedgerErrors.WalletClosed or LedgerErrors.LimitExceeded

@@ -104,6 +104,9 @@ public enum AnswerOutcome
 
     /// <summary>It was refused, and recorded as refused (a declined authorization): the body is the <see cref="LedgerFailure"/>.</summary>
     Refused,
+
+    /// <summary>It took what the body describes, whose work goes on in the background (a receipt to read).</summary>
+    Accepted,
 }
 
 /// <summary>

@@ -50,6 +50,7 @@ public sealed class IdempotencyStore(NpgsqlDataSource dataSource)
         AnswerOutcome.Created => "created",
         AnswerOutcome.Done => "done",
         AnswerOutcome.Refused => "refused",
+        AnswerOutcome.Accepted => "accepted",
         _ => throw new ArgumentOutOfRangeException(nameof(outcome), outcome, null),
     };
 
@@ -58,6 +59,7 @@ public sealed class IdempotencyStore(NpgsqlDataSource dataSource)
         "created" => AnswerOutcome.Created,
         "done" => AnswerOutcome.Done,
         "refused" => AnswerOutcome.Refused,
+        "accepted" => AnswerOutcome.Accepted,
         _ => throw new InvalidOperationException($"unknown stored outcome '{name}'"),
     };
 }

@@ -30,6 +30,10 @@ public sealed class LedgerDatabase(string connectionString)
     public Task<long> BalanceAsync(string walletId) =>
         ScalarAsync("SELECT balance FROM wallets WHERE id = @id", ("id", walletId));
 
+    /// <summary>The receipts a tenant has (rows of <c>receipts</c>).</summary>
+    public Task<long> ReceiptCountAsync(string tenantId) =>
+        ScalarAsync("SELECT count(*) FROM receipts WHERE tenant_id = @tenant", ("tenant", tenantId));
+
     /// <summary>The sum of every balance of a tenant, system accounts included: zero while money is conserved.</summary>
     public Task<long> TenantMoneyAsync(string tenantId) =>
         ScalarAsync("SELECT coalesce(sum(balance), 0)::bigint FROM wallets WHERE tenant_id = @tenant", ("tenant", tenantId));

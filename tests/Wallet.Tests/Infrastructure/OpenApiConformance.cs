@@ -144,7 +144,7 @@ public static class OpenApiConformance
                     if (operation.Value.TryGetProperty("requestBody", out var requestBody))
                     {
                         bodies++;
-                        var media = requestBody.GetProperty("content").GetProperty("application/json");
+                        var media = requestBody.GetProperty("content").EnumerateObject().First().Value;
                         if (!media.TryGetProperty("example", out var example))
                         {
                             problems.Add($"{name} has no example request");
