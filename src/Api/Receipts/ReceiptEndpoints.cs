@@ -7,7 +7,9 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
 using Microsoft.OpenApi;
 using Wallet.Api.Infrastructure;
 using Wallet.Grains;
@@ -26,22 +28,37 @@ public sealed class ReceiptUploadForm
     public string? AuthorizationId { get; init; }
 }
 
+/// <summary>The <c>Receipts</c> settings.</summary>
+public sealed class ReceiptOptions
+{
+    public const int MaxBytesLimit = 100 * 1024 * 1024;
+
+    /// <summary>The largest receipt file taken, in bytes (10 MiB; at most 100 MiB).</summary>
+    public int MaxBytes { get; set; } = 10 * 1024 * 1024;
+}
+
 /// <summary>
 /// Receipts for card transactions: uploaded as multipart/form-data, kept with their SHA-256 (the
 /// same file for the same authorization is the same receipt), read back with their file.
 /// </summary>
 public static class ReceiptEndpoints
 {
-    public const string MaxBytesSetting = "Receipts:MaxBytes";
-    public const int MaxBytesDefault = 10 * 1024 * 1024;
-
     // What a multipart body carries besides the file: boundaries, headers, the authorization's id.
     private const int FormOverheadBytes = 64 * 1024;
+
+    public static IServiceCollection AddReceipts(this IServiceCollection services)
+    {
+        services.AddOptions<ReceiptOptions>().BindConfiguration("Receipts")
+            .Validate(o => o.MaxBytes is > 0 and <= ReceiptOptions.MaxBytesLimit, $"Receipts:MaxBytes must be from 1 to {ReceiptOptions.MaxBytesLimit}")
+            .ValidateOnStart();
+        return services;
+    }
 
     public static IEndpointRouteBuilder MapReceiptEndpoints(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/receipts").WithTags("Receipts").RequireAuthorization();
         group.MapPost("", Upload).Accepts<ReceiptUploadForm>("multipart/form-data")
+            .WithFormOptions(multipartBodyLengthLimit: ReceiptOptions.MaxBytesLimit + FormOverheadBytes)
             .Produces<ReceiptView>(StatusCodes.Status202Accepted)
             .Refuses(LedgerErrors.FileUnreadable, LedgerErrors.FileTooLarge, LedgerErrors.FileTypeUnsupported, LedgerErrors.AuthorizationNotFound)
             .WithName("UploadReceipt").WithSummary("Upload a receipt for a card transaction; it is read in the background");
@@ -65,18 +82,18 @@ public static class ReceiptEndpoints
     }
 
     private static async Task<IResult> Upload(
-        HttpRequest http, ClaimsPrincipal user, ReceiptStore receipts, CardStore cards, IdempotencyStore store, IConfiguration configuration, TimeProvider clock)
+        HttpRequest http, ClaimsPrincipal user, ReceiptStore receipts, CardStore cards, IdempotencyStore store, IOptions<ReceiptOptions> options, TimeProvider clock)
     {
         var cancellationToken = http.HttpContext.RequestAborted;
-        var maxBytes = configuration.GetValue(MaxBytesSetting, MaxBytesDefault);
+        var maxBytes = options.Value.MaxBytes;
         if (http.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
         {
             limit.MaxRequestBodySize = (long)maxBytes + FormOverheadBytes;
         }
 
-        if (http.ContentType?.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase) != true)
+        if (!MediaTypeHeaderValue.TryParse(http.ContentType, out var mediaType) || mediaType.MediaType != "multipart/form-data" || mediaType.Boundary.Length == 0)
         {
-            return Problems.Create(Problems.UnsupportedMediaType, "send the receipt as multipart/form-data, the file in a field named file");
+            return Problems.Create(Problems.UnsupportedMediaType, "send the receipt as multipart/form-data (with its boundary), the file in a field named file");
         }
 
         IFormCollection form;
@@ -84,13 +101,15 @@ public static class ReceiptEndpoints
         {
             form = await http.ReadFormAsync(cancellationToken);
         }
-        catch (BadHttpRequestException tooLarge) when (tooLarge.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        catch (BadHttpRequestException refused)
         {
-            return TooLarge(maxBytes);
+            return refused.StatusCode == StatusCodes.Status413PayloadTooLarge
+                ? TooLarge(maxBytes)
+                : Problems.Create(LedgerErrors.ValidationFailed, $"the body could not be read: {refused.Message}");
         }
-        catch (InvalidDataException malformed)
+        catch (Exception malformed) when (malformed is InvalidDataException or IOException && !cancellationToken.IsCancellationRequested)
         {
-            return Problems.Create(LedgerErrors.ValidationFailed, $"the multipart body is malformed: {malformed.Message}");
+            return Problems.Create(LedgerErrors.ValidationFailed, $"the multipart body is malformed (a part or the closing boundary is missing): {malformed.Message}");
         }
 
         var authorizationId = form.TryGetValue("authorization_id", out var given) ? given.ToString() : null;
@@ -114,14 +133,13 @@ public static class ReceiptEndpoints
             return Problems.Create(LedgerErrors.ValidationFailed, "authorization_id, when given, may not be empty");
         }
 
-        byte[] content;
-        using (var buffer = new MemoryStream((int)upload.Length))
+        var content = new byte[upload.Length];
+        await using (var stream = upload.OpenReadStream())
         {
-            await upload.CopyToAsync(buffer, cancellationToken);
-            content = buffer.ToArray();
+            await stream.ReadExactlyAsync(content, cancellationToken);
         }
 
-        var (file, failure) = ReceiptFiles.Inspect(content);
+        var (file, failure) = await ReceiptFiles.InspectAsync(content, cancellationToken);
         if (failure is not null)
         {
             return Problems.For(failure);
@@ -156,15 +174,22 @@ public static class ReceiptEndpoints
             ? TypedResults.Ok(receipt)
             : NotFound(id);
 
-    private static async Task<IResult> GetFile(string id, ClaimsPrincipal user, ReceiptStore receipts, HttpRequest http) =>
-        await receipts.ReadFileAsync(user.TenantId(), id, http.HttpContext.RequestAborted) is { } file
-            ? TypedResults.File(file.Content, file.ContentType)
-            : NotFound(id);
+    /// <summary>The bytes as a download, never sniffed into another type by a browser.</summary>
+    private static async Task<IResult> GetFile(string id, ClaimsPrincipal user, ReceiptStore receipts, HttpRequest http)
+    {
+        if (await receipts.ReadFileAsync(user.TenantId(), id, http.HttpContext.RequestAborted) is not { } file)
+        {
+            return NotFound(id);
+        }
+
+        http.HttpContext.Response.Headers.XContentTypeOptions = "nosniff";
+        return TypedResults.File(file.Content, file.ContentType, fileDownloadName: id + ReceiptFiles.ExtensionOf(file.ContentType));
+    }
 
     private static IResult NotFound(string id) => Problems.Create(LedgerErrors.ReceiptNotFound, $"receipt {id} not found");
 
     private static IResult TooLarge(int maxBytes) => Problems.Create(LedgerErrors.FileTooLarge,
-        $"a receipt is at most {maxBytes.ToString("N0", CultureInfo.InvariantCulture)} bytes ({MaxBytesSetting})");
+        $"a receipt is at most {maxBytes.ToString("N0", CultureInfo.InvariantCulture)} bytes (Receipts:MaxBytes)");
 }
 
 /// <summary>Receipt ids: <c>rcpt_</c> and a time-ordered GUID.</summary>

@@ -15,7 +15,8 @@ namespace Wallet.Tests.Receipts;
 /// <summary>
 /// Receipts uploaded over HTTP (POST /v1/receipts, multipart/form-data): taken as what their bytes
 /// are whatever their name or declared type, kept as sent, the same file for the same authorization
-/// once; every bad upload refused with its own problem and nothing stored; another tenant's unseen.
+/// once, downloaded as an attachment; every bad upload (empty, damaged, cut short, another type,
+/// too large, a broken form) refused with its own problem and nothing stored; another tenant's unseen.
 /// </summary>
 public sealed class ReceiptUploadTests(ApiFixture api) : IClassFixture<ApiFixture>
 {
@@ -45,6 +46,8 @@ public sealed class ReceiptUploadTests(ApiFixture api) : IClassFixture<ApiFixtur
         Assert.Equal(HttpStatusCode.OK, file.StatusCode);
         Assert.Equal("image/png", file.Content.Headers.ContentType?.MediaType);
         Assert.Equal(picture, await file.Content.ReadAsByteArrayAsync());
+        Assert.Equal(("attachment", $"{id}.png"), (file.Content.Headers.ContentDisposition?.DispositionType, file.Content.Headers.ContentDisposition?.FileName));
+        Assert.Equal("nosniff", string.Join(",", file.Headers.GetValues("X-Content-Type-Options")));
     }
 
     [Fact]
@@ -90,6 +93,15 @@ public sealed class ReceiptUploadTests(ApiFixture api) : IClassFixture<ApiFixtur
         await (await UploadAsync(tenant, "Thank you for shopping"u8.ToArray(), authorizationId: null)).ExpectProblemAsync(HttpStatusCode.UnsupportedMediaType, "file_type_unsupported");
         await (await UploadAsync(tenant, [.. picture[..16], .. new byte[64]], authorizationId: null)).ExpectProblemAsync(HttpStatusCode.BadRequest, "file_unreadable");
         await (await UploadAsync(tenant, "%PDF-1.7\n1 0 obj"u8.ToArray(), authorizationId: null)).ExpectProblemAsync(HttpStatusCode.BadRequest, "file_unreadable");
+        var jpeg = Picture(SKEncodedImageFormat.Jpeg);
+        await (await UploadAsync(tenant, jpeg[..(jpeg.Length / 2)], authorizationId: null)).ExpectProblemAsync(HttpStatusCode.BadRequest, "file_unreadable");
+        foreach (var body in new[] { "no boundary at all", "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"r.png\"\r\n\r\nunfinished" })
+        {
+            using var content = new ByteArrayContent(System.Text.Encoding.ASCII.GetBytes(body));
+            content.Headers.TryAddWithoutValidation("Content-Type", "multipart/form-data; boundary=b");
+            await (await tenant.PostAsync("/v1/receipts", content)).ExpectProblemAsync(HttpStatusCode.BadRequest, "validation_failed");
+        }
+
         await (await UploadAsync(tenant, picture, "auth_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b")).ExpectProblemAsync(HttpStatusCode.NotFound, "authorization_not_found");
         await (await tenant.PostJsonAsync("/v1/receipts", new { file = "receipt.png" })).ExpectProblemAsync(HttpStatusCode.UnsupportedMediaType, "unsupported_media_type");
         using (var noFile = new MultipartFormDataContent { { new StringContent("x"), "authorization_id" } })
