@@ -110,7 +110,7 @@ public static class AssetEndpoints
         var after = paging.Cursor;
         if (after is not null && !CurrencyCatalog.IsCode(after) && !currencies.Configured.Any(a => a.Code == after))
         {
-            return Problems.Create(LedgerErrors.InvalidCursor, "cursor is not one this list returned");
+            return Paging.InvalidCursor();
         }
 
         // One more than the page, from each source, tells whether another page follows.

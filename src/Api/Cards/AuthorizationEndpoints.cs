@@ -137,7 +137,7 @@ public static class AuthorizationEndpoints
 
         if (paging.Cursor is not null && !paging.Cursor.StartsWith(CardIds.AuthorizationPrefix, StringComparison.Ordinal))
         {
-            return Problems.Create(LedgerErrors.InvalidCursor, "cursor is not one this list returned");
+            return Paging.InvalidCursor();
         }
 
         var page = await cards.ListAuthorizationsAsync(

@@ -129,7 +129,7 @@ public static class CardEndpoints
 
         if (paging.Cursor is not null && !CardIds.IsCardId(paging.Cursor))
         {
-            return Problems.Create(LedgerErrors.InvalidCursor, "cursor is not one this list returned");
+            return Paging.InvalidCursor();
         }
 
         var page = await cards.ListAsync(new CardQuery(user.TenantId(), status, walletId, paging.Limit, paging.Cursor), http.HttpContext.RequestAborted);

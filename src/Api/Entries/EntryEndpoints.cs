@@ -25,9 +25,7 @@ public static class EntryEndpoints
         var group = app.MapGroup("/v1/entries").WithTags("Entries").RequireAuthorization();
         group.MapPost("", CreateEntry).Accepts<EntryRequest>("application/json")
             .Produces<EntryView>(StatusCodes.Status201Created)
-            .Refuses(LedgerErrors.InvalidAmount, LedgerErrors.UnknownCurrency, LedgerErrors.EntryUnbalanced, LedgerErrors.InsufficientFunds,
-                LedgerErrors.BudgetExceeded, LedgerErrors.WalletNotFound, LedgerErrors.Conflict, LedgerErrors.CurrencyMismatch,
-                LedgerErrors.WalletFrozen, LedgerErrors.WalletClosed, LedgerErrors.LimitExceeded)
+            .Refuses([.. RouteProblems.Movement, .. RouteProblems.Credit, .. RouteProblems.Debit, LedgerErrors.EntryUnbalanced])
             .WithName("PostEntry").WithSummary("Post a multi-leg entry, all of it or nothing");
         group.MapGet("{id}", GetEntry).Refuses(LedgerErrors.EntryNotFound)
             .WithName("GetEntry").WithSummary("Get an entry or transfer with every posting");

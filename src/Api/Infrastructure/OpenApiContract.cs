@@ -71,7 +71,6 @@ internal static class OpenApiContract
                     Description = "Makes a retry safe: the same key and body within the tenant replay the first answer (Idempotent-Replayed: true); the key with another body is a 409.",
                     Schema = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1, MaxLength = Grains.Storage.IdempotencyStore.KeyLengthMax },
                 });
-                AddProblem(operation, document, StatusCodes.Status409Conflict);
             }
 
             if (metadata.OfType<Paging.Marker>().Any())
@@ -92,29 +91,14 @@ internal static class OpenApiContract
                 });
             }
 
-            if (operation.RequestBody is not null || operation.Parameters.Any(p => p.In is ParameterLocation.Query or ParameterLocation.Header))
-            {
-                AddProblem(operation, document, StatusCodes.Status400BadRequest);
-            }
-
-            if (operation.RequestBody is not null)
-            {
-                AddProblem(operation, document, StatusCodes.Status415UnsupportedMediaType);
-            }
-
-            if (authorization.Count > 0)
-            {
-                AddProblem(operation, document, StatusCodes.Status401Unauthorized);
-            }
-
-            if (authorization.Any(a => a.Policy == ApiKeyAuthenticationHandler.OperatorPolicy))
-            {
-                AddProblem(operation, document, StatusCodes.Status403Forbidden);
-            }
-
-            AddProblem(operation, document, StatusCodes.Status503ServiceUnavailable);
-            OpenApiExamples.Apply(operation, "/" + context.Description.RelativePath);
+            // Every status the route's codes have is an answer of the route, with those codes.
             var codes = CodesOf(operation, metadata, authorization);
+            foreach (var status in codes.Select(Problems.StatusFor).Distinct())
+            {
+                AddProblem(operation, document, status);
+            }
+
+            OpenApiExamples.Apply(operation, "/" + context.Description.RelativePath);
             foreach (var (status, response) in operation.Responses)
             {
                 if (response.Content?.TryGetValue(ProblemMediaType, out var media) == true && int.TryParse(status, out var statusCode))

@@ -34,7 +34,10 @@ public sealed record Paging(int Limit, string? Cursor)
     public (long? Seq, ProblemHttpResult? Problem) SeqCursor() =>
         Cursor is null ? (null, null)
         : long.TryParse(Cursor, out var seq) && seq >= 0 ? (seq, null)
-        : (null, Problems.Create(LedgerErrors.InvalidCursor, "cursor is not one this list returned"));
+        : (null, InvalidCursor());
+
+    /// <summary>The refusal of a cursor the list did not give out.</summary>
+    public static ProblemHttpResult InvalidCursor() => Problems.Create(LedgerErrors.InvalidCursor, "cursor is not one this list returned");
 }
 
 /// <summary>A list answer: <c>{data, next_cursor}</c>.</summary>

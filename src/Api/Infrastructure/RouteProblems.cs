@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Wallet.Grains;
 
 namespace Wallet.Api.Infrastructure;
 
@@ -18,6 +19,19 @@ public static class RouteProblems
     {
         public IReadOnlyList<string> Values { get; } = values;
     }
+
+    /// <summary>What any movement of money may be refused with, whichever side its wallet is on.</summary>
+    public static readonly string[] Movement =
+    [
+        LedgerErrors.InvalidAmount, LedgerErrors.UnknownCurrency, LedgerErrors.WalletNotFound, LedgerErrors.Conflict,
+        LedgerErrors.CurrencyMismatch, LedgerErrors.WalletClosed,
+    ];
+
+    /// <summary>What a credit may add: an issuing account past its budget, a balance past the ledger's range.</summary>
+    public static readonly string[] Credit = [LedgerErrors.BudgetExceeded, LedgerErrors.LimitExceeded];
+
+    /// <summary>What a debit may add: the wallet short of funds, or frozen.</summary>
+    public static readonly string[] Debit = [LedgerErrors.InsufficientFunds, LedgerErrors.WalletFrozen];
 
     /// <summary>Declares the codes the route may refuse with, and their statuses as problem answers.</summary>
     public static RouteHandlerBuilder Refuses(this RouteHandlerBuilder builder, params string[] codes)

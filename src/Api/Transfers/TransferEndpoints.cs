@@ -18,9 +18,7 @@ public static class TransferEndpoints
         var group = app.MapGroup("/v1/transfers").WithTags("Transfers").RequireAuthorization();
         group.MapPost("", CreateTransfer).Accepts<TransferRequest>("application/json")
             .Produces<TransferView>(StatusCodes.Status201Created)
-            .Refuses(LedgerErrors.InvalidAmount, LedgerErrors.UnknownCurrency, LedgerErrors.SameWallet, LedgerErrors.InsufficientFunds,
-                LedgerErrors.BudgetExceeded, LedgerErrors.WalletNotFound, LedgerErrors.Conflict, LedgerErrors.CurrencyMismatch,
-                LedgerErrors.WalletFrozen, LedgerErrors.WalletClosed, LedgerErrors.LimitExceeded)
+            .Refuses([.. RouteProblems.Movement, .. RouteProblems.Credit, .. RouteProblems.Debit, LedgerErrors.SameWallet])
             .WithName("CreateTransfer").WithSummary("Transfer money between two accounts");
         group.MapGet("{id}", GetTransfer).Refuses(LedgerErrors.TransferNotFound)
             .WithName("GetTransfer").WithSummary("Get a transfer");

@@ -40,14 +40,11 @@ public static class WalletEndpoints
             ChangeStatus(id, WalletStatusChange.Close, http, user, client, store)).Produces<WalletView>()
             .Refuses(LedgerErrors.WalletNotFound, LedgerErrors.WalletClosed, LedgerErrors.InvalidStatusChange).WithName("CloseWallet").WithSummary("Close a wallet that holds nothing");
 
-        // Each shorthand is one transfer between the wallet and a system account. A credit from an
-        // issuing account may pass its budget; a debit may find the wallet short or frozen.
-        string[] credited = [LedgerErrors.BudgetExceeded, LedgerErrors.LimitExceeded];
-        string[] debited = [LedgerErrors.InsufficientFunds, LedgerErrors.WalletFrozen];
-        MapShorthand(group, "deposit", id => ("@" + SystemAccounts.Treasury, id), credited);
-        MapShorthand(group, "withdraw", id => (id, "@" + SystemAccounts.Settlement), debited);
-        MapShorthand(group, "spend", id => (id, "@" + SystemAccounts.Revenue), debited);
-        MapShorthand(group, "bonus", id => ("@" + SystemAccounts.Promotions, id), credited);
+        // Each shorthand is one transfer between the wallet and a system account, crediting or debiting the wallet.
+        MapShorthand(group, "deposit", id => ("@" + SystemAccounts.Treasury, id), RouteProblems.Credit);
+        MapShorthand(group, "withdraw", id => (id, "@" + SystemAccounts.Settlement), RouteProblems.Debit);
+        MapShorthand(group, "spend", id => (id, "@" + SystemAccounts.Revenue), RouteProblems.Debit);
+        MapShorthand(group, "bonus", id => ("@" + SystemAccounts.Promotions, id), RouteProblems.Credit);
         return group;
     }
 
@@ -64,8 +61,7 @@ public static class WalletEndpoints
             })
             .Accepts<AmountRequest>("application/json")
             .Produces<TransferView>(StatusCodes.Status201Created)
-            .Refuses([LedgerErrors.InvalidAmount, LedgerErrors.UnknownCurrency, LedgerErrors.WalletNotFound, LedgerErrors.Conflict,
-                LedgerErrors.CurrencyMismatch, LedgerErrors.WalletClosed, .. refusals])
+            .Refuses([.. RouteProblems.Movement, .. refusals])
             .WithName(name switch { "deposit" => "Deposit", "withdraw" => "Withdraw", "spend" => "Spend", _ => "Bonus" })
             .WithSummary(name switch
             {
@@ -131,7 +127,7 @@ public static class WalletEndpoints
 
         if (paging.Cursor is not null && !WalletIds.IsWalletId(paging.Cursor))
         {
-            return Problems.Create(LedgerErrors.InvalidCursor, "cursor is not one this list returned");
+            return Paging.InvalidCursor();
         }
 
         var page = await wallets.ListAsync(
