@@ -2,8 +2,9 @@
 # The project's one test command: ./test.sh [extra `dotnet test` arguments]
 #
 # 1. Installs what the tests need when it is missing (apt-get; as root, or through `sudo -n`):
-#    PostgreSQL (the tests start a private server from its binaries) and Chromium (browser tests;
-#    skipped when WALLET_SKIP_BROWSER is set).
+#    PostgreSQL (the tests start a private server from its binaries), tesseract-ocr and poppler-utils
+#    (receipts are read with them), fonts-dejavu-core (the receipt tests draw their receipts in
+#    DejaVu Sans) and Chromium (browser tests; skipped when WALLET_SKIP_BROWSER is set).
 # 2. Runs `dotnet test Wallet.sln -c Release "$@"`, streaming to the console and to artifacts/test.log.
 # 3. Prints as its very last line `N passed, M failed` (`, K skipped` when K > 0), summed over all test
 #    assemblies, and exits non-zero when dotnet test failed, M > 0 or N == 0.
@@ -57,6 +58,13 @@ apt_install() {
 
 if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
     apt_install postgresql
+fi
+missing=()
+command -v tesseract >/dev/null 2>&1 || missing+=(tesseract-ocr)
+command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+[[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || missing+=(fonts-dejavu-core)
+if [[ ${#missing[@]} -gt 0 ]]; then
+    apt_install "${missing[@]}"
 fi
 if [[ ! -x /usr/bin/chromium && -z ${WALLET_SKIP_BROWSER+set} ]]; then
     apt_install chromium

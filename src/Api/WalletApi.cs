@@ -45,7 +45,6 @@ public static class WalletApi
         services.ConfigureHttpJsonOptions(options => WalletJson.Configure(options.SerializerOptions));
         services.AddSingleton<TransferService>();
         services.AddOpenApi(OpenApiContract.Configure);
-        services.AddReceipts();
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: [ReadyTag]);
         return services;
     }

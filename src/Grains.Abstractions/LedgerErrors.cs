@@ -48,6 +48,7 @@ public static class LedgerErrors
     public const string FileTooLarge = "file_too_large";
     public const string FileTypeUnsupported = "file_type_unsupported";
     public const string FileUnreadable = "file_unreadable";
+    public const string ReceiptVerified = "receipt_verified";
 
     /// <summary>
     /// Not an answer for clients: the request's Idempotency-Key was committed by another call, so

@@ -1,6 +1,7 @@
 using Orleans;
 using Orleans.Runtime;
 using Wallet.Grains.Cards;
+using Wallet.Grains.Receipts;
 using Wallet.Grains.Wallets;
 
 namespace Wallet.Grains;
@@ -19,14 +20,22 @@ public static class LedgerGrains
     /// <summary>The card grain's type.</summary>
     public const string CardTypeName = "card";
 
+    /// <summary>The receipt grain's type.</summary>
+    public const string ReceiptTypeName = "receipt";
+
     private static readonly GrainType WalletType = GrainType.Create(WalletTypeName);
     private static readonly GrainType CardType = GrainType.Create(CardTypeName);
+    private static readonly GrainType ReceiptType = GrainType.Create(ReceiptTypeName);
     private static readonly GrainInterfaceType WalletInterface = GrainInterfaceType.Create("wallet.IWalletGrain");
     private static readonly GrainInterfaceType CardInterface = GrainInterfaceType.Create("wallet.ICardGrain");
+    private static readonly GrainInterfaceType ReceiptInterface = GrainInterfaceType.Create("wallet.IReceiptGrain");
 
     public static IWalletGrain Wallet(this IGrainFactory grains, string id) =>
         (IWalletGrain)grains.GetGrain(GrainId.Create(WalletType, id), WalletInterface);
 
     public static ICardGrain Card(this IGrainFactory grains, string id) =>
         (ICardGrain)grains.GetGrain(GrainId.Create(CardType, id), CardInterface);
+
+    public static IReceiptGrain Receipt(this IGrainFactory grains, string id) =>
+        (IReceiptGrain)grains.GetGrain(GrainId.Create(ReceiptType, id), ReceiptInterface);
 }

@@ -6,6 +6,7 @@ using Orleans;
 using Wallet.Grains.Cards;
 using Wallet.Grains.Holds;
 using Wallet.Grains.Ledger;
+using Wallet.Grains.Receipts;
 using Wallet.Grains.Storage;
 using Wallet.Grains.Transactions;
 using Wallet.Grains.Wallets;
@@ -34,6 +35,7 @@ public static class GrainsServiceCollectionExtensions
         services.AddWalletTransactionalStorage();
         services.AddSingleton<Wallets.HotWallets>();
         services.AddSingleton<TakenLookup>();
+        services.AddSingleton<ReceiptReader>();
         return services;
     }
 
@@ -46,6 +48,15 @@ public static class GrainsServiceCollectionExtensions
         services.AddSingleton(dataSource);
         services.AddSingleton<AssetStore>();
         services.AddSingleton<ReceiptStore>();
+        services.AddOptions<ReceiptOptions>().BindConfiguration("Receipts")
+            .Validate(o => o.MaxBytes is > 0 and <= ReceiptOptions.MaxBytesLimit, $"Receipts:MaxBytes must be from 1 to {ReceiptOptions.MaxBytesLimit}")
+            .Validate(o => o.OcrConcurrencyMax is >= 1 and <= 64, "Receipts:OcrConcurrencyMax must be from 1 to 64")
+            .Validate(o => o.DateToleranceDays is >= 0 and <= 366, "Receipts:DateToleranceDays must be from 0 to 366")
+            .Validate(o => o.MerchantSimilarityMin is >= 0 and <= 100, "Receipts:MerchantSimilarityMin must be from 0 to 100")
+            .Validate(o => o.RetryPeriod >= TimeSpan.FromSeconds(1), "Receipts:RetryPeriod must be at least a second")
+            .Validate(o => o.AttemptsMax >= 1, "Receipts:AttemptsMax must be at least 1")
+            .Validate(o => o.ReadTimeout >= TimeSpan.FromSeconds(1), "Receipts:ReadTimeout must be at least a second")
+            .ValidateOnStart();
         services.AddSingleton<CurrencyCatalog>();
         services.AddSingleton<WalletStore>();
         services.AddSingleton<LedgerStore>();

@@ -42,7 +42,8 @@ public static class AuthorizationEndpoints
             .Paged().Refuses(LedgerErrors.CardNotFound).WithName("ListCardAuthorizations").WithSummary("List a card's authorizations, newest first");
 
         app.MapGet("/v1/card-transactions", ListTransactions).WithTags("Authorizations").RequireAuthorization()
-            .Paged().WithName("ListCardTransactions").WithSummary("List the tenant's card authorizations, newest first");
+            .Paged().WithName("ListCardTransactions")
+            .WithSummary("List the tenant's card authorizations, newest first; by card, status, or receipt (missing: approved with none, or its receipt's status)");
 
         var authorizations = app.MapGroup("/v1/authorizations").WithTags("Authorizations").RequireAuthorization();
         authorizations.MapGet("{id}", GetAuthorization).Refuses(LedgerErrors.AuthorizationNotFound)
@@ -118,11 +119,12 @@ public static class AuthorizationEndpoints
     }
 
     private static Task<Results<Ok<ListResponse<AuthorizationView>>, ProblemHttpResult>> ListTransactions(
-        HttpRequest http, ClaimsPrincipal user, CardStore cards, [FromQuery(Name = "card_id")] string? cardId = null, string? status = null) =>
-        ListAsync(http, user, cards, cardId, status);
+        HttpRequest http, ClaimsPrincipal user, CardStore cards, [FromQuery(Name = "card_id")] string? cardId = null, string? status = null,
+        string? receipt = null) =>
+        ListAsync(http, user, cards, cardId, status, receipt);
 
     private static async Task<Results<Ok<ListResponse<AuthorizationView>>, ProblemHttpResult>> ListAsync(
-        HttpRequest http, ClaimsPrincipal user, CardStore cards, string? cardId, string? status)
+        HttpRequest http, ClaimsPrincipal user, CardStore cards, string? cardId, string? status, string? receipt = null)
     {
         var (paging, problem) = Paging.Read(http);
         if (paging is null)
@@ -135,13 +137,18 @@ public static class AuthorizationEndpoints
             return Problems.Create(LedgerErrors.ValidationFailed, $"status must be one of {string.Join(", ", AuthorizationStatuses.All)}");
         }
 
+        if (receipt is not null && !AuthorizationReceipts.Filters.Contains(receipt))
+        {
+            return Problems.Create(LedgerErrors.ValidationFailed, $"receipt must be one of {string.Join(", ", AuthorizationReceipts.Filters)}");
+        }
+
         if (paging.Cursor is not null && !paging.Cursor.StartsWith(CardIds.AuthorizationPrefix, StringComparison.Ordinal))
         {
             return Paging.InvalidCursor();
         }
 
         var page = await cards.ListAuthorizationsAsync(
-            new AuthorizationQuery(user.TenantId(), cardId, status, paging.Limit, paging.Cursor), http.HttpContext.RequestAborted);
+            new AuthorizationQuery(user.TenantId(), cardId, status, paging.Limit, paging.Cursor, receipt), http.HttpContext.RequestAborted);
         return TypedResults.Ok(new ListResponse<AuthorizationView>(page.Data, page.NextCursor));
     }
 

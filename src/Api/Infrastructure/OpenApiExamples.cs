@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Microsoft.OpenApi;
 using Wallet.Grains.Cards;
+using Wallet.Grains.Receipts;
 using Wallet.Grains.Wallets;
 
 namespace Wallet.Api.Infrastructure;
@@ -15,6 +16,7 @@ internal static class OpenApiExamples
     private const string WalletA = "wal_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b";
     private const string WalletB = "wal_0193a1c2e4b87d6f9a0b1c2d3e4f5a7c";
     private const string Card = "card_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b";
+    private const string Authorization = "auth_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b";
 
     private static readonly Dictionary<string, string> Bodies = new(StringComparer.Ordinal)
     {
@@ -44,7 +46,7 @@ internal static class OpenApiExamples
         ["DeclareAsset"] = """{"code":"GOLD","scale":0,"name":"Gold (grams)"}""",
         ["SetBudget"] = """{"currency":"USD","amount":"1000000.00"}""",
         // A multipart form: the file's part is its bytes, named here.
-        ["UploadReceipt"] = """{"file":"receipt-2026-12-04.jpg","authorization_id":"auth_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"}""",
+        ["UploadReceipt"] = $$"""{"file":"receipt-2026-12-04.jpg","authorization_id":"{{Authorization}}"}""",
     };
 
     // A path parameter's example by the route it is part of: the id of what the route is about.
@@ -55,7 +57,7 @@ internal static class OpenApiExamples
         ("/v1/entries/", "en_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
         ("/v1/holds/", "hold_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
         ("/v1/cards/", Card),
-        ("/v1/authorizations/", "auth_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
+        ("/v1/authorizations/", Authorization),
         ("/v1/system-accounts/", "treasury"),
         ("/v1/receipts/", "rcpt_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
     ];
@@ -69,6 +71,13 @@ internal static class OpenApiExamples
         ["currency"] = JsonValue.Create("USD"),
         ["wallet_id"] = JsonValue.Create(WalletA),
         ["card_id"] = JsonValue.Create(Card),
+        ["authorization_id"] = JsonValue.Create(Authorization),
+    };
+
+    // The values of a list's other closed filters, by parameter.
+    private static readonly Dictionary<string, IReadOnlyList<string>> Filters = new(StringComparer.Ordinal)
+    {
+        ["receipt"] = AuthorizationReceipts.Filters,
     };
 
     // The values a list's status filter takes, by operation.
@@ -78,6 +87,7 @@ internal static class OpenApiExamples
         ["ListCards"] = [CardStatuses.Active, CardStatuses.Frozen, CardStatuses.Cancelled],
         ["ListCardAuthorizations"] = AuthorizationStatuses.All,
         ["ListCardTransactions"] = AuthorizationStatuses.All,
+        ["ListReceipts"] = ReceiptStatuses.All,
     };
 
     /// <summary>Gives <paramref name="operation"/> its example body and parameter examples.</summary>
@@ -97,10 +107,11 @@ internal static class OpenApiExamples
 
         foreach (var parameter in operation.Parameters?.OfType<OpenApiParameter>().Where(p => p.In == ParameterLocation.Query) ?? [])
         {
-            if (parameter.Name == "status" && operation.OperationId is { } list && StatusFilters.TryGetValue(list, out var statuses))
+            if ((parameter.Name == "status" && operation.OperationId is { } list && StatusFilters.TryGetValue(list, out var values))
+                || Filters.TryGetValue(parameter.Name!, out values))
             {
-                parameter.Schema = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [.. statuses.Select(v => (JsonNode)JsonValue.Create(v))] };
-                parameter.Example = JsonValue.Create(statuses[0]);
+                parameter.Schema = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [.. values.Select(v => (JsonNode)JsonValue.Create(v))] };
+                parameter.Example = JsonValue.Create(values[0]);
             }
             else if (Queries.TryGetValue(parameter.Name!, out var value))
             {

@@ -96,7 +96,7 @@ public static class Problems
         LedgerErrors.CurrencyMismatch or LedgerErrors.WalletFrozen or LedgerErrors.WalletClosed or LedgerErrors.LimitExceeded
             or LedgerErrors.InvalidStatusChange or LedgerErrors.HoldClosed or LedgerErrors.AmountExceedsHold or LedgerErrors.CardFrozen
             or LedgerErrors.CardCancelled or LedgerErrors.CategoryBlocked or LedgerErrors.AuthorizationClosed or LedgerErrors.BudgetBelowIssued
-            => StatusCodes.Status422UnprocessableEntity,
+            or LedgerErrors.ReceiptVerified => StatusCodes.Status422UnprocessableEntity,
         MethodNotAllowed => StatusCodes.Status405MethodNotAllowed,
         UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
         RateLimited => StatusCodes.Status429TooManyRequests,

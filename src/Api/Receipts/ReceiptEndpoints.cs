@@ -5,16 +5,20 @@ using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using Microsoft.OpenApi;
+using Orleans;
 using Wallet.Api.Infrastructure;
 using Wallet.Grains;
 using Wallet.Grains.Cards;
+using Wallet.Grains.Receipts;
 using Wallet.Grains.Storage;
+using Wallet.Grains.Wallets;
 
 namespace Wallet.Api.Receipts;
 
@@ -28,31 +32,16 @@ public sealed class ReceiptUploadForm
     public string? AuthorizationId { get; init; }
 }
 
-/// <summary>The <c>Receipts</c> settings.</summary>
-public sealed class ReceiptOptions
-{
-    public const int MaxBytesLimit = 100 * 1024 * 1024;
-
-    /// <summary>The largest receipt file taken, in bytes (10 MiB; at most 100 MiB).</summary>
-    public int MaxBytes { get; set; } = 10 * 1024 * 1024;
-}
-
 /// <summary>
 /// Receipts for card transactions: uploaded as multipart/form-data, kept with their SHA-256 (the
-/// same file for the same authorization is the same receipt), read back with their file.
+/// same file for the same authorization is the same receipt), read in the background by their
+/// receipt grain (OCR, then checked against the authorization), listed, retried, read back with
+/// their file.
 /// </summary>
 public static class ReceiptEndpoints
 {
     // What a multipart body carries besides the file: boundaries, headers, the authorization's id.
     private const int FormOverheadBytes = 64 * 1024;
-
-    public static IServiceCollection AddReceipts(this IServiceCollection services)
-    {
-        services.AddOptions<ReceiptOptions>().BindConfiguration("Receipts")
-            .Validate(o => o.MaxBytes is > 0 and <= ReceiptOptions.MaxBytesLimit, $"Receipts:MaxBytes must be from 1 to {ReceiptOptions.MaxBytesLimit}")
-            .ValidateOnStart();
-        return services;
-    }
 
     public static IEndpointRouteBuilder MapReceiptEndpoints(this IEndpointRouteBuilder app)
     {
@@ -62,8 +51,13 @@ public static class ReceiptEndpoints
             .Produces<ReceiptView>(StatusCodes.Status202Accepted)
             .Refuses(LedgerErrors.FileUnreadable, LedgerErrors.FileTooLarge, LedgerErrors.FileTypeUnsupported, LedgerErrors.AuthorizationNotFound)
             .WithName("UploadReceipt").WithSummary("Upload a receipt for a card transaction; it is read in the background");
+        group.MapGet("", List).Paged().Produces<ListResponse<ReceiptView>>()
+            .WithName("ListReceipts").WithSummary("List the tenant's receipts, newest first, by status or authorization");
         group.MapGet("{id}", Get).Produces<ReceiptView>().Refuses(LedgerErrors.ReceiptNotFound)
             .WithName("GetReceipt").WithSummary("Get a receipt and its status");
+        group.MapPost("{id}/retry", Retry).Produces<ReceiptView>(StatusCodes.Status202Accepted)
+            .Refuses(LedgerErrors.ReceiptNotFound, LedgerErrors.ReceiptVerified)
+            .WithName("RetryReceipt").WithSummary("Read a receipt again (failed, unreadable or mismatched; a processing one is nudged)");
         group.MapGet("{id}/file", GetFile).Refuses(LedgerErrors.ReceiptNotFound)
             .WithName("GetReceiptFile").WithSummary("Get a receipt's file as it was uploaded")
             .AddOpenApiOperationTransformer((operation, _, _) =>
@@ -82,7 +76,8 @@ public static class ReceiptEndpoints
     }
 
     private static async Task<IResult> Upload(
-        HttpRequest http, ClaimsPrincipal user, ReceiptStore receipts, CardStore cards, IdempotencyStore store, IOptions<ReceiptOptions> options, TimeProvider clock)
+        HttpRequest http, ClaimsPrincipal user, ReceiptStore receipts, CardStore cards, IdempotencyStore store, IClusterClient client,
+        IOptions<ReceiptOptions> options, TimeProvider clock, ILogger<ReceiptUploadForm> logger)
     {
         var cancellationToken = http.HttpContext.RequestAborted;
         var maxBytes = options.Value.MaxBytes;
@@ -163,10 +158,103 @@ public static class ReceiptEndpoints
         {
             var (outcome, receipt) = await receipts.UploadAsync(
                 tenantId, ReceiptIds.New(), authorizationId, file, LedgerTime.Truncate(clock.GetUtcNow()), idempotency, StoredAnswers.Accepted, cancellationToken);
-            return outcome == ReceiptUpload.IdempotencyKeyExists
-                ? Idempotency.KeyExistsResult.Instance
-                : JsonBodyResult.From(StatusCodes.Status202Accepted, receipt!, location: $"/v1/receipts/{receipt!.Id}");
+            if (outcome == ReceiptUpload.IdempotencyKeyExists)
+            {
+                return Idempotency.KeyExistsResult.Instance;
+            }
+
+            await StartReadingAsync(client, receipt!, logger);
+            return JsonBodyResult.From(StatusCodes.Status202Accepted, receipt!, location: $"/v1/receipts/{receipt!.Id}");
         }, cancellationToken);
+    }
+
+    private static async Task<IResult> Retry(
+        string id, HttpRequest http, ClaimsPrincipal user, ReceiptStore receipts, IdempotencyStore store, IClusterClient client, TimeProvider clock,
+        ILogger<ReceiptUploadForm> logger)
+    {
+        var (idempotency, problem) = await Idempotency.ReadBodilessAsync(http);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var tenantId = user.TenantId();
+        return await Idempotency.RunAsync(store, tenantId, idempotency, async () =>
+        {
+            var (outcome, receipt) = await RetryAsync(receipts, client, clock, logger, tenantId, id, idempotency, http.HttpContext.RequestAborted);
+            switch (outcome)
+            {
+                case ReceiptRetry.NotFound:
+                    return NotFound(id);
+                case ReceiptRetry.Verified:
+                    return Problems.Create(LedgerErrors.ReceiptVerified, $"receipt {id} is verified; it is not read again");
+                case ReceiptRetry.IdempotencyKeyExists:
+                    return Idempotency.KeyExistsResult.Instance;
+                default:
+                    return JsonBodyResult.From(StatusCodes.Status202Accepted, receipt!, location: $"/v1/receipts/{receipt!.Id}");
+            }
+        }, http.HttpContext.RequestAborted);
+    }
+
+    /// <summary>
+    /// Puts a receipt back to processing (<see cref="ReceiptStore.RetryAsync"/>) and has its grain
+    /// read it: the API's retry route and the operators' receipts page.
+    /// </summary>
+    public static async Task<(ReceiptRetry Outcome, ReceiptView? Receipt)> RetryAsync(
+        ReceiptStore receipts, IClusterClient client, TimeProvider clock, ILogger logger, string tenantId, string id, IdempotencyRequest? idempotency,
+        CancellationToken cancellationToken)
+    {
+        var (outcome, receipt) = await receipts.RetryAsync(tenantId, id, LedgerTime.Truncate(clock.GetUtcNow()), idempotency, StoredAnswers.Accepted, cancellationToken);
+        if (outcome == ReceiptRetry.Restarted)
+        {
+            await StartReadingAsync(client, receipt!, logger);
+        }
+
+        return (outcome, receipt);
+    }
+
+    /// <summary>
+    /// Has the receipt's grain read it. The receipt is kept already: when the grain cannot be
+    /// reached the answer is still 202, and the receipt stays processing until a retry starts it.
+    /// </summary>
+    private static async Task StartReadingAsync(IClusterClient client, ReceiptView receipt, ILogger logger)
+    {
+        if (receipt.Status != ReceiptStatuses.Processing)
+        {
+            return;
+        }
+
+        try
+        {
+            await client.Receipt(receipt.Id).Start();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogError(e, "Receipt {ReceiptId} is kept but its reading could not be started; POST /v1/receipts/{ReceiptId}/retry starts it", receipt.Id, receipt.Id);
+        }
+    }
+
+    private static async Task<IResult> List(
+        HttpRequest http, ClaimsPrincipal user, ReceiptStore receipts, string? status = null, [FromQuery(Name = "authorization_id")] string? authorizationId = null)
+    {
+        var (paging, problem) = Paging.Read(http);
+        if (paging is null)
+        {
+            return problem!;
+        }
+
+        if (status is not null && !ReceiptStatuses.All.Contains(status))
+        {
+            return Problems.Create(LedgerErrors.ValidationFailed, $"status must be one of {string.Join(", ", ReceiptStatuses.All)}");
+        }
+
+        if (paging.Cursor is not null && !paging.Cursor.StartsWith(ReceiptIds.Prefix, StringComparison.Ordinal))
+        {
+            return Paging.InvalidCursor();
+        }
+
+        var page = await receipts.ListAsync(new ReceiptQuery(user.TenantId(), status, authorizationId, paging.Limit, paging.Cursor), http.HttpContext.RequestAborted);
+        return TypedResults.Ok(new ListResponse<ReceiptView>(page.Data, page.NextCursor));
     }
 
     private static async Task<IResult> Get(string id, ClaimsPrincipal user, ReceiptStore receipts, HttpRequest http) =>

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using SkiaSharp;
 using Wallet.Grains;
-using Wallet.Grains.Storage;
+using Wallet.Grains.Receipts;
 
 namespace Wallet.Api.Receipts;
 
@@ -13,10 +13,10 @@ namespace Wallet.Api.Receipts;
 /// </summary>
 public static class ReceiptFiles
 {
-    public const string Jpeg = "image/jpeg";
-    public const string Png = "image/png";
-    public const string WebP = "image/webp";
-    public const string Pdf = "application/pdf";
+    private const string Jpeg = ReceiptContentTypes.Jpeg;
+    private const string Png = ReceiptContentTypes.Png;
+    private const string WebP = ReceiptContentTypes.WebP;
+    private const string Pdf = ReceiptContentTypes.Pdf;
 
     /// <summary>The most pixels a picture may have (a 50 MP camera's): decoding takes 4 bytes a pixel.</summary>
     public const long PixelsMax = 50_000_000;

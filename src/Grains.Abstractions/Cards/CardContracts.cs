@@ -155,8 +155,16 @@ public sealed record FraudView(decimal Score, IReadOnlyList<string> Reasons)
 public sealed record DeclineView(string Code, string Detail);
 
 /// <summary>
+/// The receipt an authorization is shown with: its verified one if it has one, else its latest.
+/// <see cref="Verified"/> says whether the transaction is closed for finance.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("wallet.AuthorizationReceipt")]
+public sealed record AuthorizationReceipt(string Id, string Status, bool Verified);
+
+/// <summary>
 /// One authorization decision. An approved one carries its hold and follows it: <see cref="Amount"/>
 /// is what it authorizes now (after increments and reversals), <see cref="Captured"/> what was captured.
+/// <see cref="Receipt"/> is its receipt (null until one is uploaded for it).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("wallet.AuthorizationView")]
 public sealed record AuthorizationView(
@@ -178,7 +186,8 @@ public sealed record AuthorizationView(
     string? HoldId,
     int ControlsVersion,
     DateTimeOffset CreatedAt,
-    string? MerchantNameOriginal)
+    string? MerchantNameOriginal,
+    AuthorizationReceipt? Receipt = null)
 {
     /// <summary>This approved authorization as <paramref name="hold"/> now stands.</summary>
     public AuthorizationView With(HoldView hold) => this with

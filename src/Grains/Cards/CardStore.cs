@@ -11,7 +11,11 @@ namespace Wallet.Grains.Cards;
 
 public sealed record CardQuery(string TenantId, string? Status, string? WalletId, int Limit, string? After);
 
-public sealed record AuthorizationQuery(string TenantId, string? CardId, string? Status, int Limit, string? Before);
+/// <summary>
+/// Which authorizations to list: of a card or the tenant, by status, and by their receipt's status
+/// (<c>missing</c>: approved and no receipt uploaded for it).
+/// </summary>
+public sealed record AuthorizationQuery(string TenantId, string? CardId, string? Status, int Limit, string? Before, string? Receipt = null);
 
 internal enum CardWriteOutcome
 {
@@ -19,6 +23,15 @@ internal enum CardWriteOutcome
     NumberExists,
     IdempotencyKeyExists,
     Moved,
+}
+
+/// <summary>The values of the card-transactions list's <c>receipt</c> filter.</summary>
+public static class AuthorizationReceipts
+{
+    /// <summary>Approved, and no receipt uploaded for it: what finance chases.</summary>
+    public const string Missing = "missing";
+
+    public static IReadOnlyList<string> Filters { get; } = [Missing, "processing", "verified", "mismatch", "unreadable", "failed"];
 }
 
 /// <summary>Cards and their authorization decisions. Decisions are written by the group commit; cards here.</summary>
@@ -55,11 +68,15 @@ public sealed class CardStore(NpgsqlDataSource dataSource, CurrencyCatalog curre
     private const string AuthorizationColumns = """
         a.id, a.card_id, a.wallet_id, a.approved, a.amount, a.currency, w.scale, a.merchant_name, a.merchant_category, a.merchant_country,
         a.description, a.fraud_score, a.fraud_reasons::text, a.review, a.decline_code, a.decline_detail, a.hold_id, a.controls_version,
-        a.created_at, h.amount, h.captured, h.status, a.merchant_name_original
+        a.created_at, h.amount, h.captured, h.status, a.merchant_name_original, r.id, r.status
         """;
 
+    // An authorization's receipt: its verified one, else its latest.
     private const string AuthorizationFrom = """
         FROM card_authorizations a JOIN wallets w ON w.id = a.wallet_id LEFT JOIN holds h ON h.id = a.hold_id
+        LEFT JOIN LATERAL (
+            SELECT r.id, r.status FROM receipts r WHERE r.tenant_id = a.tenant_id AND r.authorization_id = a.id
+            ORDER BY r.status = 'verified' DESC, r.id DESC LIMIT 1) r ON true
         """;
 
     internal async Task<CardState> ReadStateAsync(string cardId, DateTimeOffset now, TimeZoneInfo zone, CancellationToken cancellationToken)
@@ -218,6 +235,18 @@ public sealed class CardStore(NpgsqlDataSource dataSource, CurrencyCatalog curre
             });
         }
 
+        if (query.Receipt is { } receipt)
+        {
+            if (receipt == AuthorizationReceipts.Missing)
+            {
+                sql.Append(" AND a.approved AND r.id IS NULL");
+            }
+            else
+            {
+                Filter(sql, command, "r.status", "receipt", receipt);
+            }
+        }
+
         sql.Append(" ORDER BY a.id DESC LIMIT @limit");
         command.Parameters.AddWithValue("limit", query.Limit + 1);
         command.CommandText = sql.ToString();
@@ -280,7 +309,8 @@ public sealed class CardStore(NpgsqlDataSource dataSource, CurrencyCatalog curre
             reader.IsDBNull(16) ? null : reader.GetString(16),
             reader.GetInt32(17),
             reader.GetFieldValue<DateTimeOffset>(18),
-            reader.IsDBNull(22) ? null : reader.GetString(22));
+            reader.IsDBNull(22) ? null : reader.GetString(22),
+            reader.IsDBNull(23) ? null : new AuthorizationReceipt(reader.GetString(23), reader.GetString(24), reader.GetString(24) == "verified"));
     }
 
     private static string Controls(CardState card) => JsonSerializer.Serialize(SpendingRules.View(card.Limits, card.Currency), WalletJson.Options);

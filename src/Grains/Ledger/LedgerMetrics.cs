@@ -16,6 +16,9 @@ public sealed class LedgerMetrics : IDisposable
     // A commit normally takes a few milliseconds; the upper buckets catch a struggling database.
     private static readonly double[] CommitDurationBucketsSeconds = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5];
 
+    // Reading a receipt takes from a few milliseconds (a PDF's text) to tens of seconds (a big photograph).
+    private static readonly double[] ReceiptReadBucketsSeconds = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
+
     private readonly Meter _meter;
     private readonly Counter<long> _entries;
     private readonly Counter<long> _batches;
@@ -28,6 +31,8 @@ public sealed class LedgerMetrics : IDisposable
     private readonly Counter<long> _reviews;
     private readonly Counter<long> _aborts;
     private readonly Counter<long> _inDoubt;
+    private readonly Counter<long> _receipts;
+    private readonly Histogram<double> _receiptReadDuration;
     private volatile IReadOnlyList<CurrencyTotals> _totals = [];
     private volatile VerifyRun? _lastVerify;
 
@@ -48,6 +53,11 @@ public sealed class LedgerMetrics : IDisposable
             "Movement transactions Orleans aborted (a broken lock, a cascading abort, a timeout), by what followed: retried, or given up and answered 503.");
         _inDoubt = _meter.CreateCounter<long>("wallet.transactions.in_doubt", "{transaction}",
             "Movement transactions whose outcome was not heard, by whether finding their entry resolved them.");
+        _receipts = _meter.CreateCounter<long>("wallet.receipts.read", "{receipt}",
+            "Receipts this silo finished reading, by outcome: verified, mismatch, unreadable, or failed (its reading failed every attempt).");
+        _receiptReadDuration = _meter.CreateHistogram<double>("wallet.receipts.ocr.duration", "s",
+            "How long reading one receipt took (OCR, or its PDF's text), waiting for a slot not included.",
+            tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ReceiptReadBucketsSeconds });
         // Exported from the start at zero, so a graph of failures has a series before the first one.
         _failedBatches.Add(0);
         _reviews.Add(0);
@@ -55,6 +65,10 @@ public sealed class LedgerMetrics : IDisposable
         _aborts.Add(0, new KeyValuePair<string, object?>("outcome", "gave_up"));
         _inDoubt.Add(0, new KeyValuePair<string, object?>("resolved", true));
         _inDoubt.Add(0, new KeyValuePair<string, object?>("resolved", false));
+        foreach (var outcome in (string[])["verified", "mismatch", "unreadable", "failed"])
+        {
+            _receipts.Add(0, new KeyValuePair<string, object?>("outcome", outcome));
+        }
         _meter.CreateObservableGauge("wallet.money.issued", () => Money(t => t.Issued), "{major_unit}", "Money the treasury has issued, in the major unit.");
         _meter.CreateObservableGauge("wallet.money.held_by_users", () => Money(t => t.HeldByUsers), "{major_unit}", "Money in user wallets, pending included.");
         _meter.CreateObservableGauge("wallet.money.pending_in_holds", () => Money(t => t.PendingInHolds), "{major_unit}", "Money of user wallets held for open holds.");
@@ -100,6 +114,16 @@ public sealed class LedgerMetrics : IDisposable
         foreach (var rule in fraudRules)
         {
             _fraudRuleHits.Add(1, new KeyValuePair<string, object?>("rule", rule));
+        }
+    }
+
+    /// <summary>A receipt read to its final <paramref name="outcome"/>; <paramref name="reading"/> is how long its last reading took (none when it failed).</summary>
+    public void ReceiptRead(string outcome, TimeSpan? reading)
+    {
+        _receipts.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+        if (reading is { } elapsed)
+        {
+            _receiptReadDuration.Record(elapsed.TotalSeconds);
         }
     }
 

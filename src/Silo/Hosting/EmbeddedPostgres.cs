@@ -143,7 +143,7 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
                 throw NotFound($"PostgreSQL was not installed automatically because {whyNotInstalled}.");
             }
 
-            await InstallAsync(logger, cancellationToken);
+            await InstallAsync(logger, ["postgresql"], cancellationToken);
             binDirectory = FindBinDirectory(null)
                 ?? throw NotFound("apt-get install postgresql succeeded, yet the binaries are still missing.");
         }
@@ -589,15 +589,17 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
         return [runuser, "-u", PostgresOsUser, "--", fileName, .. arguments];
     }
 
-    private static async Task InstallAsync(ILogger logger, CancellationToken ct)
+    /// <summary>Installs Debian <paramref name="packages"/> with apt-get (running apt-get update once if the first try fails).</summary>
+    internal static async Task InstallAsync(ILogger logger, IReadOnlyList<string> packages, CancellationToken ct)
     {
         var timeout = TimeSpan.FromMinutes(20);
-        string[] install = ["-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q", "postgresql"];
-        LogInstalling(logger, "apt-get install -y postgresql");
+        var names = string.Join(' ', packages);
+        string[] install = ["-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q", .. packages];
+        LogInstalling(logger, $"apt-get install -y {names}");
         var result = await RunAsync("apt-get", install, null, timeout, ct, noninteractive: true);
         if (result.ExitCode != 0)
         {
-            LogInstallRetrying(logger, result.ExitCode);
+            LogInstallRetrying(logger, names, result.ExitCode);
             var update = await RunAsync("apt-get", ["-o", "DPkg::Lock::Timeout=300", "update", "-q"], null, timeout, ct, noninteractive: true);
             if (update.ExitCode != 0)
             {
@@ -607,11 +609,11 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
             result = await RunAsync("apt-get", install, null, timeout, ct, noninteractive: true);
             if (result.ExitCode != 0)
             {
-                throw NotFound($"apt-get install postgresql failed with exit code {result.ExitCode}:{Environment.NewLine}{Tail(result.Output, 40)}");
+                throw NotFound($"apt-get install {names} failed with exit code {result.ExitCode}:{Environment.NewLine}{Tail(result.Output, 40)}");
             }
         }
 
-        LogInstalled(logger);
+        LogInstalled(logger, names);
     }
 
     private static InvalidOperationException NotFound(string detail) => new(
@@ -952,14 +954,14 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "No PostgreSQL binaries found; installing them with `{Command}` (this can take a minute)")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Installing what is missing with `{Command}` (this can take a minute)")]
     private static partial void LogInstalling(ILogger logger, string command);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "apt-get install postgresql failed with exit code {ExitCode}; running apt-get update and retrying")]
-    private static partial void LogInstallRetrying(ILogger logger, int exitCode);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "apt-get install {Packages} failed with exit code {ExitCode}; running apt-get update and retrying")]
+    private static partial void LogInstallRetrying(ILogger logger, string packages, int exitCode);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "PostgreSQL installed with apt-get")]
-    private static partial void LogInstalled(ILogger logger);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Installed {Packages} with apt-get")]
+    private static partial void LogInstalled(ILogger logger, string packages);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Creating a PostgreSQL cluster in {DataDirectory} (initdb)")]
     private static partial void LogInitDb(ILogger logger, string dataDirectory);

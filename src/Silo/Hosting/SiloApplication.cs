@@ -9,6 +9,7 @@ using Wallet.Dashboard;
 using Wallet.Grains;
 using Wallet.Grains.Holds;
 using Wallet.Grains.Ledger;
+using Wallet.Grains.Receipts;
 using Wallet.Grains.Transactions;
 
 namespace Wallet.Silo.Hosting;
@@ -74,15 +75,18 @@ public static class SiloApplication
     }
 
     /// <summary>
-    /// Hold expiry rides on reminders (one per wallet with open holds). A silo reads its share of the
-    /// reminder table every <see cref="HoldOptions.ExpiryRetryPeriod"/>, and a reminder ticks again
-    /// after that long, so an expiry missed while no silo ran is released within about two periods
-    /// of a start. Orleans refuses periods under a minute unless told (tests use seconds).
+    /// Hold expiry and receipt readings ride on reminders (one per wallet with open holds, one per
+    /// receipt being read). A silo reads its share of the reminder table every
+    /// <see cref="HoldOptions.ExpiryRetryPeriod"/> (or <see cref="ReceiptOptions.RetryPeriod"/>, the
+    /// shorter), and a reminder ticks again after its period, so work missed while no silo ran is
+    /// picked up within about two periods of a start. Orleans refuses periods under a minute unless
+    /// told (tests use seconds).
     /// </summary>
-    public static void ConfigureReminders(ISiloBuilder silo, HoldOptions holds) => silo.Configure<ReminderOptions>(o =>
+    public static void ConfigureReminders(ISiloBuilder silo, HoldOptions holds, ReceiptOptions? receipts = null) => silo.Configure<ReminderOptions>(o =>
     {
-        o.MinimumReminderPeriod = holds.ExpiryRetryPeriod < o.MinimumReminderPeriod ? holds.ExpiryRetryPeriod : o.MinimumReminderPeriod;
-        o.RefreshReminderListPeriod = holds.ExpiryRetryPeriod;
+        var shortest = receipts is not null && receipts.RetryPeriod < holds.ExpiryRetryPeriod ? receipts.RetryPeriod : holds.ExpiryRetryPeriod;
+        o.MinimumReminderPeriod = shortest < o.MinimumReminderPeriod ? shortest : o.MinimumReminderPeriod;
+        o.RefreshReminderListPeriod = shortest;
     });
 
     /// <summary>
@@ -134,7 +138,8 @@ public static class SiloApplication
             .Configure<WalletDatabase>((o, database) => o.ConnectionString = database.ConnectionString);
         UseWalletTransactions(silo);
         UseGrainDirectory(silo);
-        ConfigureReminders(silo, configuration.GetSection("Holds").Get<HoldOptions>() ?? new HoldOptions());
+        ConfigureReminders(silo, configuration.GetSection("Holds").Get<HoldOptions>() ?? new HoldOptions(),
+            configuration.GetSection("Receipts").Get<ReceiptOptions>() ?? new ReceiptOptions());
     }
 }
 

@@ -51,6 +51,10 @@ public sealed partial class WalletDatabase(
         {
             LogEmbedded(logger, _embeddedOptions.DataDirectory);
             _embedded = await EmbeddedPostgres.StartAsync(_embeddedOptions, logger, cancellationToken);
+            if (_embeddedOptions.InstallIfMissing)
+            {
+                await InstallReceiptToolsAsync(cancellationToken);
+            }
         }
 
         _dataSource = new NpgsqlDataSourceBuilder(connectionString).Build();
@@ -62,6 +66,45 @@ public sealed partial class WalletDatabase(
                 key, new ApiKeyIdentity(bootstrap.Value.TenantId, ApiKeyRoles.Operator), cancellationToken);
         }
     }
+
+    /// <summary>
+    /// The quick start's set-up also brings the tools receipts are read with (tesseract-ocr,
+    /// poppler-utils) when they are missing and the silo may install them. Without them the silo
+    /// still runs; each receipt's reading fails with the reason, and can be retried once they are there.
+    /// </summary>
+    private async Task InstallReceiptToolsAsync(CancellationToken cancellationToken)
+    {
+        string[] missing = [.. new[] { ("tesseract", "tesseract-ocr"), ("pdftotext", "poppler-utils") }
+            .Where(tool => !OnPath(tool.Item1)).Select(tool => tool.Item2)];
+        if (missing.Length == 0)
+        {
+            return;
+        }
+
+        if (!Environment.IsPrivilegedProcess || !File.Exists("/usr/bin/apt-get"))
+        {
+            LogReceiptToolsMissing(logger, string.Join(' ', missing));
+            return;
+        }
+
+        try
+        {
+            await EmbeddedPostgres.InstallAsync(logger, missing, cancellationToken);
+        }
+        catch (InvalidOperationException e)
+        {
+            LogReceiptToolsNotInstalled(logger, e.Message);
+        }
+    }
+
+    private static bool OnPath(string tool) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries).Any(d => File.Exists(Path.Combine(d, tool)));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Receipts cannot be read here until {Packages} is installed (apt-get install {Packages}, as root)")]
+    private static partial void LogReceiptToolsMissing(ILogger logger, string packages);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Receipts cannot be read here: installing their tools failed: {Reason}")]
+    private static partial void LogReceiptToolsNotInstalled(ILogger logger, string reason);
 
     private static EmbeddedPostgresOptions? EmbeddedOptionsOf(IConfiguration configuration)
     {

@@ -41,6 +41,8 @@ public sealed partial class MetricsTests
         var (_, card) = await client.FundedCardAsync("100.00");
         await client.ApproveAsync(card, "5.00");
         await (await client.AuthorizeAsync(card, "6000.00")).ExpectDeclinedAsync(client, FraudBlockedStatus, "fraud_blocked");
+        await Wallet.Tests.Receipts.ReceiptSamples.UploadAndReadAsync(
+            client, Wallet.Tests.Receipts.ReceiptSamples.TextPdf(["CORNER GROCERY", "TOTAL 5.00"]), authorizationId: null);
         await client.AssertVerifiedAsync();
 
         var response = await client.GetAsync(new Uri("/metrics", UriKind.Relative));

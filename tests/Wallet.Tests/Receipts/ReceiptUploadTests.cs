@@ -2,13 +2,11 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using SkiaSharp;
-using UglyToad.PdfPig.Content;
-using UglyToad.PdfPig.Fonts.Standard14Fonts;
-using UglyToad.PdfPig.Writer;
 using Wallet.Tests.Api;
 using Wallet.Tests.Cards;
 using Wallet.Tests.Infrastructure;
 using Xunit;
+using static Wallet.Tests.Receipts.ReceiptSamples;
 
 namespace Wallet.Tests.Receipts;
 
@@ -42,7 +40,8 @@ public sealed class ReceiptUploadTests(ApiFixture api) : IClassFixture<ApiFixtur
         Assert.Equal(picture.Length, receipt.GetProperty("size_bytes").GetInt32());
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(picture)), receipt.Str("file_sha256"));
         Assert.Equal($"/v1/receipts/{id}", response.Headers.Location?.OriginalString);
-        Assert.Equal(receipt.ToString(), read.ToString());
+        // Read back as uploaded (its reading may have ended meanwhile: this picture has no text).
+        Assert.Equal((id, receipt.Str("file_sha256"), receipt.Str("created_at")), (read.Str("id"), read.Str("file_sha256"), read.Str("created_at")));
         Assert.Equal(HttpStatusCode.OK, file.StatusCode);
         Assert.Equal("image/png", file.Content.Headers.ContentType?.MediaType);
         Assert.Equal(picture, await file.Content.ReadAsByteArrayAsync());
@@ -53,7 +52,7 @@ public sealed class ReceiptUploadTests(ApiFixture api) : IClassFixture<ApiFixtur
     [Fact]
     public async Task Upload_EachSupportedType_IsTakenAsWhatItsBytesAre()
     {
-        var files = new[] { (Picture(SKEncodedImageFormat.Jpeg), "image/jpeg"), (Picture(SKEncodedImageFormat.Webp), "image/webp"), (TextPdf("CORNER CAFE 12.50"), "application/pdf") };
+        var files = new[] { (Picture(SKEncodedImageFormat.Jpeg), "image/jpeg"), (Picture(SKEncodedImageFormat.Webp), "image/webp"), (ReceiptSamples.TextPdf(["CORNER CAFE 12.50"]), "application/pdf") };
 
         foreach (var (bytes, type) in files)
         {
@@ -141,27 +140,6 @@ public sealed class ReceiptUploadTests(ApiFixture api) : IClassFixture<ApiFixtur
         return (await Client.ApproveAsync(card, "12.50")).Str("id");
     }
 
-    private static async Task<HttpResponseMessage> UploadAsync(
-        HttpClient client, byte[] file, string? authorizationId, string fileName = "receipt", string contentType = "application/octet-stream", string? key = null)
-    {
-        using var form = new MultipartFormDataContent();
-        var part = new ByteArrayContent(file);
-        part.Headers.ContentType = new MediaTypeHeaderValue(contentType);
-        form.Add(part, "file", fileName);
-        if (authorizationId is not null)
-        {
-            form.Add(new StringContent(authorizationId), "authorization_id");
-        }
-
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/receipts") { Content = form };
-        if (key is not null)
-        {
-            request.Headers.Add("Idempotency-Key", key);
-        }
-
-        return await client.SendAsync(request);
-    }
-
     /// <summary>A small picture (a dark bar on white, each one a little different) in <paramref name="format"/>.</summary>
     private static byte[] Picture(SKEncodedImageFormat format)
     {
@@ -192,15 +170,5 @@ public sealed class ReceiptUploadTests(ApiFixture api) : IClassFixture<ApiFixtur
 
         using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
         return data.ToArray();
-    }
-
-    /// <summary>A one-page PDF with <paramref name="text"/> in its text layer.</summary>
-    private static byte[] TextPdf(string text)
-    {
-        var builder = new PdfDocumentBuilder();
-        var page = builder.AddPage(PageSize.A4);
-        var font = builder.AddStandard14Font(Standard14Font.Helvetica);
-        page.AddText(text, 12, new UglyToad.PdfPig.Core.PdfPoint(50, 700), font);
-        return builder.Build();
     }
 }

@@ -1,0 +1,382 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using SkiaSharp;
+
+namespace Wallet.Grains.Receipts;
+
+/// <summary>One line of a receipt's text, with how sure the reading is of it (0 to 1).</summary>
+public sealed record ReceiptLine(string Text, double Confidence);
+
+/// <summary>A receipt's text, line by line, and where it came from (<c>text_layer</c> or <c>ocr</c>).</summary>
+public sealed record ReceiptText(IReadOnlyList<ReceiptLine> Lines, string Source, TimeSpan Elapsed)
+{
+    public const string TextLayer = "text_layer";
+    public const string Ocr = "ocr";
+}
+
+/// <summary>A reading that could not be done: a tool missing, failing or too slow. The receipt's attempt fails.</summary>
+public sealed class ReceiptReadException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// Reads a receipt's text: a PDF's text layer with Poppler's <c>pdftotext</c>, and pictures (or a
+/// PDF page with no text) with Debian's tesseract-ocr. Both run as child processes, one core each,
+/// stopped after <see cref="ReceiptOptions.ReadTimeout"/>: a hostile file can take nothing down but
+/// its own reading. At most <see cref="ReceiptOptions.OcrConcurrencyMax"/> readings run at a time
+/// on a silo; the rest wait their turn.
+/// </summary>
+public sealed class ReceiptReader : IDisposable
+{
+    // Pictures are read at a size tesseract reads well: text about 30 pixels high on a receipt
+    // photographed or scanned whole. Smaller ones are scaled up, huge ones down.
+    private const int ShortSideMin = 1200;
+    private const int LongSideMax = 4000;
+
+    // A PDF whose text layer has fewer letters and digits than this is a scan: its page is OCR'd.
+    private const int TextLayerCharactersMin = 8;
+
+    private readonly ReceiptOptions _options;
+    private readonly ILogger<ReceiptReader> _logger;
+    private readonly SemaphoreSlim _slots;
+
+    public ReceiptReader(IOptions<ReceiptOptions> options, ILogger<ReceiptReader> logger)
+    {
+        _options = options.Value;
+        _logger = logger;
+        _slots = new SemaphoreSlim(_options.OcrConcurrencyMax);
+    }
+
+    /// <summary>How many readings wait for a slot now.</summary>
+    public int Waiting => Volatile.Read(ref _waiting);
+
+    private int _waiting;
+
+    /// <summary>The text of <paramref name="content"/>, a receipt of type <paramref name="contentType"/>.</summary>
+    public async Task<ReceiptText> ReadAsync(string contentType, byte[] content, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _waiting);
+        try
+        {
+            await _slots.WaitAsync(cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _waiting);
+        }
+
+        var directory = Directory.CreateTempSubdirectory("wallet-receipt-");
+        try
+        {
+            var started = Stopwatch.GetTimestamp();
+            var (lines, source) = contentType == ReceiptContentTypes.Pdf
+                ? await ReadPdfAsync(content, directory.FullName, cancellationToken)
+                : (await OcrAsync(Normalize(content), directory.FullName, cancellationToken), ReceiptText.Ocr);
+            return new ReceiptText(lines, source, Stopwatch.GetElapsedTime(started));
+        }
+        finally
+        {
+            _slots.Release();
+            try
+            {
+                directory.Delete(recursive: true);
+            }
+            catch (IOException e)
+            {
+                _logger.LogWarning(e, "Could not remove the receipt work directory {Directory}", directory.FullName);
+            }
+        }
+    }
+
+    public void Dispose() => _slots.Dispose();
+
+    private async Task<(IReadOnlyList<ReceiptLine> Lines, string Source)> ReadPdfAsync(byte[] content, string directory, CancellationToken cancellationToken)
+    {
+        var pdf = Path.Combine(directory, "receipt.pdf");
+        await File.WriteAllBytesAsync(pdf, content, cancellationToken);
+        var text = await RunAsync(_options.PdfToTextPath, ["-layout", "-enc", "UTF-8", "-q", pdf, "-"], cancellationToken);
+        var lines = text.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).Select(l => new ReceiptLine(CollapseSpaces(l), 1.0)).ToList();
+        if (lines.Sum(l => l.Text.Count(char.IsLetterOrDigit)) >= TextLayerCharactersMin)
+        {
+            return (lines, ReceiptText.TextLayer);
+        }
+
+        // A scanned receipt: its first page, rendered at 300 dpi in grey.
+        var page = Path.Combine(directory, "page");
+        await RunAsync(_options.PdfToPpmPath, ["-r", "300", "-gray", "-png", "-f", "1", "-l", "1", "-singlefile", "-q", pdf, page], cancellationToken);
+        return (await OcrAsync(await File.ReadAllBytesAsync(page + ".png", cancellationToken), directory, cancellationToken), ReceiptText.Ocr);
+    }
+
+    private async Task<IReadOnlyList<ReceiptLine>> OcrAsync(byte[] png, string directory, CancellationToken cancellationToken)
+    {
+        var picture = Path.Combine(directory, "receipt.png");
+        await File.WriteAllBytesAsync(picture, png, cancellationToken);
+        var tsv = await RunAsync(_options.TesseractPath, [picture, "stdout", "-l", "eng", "--psm", "4", "tsv"], cancellationToken);
+        return TesseractTsv.Lines(tsv);
+    }
+
+    /// <summary>
+    /// The picture in grey, its darkest ink black and its paper white (a faint receipt comes out as
+    /// a clean one), turned straight when it was photographed askew, at a size tesseract reads well,
+    /// as PNG.
+    /// </summary>
+    internal static byte[] Normalize(byte[] content)
+    {
+        using var original = SKBitmap.Decode(content) ?? throw new ReceiptReadException("the picture does not decode");
+        var (width, height) = (original.Width, original.Height);
+        var scale = Math.Min(LongSideMax / (double)Math.Max(width, height), Math.Max(1.0, ShortSideMin / (double)Math.Min(width, height)));
+        var info = new SKImageInfo(Math.Max(1, (int)(width * scale)), Math.Max(1, (int)(height * scale)), SKColorType.Gray8, SKAlphaType.Opaque);
+        using var grey = new SKBitmap(info);
+        using (var canvas = new SKCanvas(grey))
+        {
+            canvas.Clear(SKColors.White);
+            using var image = SKImage.FromBitmap(original);
+            canvas.DrawImage(image, new SKRect(0, 0, info.Width, info.Height), new SKSamplingOptions(SKCubicResampler.Mitchell));
+        }
+
+        Stretch(grey.GetPixelSpan());
+        var skew = Skew(grey);
+        if (Math.Abs(skew) < SkewStepDegrees)
+        {
+            using var data = grey.Encode(SKEncodedImageFormat.Png, 100);
+            return data.ToArray();
+        }
+
+        using var straight = new SKBitmap(info);
+        using (var canvas = new SKCanvas(straight))
+        {
+            canvas.Clear(SKColors.White);
+            canvas.RotateDegrees((float)-skew, info.Width / 2f, info.Height / 2f);
+            using var image = SKImage.FromBitmap(grey);
+            canvas.DrawImage(image, 0, 0, new SKSamplingOptions(SKFilterMode.Linear));
+        }
+
+        using var turned = straight.Encode(SKEncodedImageFormat.Png, 100);
+        return turned.ToArray();
+    }
+
+    private const double SkewMaxDegrees = 8;
+    private const double SkewStepDegrees = 0.25;
+
+    /// <summary>
+    /// How far the text's lines slope, in degrees (clockwise positive): the angle at which the ink,
+    /// projected onto rows, gives the sharpest profile (lines of text and the gaps between them).
+    /// </summary>
+    private static double Skew(SKBitmap grey)
+    {
+        // Every few pixels of ink is enough to see the lines.
+        var sample = Math.Max(1, grey.Width / 500);
+        var ink = new List<(int X, int Y)>();
+        var pixels = grey.GetPixelSpan();
+        for (var y = 0; y < grey.Height; y += sample)
+        {
+            for (var x = 0; x < grey.Width; x += sample)
+            {
+                if (pixels[(y * grey.RowBytes) + x] < 128)
+                {
+                    ink.Add((x / sample, y / sample));
+                }
+            }
+        }
+
+        if (ink.Count < 100)
+        {
+            return 0;
+        }
+
+        var rows = new int[(((grey.Width + grey.Height) / sample) * 2) + 2];
+        var (best, bestScore) = (0.0, double.MinValue);
+        for (var degrees = -SkewMaxDegrees; degrees <= SkewMaxDegrees; degrees += SkewStepDegrees)
+        {
+            var (sin, cos) = Math.SinCos(degrees * Math.PI / 180);
+            Array.Clear(rows);
+            var offset = rows.Length / 2;
+            foreach (var (x, y) in ink)
+            {
+                rows[(int)Math.Round((y * cos) - (x * sin)) + offset]++;
+            }
+
+            var score = 0.0;
+            foreach (var count in rows)
+            {
+                score += (double)count * count;
+            }
+
+            if (score > bestScore)
+            {
+                (best, bestScore) = (degrees, score);
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>Maps the darkest 1 % of pixels to black and the lightest 1 % to white, linearly between.</summary>
+    private static void Stretch(Span<byte> pixels)
+    {
+        Span<int> histogram = stackalloc int[256];
+        foreach (var p in pixels)
+        {
+            histogram[p]++;
+        }
+
+        var tail = pixels.Length / 100;
+        int low = 0, high = 255, seen = 0;
+        for (; low < 255 && (seen += histogram[low]) <= tail; low++)
+        {
+        }
+
+        seen = 0;
+        for (; high > 0 && (seen += histogram[high]) <= tail; high--)
+        {
+        }
+
+        if (high - low < 8)
+        {
+            return; // one tone: nothing to stretch
+        }
+
+        Span<byte> map = stackalloc byte[256];
+        for (var v = 0; v < 256; v++)
+        {
+            map[v] = (byte)Math.Clamp((v - low) * 255 / (high - low), 0, 255);
+        }
+
+        for (var i = 0; i < pixels.Length; i++)
+        {
+            pixels[i] = map[pixels[i]];
+        }
+    }
+
+    /// <summary>Runs a tool with one thread and below normal priority; its standard output, or the reason it failed.</summary>
+    private async Task<string> RunAsync(string tool, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
+    {
+        var start = new ProcessStartInfo(tool)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = Encoding.UTF8,
+        };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment["OMP_THREAD_LIMIT"] = "1";
+        using var process = new Process { StartInfo = start };
+        try
+        {
+            process.Start();
+        }
+        catch (Win32Exception e)
+        {
+            throw new ReceiptReadException($"{tool} could not be started ({e.Message}); install it (Debian: tesseract-ocr, poppler-utils) or set Receipts:{ToolSetting(tool)}", e);
+        }
+
+        try
+        {
+            process.PriorityClass = ProcessPriorityClass.BelowNormal;
+        }
+        catch (Exception e) when (e is InvalidOperationException or Win32Exception)
+        {
+            // It may have ended already, or the system refuses: it runs at normal priority.
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.ReadTimeout);
+        var output = process.StandardOutput.ReadToEndAsync(timeout.Token);
+        var errors = process.StandardError.ReadToEndAsync(timeout.Token);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+            var text = await output;
+            if (process.ExitCode != 0)
+            {
+                throw new ReceiptReadException($"{Path.GetFileName(tool)} ended with exit code {process.ExitCode}: {Tail(await errors)}");
+            }
+
+            return text;
+        }
+        catch (OperationCanceledException) when (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new ReceiptReadException($"{Path.GetFileName(tool)} took longer than {_options.ReadTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s (Receipts:ReadTimeout) and was stopped");
+        }
+    }
+
+    private string ToolSetting(string tool) =>
+        tool == _options.TesseractPath ? nameof(ReceiptOptions.TesseractPath)
+        : tool == _options.PdfToTextPath ? nameof(ReceiptOptions.PdfToTextPath)
+        : nameof(ReceiptOptions.PdfToPpmPath);
+
+    private static string Tail(string errors)
+    {
+        var text = errors.Trim();
+        return text.Length == 0 ? "no message" : text.Length <= 300 ? text : "…" + text[^300..];
+    }
+
+    private static string CollapseSpaces(string line) => string.Join(' ', line.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+}
+
+/// <summary>The types a receipt's file may be, decided from its bytes.</summary>
+public static class ReceiptContentTypes
+{
+    public const string Jpeg = "image/jpeg";
+    public const string Png = "image/png";
+    public const string WebP = "image/webp";
+    public const string Pdf = "application/pdf";
+}
+
+/// <summary>Tesseract's TSV output, read as lines of words with their mean confidence.</summary>
+internal static class TesseractTsv
+{
+    // Columns: level page_num block_num par_num line_num word_num left top width height conf text.
+    private const int WordLevel = 5;
+
+    public static IReadOnlyList<ReceiptLine> Lines(string tsv)
+    {
+        var lines = new List<ReceiptLine>();
+        (int, int, int, int)? current = null;
+        var words = new List<(string Text, double Confidence)>();
+        foreach (var row in tsv.Split('\n').Skip(1))
+        {
+            var cells = row.TrimEnd('\r').Split('\t');
+            if (cells.Length < 12 || !int.TryParse(cells[0], CultureInfo.InvariantCulture, out var level) || level != WordLevel)
+            {
+                continue;
+            }
+
+            var text = cells[11].Trim();
+            if (text.Length == 0 || !double.TryParse(cells[10], CultureInfo.InvariantCulture, out var confidence) || confidence < 0)
+            {
+                continue;
+            }
+
+            var line = (int.Parse(cells[1], CultureInfo.InvariantCulture), int.Parse(cells[2], CultureInfo.InvariantCulture),
+                int.Parse(cells[3], CultureInfo.InvariantCulture), int.Parse(cells[4], CultureInfo.InvariantCulture));
+            if (current != line)
+            {
+                Flush();
+                current = line;
+            }
+
+            words.Add((text, confidence / 100));
+        }
+
+        Flush();
+        return lines;
+
+        void Flush()
+        {
+            if (words.Count > 0)
+            {
+                lines.Add(new ReceiptLine(string.Join(' ', words.Select(w => w.Text)), Math.Round(words.Average(w => w.Confidence), 3)));
+                words.Clear();
+            }
+        }
+    }
+}
