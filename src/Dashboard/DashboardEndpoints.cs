@@ -17,8 +17,8 @@ namespace Wallet.Dashboard;
 
 /// <summary>
 /// The operators' pages at <c>/dashboard</c>: Orleans' own dashboard (silos, grains, calls,
-/// latency, reminders) at <c>/dashboard</c> itself, and beside it the ledger's pages, Ledger and
-/// Cards (one HTML shell and its script, shipped inside this assembly), with the JSON they poll every
+/// latency, reminders) at <c>/dashboard</c> itself, and beside it the ledger's pages, Ledger, Cards
+/// and Receipts (one HTML shell and its script, shipped inside this assembly), with the JSON they poll every
 /// second under <c>/dashboard/api</c>. One sign-in covers all of it: every page and figure needs an
 /// operator. The ledger's pages fetch nothing from anywhere but this silo.
 /// </summary>
@@ -28,7 +28,7 @@ public static class DashboardEndpoints
     public const string ApiPrefix = "/dashboard/api";
     public const int TailEntriesMax = 50;
     private static readonly TimeSpan SessionLifetime = TimeSpan.FromHours(8);
-    private static readonly string[] Pages = ["/ledger", "/cards"];
+    private static readonly string[] Pages = ["/ledger", "/cards", "/receipts"];
 
     // Only this silo's own scripts, styles and JSON: no CDN could be reached even by mistake.
     private const string ContentSecurityPolicy =
@@ -60,6 +60,9 @@ public static class DashboardEndpoints
         api.MapGet("/money", async (LedgerTotalsCache totals, CancellationToken ct) => TypedResults.Ok(await totals.ReadAsync(ct)));
         api.MapGet("/ledger", GetLedgerAsync);
         api.MapPost("/verify", VerifyAsync);
+        api.MapGet("/receipts", ReceiptQueue.ReadAsync);
+        api.MapGet("/receipts/{id}/file", ReceiptQueue.FileAsync);
+        api.MapPost("/receipts/{id}/retry", ReceiptQueue.RetryAsync);
 
         // Orleans' dashboard: page and JSON alike behind the same operator sign-in. Its routes are
         // the operator's page, not the API, so the API's OpenAPI document leaves them out.
@@ -168,7 +171,7 @@ public static class DashboardEndpoints
 
     // Browsers send Origin with every POST; a form on another site gets refused here. Scripts
     // without Origin authenticate with a bearer key, which no other site can send for them.
-    private static bool SameOrigin(HttpRequest request) =>
+    internal static bool SameOrigin(HttpRequest request) =>
         request.Headers.Origin.ToString() is not { Length: > 0 } origin
         || string.Equals(origin, $"{request.Scheme}://{request.Host}", StringComparison.OrdinalIgnoreCase);
 

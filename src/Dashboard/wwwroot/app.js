@@ -1,4 +1,4 @@
-// The ledger's operator pages: one page shell, two views (Ledger, Cards), each polling its figures
+// The ledger's operator pages: one page shell, three views (Ledger, Cards, Receipts), each polling its figures
 // once a second from /dashboard/api. Silos, grains and calls are on Orleans' dashboard at /dashboard,
 // linked from the nav. Plain DOM and SVG, no framework and nothing fetched from elsewhere.
 "use strict";
@@ -219,9 +219,81 @@
     };
   }
 
+  function receiptsPage(root) {
+    const statuses = ["processing", "verified", "mismatch", "unreadable", "failed"];
+    const figures = tiles(statuses.map((s) => [s, s[0].toUpperCase() + s.slice(1)]));
+    const message = el("div", { id: "receipt-message", class: "muted", text: "" });
+    const preview = el("div", { class: "panel preview", id: "receipt-preview" },
+      el("span", { class: "muted", text: "Choose a receipt's file to see it here, with the text read from it." }));
+    const field = (f) => f ? f.value : "–";
+    const read = (r) => r.extracted
+      ? `${field(r.extracted.total)} · ${field(r.extracted.date)} · ${field(r.extracted.merchant)}`
+      : "–";
+    const actions = (r) => el("span", { class: "actions" },
+      el("button", { class: "link", type: "button", "data-view": r.id, text: "file" }),
+      el("button", { class: "action small", type: "button", "data-retry": r.id, text: "Retry" }));
+    const columns = (why) => [
+      { title: "Receipt", id: true, value: (r) => r.id },
+      { title: "Uploaded", value: (r) => fmt.dateTime(r.created_at) },
+      { title: "Authorization", id: true, value: (r) => r.authorization_id ?? "none" },
+      { title: "Read (total · date · merchant)", value: read },
+      { title: why, value: (r) => r.error ?? (r.reasons.length ? r.reasons.join(", ") : "–") },
+      { title: "Attempts", num: true, value: (r) => fmt.int(r.attempts) },
+      { title: "", value: actions },
+    ];
+    const lists = {
+      processing: table("receipts-processing", columns("Last error")),
+      failed: table("receipts-failed", columns("Error")),
+      mismatches: table("receipts-mismatch", columns("Reasons")),
+      unreadable: table("receipts-unreadable", columns("Reasons")),
+    };
+    let shown = new Map();
+
+    function showFile(id) {
+      const receipt = shown.get(id);
+      const file = `/dashboard/api/receipts/${encodeURIComponent(id)}/file`;
+      const body = receipt?.content_type === "application/pdf"
+        ? el("a", { href: file, download: `${id}.pdf`, text: "Download the PDF" })
+        : el("img", { src: file, alt: `receipt ${id}`, "data-receipt": id });
+      preview.replaceChildren(
+        el("div", { class: "title", text: `${id} · ${receipt?.status ?? ""}` }),
+        el("div", { class: "preview-body" }, body, el("pre", { class: "receipt-text", text: receipt?.extracted?.text ?? "(nothing read yet)" })));
+    }
+
+    root.addEventListener("click", async (event) => {
+      const view = event.target.closest("button[data-view]");
+      if (view) { showFile(view.dataset.view); return; }
+      const retry = event.target.closest("button[data-retry]");
+      if (!retry) return;
+      retry.disabled = true;
+      try {
+        const receipt = await api(`receipts/${encodeURIComponent(retry.dataset.retry)}/retry`, { method: "POST" });
+        message.textContent = `${receipt.id} is being read again`;
+      } catch (error) {
+        if (!(error instanceof SignedOut)) message.textContent = `retry failed: ${error.message}`;
+      }
+    });
+
+    root.append(figures.node, el("p", { class: "muted", text: "This tenant's receipts; the lists show the newest 50 of each." }), message,
+      ...section("Receipt", preview),
+      ...section("Queue (being read)", lists.processing.node),
+      ...section("Failed", lists.failed.node),
+      ...section("Mismatches", lists.mismatches.node),
+      ...section("Unreadable", lists.unreadable.node));
+    return async () => {
+      const queue = await api("receipts");
+      for (const status of statuses) figures.set(status, fmt.int(queue.counts[status] ?? 0));
+      shown = new Map([...queue.processing, ...queue.failed, ...queue.mismatches, ...queue.unreadable].map((r) => [r.id, r]));
+      lists.processing.set(queue.processing, { empty: "nothing being read" });
+      lists.failed.set(queue.failed, { empty: "no failed readings" });
+      lists.mismatches.set(queue.mismatches, { empty: "no mismatches" });
+      lists.unreadable.set(queue.unreadable, { empty: "nothing unreadable" });
+    };
+  }
+
   // ---- routing and the poll loop ----------------------------------------------------------
 
-  const pages = { ledger: ledgerPage, cards: cardsPage };
+  const pages = { ledger: ledgerPage, cards: cardsPage, receipts: receiptsPage };
   const live = document.getElementById("live");
   let refresh = null;
   let generation = 0;

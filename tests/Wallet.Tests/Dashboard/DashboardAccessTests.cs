@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Npgsql;
 using Wallet.Dashboard.Access;
 using Wallet.Grains.Storage;
+using Wallet.Tests.Api;
 using Wallet.Tests.Cards;
 using Wallet.Tests.Infrastructure;
 using Xunit;
@@ -193,6 +194,41 @@ public sealed class DashboardAccessTests : IAsyncLifetime
         Assert.True(run.GetProperty("ok").GetBoolean());
         Assert.True(run.GetProperty("entries_checked").GetInt64() >= 1);
         Assert.Equal(run.GetProperty("ran_at").GetString(), ledger.GetProperty("last_verify").GetProperty("ran_at").GetString());
+    }
+
+    [Fact]
+    public async Task Receipts_QueueOfTheTenant_ShowsFilesInPlaceAndRetriesOnlyFromThePage()
+    {
+        var (_, client) = await _factory.CreateOperatorTenantAsync("dashboard-receipts");
+        using var tenant = client;
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        var picture = Receipts.ReceiptSamples.Picture(Receipts.ReceiptSamples.Lines("CORNER GROCERY", today, "3.10"));
+        var pdf = Receipts.ReceiptSamples.TextPdf(Receipts.ReceiptSamples.Lines("CORNER GROCERY", today, "3.10"));
+        var image = (await Receipts.ReceiptSamples.UploadAndReadAsync(tenant, picture, authorizationId: null)).Str("id");
+        var document = (await Receipts.ReceiptSamples.UploadAndReadAsync(tenant, pdf, authorizationId: null)).Str("id");
+
+        var queue = await (await tenant.GetAsync(new Uri("/dashboard/api/receipts", UriKind.Relative))).ExpectAsync(HttpStatusCode.OK);
+        using var shown = await tenant.GetAsync(new Uri($"/dashboard/api/receipts/{image}/file", UriKind.Relative));
+        using var downloaded = await tenant.GetAsync(new Uri($"/dashboard/api/receipts/{document}/file", UriKind.Relative));
+        using var operatorClient = _factory.CreateOperatorClient();
+        using var otherTenants = await operatorClient.GetAsync(new Uri($"/dashboard/api/receipts/{image}/file", UriKind.Relative));
+        using var foreignRetry = new HttpRequestMessage(HttpMethod.Post, new Uri($"/dashboard/api/receipts/{image}/retry", UriKind.Relative));
+        foreignRetry.Headers.Add("Origin", "https://elsewhere.example");
+        using var refused = await tenant.SendAsync(foreignRetry);
+        var retried = await (await tenant.PostAsync(new Uri($"/dashboard/api/receipts/{image}/retry", UriKind.Relative), null)).ExpectAsync(HttpStatusCode.OK);
+
+        // Both read as mismatches: they were uploaded for no authorization.
+        Assert.Equal(2, queue.GetProperty("counts").GetProperty("mismatch").GetInt64());
+        Assert.Equal([document, image], queue.GetProperty("mismatches").EnumerateArray().Select(r => r.Str("id")));
+        Assert.Empty(queue.GetProperty("failed").EnumerateArray());
+        Assert.Equal(("image/png", null), (shown.Content.Headers.ContentType?.MediaType, shown.Content.Headers.ContentDisposition?.DispositionType));
+        Assert.Equal(picture, await shown.Content.ReadAsByteArrayAsync());
+        Assert.Equal(("application/pdf", "attachment"), (downloaded.Content.Headers.ContentType?.MediaType, downloaded.Content.Headers.ContentDisposition?.DispositionType));
+        Assert.Equal("nosniff", string.Join(",", shown.Headers.GetValues("X-Content-Type-Options")));
+        Assert.Equal(HttpStatusCode.NotFound, otherTenants.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Equal("processing", retried.Str("status"));
+        Assert.Equal("mismatch", (await Receipts.ReceiptSamples.FinalAsync(tenant, image)).Str("status"));
     }
 
     [Fact]

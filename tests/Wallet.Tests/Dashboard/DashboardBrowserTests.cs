@@ -17,7 +17,7 @@ namespace Wallet.Tests.Dashboard;
 
 /// <summary>
 /// The operator views in Chromium, served by a cluster of two silos on real Kestrel: sign-in and
-/// sign-out, Orleans' dashboard listing both silos, the ledger's pages (Ledger, Cards) reached
+/// sign-out, Orleans' dashboard listing both silos, the ledger's pages (Ledger, Cards, Receipts) reached
 /// through their navigation and showing what both silos did, and the ledger tail's layout. Each test
 /// makes its own wallets and cards; figures that are cluster-wide (counts) are asserted to reach at
 /// least what the test did. Every test ends with the page having logged no error, thrown nothing,
@@ -259,6 +259,51 @@ public sealed class DashboardBrowserTests(DashboardBrowserCluster fixture, Brows
         await Expect(page).ToHaveTitleAsync("Orleans Dashboard");
         await Expect(page.Locator(".info-box", new() { HasText = "Active Silos" }).Locator(".info-box-number"))
             .ToHaveTextAsync("2", new() { Timeout = Milliseconds(DashboardDriver.FigureTimeout) });
+
+        browserPage.AssertNoProblems();
+    }
+
+    [Fact]
+    public async Task ReceiptsPage_ShowsAMismatchWithItsPictureAndRetriesIt()
+    {
+        var (_, card) = await Api(0).FundedCardAsync("100.00");
+        var authorization = (await Api(0).ApproveAsync(card, "7.00")).Str("id");
+        var lines = Receipts.ReceiptSamples.Lines(CardCalls.Merchant, DateOnly.FromDateTime(DateTime.UtcNow), "9.00");
+        var receipt = await Receipts.ReceiptSamples.UploadAndReadAsync(Api(0), Receipts.ReceiptSamples.Picture(lines), authorization);
+        var id = receipt.Str("id");
+        Assert.Equal(("mismatch", "amount_differs"), (receipt.Str("status"), receipt.GetProperty("reasons")[0].GetString()));
+
+        await using var browserPage = await OpenAsync(1);
+        var page = browserPage.Page;
+        await DashboardDriver.SignInAsync(page, "/dashboard/ledger");
+        await OpenThroughNavAsync(page, "receipts", "/dashboard/receipts");
+
+        var row = page.Locator("table[data-table=receipts-mismatch] tbody tr", new() { HasText = id });
+        await Expect(row).ToHaveCountAsync(1, new() { Timeout = Milliseconds(DashboardDriver.FigureTimeout) });
+        var cells = Assert.Single(await RowsAsync(row));
+        Assert.Equal([id, authorization, $"9.00 · {DateTime.UtcNow:yyyy-MM-dd} · CORNER GROCERY", "amount_differs", "0"], [cells[0], cells[2], cells[3], cells[4], cells[5]]);
+        Assert.True(await DashboardDriver.FigureAsync(page, "mismatch") >= 1);
+
+        // The file, shown in place (loaded whole), beside the text read from it.
+        await row.Locator($"button[data-view='{id}']").ClickAsync();
+        var picture = page.Locator($"#receipt-preview img[data-receipt='{id}']");
+        await Expect(picture).ToBeVisibleAsync();
+        await DashboardDriver.EventuallyAsync(
+            async () => (await picture.EvaluateAsync<int>("(img) => img.complete ? img.naturalWidth : 0") > 0, "the picture has not loaded"),
+            DashboardDriver.FigureTimeout, "the receipt's picture to load");
+        await Expect(page.Locator("#receipt-preview .receipt-text")).ToContainTextAsync("TOTAL");
+        await DashboardDriver.AssertFitsTheWindowAsync(page);
+        await browserPage.ScreenshotAsync("dashboard-receipts");
+
+        // Retry: read again from the start, and a mismatch again.
+        await row.Locator($"button[data-retry='{id}']").ClickAsync();
+        await Expect(page.Locator("#receipt-message")).ToHaveTextAsync($"{id} is being read again", new() { Timeout = Milliseconds(DashboardDriver.FigureTimeout) });
+        var again = await Receipts.ReceiptSamples.FinalAsync(Api(0), id);
+        Assert.Equal("mismatch", again.Str("status"));
+        Assert.True(
+            DateTimeOffset.Parse(again.GetProperty("timings").Str("completed_at"), CultureInfo.InvariantCulture)
+                > DateTimeOffset.Parse(receipt.GetProperty("timings").Str("completed_at"), CultureInfo.InvariantCulture),
+            $"not read again: {again}");
 
         browserPage.AssertNoProblems();
     }
