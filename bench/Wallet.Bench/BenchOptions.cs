@@ -38,6 +38,12 @@ public sealed record BenchOptions
     /// <summary>Open rounds of the dashboard-cost phase; each lies between two closed ones, so there is one closed round more.</summary>
     public int DashboardRounds { get; init; } = 3;
 
+    /// <summary>Runs only the receipts phase: authorizations at <see cref="AuthorizeRate"/> idle, then during an OCR burst.</summary>
+    public bool ReceiptBurst { get; init; }
+
+    /// <summary>The fixed rate of the receipts phase's authorizations, per second.</summary>
+    public double AuthorizeRate { get; init; } = 100;
+
     /// <summary>The paths the dashboard-cost phase measures: the ones among http and client that <see cref="Paths"/> names.</summary>
     public IReadOnlyList<string> DashboardPaths => [.. ((string[])["http", "client"]).Where(Paths.Contains)];
 
@@ -62,6 +68,10 @@ public sealed record BenchOptions
                                 between rounds with nothing polling (closed); then the CPU an open
                                 dashboard adds with no workload
           --dashboard-rounds <n>  open rounds of --dashboard-cost, one closed round more (default 3)
+          --receipt-burst       only measure receipts: card authorizations through HTTP at
+                                --authorize-rate for --duration, idle, then while a burst of
+                                receipt pictures is read; prints both p99s and receipts/s per core
+          --authorize-rate <n>  authorizations per second of --receipt-burst (default 100)
           --smoke               a few seconds of everything on small data: for CI (no --dashboard-cost)
         """;
 
@@ -85,6 +95,8 @@ public sealed record BenchOptions
                 "--no-fsync" => options with { Fsync = false },
                 "--commit-concurrency" => options with { CommitConcurrency = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--dashboard-cost" => options with { DashboardCost = true },
+                "--receipt-burst" => options with { ReceiptBurst = true },
+                "--authorize-rate" => options with { AuthorizeRate = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--dashboard-rounds" => options with { DashboardRounds = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--smoke" => options with
                 {

@@ -9,7 +9,7 @@ namespace Wallet.Bench;
 /// An open dashboard, as a browser keeps one: it signs in once through the login form with the
 /// operator key and keeps the session cookie, then every second fetches, all at once, the JSON that
 /// Orleans' dashboard and the ledger's pages poll (counters, cluster figures, top methods; money,
-/// cards, ledger), each ledger page asking only for what it has not seen yet as the pages do. One
+/// cards, ledger, receipts), each ledger page asking only for what it has not seen yet as the pages do. One
 /// open page polls a few of these, so this costs more than any single browser tab: an upper bound. Each <see cref="Start"/> is a freshly opened page.
 /// </summary>
 public sealed class DashboardPoller : IDisposable
@@ -149,7 +149,7 @@ public sealed class DashboardPoller : IDisposable
     }
 
     // What Orleans' dashboard (its counters, cluster and top-method figures) and the ledger's own
-    // pages (money, cards, ledger) each fetch per second.
+    // pages (money, cards, ledger, receipts) each fetch per second.
     private async Task RoundAsync()
     {
         var answers = await Task.WhenAll(
@@ -158,7 +158,8 @@ public sealed class DashboardPoller : IDisposable
             FetchAsync("/dashboard/TopGrainMethods"),
             FetchAsync($"{DashboardEndpoints.ApiPrefix}/money"),
             FetchAsync($"{DashboardEndpoints.ApiPrefix}/cards?since={_cardsSince}"),
-            FetchAsync($"{DashboardEndpoints.ApiPrefix}/ledger?after={_ledgerAfter}"));
+            FetchAsync($"{DashboardEndpoints.ApiPrefix}/ledger?after={_ledgerAfter}"),
+            FetchAsync($"{DashboardEndpoints.ApiPrefix}/receipts"));
         try
         {
             if (answers.Any(a => a is null))

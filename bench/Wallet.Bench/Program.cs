@@ -98,8 +98,16 @@ if (options.DashboardCost)
     Report.PrintDashboardCost(dashboardCosts, dashboardIdle, options, cpu.ReadsPostgres);
 }
 
-// The dashboard-cost phase runs alone: the other workloads would only lengthen it.
-foreach (var workload in options.DashboardCost ? [] : options.Workloads)
+ReceiptBurstResult? receiptBurst = null;
+if (options.ReceiptBurst)
+{
+    var ocrSlots = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Wallet.Grains.Receipts.ReceiptOptions>>().Value.OcrConcurrencyMax;
+    receiptBurst = await ReceiptBurst.RunAsync(options, driver, http, new Uri($"http://127.0.0.1:{port}"), apiKey, httpCards, databases.Wallet, ocrSlots);
+    ReceiptBurst.Print(receiptBurst);
+}
+
+// The dashboard-cost and receipts phases run alone: the other workloads would only lengthen them.
+foreach (var workload in options.DashboardCost || options.ReceiptBurst ? [] : options.Workloads)
 {
     foreach (var path in options.Paths)
     {
@@ -121,11 +129,11 @@ foreach (var peak in options.HalfPeakLatency ? results.Where(r => r.Path == "htt
     halfPeaks.Add(await driver.RunAsync(peak.Workload, http, peak.Throughput / 2));
 }
 
-var memory = options.MemoryActivations > 0 && !options.DashboardCost
+var memory = options.MemoryActivations > 0 && !options.DashboardCost && !options.ReceiptBurst
     ? await MeasureActivationsAsync(app.Services, options.MemoryActivations)
     : null;
 
-if (!options.DashboardCost)
+if (!options.DashboardCost && !options.ReceiptBurst)
 {
     Report.Print(results, halfPeaks, memory);
 }
@@ -133,6 +141,7 @@ if (!options.DashboardCost)
 var failures = new List<string>();
 failures.AddRange(dashboardCosts.SelectMany(DashboardCost.Failures));
 failures.AddRange(dashboardIdle is null ? [] : DashboardCost.Failures(dashboardIdle));
+failures.AddRange(receiptBurst is null ? [] : ReceiptBurst.Failures(receiptBurst));
 
 failures.AddRange(results.Where(r => r.Errors > 0).Select(r => $"{r.Workload}/{r.Path}: {r.Errors} errors"));
 var verify = await app.Services.GetRequiredService<LedgerVerifier>().VerifyAsync(CancellationToken.None);

@@ -121,7 +121,7 @@ public static class Report
         Console.WriteLine();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Dashboard cost: {DashboardCost.Workload} transfers, {options.DashboardRounds} open rounds of {options.Duration.TotalSeconds:0.#} s per path, each between two closed ones."));
-        Console.WriteLine("Open = a signed-in poller fetching every page's figures each second (overview, money, silos, grains, cards, ledger),");
+        Console.WriteLine("Open = a signed-in poller fetching every page's figures each second (overview, money, silos, grains, cards, ledger, receipts),");
         Console.WriteLine("more than one open page asks for, and running in the bench's own process: an upper bound on one open dashboard.");
         foreach (var r in results)
         {

@@ -39,23 +39,39 @@ internal sealed class ReceiptGrain(
     // A start came while a reading ran: read again once it ends.
     private bool _again;
 
+    // A start is registering the reminder, before it schedules the reading.
+    private bool _starting;
+
     private string Id => this.GetPrimaryKeyString();
 
+    /// <remarks>
+    /// The reminder is registered before the reading is scheduled: a silo that dies at any point
+    /// after this call returned leaves a reminder that brings the reading back.
+    /// </remarks>
     public async Task Start()
     {
-        if (_reading is not null)
+        if (_reading is not null || _starting)
         {
             _again = true;
             return;
         }
 
+        _starting = true;
+        try
+        {
+            await this.RegisterOrUpdateReminder(ReadingReminder, options.Value.RetryPeriod, options.Value.RetryPeriod);
+        }
+        finally
+        {
+            _starting = false;
+        }
+
         ScheduleReading();
-        await this.RegisterOrUpdateReminder(ReadingReminder, options.Value.RetryPeriod, options.Value.RetryPeriod);
     }
 
     public Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        if (reminderName == ReadingReminder && _reading is null)
+        if (reminderName == ReadingReminder && _reading is null && !_starting)
         {
             ScheduleReading();
         }

@@ -32,7 +32,10 @@ public sealed class ReceiptOptions
     /// <summary>How many readings may fail with an error before the receipt is <c>failed</c>.</summary>
     public int AttemptsMax { get; set; } = 3;
 
-    /// <summary>The longest one OCR or PDF reading may take before it is stopped and counted as a failed attempt.</summary>
+    /// <summary>
+    /// The most CPU time one OCR or PDF reading may use before it is stopped and counted as a failed
+    /// attempt; its wall-clock time may be ten times this (it runs only on CPU nothing else wants).
+    /// </summary>
     public TimeSpan ReadTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>Debian's tesseract-ocr (<c>tesseract</c>): a name looked up on PATH, or a path.</summary>

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -23,17 +24,24 @@ public sealed class ReceiptReadException(string message, Exception? inner = null
 
 /// <summary>
 /// Reads a receipt's text: a PDF's text layer with Poppler's <c>pdftotext</c>, and pictures (or a
-/// PDF page with no text) with Debian's tesseract-ocr. Both run as child processes, one core each,
-/// stopped after <see cref="ReceiptOptions.ReadTimeout"/>: a hostile file can take nothing down but
+/// PDF page with no text) with Debian's tesseract-ocr. Both run as child processes, one thread each,
+/// on CPU time nothing else wants (SCHED_IDLE), stopped after <see cref="ReceiptOptions.ReadTimeout"/>: a hostile file can take nothing down but
 /// its own reading. At most <see cref="ReceiptOptions.OcrConcurrencyMax"/> readings run at a time
 /// on a silo; the rest wait their turn.
 /// </summary>
-public sealed class ReceiptReader : IDisposable
+public sealed partial class ReceiptReader : IDisposable
 {
-    // Pictures are read at a size tesseract reads well: text about 30 pixels high on a receipt
-    // photographed or scanned whole. Smaller ones are scaled up, huge ones down.
-    private const int ShortSideMin = 1200;
+    // Pictures are read at a size tesseract reads well: a receipt photographed or scanned whole
+    // has text 20 to 40 pixels high. Tiny ones are scaled up, huge ones down.
+    private const int ShortSideMin = 600;
     private const int LongSideMax = 4000;
+
+    // A reading's wall-clock limit, in Receipts:ReadTimeouts (its CPU time is limited to one), and how often its CPU time is read.
+    private const int WallClockTimeoutFactor = 10;
+    private static readonly TimeSpan CpuCheckPeriod = TimeSpan.FromMilliseconds(250);
+
+    // Linux's SCHED_IDLE: run only on CPU time nothing else wants; given to a thread id, to that one thread.
+    private const int IdleScheduling = 5;
 
     // A PDF whose text layer has fewer letters and digits than this is a scan: its page is OCR'd.
     private const int TextLayerCharactersMin = 8;
@@ -67,13 +75,13 @@ public sealed class ReceiptReader : IDisposable
             Interlocked.Decrement(ref _waiting);
         }
 
-        var directory = Directory.CreateTempSubdirectory("wallet-receipt-");
+        var directory = WorkDirectory();
         try
         {
             var started = Stopwatch.GetTimestamp();
             var (lines, source) = contentType == ReceiptContentTypes.Pdf
                 ? await ReadPdfAsync(content, directory.FullName, cancellationToken)
-                : (await OcrAsync(Normalize(content), directory.FullName, cancellationToken), ReceiptText.Ocr);
+                : (await OcrAsync(await Prepare(content), "pgm", directory.FullName, cancellationToken), ReceiptText.Ocr);
             return new ReceiptText(lines, source, Stopwatch.GetElapsedTime(started));
         }
         finally
@@ -92,6 +100,28 @@ public sealed class ReceiptReader : IDisposable
 
     public void Dispose() => _slots.Dispose();
 
+    /// <summary>
+    /// A fresh folder for one reading's files, in memory (/dev/shm) where there is one: written to
+    /// the disk, they would be flushed with the database's commits, which wait for them.
+    /// </summary>
+    private static DirectoryInfo WorkDirectory()
+    {
+        const string Memory = "/dev/shm";
+        if (Directory.Exists(Memory))
+        {
+            try
+            {
+                return Directory.CreateDirectory(Path.Combine(Memory, $"wallet-receipt-{Guid.NewGuid():N}"));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Not writable here: the temporary folder.
+            }
+        }
+
+        return Directory.CreateTempSubdirectory("wallet-receipt-");
+    }
+
     private async Task<(IReadOnlyList<ReceiptLine> Lines, string Source)> ReadPdfAsync(byte[] content, string directory, CancellationToken cancellationToken)
     {
         var pdf = Path.Combine(directory, "receipt.pdf");
@@ -106,21 +136,76 @@ public sealed class ReceiptReader : IDisposable
         // A scanned receipt: its first page, rendered at 300 dpi in grey.
         var page = Path.Combine(directory, "page");
         await RunAsync(_options.PdfToPpmPath, ["-r", "300", "-gray", "-png", "-f", "1", "-l", "1", "-singlefile", "-q", pdf, page], cancellationToken);
-        return (await OcrAsync(await File.ReadAllBytesAsync(page + ".png", cancellationToken), directory, cancellationToken), ReceiptText.Ocr);
+        return (await OcrAsync(await File.ReadAllBytesAsync(page + ".png", cancellationToken), "png", directory, cancellationToken), ReceiptText.Ocr);
     }
 
-    private async Task<IReadOnlyList<ReceiptLine>> OcrAsync(byte[] png, string directory, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<ReceiptLine>> OcrAsync(byte[] content, string extension, string directory, CancellationToken cancellationToken)
     {
-        var picture = Path.Combine(directory, "receipt.png");
-        await File.WriteAllBytesAsync(picture, png, cancellationToken);
+        var picture = Path.Combine(directory, "receipt." + extension);
+        await File.WriteAllBytesAsync(picture, content, cancellationToken);
         var tsv = await RunAsync(_options.TesseractPath, [picture, "stdout", "-l", "eng", "--psm", "4", "tsv"], cancellationToken);
         return TesseractTsv.Lines(tsv);
     }
 
     /// <summary>
+    /// <see cref="Normalize"/> on a thread of its own, scheduled as the OCR tools are (Linux's
+    /// SCHED_IDLE): preparing a picture is the one part of a reading done in the silo's process, and
+    /// it must not take CPU from card authorizations either.
+    /// </summary>
+    private static Task<byte[]> Prepare(byte[] content)
+    {
+        var prepared = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            if (OperatingSystem.IsLinux())
+            {
+                ScheduleWhenIdle(GetThreadId());
+            }
+
+            try
+            {
+                prepared.SetResult(Normalize(content));
+            }
+            catch (Exception e)
+            {
+                prepared.SetException(e);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "receipt picture",
+        };
+        thread.Start();
+        return prepared.Task;
+    }
+
+    /// <summary>
+    /// Lets a process or thread run only when no other work wants the CPU (SCHED_IDLE, which needs no
+    /// privilege): OCR takes what card authorizations leave, and yields at once when one arrives.
+    /// Where that is refused, it runs at nice 10 (Linux's PRIO_PROCESS on a thread id is that thread).
+    /// </summary>
+    private static void ScheduleWhenIdle(int id)
+    {
+        var priority = 0;
+        if (SetScheduler(id, IdleScheduling, ref priority) != 0)
+        {
+            _ = SetPriority(0, id, 10);
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "sched_setscheduler", SetLastError = true)]
+    private static partial int SetScheduler(int id, int policy, ref int priority);
+
+    [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
+    private static partial int SetPriority(int which, int who, int priority);
+
+    [LibraryImport("libc", EntryPoint = "gettid")]
+    private static partial int GetThreadId();
+
+    /// <summary>
     /// The picture in grey, its darkest ink black and its paper white (a faint receipt comes out as
     /// a clean one), turned straight when it was photographed askew, at a size tesseract reads well,
-    /// as PNG.
+    /// as a binary PGM (which tesseract reads as it is: no compression to spend CPU on).
     /// </summary>
     internal static byte[] Normalize(byte[] content)
     {
@@ -133,15 +218,14 @@ public sealed class ReceiptReader : IDisposable
         {
             canvas.Clear(SKColors.White);
             using var image = SKImage.FromBitmap(original);
-            canvas.DrawImage(image, new SKRect(0, 0, info.Width, info.Height), new SKSamplingOptions(SKCubicResampler.Mitchell));
+            canvas.DrawImage(image, new SKRect(0, 0, info.Width, info.Height), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear));
         }
 
         Stretch(grey.GetPixelSpan());
         var skew = Skew(grey);
         if (Math.Abs(skew) < SkewStepDegrees)
         {
-            using var data = grey.Encode(SKEncodedImageFormat.Png, 100);
-            return data.ToArray();
+            return Pgm(grey);
         }
 
         using var straight = new SKBitmap(info);
@@ -153,8 +237,22 @@ public sealed class ReceiptReader : IDisposable
             canvas.DrawImage(image, 0, 0, new SKSamplingOptions(SKFilterMode.Linear));
         }
 
-        using var turned = straight.Encode(SKEncodedImageFormat.Png, 100);
-        return turned.ToArray();
+        return Pgm(straight);
+    }
+
+    /// <summary>A grey picture as a binary PGM (Netpbm P5): a short header, then its rows of bytes.</summary>
+    private static byte[] Pgm(SKBitmap grey)
+    {
+        var header = Encoding.ASCII.GetBytes($"P5\n{grey.Width} {grey.Height}\n255\n");
+        var pgm = new byte[header.Length + (grey.Width * grey.Height)];
+        header.CopyTo(pgm, 0);
+        var pixels = grey.GetPixelSpan();
+        for (var y = 0; y < grey.Height; y++)
+        {
+            pixels.Slice(y * grey.RowBytes, grey.Width).CopyTo(pgm.AsSpan(header.Length + (y * grey.Width)));
+        }
+
+        return pgm;
     }
 
     private const double SkewMaxDegrees = 8;
@@ -250,7 +348,7 @@ public sealed class ReceiptReader : IDisposable
         }
     }
 
-    /// <summary>Runs a tool with one thread and below normal priority; its standard output, or the reason it failed.</summary>
+    /// <summary>Runs a tool with one thread, scheduled only on idle CPU; its standard output, or the reason it failed.</summary>
     private async Task<string> RunAsync(string tool, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
         var start = new ProcessStartInfo(tool)
@@ -276,26 +374,36 @@ public sealed class ReceiptReader : IDisposable
             throw new ReceiptReadException($"{tool} could not be started ({e.Message}); install it (Debian: tesseract-ocr, poppler-utils) or set Receipts:{ToolSetting(tool)}", e);
         }
 
-        try
+        if (OperatingSystem.IsLinux())
         {
-            process.PriorityClass = ProcessPriorityClass.BelowNormal;
-        }
-        catch (Exception e) when (e is InvalidOperationException or Win32Exception)
-        {
-            // It may have ended already, or the system refuses: it runs at normal priority.
+            // Its first instants (loading its libraries) at normal priority; an ended one is refused, harmlessly.
+            ScheduleWhenIdle(process.Id);
         }
 
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.ReadTimeout);
-        var output = process.StandardOutput.ReadToEndAsync(timeout.Token);
-        var errors = process.StandardError.ReadToEndAsync(timeout.Token);
+        // Its CPU time is what is limited: scheduled only on idle CPU, a reading may wait long on a
+        // busy silo without being at fault. Its wall-clock time is limited too, far more loosely.
+        using var wall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        wall.CancelAfter(_options.ReadTimeout * WallClockTimeoutFactor);
+        var output = process.StandardOutput.ReadToEndAsync(wall.Token);
+        var errors = process.StandardError.ReadToEndAsync(wall.Token);
+        var name = Path.GetFileName(tool);
         try
         {
-            await process.WaitForExitAsync(timeout.Token);
+            var exited = process.WaitForExitAsync(wall.Token);
+            while (await Task.WhenAny(exited, Task.Delay(CpuCheckPeriod, CancellationToken.None)) != exited)
+            {
+                if (CpuTime(process) > _options.ReadTimeout)
+                {
+                    process.Kill(entireProcessTree: true);
+                    throw new ReceiptReadException($"{name} used more than {Seconds(_options.ReadTimeout)} s of CPU (Receipts:ReadTimeout) and was stopped");
+                }
+            }
+
+            await exited;
             var text = await output;
             if (process.ExitCode != 0)
             {
-                throw new ReceiptReadException($"{Path.GetFileName(tool)} ended with exit code {process.ExitCode}: {Tail(await errors)}");
+                throw new ReceiptReadException($"{name} ended with exit code {process.ExitCode}: {Tail(await errors)}");
             }
 
             return text;
@@ -304,9 +412,23 @@ public sealed class ReceiptReader : IDisposable
         {
             process.Kill(entireProcessTree: true);
             cancellationToken.ThrowIfCancellationRequested();
-            throw new ReceiptReadException($"{Path.GetFileName(tool)} took longer than {_options.ReadTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s (Receipts:ReadTimeout) and was stopped");
+            throw new ReceiptReadException($"{name} ran longer than {Seconds(_options.ReadTimeout * WallClockTimeoutFactor)} s and was stopped");
         }
     }
+
+    private static TimeSpan CpuTime(Process process)
+    {
+        try
+        {
+            return process.TotalProcessorTime;
+        }
+        catch (InvalidOperationException)
+        {
+            return TimeSpan.Zero; // it has just ended
+        }
+    }
+
+    private static string Seconds(TimeSpan span) => span.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture);
 
     private string ToolSetting(string tool) =>
         tool == _options.TesseractPath ? nameof(ReceiptOptions.TesseractPath)

@@ -25,7 +25,7 @@ public sealed class ReceiptReadingTests(ApiFixture api) : IClassFixture<ApiFixtu
 
     private static DateOnly Today => DateOnly.FromDateTime(DateTime.UtcNow);
 
-    public static TheoryData<string> Looks => ["clean png", "rotated 3 degrees", "rotated -2 degrees", "low contrast jpeg", "webp", "text pdf"];
+    public static TheoryData<string> Looks => ["clean png", "rotated 3 degrees", "rotated -2 degrees", "low contrast jpeg", "webp", "text pdf", "scanned pdf"];
 
     [Theory]
     [MemberData(nameof(Looks))]
@@ -40,6 +40,7 @@ public sealed class ReceiptReadingTests(ApiFixture api) : IClassFixture<ApiFixtu
             "rotated -2 degrees" => Picture(lines, new ReceiptLook(RotationDegrees: -2, Format: SKEncodedImageFormat.Jpeg)),
             "low contrast jpeg" => Picture(lines, new ReceiptLook(LowContrast: true, Format: SKEncodedImageFormat.Jpeg)),
             "webp" => Picture(lines, new ReceiptLook(Format: SKEncodedImageFormat.Webp)),
+            "scanned pdf" => ScannedPdf(Picture(lines)),
             _ => TextPdf(lines),
         };
 
@@ -182,6 +183,39 @@ public sealed class ReceiptReadingTests(ApiFixture api) : IClassFixture<ApiFixtu
         // Other silos of the test process report to the same meter: at least these two.
         var counted = System.Text.RegularExpressions.Regex.Match(metrics, @"^wallet_receipts_read_total\{[^}]*outcome=""failed""[^}]*\} (\d+)", System.Text.RegularExpressions.RegexOptions.Multiline);
         Assert.True(counted.Success && int.Parse(counted.Groups[1].Value, CultureInfo.InvariantCulture) >= 2, metrics);
+    }
+
+    [Theory]
+    [InlineData("while :; do :; done", "was stopped")]
+    [InlineData("echo 'Error opening data file' >&2; exit 3", "ended with exit code 3: Error opening data file")]
+    public async Task Reading_WithAToolThatSpinsOrFails_IsFailedWithWhy(string script, string error)
+    {
+        var tool = Path.Combine(Path.GetTempPath(), $"wallet-tool-{Guid.NewGuid():N}.sh");
+        await File.WriteAllTextAsync(tool, $"#!/bin/sh\n{script}\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(tool, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        try
+        {
+            await using var factory = await WalletApiFactory.CreateAsync("receipt_tool", new()
+            {
+                ["Receipts:TesseractPath"] = tool,
+                ["Receipts:AttemptsMax"] = "1",
+                ["Receipts:ReadTimeout"] = "00:00:01",
+            });
+            using var client = factory.CreateOperatorClient();
+
+            var receipt = await UploadAndReadAsync(client, Picture(Lines(Merchant, Today, "8.00")), authorizationId: null);
+
+            Assert.Equal(("failed", 1), (receipt.Str("status"), receipt.GetProperty("attempts").GetInt32()));
+            Assert.Contains(error, receipt.Str("error"), StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(tool);
+        }
     }
 
     private static async Task<string> AuthorizeAsync(HttpClient client, string amount)

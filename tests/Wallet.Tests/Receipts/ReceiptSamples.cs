@@ -108,6 +108,15 @@ public static class ReceiptSamples
         return builder.Build();
     }
 
+    /// <summary>A one-page PDF holding <paramref name="png"/> and no text: a scanned receipt.</summary>
+    public static byte[] ScannedPdf(byte[] png)
+    {
+        var builder = new PdfDocumentBuilder();
+        var page = builder.AddPage(PageSize.A4);
+        page.AddPng(png, new UglyToad.PdfPig.Core.PdfRectangle(40, 300, 40 + 410, 300 + 410.0 * 640 / 820));
+        return builder.Build();
+    }
+
     public static async Task<HttpResponseMessage> UploadAsync(
         HttpClient client, byte[] file, string? authorizationId, string fileName = "receipt", string contentType = "application/octet-stream", string? key = null)
     {

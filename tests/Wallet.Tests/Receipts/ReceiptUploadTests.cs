@@ -132,6 +132,8 @@ public sealed class ReceiptUploadTests(ApiFixture api) : IClassFixture<ApiFixtur
 
         await (await other.GetAsync($"/v1/receipts/{id}")).ExpectProblemAsync(HttpStatusCode.NotFound, "receipt_not_found");
         await (await other.GetAsync($"/v1/receipts/{id}/file")).ExpectProblemAsync(HttpStatusCode.NotFound, "receipt_not_found");
+        await (await other.PostAsync($"/v1/receipts/{id}/retry", null)).ExpectProblemAsync(HttpStatusCode.NotFound, "receipt_not_found");
+        Assert.Empty((await (await other.GetAsync("/v1/receipts")).ExpectAsync(HttpStatusCode.OK)).GetProperty("data").EnumerateArray());
     }
 
     private async Task<string> AuthorizationAsync()
