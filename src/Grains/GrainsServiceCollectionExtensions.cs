@@ -36,6 +36,7 @@ public static class GrainsServiceCollectionExtensions
         services.AddSingleton<Wallets.HotWallets>();
         services.AddSingleton<TakenLookup>();
         services.AddSingleton<ReceiptReader>();
+        services.AddHostedService<ReceiptSweeper>();
         return services;
     }
 

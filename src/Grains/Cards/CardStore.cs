@@ -13,7 +13,7 @@ public sealed record CardQuery(string TenantId, string? Status, string? WalletId
 
 /// <summary>
 /// Which authorizations to list: of a card or the tenant, by status, and by their receipt's status
-/// (<c>missing</c>: approved and no receipt uploaded for it).
+/// (<c>missing</c>: open or captured, and no receipt uploaded for it).
 /// </summary>
 public sealed record AuthorizationQuery(string TenantId, string? CardId, string? Status, int Limit, string? Before, string? Receipt = null);
 
@@ -28,7 +28,7 @@ internal enum CardWriteOutcome
 /// <summary>The values of the card-transactions list's <c>receipt</c> filter.</summary>
 public static class AuthorizationReceipts
 {
-    /// <summary>Approved, and no receipt uploaded for it: what finance chases.</summary>
+    /// <summary>Approved and not reversed or expired (open or captured), and no receipt uploaded for it: what finance chases.</summary>
     public const string Missing = "missing";
 
     public static IReadOnlyList<string> Filters { get; } = [Missing, "processing", "verified", "mismatch", "unreadable", "failed"];
@@ -239,7 +239,7 @@ public sealed class CardStore(NpgsqlDataSource dataSource, CurrencyCatalog curre
         {
             if (receipt == AuthorizationReceipts.Missing)
             {
-                sql.Append(" AND a.approved AND r.id IS NULL");
+                sql.Append(" AND a.approved AND h.status IN ('open', 'captured') AND r.id IS NULL");
             }
             else
             {

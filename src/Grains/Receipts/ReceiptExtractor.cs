@@ -21,7 +21,8 @@ public sealed record ReceiptFields(ReceiptField? Total, ReceiptField? Date, Rece
 
 /// <summary>
 /// Finds a receipt's total, date and merchant in its text. The total is the amount on the line that
-/// says so (grand total, total due, amount due, balance due, total; never a subtotal or the tax),
+/// says so (grand total, total due, amount due, balance due, total; never a subtotal, the tax, savings
+/// or a count of items),
 /// the last such line winning; failing that, the largest amount, with half the confidence. The date
 /// is the first one printed (ISO, day or month first, or with the month's name); one that reads
 /// either way is taken the way nearer <c>near</c>. The merchant is the first line near the top
@@ -47,7 +48,7 @@ public static partial class ReceiptExtractor
         for (var i = 0; i < lines.Count; i++)
         {
             var line = lines[i].Text;
-            if (SubtotalWord().IsMatch(line) || TaxWord().IsMatch(line) && !StrongTotalWord().IsMatch(line))
+            if (SubtotalWord().IsMatch(line) || NotTheTotal().IsMatch(line) || TaxWord().IsMatch(line) && !StrongTotalWord().IsMatch(line))
             {
                 continue;
             }
@@ -58,8 +59,10 @@ public static partial class ReceiptExtractor
                 continue;
             }
 
-            // The amount on the line, or on the next one when the label stands alone.
-            var (amount, confidence) = LastAmount(line) is { } same ? (same, lines[i].Confidence)
+            // The amount on the line, or on the next one when the label stands alone (a line with an
+            // amount of its own, even 0.00 due, never takes the next line's).
+            var (amount, confidence) = Amounts(line).Any()
+                ? (LastAmount(line), lines[i].Confidence)
                 : i + 1 < lines.Count && LastAmount(lines[i + 1].Text) is { } next ? (next, Math.Min(lines[i].Confidence, lines[i + 1].Confidence))
                 : ((decimal?)null, 0.0);
             if (amount is { } found)
@@ -80,12 +83,15 @@ public static partial class ReceiptExtractor
 
     private static decimal? LastAmount(string line) => Amounts(line).LastOrDefault() is var a && a > 0 ? a : null;
 
-    /// <summary>The money amounts on a line: digits with two decimals, grouped by commas, points or spaces, the last separator decimal.</summary>
+    /// <summary>
+    /// The money amounts on a line: digits with two decimals, thousands grouped by commas or points,
+    /// the last separator the decimal one (1,234.56 and 1.234,56 alike); never part of a date (12.05.2026).
+    /// </summary>
     internal static IEnumerable<decimal> Amounts(string line)
     {
         foreach (Match match in Money().Matches(line))
         {
-            var digits = match.Groups["whole"].Value.Replace(",", "", StringComparison.Ordinal).Replace(".", "", StringComparison.Ordinal).Replace(" ", "", StringComparison.Ordinal);
+            var digits = match.Groups["whole"].Value.Replace(",", "", StringComparison.Ordinal).Replace(".", "", StringComparison.Ordinal);
             if (decimal.TryParse($"{digits}.{match.Groups["cents"].Value}", NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var amount))
             {
                 yield return amount;
@@ -159,7 +165,7 @@ public static partial class ReceiptExtractor
 
     private static int MonthOf(Match match) => Array.IndexOf(Months, match.Groups["mon"].Value[..3].ToLowerInvariant()) + 1;
 
-    [GeneratedRegex(@"(?<![\d.,])(?<whole>\d{1,3}(?:[,.]\d{3})+|\d+)[.,](?<cents>\d{2})(?![\d])")]
+    [GeneratedRegex(@"(?<![\d.,])(?<whole>\d{1,3}(?:[,.]\d{3})+|\d+)[.,](?<cents>\d{2})(?!\d|[.,]\d)")]
     private static partial Regex Money();
 
     [GeneratedRegex(@"\b(grand\s*total|total\s*due|amount\s*due|balance\s*due|total\s*amount|amount\s*paid|total\s*paid)\b", RegexOptions.IgnoreCase)]
@@ -171,8 +177,12 @@ public static partial class ReceiptExtractor
     [GeneratedRegex(@"\bsub[\s-]*total\b", RegexOptions.IgnoreCase)]
     private static partial Regex SubtotalWord();
 
-    [GeneratedRegex(@"\b(tax|vat|gst|tip|gratuity|change|cash|tendered)\b", RegexOptions.IgnoreCase)]
+    // Tax named as included in a total ("TOTAL INCL. VAT") does not make the line the tax's.
+    [GeneratedRegex(@"(?<!\b(incl|inkl|including)\.?\s*)\b(tax|vat|gst|tip|gratuity|change|cash|tendered)\b", RegexOptions.IgnoreCase)]
     private static partial Regex TaxWord();
+
+    [GeneratedRegex(@"\b(savings?|discounts?|items?|qty|quantity|points)\b", RegexOptions.IgnoreCase)]
+    private static partial Regex NotTheTotal();
 
     [GeneratedRegex(@"\b(street|st\.|avenue|ave\.?|road|rd\.|blvd|suite|tel|phone|www\.|https?:|receipt\s*#|invoice)\b", RegexOptions.IgnoreCase)]
     private static partial Regex AddressWord();

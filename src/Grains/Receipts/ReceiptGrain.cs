@@ -88,7 +88,9 @@ internal sealed class ReceiptGrain(
         try
         {
             final = await ReadOnceAsync(cancellationToken);
-            if (final && await this.GetReminder(ReadingReminder) is { } reminder)
+
+            // A start that came meanwhile (a retry) keeps the reminder: it is read again below.
+            if (final && !_again && await this.GetReminder(ReadingReminder) is { } reminder)
             {
                 await this.UnregisterReminder(reminder);
             }
@@ -108,14 +110,27 @@ internal sealed class ReceiptGrain(
         if (_again)
         {
             _again = false;
-            await Start();
+            try
+            {
+                await Start();
+            }
+            catch (Exception e)
+            {
+                // The reminder is still there (kept above): its next tick reads the receipt.
+                logger.LogWarning(e, "Reading receipt {ReceiptId} again could not start; it is read again in {RetryPeriod}", Id, options.Value.RetryPeriod);
+            }
         }
     }
 
-    /// <summary>One reading of the receipt; true when its status is final (or it is gone).</summary>
+    /// <summary>
+    /// One reading of the receipt, in one of the silo's reading slots (taken before the receipt is
+    /// loaded); true when its status is final (or it is gone). A reading that lost a race to another
+    /// (a retry, a second activation) changes nothing and is not final: the next tick finds out.
+    /// </summary>
     private async Task<bool> ReadOnceAsync(CancellationToken cancellationToken)
     {
-        var work = await receipts.StartReadingAsync(Id, Now(), cancellationToken);
+        using var slot = await reader.WaitForSlotAsync(cancellationToken);
+        var work = await receipts.StartReadingAsync(Id, options.Value.AttemptsMax, Now(), cancellationToken);
         if (work is null)
         {
             return true;
@@ -131,23 +146,24 @@ internal sealed class ReceiptGrain(
         {
             var error = e is ReceiptReadException ? e.Message : $"{e.GetType().Name}: {e.Message}";
             var status = await receipts.FailAttemptAsync(Id, work, error, options.Value.AttemptsMax, Now(), cancellationToken);
-            logger.LogWarning(e, "Reading receipt {ReceiptId} failed (attempt {Attempt} of {AttemptsMax}): {Error}", Id, work.Attempts + 1, options.Value.AttemptsMax, error);
+            logger.LogWarning(e, "Reading receipt {ReceiptId} failed (attempt {Attempt} of {AttemptsMax}): {Error}", Id, work.Attempts, options.Value.AttemptsMax, error);
             if (status == ReceiptStatuses.Failed)
             {
                 metrics.ReceiptRead(ReceiptStatuses.Failed, null);
             }
 
-            return status != ReceiptStatuses.Processing;
+            return status is not null && status != ReceiptStatuses.Processing;
         }
 
         var fields = ReceiptExtractor.Extract(text, authorization is null ? null : ReceiptVerifier.DayOf(authorization));
         var verdict = ReceiptVerifier.Verify(fields, authorization, options.Value);
         var extracted = new ReceiptExtracted(fields.Total, fields.Date, fields.Merchant, verdict.MerchantSimilarity, fields.Source, fields.Text);
-        if (await receipts.CompleteAsync(Id, work, verdict, extracted, (int)Math.Ceiling(text.Elapsed.TotalMilliseconds), Now(), cancellationToken))
+        if (!await receipts.CompleteAsync(Id, work, verdict, extracted, (int)Math.Ceiling(text.Elapsed.TotalMilliseconds), Now(), cancellationToken))
         {
-            metrics.ReceiptRead(verdict.Status, text.Elapsed);
+            return false;
         }
 
+        metrics.ReceiptRead(verdict.Status, text.Elapsed);
         return true;
     }
 

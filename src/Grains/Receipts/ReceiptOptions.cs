@@ -29,12 +29,12 @@ public sealed class ReceiptOptions
     /// </summary>
     public TimeSpan RetryPeriod { get; set; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>How many readings may fail with an error before the receipt is <c>failed</c>.</summary>
+    /// <summary>How many readings a receipt may begin (each one failed or cut short by its silo's death) before it is <c>failed</c>.</summary>
     public int AttemptsMax { get; set; } = 3;
 
     /// <summary>
-    /// The most CPU time one OCR or PDF reading may use before it is stopped and counted as a failed
-    /// attempt; its wall-clock time may be ten times this (it runs only on CPU nothing else wants).
+    /// The most CPU time one run of an OCR or PDF tool may use before it is stopped and its reading
+    /// failed; its wall-clock time may be ten times this (it runs only on CPU nothing else wants).
     /// </summary>
     public TimeSpan ReadTimeout { get; set; } = TimeSpan.FromSeconds(60);
 

@@ -40,8 +40,14 @@ public sealed partial class ReceiptReader : IDisposable
     private const int WallClockTimeoutFactor = 10;
     private static readonly TimeSpan CpuCheckPeriod = TimeSpan.FromMilliseconds(250);
 
-    // Linux's SCHED_IDLE: run only on CPU time nothing else wants; given to a thread id, to that one thread.
+    // Linux's SCHED_IDLE: run only on CPU time nothing else wants; and the lowest nice value.
     private const int IdleScheduling = 5;
+    private const int LowestNice = 19;
+
+    // The pages of a PDF whose text is read (a receipt or an invoice has a page or two), and the most
+    // a tool may write: a hostile file cannot fill the silo's memory through them.
+    private const string PdfPagesMax = "5";
+    private const int OutputCharactersMax = 1_000_000;
 
     // A PDF whose text layer has fewer letters and digits than this is a scan: its page is OCR'd.
     private const int TextLayerCharactersMin = 8;
@@ -57,43 +63,52 @@ public sealed partial class ReceiptReader : IDisposable
         _slots = new SemaphoreSlim(_options.OcrConcurrencyMax);
     }
 
-    /// <summary>How many readings wait for a slot now.</summary>
-    public int Waiting => Volatile.Read(ref _waiting);
+    /// <summary>
+    /// One of the silo's <see cref="ReceiptOptions.OcrConcurrencyMax"/> reading slots, once free:
+    /// taken before a receipt is even loaded, so a queue of receipts holds neither files nor slots,
+    /// and released by disposing it.
+    /// </summary>
+    public async Task<IDisposable> WaitForSlotAsync(CancellationToken cancellationToken)
+    {
+        await _slots.WaitAsync(cancellationToken);
+        return new Slot(_slots);
+    }
 
-    private int _waiting;
-
-    /// <summary>The text of <paramref name="content"/>, a receipt of type <paramref name="contentType"/>.</summary>
+    /// <summary>The text of <paramref name="content"/>, a receipt of type <paramref name="contentType"/>, read in a slot the caller holds.</summary>
     public async Task<ReceiptText> ReadAsync(string contentType, byte[] content, CancellationToken cancellationToken)
     {
-        Interlocked.Increment(ref _waiting);
+        DirectoryInfo? directory = null;
         try
         {
-            await _slots.WaitAsync(cancellationToken);
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _waiting);
-        }
-
-        var directory = WorkDirectory();
-        try
-        {
+            directory = WorkDirectory();
             var started = Stopwatch.GetTimestamp();
             var (lines, source) = contentType == ReceiptContentTypes.Pdf
                 ? await ReadPdfAsync(content, directory.FullName, cancellationToken)
-                : (await OcrAsync(await Prepare(content), "pgm", directory.FullName, cancellationToken), ReceiptText.Ocr);
+                : (await OcrAsync(await PrepareAsync(content), "pgm", directory.FullName, cancellationToken), ReceiptText.Ocr);
             return new ReceiptText(lines, source, Stopwatch.GetElapsedTime(started));
         }
         finally
         {
-            _slots.Release();
             try
             {
-                directory.Delete(recursive: true);
+                directory?.Delete(recursive: true);
             }
             catch (IOException e)
             {
-                _logger.LogWarning(e, "Could not remove the receipt work directory {Directory}", directory.FullName);
+                _logger.LogWarning(e, "Could not remove the receipt work directory {Directory}", directory!.FullName);
+            }
+        }
+    }
+
+    private sealed class Slot(SemaphoreSlim slots) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                slots.Release();
             }
         }
     }
@@ -101,21 +116,23 @@ public sealed partial class ReceiptReader : IDisposable
     public void Dispose() => _slots.Dispose();
 
     /// <summary>
-    /// A fresh folder for one reading's files, in memory (/dev/shm) where there is one: written to
-    /// the disk, they would be flushed with the database's commits, which wait for them.
+    /// A fresh folder for one reading's files, readable by the silo's user alone (receipts are the
+    /// tenants'), in memory (/dev/shm) where there is one: files that live a second need no disk
+    /// writes beside the database's.
     /// </summary>
     private static DirectoryInfo WorkDirectory()
     {
         const string Memory = "/dev/shm";
-        if (Directory.Exists(Memory))
+        if (!OperatingSystem.IsWindows() && Directory.Exists(Memory))
         {
             try
             {
-                return Directory.CreateDirectory(Path.Combine(Memory, $"wallet-receipt-{Guid.NewGuid():N}"));
+                return Directory.CreateDirectory(
+                    Path.Combine(Memory, $"wallet-receipt-{Guid.NewGuid():N}"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                // Not writable here: the temporary folder.
+                // Not writable here: the temporary folder (also the user's alone).
             }
         }
 
@@ -126,8 +143,8 @@ public sealed partial class ReceiptReader : IDisposable
     {
         var pdf = Path.Combine(directory, "receipt.pdf");
         await File.WriteAllBytesAsync(pdf, content, cancellationToken);
-        var text = await RunAsync(_options.PdfToTextPath, ["-layout", "-enc", "UTF-8", "-q", pdf, "-"], cancellationToken);
-        var lines = text.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).Select(l => new ReceiptLine(CollapseSpaces(l), 1.0)).ToList();
+        var text = await RunAsync(_options.PdfToTextPath, ["-layout", "-enc", "UTF-8", "-l", PdfPagesMax, "-q", pdf, "-"], cancellationToken);
+        var lines = text.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).Select(l => new ReceiptLine(CollapseSpaces(Printable(l)), 1.0)).Where(l => l.Text.Length > 0).ToList();
         if (lines.Sum(l => l.Text.Count(char.IsLetterOrDigit)) >= TextLayerCharactersMin)
         {
             return (lines, ReceiptText.TextLayer);
@@ -135,7 +152,9 @@ public sealed partial class ReceiptReader : IDisposable
 
         // A scanned receipt: its first page, rendered at 300 dpi in grey.
         var page = Path.Combine(directory, "page");
-        await RunAsync(_options.PdfToPpmPath, ["-r", "300", "-gray", "-png", "-f", "1", "-l", "1", "-singlefile", "-q", pdf, page], cancellationToken);
+        await RunAsync(_options.PdfToPpmPath,
+            ["-r", "300", "-scale-to", LongSideMax.ToString(CultureInfo.InvariantCulture), "-gray", "-png", "-f", "1", "-l", "1", "-singlefile", "-q", pdf, page],
+            cancellationToken);
         return (await OcrAsync(await File.ReadAllBytesAsync(page + ".png", cancellationToken), "png", directory, cancellationToken), ReceiptText.Ocr);
     }
 
@@ -148,22 +167,24 @@ public sealed partial class ReceiptReader : IDisposable
     }
 
     /// <summary>
-    /// <see cref="Normalize"/> on a thread of its own, scheduled as the OCR tools are (Linux's
-    /// SCHED_IDLE): preparing a picture is the one part of a reading done in the silo's process, and
-    /// it must not take CPU from card authorizations either.
+    /// <see cref="Normalize"/> on a thread of its own at the lowest priority (nice 19): preparing a
+    /// picture is the one part of a reading done in the silo's process, and it should not take CPU
+    /// from card authorizations either. Not SCHED_IDLE as the tools are: a thread running .NET code
+    /// must still reach a safe point promptly when the runtime stops every thread for a collection.
     /// </summary>
-    private static Task<byte[]> Prepare(byte[] content)
+    private static Task<byte[]> PrepareAsync(byte[] content)
     {
         var prepared = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
         {
-            if (OperatingSystem.IsLinux())
-            {
-                ScheduleWhenIdle(GetThreadId());
-            }
-
             try
             {
+                if (OperatingSystem.IsLinux())
+                {
+                    // On Linux a nice value is the thread's own: 0 as who is the calling thread.
+                    _ = SetPriority(0, 0, LowestNice);
+                }
+
                 prepared.SetResult(Normalize(content));
             }
             catch (Exception e)
@@ -180,9 +201,9 @@ public sealed partial class ReceiptReader : IDisposable
     }
 
     /// <summary>
-    /// Lets a process or thread run only when no other work wants the CPU (SCHED_IDLE, which needs no
+    /// Lets a process run only when no other work wants the CPU (SCHED_IDLE, which needs no
     /// privilege): OCR takes what card authorizations leave, and yields at once when one arrives.
-    /// Where that is refused, it runs at nice 10 (Linux's PRIO_PROCESS on a thread id is that thread).
+    /// Where that is refused, it runs at nice 10.
     /// </summary>
     private static void ScheduleWhenIdle(int id)
     {
@@ -198,9 +219,6 @@ public sealed partial class ReceiptReader : IDisposable
 
     [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
     private static partial int SetPriority(int which, int who, int priority);
-
-    [LibraryImport("libc", EntryPoint = "gettid")]
-    private static partial int GetThreadId();
 
     /// <summary>
     /// The picture in grey, its darkest ink black and its paper white (a faint receipt comes out as
@@ -384,8 +402,8 @@ public sealed partial class ReceiptReader : IDisposable
         // busy silo without being at fault. Its wall-clock time is limited too, far more loosely.
         using var wall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         wall.CancelAfter(_options.ReadTimeout * WallClockTimeoutFactor);
-        var output = process.StandardOutput.ReadToEndAsync(wall.Token);
-        var errors = process.StandardError.ReadToEndAsync(wall.Token);
+        var output = ReadCappedAsync(process, process.StandardOutput, wall.Token);
+        var errors = ReadCappedAsync(process, process.StandardError, wall.Token);
         var name = Path.GetFileName(tool);
         try
         {
@@ -422,10 +440,30 @@ public sealed partial class ReceiptReader : IDisposable
         {
             return process.TotalProcessorTime;
         }
-        catch (InvalidOperationException)
+        catch (Exception e) when (e is InvalidOperationException or Win32Exception)
         {
             return TimeSpan.Zero; // it has just ended
         }
+    }
+
+    /// <summary>What a tool writes to <paramref name="stream"/>, up to <see cref="OutputCharactersMax"/>; a tool that writes more is stopped.</summary>
+    private static async Task<string> ReadCappedAsync(Process process, StreamReader stream, CancellationToken cancellationToken)
+    {
+        var text = new StringBuilder();
+        var buffer = new char[8192];
+        int read;
+        while ((read = await stream.ReadAsync(buffer, cancellationToken)) > 0)
+        {
+            if (text.Length + read > OutputCharactersMax)
+            {
+                process.Kill(entireProcessTree: true);
+                throw new ReceiptReadException($"{Path.GetFileName(process.StartInfo.FileName)} wrote more than {OutputCharactersMax:N0} characters and was stopped");
+            }
+
+            text.Append(buffer, 0, read);
+        }
+
+        return text.ToString();
     }
 
     private static string Seconds(TimeSpan span) => span.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture);
@@ -440,6 +478,9 @@ public sealed partial class ReceiptReader : IDisposable
         var text = errors.Trim();
         return text.Length == 0 ? "no message" : text.Length <= 300 ? text : "…" + text[^300..];
     }
+
+    /// <summary>The text without control characters (a NUL in a PDF's text could not even be stored).</summary>
+    internal static string Printable(string text) => text.Any(char.IsControl) ? string.Concat(text.Where(c => !char.IsControl(c))) : text;
 
     private static string CollapseSpaces(string line) => string.Join(' ', line.Split(' ', StringSplitOptions.RemoveEmptyEntries));
 }
@@ -472,7 +513,7 @@ internal static class TesseractTsv
                 continue;
             }
 
-            var text = cells[11].Trim();
+            var text = ReceiptReader.Printable(cells[11]).Trim();
             if (text.Length == 0 || !double.TryParse(cells[10], CultureInfo.InvariantCulture, out var confidence) || confidence < 0)
             {
                 continue;

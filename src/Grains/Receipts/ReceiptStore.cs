@@ -31,8 +31,11 @@ public sealed record ReceiptView(
 /// <summary>A file to keep as a receipt: its bytes, the type its bytes show and their SHA-256.</summary>
 public sealed record ReceiptFile(byte[] Content, string ContentType, string Sha256);
 
-/// <summary>A receipt to read: whose it is, its file, and how many readings failed before.</summary>
-public sealed record ReceiptWork(string TenantId, string? AuthorizationId, string ContentType, byte[] Content, int Attempts);
+/// <summary>
+/// A receipt to read: whose it is, its file, the number of this reading (what its outcome is
+/// written against) and how many readings it has begun since it was uploaded or retried, this one included.
+/// </summary>
+public sealed record ReceiptWork(string TenantId, string? AuthorizationId, string ContentType, byte[] Content, int Reading, int Attempts);
 
 public sealed record ReceiptQuery(string TenantId, string? Status, string? AuthorizationId, int Limit, string? Before);
 
@@ -71,21 +74,29 @@ public sealed class ReceiptStore(NpgsqlDataSource dataSource)
 
     private const string SelectFile = "SELECT content_type, content FROM receipts WHERE tenant_id = @tenant AND id = @id";
 
-    private const string StartReading =
-        "UPDATE receipts SET started_at = @now, updated_at = @now WHERE id = @id AND status = 'processing' "
-        + "RETURNING tenant_id, authorization_id, content_type, content, attempts";
+    // A reading begins only within the attempts left; when none is left (every earlier reading
+    // failed or was cut short by its silo's death) the receipt is failed instead. That comes first,
+    // so that the reading begun here, even the last one allowed, is not failed before it runs.
+    private const string StartReading = """
+        UPDATE receipts SET status = 'failed', completed_at = @now, updated_at = @now,
+                            error = coalesce(error, 'its readings were cut short ' || attempts || ' times (the silo reading it stopped)')
+        WHERE id = @id AND status = 'processing' AND attempts >= @attempts_max;
+        UPDATE receipts SET reading = reading + 1, attempts = attempts + 1, started_at = @now, updated_at = @now
+        WHERE id = @id AND status = 'processing' AND attempts < @attempts_max
+        RETURNING tenant_id, authorization_id, content_type, content, reading, attempts
+        """;
 
     private const string Complete = """
         UPDATE receipts SET status = @status, extracted = @extracted::jsonb, reasons = @reasons, error = NULL, ocr_ms = @ocr_ms,
                             completed_at = @now, updated_at = @now
-        WHERE id = @id AND status = 'processing' AND attempts = @attempts
+        WHERE id = @id AND status = 'processing' AND reading = @reading
         """;
 
     private const string FailAttempt = """
-        UPDATE receipts SET attempts = attempts + 1, error = @error, updated_at = @now,
-                            status = CASE WHEN attempts + 1 >= @attempts_max THEN 'failed' ELSE status END,
-                            completed_at = CASE WHEN attempts + 1 >= @attempts_max THEN @now ELSE completed_at END
-        WHERE id = @id AND status = 'processing' AND attempts = @attempts
+        UPDATE receipts SET error = @error, updated_at = @now,
+                            status = CASE WHEN attempts >= @attempts_max THEN 'failed' ELSE status END,
+                            completed_at = CASE WHEN attempts >= @attempts_max THEN @now ELSE completed_at END
+        WHERE id = @id AND status = 'processing' AND reading = @reading
         RETURNING status
         """;
 
@@ -210,6 +221,23 @@ public sealed class ReceiptStore(NpgsqlDataSource dataSource)
         return Page<ReceiptView>.From(await ReadAsync(command, cancellationToken), query.Limit, r => r.Id);
     }
 
+    /// <summary>Receipts of every tenant still processing and unchanged since <paramref name="before"/>, the oldest first.</summary>
+    public async Task<IReadOnlyList<string>> UntouchedSinceAsync(DateTimeOffset before, int limit, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT id FROM receipts WHERE status = 'processing' AND updated_at < @before ORDER BY updated_at LIMIT @limit");
+        command.Parameters.AddWithValue("before", before);
+        command.Parameters.AddWithValue("limit", limit);
+        var ids = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            ids.Add(reader.GetString(0));
+        }
+
+        return ids;
+    }
+
     /// <summary>How many receipts the tenant has in each status (the statuses it has none in left out).</summary>
     public async Task<IReadOnlyDictionary<string, long>> CountByStatusAsync(string tenantId, CancellationToken cancellationToken)
     {
@@ -235,24 +263,29 @@ public sealed class ReceiptStore(NpgsqlDataSource dataSource)
         return await reader.ReadAsync(cancellationToken) ? (reader.GetString(0), reader.GetFieldValue<byte[]>(1)) : null;
     }
 
-    /// <summary>The receipt to read, marked as started now; null when it is not processing (or not there).</summary>
-    public async Task<ReceiptWork?> StartReadingAsync(string id, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>
+    /// The receipt to read, its reading begun now; null when it is not processing (or not there), or
+    /// when it had no attempt left (it is failed then).
+    /// </summary>
+    public async Task<ReceiptWork?> StartReadingAsync(string id, int attemptsMax, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(StartReading);
         command.Parameters.AddWithValue("id", id);
+        command.Parameters.AddWithValue("attempts_max", attemptsMax);
         command.Parameters.AddWithValue("now", now);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken)
-            ? new ReceiptWork(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetString(2), reader.GetFieldValue<byte[]>(3), reader.GetInt32(4))
+            ? new ReceiptWork(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetString(2), reader.GetFieldValue<byte[]>(3),
+                reader.GetInt32(4), reader.GetInt32(5))
             : null;
     }
 
-    /// <summary>Writes a reading's outcome, unless the receipt changed since the reading started (then false).</summary>
+    /// <summary>Writes a reading's outcome, unless another reading or a retry came since it began (then false).</summary>
     public async Task<bool> CompleteAsync(string id, ReceiptWork work, ReceiptVerdict verdict, ReceiptExtracted extracted, int ocrMs, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(Complete);
         command.Parameters.AddWithValue("id", id);
-        command.Parameters.AddWithValue("attempts", work.Attempts);
+        command.Parameters.AddWithValue("reading", work.Reading);
         command.Parameters.AddWithValue("status", verdict.Status);
         command.Parameters.AddWithValue("extracted", JsonSerializer.Serialize(extracted, WalletJson.Options));
         command.Parameters.AddWithValue("reasons", verdict.Reasons.ToArray());
@@ -261,12 +294,12 @@ public sealed class ReceiptStore(NpgsqlDataSource dataSource)
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
-    /// <summary>Counts a failed reading with its error; the receipt's status after it (failed after <paramref name="attemptsMax"/>), or null when it changed meanwhile.</summary>
+    /// <summary>Records a failed reading's error; the receipt's status after it (failed after <paramref name="attemptsMax"/>), or null when it changed meanwhile.</summary>
     public async Task<string?> FailAttemptAsync(string id, ReceiptWork work, string error, int attemptsMax, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(FailAttempt);
         command.Parameters.AddWithValue("id", id);
-        command.Parameters.AddWithValue("attempts", work.Attempts);
+        command.Parameters.AddWithValue("reading", work.Reading);
         command.Parameters.AddWithValue("attempts_max", attemptsMax);
         command.Parameters.AddWithValue("error", error);
         command.Parameters.AddWithValue("now", now);

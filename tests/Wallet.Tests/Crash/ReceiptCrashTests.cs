@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using Npgsql;
 using Wallet.Tests.Api;
@@ -21,43 +20,17 @@ public sealed class ReceiptCrashTests(ITestOutputHelper output) : IDisposable
     private const int ReceiptCount = 4;
 
     // One reading at a time, so the others queue; a reading cut short is taken up again within
-    // about two seconds of the new silo's start. One silo endpoint for both starts, so the new one
-    // supersedes the killed one in the membership table at once.
-    private readonly Dictionary<string, string> _environment = new()
+    // about two seconds of the new silo's start.
+    private readonly RestartedSilos _silos = new(ApiKey, output, new Dictionary<string, string>
     {
         ["Receipts__OcrConcurrencyMax"] = "1",
         ["Receipts__RetryPeriod"] = "00:00:02",
-        ["Cluster__SiloPort"] = SiloProcess.FreePort().ToString(CultureInfo.InvariantCulture),
-        ["Cluster__GatewayPort"] = SiloProcess.FreePort().ToString(CultureInfo.InvariantCulture),
-    };
-
-    private readonly List<SiloProcess> _silos = [];
+    });
 
     [Fact]
-    public async Task Silo_KilledWhileReadingAReceipt_RestartsAndEveryReceiptEndsFinal()
-    {
-        try
-        {
-            await KillWhileReadingAsync();
-        }
-        catch
-        {
-            foreach (var silo in _silos)
-            {
-                output.WriteLine(silo.Tail());
-            }
+    public Task Silo_KilledWhileReadingAReceipt_RestartsAndEveryReceiptEndsFinal() => _silos.RunAsync(KillWhileReadingAsync);
 
-            throw;
-        }
-    }
-
-    public void Dispose()
-    {
-        foreach (var silo in _silos)
-        {
-            silo.Dispose();
-        }
-    }
+    public void Dispose() => _silos.Dispose();
 
     private async Task KillWhileReadingAsync()
     {
@@ -66,7 +39,7 @@ public sealed class ReceiptCrashTests(ITestOutputHelper output) : IDisposable
         var today = DateOnly.FromDateTime(DateTime.UtcNow);
 
         // 1. Receipts for authorizations, uploaded; the silo is killed as soon as one is being read.
-        var first = await StartSiloAsync("silo #1 (killed)", connectionString);
+        var first = await _silos.StartAsync("silo #1 (killed)", connectionString);
         var receipts = new List<string>();
         using (var client = first.CreateClient(ApiKey))
         {
@@ -91,7 +64,7 @@ public sealed class ReceiptCrashTests(ITestOutputHelper output) : IDisposable
         Assert.True(cutShort >= 1, "no receipt was being read when the silo died");
 
         // 2. A new silo on the same database takes every unfinished reading up again.
-        var second = await StartSiloAsync("silo #2 (restarted)", connectionString);
+        var second = await _silos.StartAsync("silo #2 (restarted)", connectionString);
         using var restarted = second.CreateClient(ApiKey);
         foreach (var id in receipts)
         {
@@ -101,14 +74,6 @@ public sealed class ReceiptCrashTests(ITestOutputHelper output) : IDisposable
 
         // 3. Each receipt's reminder is gone once its status is final.
         await WaitUntilAsync(async () => await ScalarAsync(database, "SELECT count(*) FROM orleans_reminders WHERE grain_id LIKE 'receipt/%'") == 0);
-    }
-
-    private async Task<SiloProcess> StartSiloAsync(string name, string connectionString)
-    {
-        var silo = SiloProcess.Start(name, connectionString, ApiKey, _environment);
-        _silos.Add(silo);
-        await silo.WaitUntilReadyAsync();
-        return silo;
     }
 
     private static async Task<long> ScalarAsync(NpgsqlDataSource database, string sql)

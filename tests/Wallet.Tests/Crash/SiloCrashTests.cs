@@ -34,53 +34,24 @@ public sealed class SiloCrashTests(ITestOutputHelper output) : IDisposable
     private const int ConcurrencyMax = 32;
     private const int KillFallbackMs = 10_000;
 
+    private readonly string _run = Guid.NewGuid().ToString("N")[..8];
+
     // Small batches, so the second burst takes many commits and the kill at its first acknowledgement
     // lands while most of it is still in flight. With the default (512) one batch could answer all 64
     // before the signal arrives, leaving nothing in flight to test.
-    // Small batches, so the kill lands with transfers in flight; and one silo endpoint for both
-    // starts, so that the restarted silo supersedes the killed one in the membership table at once.
-    private readonly Dictionary<string, string> _environment = new()
-    {
-        ["GroupCommit__CommitBatchSizeMax"] = "4",
-        ["Cluster__SiloPort"] = SiloProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["Cluster__GatewayPort"] = SiloProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
-    };
-
-    private readonly List<SiloProcess> _silos = [];
-    private readonly string _run = Guid.NewGuid().ToString("N")[..8];
+    private readonly RestartedSilos _silos = new(ApiKey, output, new Dictionary<string, string> { ["GroupCommit__CommitBatchSizeMax"] = "4" });
 
     [Fact]
-    public async Task Silo_KilledRightAfterAcknowledgedTransfers_RestartsWithEachOfThemExactlyOnce()
-    {
-        try
-        {
-            await KillAndRestartAsync();
-        }
-        catch
-        {
-            foreach (var silo in _silos)
-            {
-                output.WriteLine(silo.Tail());
-            }
+    public Task Silo_KilledRightAfterAcknowledgedTransfers_RestartsWithEachOfThemExactlyOnce() => _silos.RunAsync(KillAndRestartAsync);
 
-            throw;
-        }
-    }
-
-    public void Dispose()
-    {
-        foreach (var silo in _silos)
-        {
-            silo.Dispose();
-        }
-    }
+    public void Dispose() => _silos.Dispose();
 
     private async Task KillAndRestartAsync()
     {
         var connectionString = await PostgresServer.CreateDatabaseAsync("crash");
 
         // 1. The first silo acknowledges a burst, then dies by SIGKILL under the next one.
-        var first = await StartSiloAsync("silo #1 (killed)", connectionString);
+        var first = await _silos.StartAsync("silo #1 (killed)", connectionString);
         string[] wallets;
         TransferAttempt[] deposits;
         TransferAttempt[] burst;
@@ -115,7 +86,7 @@ public sealed class SiloCrashTests(ITestOutputHelper output) : IDisposable
         Assert.NotEmpty(inFlight);
 
         // 2. A new silo on the same database.
-        var second = await StartSiloAsync("silo #2 (restarted)", connectionString);
+        var second = await _silos.StartAsync("silo #2 (restarted)", connectionString);
         using var restarted = second.CreateClient(ApiKey);
         await using var database = NpgsqlDataSource.Create(connectionString);
         var attempts = deposits.Concat(burst).Concat(killedUnder).ToArray();
@@ -135,14 +106,6 @@ public sealed class SiloCrashTests(ITestOutputHelper output) : IDisposable
         AssertOnlySentRequestsCommitted(afterRetries, attempts);
         await AssertBalancesAsync(restarted, database, wallets, afterRetries, attempts);
         await AssertVerifiesAsync(restarted);
-    }
-
-    private async Task<SiloProcess> StartSiloAsync(string name, string connectionString)
-    {
-        var silo = SiloProcess.Start(name, connectionString, ApiKey, _environment);
-        _silos.Add(silo);
-        await silo.WaitUntilReadyAsync();
-        return silo;
     }
 
     private static async Task<string[]> CreateWalletsAsync(HttpClient client)

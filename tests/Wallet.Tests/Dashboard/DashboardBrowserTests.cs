@@ -281,7 +281,7 @@ public sealed class DashboardBrowserTests(DashboardBrowserCluster fixture, Brows
         var row = page.Locator("table[data-table=receipts-mismatch] tbody tr", new() { HasText = id });
         await Expect(row).ToHaveCountAsync(1, new() { Timeout = Milliseconds(DashboardDriver.FigureTimeout) });
         var cells = Assert.Single(await RowsAsync(row));
-        Assert.Equal([id, authorization, $"9.00 · {DateTime.UtcNow:yyyy-MM-dd} · CORNER GROCERY", "amount_differs", "0"], [cells[0], cells[2], cells[3], cells[4], cells[5]]);
+        Assert.Equal([id, authorization, $"9.00 · {DateTime.UtcNow:yyyy-MM-dd} · CORNER GROCERY", "amount_differs", "1"], [cells[0], cells[2], cells[3], cells[4], cells[5]]);
         Assert.True(await DashboardDriver.FigureAsync(page, "mismatch") >= 1);
 
         // The file, shown in place (loaded whole), beside the text read from it.

@@ -185,6 +185,34 @@ public sealed class ReceiptReadingTests(ApiFixture api) : IClassFixture<ApiFixtu
         Assert.True(counted.Success && int.Parse(counted.Groups[1].Value, CultureInfo.InvariantCulture) >= 2, metrics);
     }
 
+    [Fact]
+    public async Task Reading_OfAReceiptKeptWhoseGrainWasNeverStarted_IsStartedByTheSweep()
+    {
+        await using var factory = await WalletApiFactory.CreateAsync("receipt_sweep", new() { ["Receipts:RetryPeriod"] = "00:00:01" });
+        using var client = factory.CreateOperatorClient();
+        var pdf = TextPdf(Lines(Merchant, Today, "6.00"));
+        var id = $"rcpt_{Guid.CreateVersion7():N}";
+
+        // Kept as an upload keeps it, then its grain never called (unreachable at the time).
+        await using (var database = Npgsql.NpgsqlDataSource.Create(factory.ConnectionString))
+        await using (var insert = database.CreateCommand("""
+            INSERT INTO receipts (id, tenant_id, file_sha256, content_type, size_bytes, content, status, created_at, updated_at)
+            VALUES (@id, @tenant, @sha, 'application/pdf', @size, @content, 'processing', now() - interval '1 minute', now() - interval '1 minute')
+            """))
+        {
+            insert.Parameters.AddWithValue("id", id);
+            insert.Parameters.AddWithValue("tenant", Wallet.Grains.Storage.ApiKeyStore.DefaultTenant);
+            insert.Parameters.AddWithValue("sha", Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(pdf)));
+            insert.Parameters.AddWithValue("size", pdf.Length);
+            insert.Parameters.AddWithValue("content", pdf);
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        var receipt = await FinalAsync(client, id, TimeSpan.FromSeconds(60));
+
+        Assert.Equal(("mismatch", "no_authorization", "6.00"), (receipt.Str("status"), Reasons(receipt).Single(), Value(receipt.GetProperty("extracted"), "total")));
+    }
+
     [Theory]
     [InlineData("while :; do :; done", "was stopped")]
     [InlineData("echo 'Error opening data file' >&2; exit 3", "ended with exit code 3: Error opening data file")]
