@@ -43,7 +43,7 @@ public static class AuthorizationEndpoints
 
         app.MapGet("/v1/card-transactions", ListTransactions).WithTags("Authorizations").RequireAuthorization()
             .Paged().WithName("ListCardTransactions")
-            .WithSummary("List the tenant's card authorizations, newest first; by card, status, or receipt (missing: approved with none, or its receipt's status)");
+            .WithSummary("List the tenant's card authorizations, newest first; by card, status, or receipt (missing: open or captured with none, or its receipt's status)");
 
         var authorizations = app.MapGroup("/v1/authorizations").WithTags("Authorizations").RequireAuthorization();
         authorizations.MapGet("{id}", GetAuthorization).Refuses(LedgerErrors.AuthorizationNotFound)

@@ -215,7 +215,7 @@ public static class ReceiptEndpoints
 
     /// <summary>
     /// Has the receipt's grain read it. The receipt is kept already: when the grain cannot be
-    /// reached the answer is still 202, and the receipt stays processing until a retry starts it.
+    /// reached the answer is still 202, and the silos' sweep (or a retry) starts it later.
     /// </summary>
     private static async Task StartReadingAsync(IClusterClient client, ReceiptView receipt, ILogger logger)
     {
@@ -230,7 +230,7 @@ public static class ReceiptEndpoints
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            logger.LogError(e, "Receipt {ReceiptId} is kept but its reading could not be started; POST /v1/receipts/{ReceiptId}/retry starts it", receipt.Id, receipt.Id);
+            logger.LogError(e, "Receipt {ReceiptId} is kept but its reading could not be started; the sweep of unattended receipts starts it", receipt.Id);
         }
     }
 
