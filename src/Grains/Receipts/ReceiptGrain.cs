@@ -130,9 +130,14 @@ internal sealed class ReceiptGrain(
     private async Task<bool> ReadOnceAsync(CancellationToken cancellationToken)
     {
         using var slot = await reader.WaitForSlotAsync(cancellationToken);
-        var work = await receipts.StartReadingAsync(Id, options.Value.AttemptsMax, Now(), cancellationToken);
+        var (work, failedNow) = await receipts.StartReadingAsync(Id, options.Value.AttemptsMax, Now(), cancellationToken);
         if (work is null)
         {
+            if (failedNow)
+            {
+                metrics.ReceiptRead(ReceiptStatuses.Failed, null);
+            }
+
             return true;
         }
 

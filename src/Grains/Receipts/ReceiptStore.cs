@@ -80,7 +80,8 @@ public sealed class ReceiptStore(NpgsqlDataSource dataSource)
     private const string StartReading = """
         UPDATE receipts SET status = 'failed', completed_at = @now, updated_at = @now,
                             error = coalesce(error, 'its readings were cut short ' || attempts || ' times (the silo reading it stopped)')
-        WHERE id = @id AND status = 'processing' AND attempts >= @attempts_max;
+        WHERE id = @id AND status = 'processing' AND attempts >= @attempts_max
+        RETURNING id;
         UPDATE receipts SET reading = reading + 1, attempts = attempts + 1, started_at = @now, updated_at = @now
         WHERE id = @id AND status = 'processing' AND attempts < @attempts_max
         RETURNING tenant_id, authorization_id, content_type, content, reading, attempts
@@ -264,20 +265,23 @@ public sealed class ReceiptStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>
-    /// The receipt to read, its reading begun now; null when it is not processing (or not there), or
-    /// when it had no attempt left (it is failed then).
+    /// The receipt to read, its reading begun now; null when it is not processing (or not there),
+    /// or when it had no attempt left: it is failed then, and <c>FailedNow</c> says so.
     /// </summary>
-    public async Task<ReceiptWork?> StartReadingAsync(string id, int attemptsMax, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<(ReceiptWork? Work, bool FailedNow)> StartReadingAsync(string id, int attemptsMax, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(StartReading);
         command.Parameters.AddWithValue("id", id);
         command.Parameters.AddWithValue("attempts_max", attemptsMax);
         command.Parameters.AddWithValue("now", now);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken)
+        var failedNow = await reader.ReadAsync(cancellationToken);
+        await reader.NextResultAsync(cancellationToken);
+        var work = await reader.ReadAsync(cancellationToken)
             ? new ReceiptWork(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetString(2), reader.GetFieldValue<byte[]>(3),
                 reader.GetInt32(4), reader.GetInt32(5))
             : null;
+        return (work, failedNow);
     }
 
     /// <summary>Writes a reading's outcome, unless another reading or a retry came since it began (then false).</summary>
