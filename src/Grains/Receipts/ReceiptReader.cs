@@ -9,19 +9,6 @@ using SkiaSharp;
 
 namespace Wallet.Grains.Receipts;
 
-/// <summary>One line of a receipt's text, with how sure the reading is of it (0 to 1).</summary>
-public sealed record ReceiptLine(string Text, double Confidence);
-
-/// <summary>A receipt's text, line by line, and where it came from (<c>text_layer</c> or <c>ocr</c>).</summary>
-public sealed record ReceiptText(IReadOnlyList<ReceiptLine> Lines, string Source, TimeSpan Elapsed)
-{
-    public const string TextLayer = "text_layer";
-    public const string Ocr = "ocr";
-}
-
-/// <summary>A reading that could not be done: a tool missing, failing or too slow. The receipt's attempt fails.</summary>
-public sealed class ReceiptReadException(string message, Exception? inner = null) : Exception(message, inner);
-
 /// <summary>
 /// Reads a receipt's text: a PDF's text layer with Poppler's <c>pdftotext</c>, and pictures (or a
 /// PDF page with no text) with Debian's tesseract-ocr. Both run as child processes, one thread each,
@@ -31,10 +18,6 @@ public sealed class ReceiptReadException(string message, Exception? inner = null
 /// </summary>
 public sealed partial class ReceiptReader : IDisposable
 {
-    // Pictures are read at a size tesseract reads well: a receipt photographed or scanned whole
-    // has text 20 to 40 pixels high. Tiny ones are scaled up, huge ones down.
-    private const int ShortSideMin = 600;
-    private const int LongSideMax = 4000;
 
     // A reading's wall-clock limit, in Receipts:ReadTimeouts (its CPU time is limited to one), and how often its CPU time is read.
     private const int WallClockTimeoutFactor = 10;
@@ -153,7 +136,7 @@ public sealed partial class ReceiptReader : IDisposable
         // A scanned receipt: its first page, rendered at 300 dpi in grey.
         var page = Path.Combine(directory, "page");
         await RunAsync(_options.PdfToPpmPath,
-            ["-r", "300", "-scale-to", LongSideMax.ToString(CultureInfo.InvariantCulture), "-gray", "-png", "-f", "1", "-l", "1", "-singlefile", "-q", pdf, page],
+            ["-r", "300", "-scale-to", ReceiptPicture.LongSideMax.ToString(CultureInfo.InvariantCulture), "-gray", "-png", "-f", "1", "-l", "1", "-singlefile", "-q", pdf, page],
             cancellationToken);
         return (await OcrAsync(await File.ReadAllBytesAsync(page + ".png", cancellationToken), "png", directory, cancellationToken), ReceiptText.Ocr);
     }
@@ -167,7 +150,7 @@ public sealed partial class ReceiptReader : IDisposable
     }
 
     /// <summary>
-    /// <see cref="Normalize"/> on a thread of its own at the lowest priority (nice 19): preparing a
+    /// <see cref="ReceiptPicture.Prepare"/> on a thread of its own at the lowest priority (nice 19): preparing a
     /// picture is the one part of a reading done in the silo's process, and it should not take CPU
     /// from card authorizations either. Not SCHED_IDLE as the tools are: a thread running .NET code
     /// must still reach a safe point promptly when the runtime stops every thread for a collection.
@@ -185,7 +168,7 @@ public sealed partial class ReceiptReader : IDisposable
                     _ = SetPriority(0, 0, LowestNice);
                 }
 
-                prepared.SetResult(Normalize(content));
+                prepared.SetResult(ReceiptPicture.Prepare(content));
             }
             catch (Exception e)
             {
@@ -219,152 +202,6 @@ public sealed partial class ReceiptReader : IDisposable
 
     [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
     private static partial int SetPriority(int which, int who, int priority);
-
-    /// <summary>
-    /// The picture in grey, its darkest ink black and its paper white (a faint receipt comes out as
-    /// a clean one), turned straight when it was photographed askew, at a size tesseract reads well,
-    /// as a binary PGM (which tesseract reads as it is: no compression to spend CPU on).
-    /// </summary>
-    internal static byte[] Normalize(byte[] content)
-    {
-        using var original = SKBitmap.Decode(content) ?? throw new ReceiptReadException("the picture does not decode");
-        var (width, height) = (original.Width, original.Height);
-        var scale = Math.Min(LongSideMax / (double)Math.Max(width, height), Math.Max(1.0, ShortSideMin / (double)Math.Min(width, height)));
-        var info = new SKImageInfo(Math.Max(1, (int)(width * scale)), Math.Max(1, (int)(height * scale)), SKColorType.Gray8, SKAlphaType.Opaque);
-        using var grey = new SKBitmap(info);
-        using (var canvas = new SKCanvas(grey))
-        {
-            canvas.Clear(SKColors.White);
-            using var image = SKImage.FromBitmap(original);
-            canvas.DrawImage(image, new SKRect(0, 0, info.Width, info.Height), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear));
-        }
-
-        Stretch(grey.GetPixelSpan());
-        var skew = Skew(grey);
-        if (Math.Abs(skew) < SkewStepDegrees)
-        {
-            return Pgm(grey);
-        }
-
-        using var straight = new SKBitmap(info);
-        using (var canvas = new SKCanvas(straight))
-        {
-            canvas.Clear(SKColors.White);
-            canvas.RotateDegrees((float)-skew, info.Width / 2f, info.Height / 2f);
-            using var image = SKImage.FromBitmap(grey);
-            canvas.DrawImage(image, 0, 0, new SKSamplingOptions(SKFilterMode.Linear));
-        }
-
-        return Pgm(straight);
-    }
-
-    /// <summary>A grey picture as a binary PGM (Netpbm P5): a short header, then its rows of bytes.</summary>
-    private static byte[] Pgm(SKBitmap grey)
-    {
-        var header = Encoding.ASCII.GetBytes($"P5\n{grey.Width} {grey.Height}\n255\n");
-        var pgm = new byte[header.Length + (grey.Width * grey.Height)];
-        header.CopyTo(pgm, 0);
-        var pixels = grey.GetPixelSpan();
-        for (var y = 0; y < grey.Height; y++)
-        {
-            pixels.Slice(y * grey.RowBytes, grey.Width).CopyTo(pgm.AsSpan(header.Length + (y * grey.Width)));
-        }
-
-        return pgm;
-    }
-
-    private const double SkewMaxDegrees = 8;
-    private const double SkewStepDegrees = 0.25;
-
-    /// <summary>
-    /// How far the text's lines slope, in degrees (clockwise positive): the angle at which the ink,
-    /// projected onto rows, gives the sharpest profile (lines of text and the gaps between them).
-    /// </summary>
-    private static double Skew(SKBitmap grey)
-    {
-        // Every few pixels of ink is enough to see the lines.
-        var sample = Math.Max(1, grey.Width / 500);
-        var ink = new List<(int X, int Y)>();
-        var pixels = grey.GetPixelSpan();
-        for (var y = 0; y < grey.Height; y += sample)
-        {
-            for (var x = 0; x < grey.Width; x += sample)
-            {
-                if (pixels[(y * grey.RowBytes) + x] < 128)
-                {
-                    ink.Add((x / sample, y / sample));
-                }
-            }
-        }
-
-        if (ink.Count < 100)
-        {
-            return 0;
-        }
-
-        var rows = new int[(((grey.Width + grey.Height) / sample) * 2) + 2];
-        var (best, bestScore) = (0.0, double.MinValue);
-        for (var degrees = -SkewMaxDegrees; degrees <= SkewMaxDegrees; degrees += SkewStepDegrees)
-        {
-            var (sin, cos) = Math.SinCos(degrees * Math.PI / 180);
-            Array.Clear(rows);
-            var offset = rows.Length / 2;
-            foreach (var (x, y) in ink)
-            {
-                rows[(int)Math.Round((y * cos) - (x * sin)) + offset]++;
-            }
-
-            var score = 0.0;
-            foreach (var count in rows)
-            {
-                score += (double)count * count;
-            }
-
-            if (score > bestScore)
-            {
-                (best, bestScore) = (degrees, score);
-            }
-        }
-
-        return best;
-    }
-
-    /// <summary>Maps the darkest 1 % of pixels to black and the lightest 1 % to white, linearly between.</summary>
-    private static void Stretch(Span<byte> pixels)
-    {
-        Span<int> histogram = stackalloc int[256];
-        foreach (var p in pixels)
-        {
-            histogram[p]++;
-        }
-
-        var tail = pixels.Length / 100;
-        int low = 0, high = 255, seen = 0;
-        for (; low < 255 && (seen += histogram[low]) <= tail; low++)
-        {
-        }
-
-        seen = 0;
-        for (; high > 0 && (seen += histogram[high]) <= tail; high--)
-        {
-        }
-
-        if (high - low < 8)
-        {
-            return; // one tone: nothing to stretch
-        }
-
-        Span<byte> map = stackalloc byte[256];
-        for (var v = 0; v < 256; v++)
-        {
-            map[v] = (byte)Math.Clamp((v - low) * 255 / (high - low), 0, 255);
-        }
-
-        for (var i = 0; i < pixels.Length; i++)
-        {
-            pixels[i] = map[pixels[i]];
-        }
-    }
 
     /// <summary>Runs a tool with one thread, scheduled only on idle CPU; its standard output, or the reason it failed.</summary>
     private async Task<string> RunAsync(string tool, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
@@ -483,63 +320,4 @@ public sealed partial class ReceiptReader : IDisposable
     internal static string Printable(string text) => text.Any(char.IsControl) ? string.Concat(text.Where(c => !char.IsControl(c))) : text;
 
     private static string CollapseSpaces(string line) => string.Join(' ', line.Split(' ', StringSplitOptions.RemoveEmptyEntries));
-}
-
-/// <summary>The types a receipt's file may be, decided from its bytes.</summary>
-public static class ReceiptContentTypes
-{
-    public const string Jpeg = "image/jpeg";
-    public const string Png = "image/png";
-    public const string WebP = "image/webp";
-    public const string Pdf = "application/pdf";
-}
-
-/// <summary>Tesseract's TSV output, read as lines of words with their mean confidence.</summary>
-internal static class TesseractTsv
-{
-    // Columns: level page_num block_num par_num line_num word_num left top width height conf text.
-    private const int WordLevel = 5;
-
-    public static IReadOnlyList<ReceiptLine> Lines(string tsv)
-    {
-        var lines = new List<ReceiptLine>();
-        (int, int, int, int)? current = null;
-        var words = new List<(string Text, double Confidence)>();
-        foreach (var row in tsv.Split('\n').Skip(1))
-        {
-            var cells = row.TrimEnd('\r').Split('\t');
-            if (cells.Length < 12 || !int.TryParse(cells[0], CultureInfo.InvariantCulture, out var level) || level != WordLevel)
-            {
-                continue;
-            }
-
-            var text = ReceiptReader.Printable(cells[11]).Trim();
-            if (text.Length == 0 || !double.TryParse(cells[10], CultureInfo.InvariantCulture, out var confidence) || confidence < 0)
-            {
-                continue;
-            }
-
-            var line = (int.Parse(cells[1], CultureInfo.InvariantCulture), int.Parse(cells[2], CultureInfo.InvariantCulture),
-                int.Parse(cells[3], CultureInfo.InvariantCulture), int.Parse(cells[4], CultureInfo.InvariantCulture));
-            if (current != line)
-            {
-                Flush();
-                current = line;
-            }
-
-            words.Add((text, confidence / 100));
-        }
-
-        Flush();
-        return lines;
-
-        void Flush()
-        {
-            if (words.Count > 0)
-            {
-                lines.Add(new ReceiptLine(string.Join(' ', words.Select(w => w.Text)), Math.Round(words.Average(w => w.Confidence), 3)));
-                words.Clear();
-            }
-        }
-    }
 }
