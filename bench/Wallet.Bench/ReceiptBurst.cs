@@ -8,24 +8,45 @@ using SkiaSharp;
 
 namespace Wallet.Bench;
 
-/// <summary>What the receipts phase measured: authorizations idle and during an OCR burst, and the burst's reading rate.</summary>
+/// <summary>What the receipts phase measured: authorizations idle (before and after) and during an OCR burst, and the burst's reading rate.</summary>
 public sealed record ReceiptBurstResult(
-    RunResult Idle, RunResult DuringBurst, int Receipts, double BurstSeconds, double AverageOcrMilliseconds, int OcrSlots,
-    IReadOnlyDictionary<string, long> Outcomes, long StillProcessingAtRunEnd)
+    RunResult IdleBefore, RunResult DuringBurst, RunResult IdleAfter, int Receipts, double BurstSeconds, double AverageOcrMilliseconds, int OcrSlots,
+    IReadOnlyDictionary<string, long> Outcomes, long ReadDuringRun, long StillProcessingAtRunEnd)
 {
+    /// <summary>
+    /// The idle runs before and after the burst as one: the database grows and the machine drifts
+    /// from run to run, so the burst is compared with idle on both sides of it.
+    /// </summary>
+    public RunResult Idle { get; } = Pool(IdleBefore, IdleAfter);
+
     /// <summary>Receipts read per second over the burst, from the first upload to the last outcome.</summary>
     public double ReceiptsPerSecond => Receipts / BurstSeconds;
 
     /// <summary>Per core of OCR: each reading is one thread, and a silo runs <see cref="OcrSlots"/> at a time.</summary>
     public double ReceiptsPerSecondPerCore => ReceiptsPerSecond / OcrSlots;
 
+    /// <summary>Receipts read per second in the measured run, with authorizations arriving throughout.</summary>
+    public double ReadDuringRunPerSecond => ReadDuringRun / DuringBurst.Seconds;
+
     public double P99Ratio => DuringBurst.Percentile(0.99) / Math.Max(1e-9, Idle.Percentile(0.99));
+
+    private static RunResult Pool(RunResult first, RunResult second) =>
+        first with
+        {
+            Seconds = first.Seconds + second.Seconds,
+            Ok = first.Ok + second.Ok,
+            Declined = first.Declined + second.Declined,
+            Errors = first.Errors + second.Errors,
+            TransfersOk = first.TransfersOk + second.TransfersOk,
+            LatencyTicks = [.. first.LatencyTicks.Concat(second.LatencyTicks).Order()],
+        };
 }
 
 /// <summary>
 /// The receipts phase (<c>--receipt-burst</c>): card authorizations through HTTP at a fixed rate,
 /// first with nothing else running, then while a burst of receipt pictures queued at once is read
-/// by the silo. Prints the authorizations' latency both ways and the burst's receipts per second.
+/// by the silo, then idle again once every receipt is read. Prints the authorizations' latency
+/// both ways and the burst's receipts per second.
 /// </summary>
 public static class ReceiptBurst
 {
@@ -51,7 +72,7 @@ public static class ReceiptBurst
         var pictures = authorizations.Select((_, i) => Picture(i)).ToList();
         Console.WriteLine($"Receipts: {count} receipt pictures for {count} authorizations; authorizations at {options.AuthorizeRate:N0}/s through HTTP.");
 
-        var idle = await driver.RunAsync("authorize", http, options.AuthorizeRate);
+        var idleBefore = await driver.RunAsync("authorize", http, options.AuthorizeRate);
         var burstStarted = Stopwatch.GetTimestamp();
         using (var window = new SemaphoreSlim(UploadsInFlight))
         {
@@ -69,7 +90,17 @@ public static class ReceiptBurst
             }));
         }
 
+        // The driver warms up before it measures: what was read in the measured run is what ended in it.
+        var measuredFrom = DateTimeOffset.UtcNow + options.Warmup;
         var during = await driver.RunAsync("authorize", http, options.AuthorizeRate);
+        long readDuringRun;
+        await using (var read = database.CreateCommand("SELECT count(*) FROM receipts WHERE completed_at >= $1 AND completed_at < $2"))
+        {
+            read.Parameters.Add(new NpgsqlParameter { Value = measuredFrom });
+            read.Parameters.Add(new NpgsqlParameter { Value = measuredFrom + options.Duration });
+            readDuringRun = (long)(await read.ExecuteScalarAsync())!;
+        }
+
         var stillProcessing = await ScalarAsync(database, "SELECT count(*) FROM receipts WHERE status = 'processing'");
         while (await ScalarAsync(database, "SELECT count(*) FROM receipts WHERE status = 'processing'") > 0)
         {
@@ -88,16 +119,20 @@ public static class ReceiptBurst
             }
         }
 
-        return new ReceiptBurstResult(idle, during, count, burstSeconds, averageOcr, ocrSlots, outcomes, stillProcessing);
+        var idleAfter = await driver.RunAsync("authorize", http, options.AuthorizeRate);
+        return new ReceiptBurstResult(idleBefore, during, idleAfter, count, burstSeconds, averageOcr, ocrSlots, outcomes, readDuringRun, stillProcessing);
     }
 
     public static void Print(ReceiptBurstResult result)
     {
         Console.WriteLine();
-        Console.WriteLine("Receipts: card authorizations (HTTP, fixed rate) idle and during an OCR burst");
-        Console.WriteLine($"  authorize idle          {result.Idle.Throughput,8:N0} ops/s  p50 {result.Idle.Percentile(0.5),7:N2} ms  p99 {result.Idle.Percentile(0.99),7:N2} ms");
-        Console.WriteLine($"  authorize during burst  {result.DuringBurst.Throughput,8:N0} ops/s  p50 {result.DuringBurst.Percentile(0.5),7:N2} ms  p99 {result.DuringBurst.Percentile(0.99),7:N2} ms");
+        Console.WriteLine("Receipts: card authorizations (HTTP, fixed rate) idle, during an OCR burst, and idle again");
+        Line("authorize idle before", result.IdleBefore);
+        Line("authorize during burst", result.DuringBurst);
+        Line("authorize idle after", result.IdleAfter);
+        Line("authorize idle (both)", result.Idle);
         Console.WriteLine($"  p99 during burst / idle {result.P99Ratio,8:N2}x  (target: within 2x) {(result.P99Ratio <= 2 ? "met" : "MISSED")}");
+        Console.WriteLine($"  read in the measured run{result.ReadDuringRun,8:N0}: {result.ReadDuringRunPerSecond:N2}/s beside the authorizations");
         Console.WriteLine($"  receipts read           {result.Receipts,8:N0} in {result.BurstSeconds:N1} s: {result.ReceiptsPerSecond:N2}/s with {result.OcrSlots} OCR slot(s), " +
                           $"{result.ReceiptsPerSecondPerCore:N2}/s per core; one reading {result.AverageOcrMilliseconds:N0} ms on average");
         Console.WriteLine($"  outcomes                {string.Join(", ", result.Outcomes.Select(o => $"{o.Key} {o.Value}"))}");
@@ -105,6 +140,9 @@ public static class ReceiptBurst
             ? $"  the burst lasted the whole measured run ({result.StillProcessingAtRunEnd} receipts still queued at its end)"
             : "  NOTE: the burst ended before the measured run did; part of that run had no OCR beside it");
     }
+
+    private static void Line(string name, RunResult run) =>
+        Console.WriteLine($"  {name,-23} {run.Throughput,8:N0} ops/s  p50 {run.Percentile(0.5),7:N2} ms  p99 {run.Percentile(0.99),7:N2} ms");
 
     /// <summary>Failures the phase reports: errors, and receipts that did not end verified.</summary>
     public static IEnumerable<string> Failures(ReceiptBurstResult result) =>

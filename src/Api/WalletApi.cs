@@ -51,6 +51,7 @@ public static class WalletApi
 
     public static WebApplication MapWalletApi(this WebApplication app)
     {
+        app.UseReceiptReadingHold();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseAuthentication();

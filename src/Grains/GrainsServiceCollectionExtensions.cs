@@ -36,6 +36,7 @@ public static class GrainsServiceCollectionExtensions
         services.AddSingleton<Wallets.HotWallets>();
         services.AddSingleton<TakenLookup>();
         services.AddSingleton<ReceiptReader>();
+        services.AddSingleton<ReadingYield>();
         services.AddHostedService<ReceiptSweeper>();
         return services;
     }
@@ -52,6 +53,7 @@ public static class GrainsServiceCollectionExtensions
         services.AddOptions<ReceiptOptions>().BindConfiguration("Receipts")
             .Validate(o => o.MaxBytes is > 0 and <= ReceiptOptions.MaxBytesLimit, $"Receipts:MaxBytes must be from 1 to {ReceiptOptions.MaxBytesLimit}")
             .Validate(o => o.OcrConcurrencyMax is >= 1 and <= 64, "Receipts:OcrConcurrencyMax must be from 1 to 64")
+            .Validate(o => o.ReadingShareMin is > 0 and <= 1, "Receipts:ReadingShareMin must be above 0 and at most 1")
             .Validate(o => o.DateToleranceDays is >= 0 and <= 366, "Receipts:DateToleranceDays must be from 0 to 366")
             .Validate(o => o.MerchantSimilarityMin is >= 0 and <= 100, "Receipts:MerchantSimilarityMin must be from 0 to 100")
             .Validate(o => o.RetryPeriod >= TimeSpan.FromSeconds(1), "Receipts:RetryPeriod must be at least a second")

@@ -31,7 +31,7 @@ public static class AuthorizationEndpoints
     public static IEndpointRouteBuilder MapAuthorizationEndpoints(this IEndpointRouteBuilder app)
     {
         var cards = app.MapGroup("/v1/cards").WithTags("Authorizations").RequireAuthorization();
-        cards.MapPost("{id}/authorizations", Authorize).Accepts<AuthorizeRequest>("application/json")
+        cards.MapPost("{id}/authorizations", Authorize).HoldsReceiptReadings().Accepts<AuthorizeRequest>("application/json")
             .Produces<AuthorizationView>(StatusCodes.Status201Created)
             // A declined authorization is recorded and answered as the problem of its reason.
             .Refuses(LedgerErrors.InvalidAmount, LedgerErrors.InsufficientFunds, LedgerErrors.FraudBlocked, LedgerErrors.CardNotFound,
@@ -49,17 +49,17 @@ public static class AuthorizationEndpoints
         authorizations.MapGet("{id}", GetAuthorization).Refuses(LedgerErrors.AuthorizationNotFound)
             .WithName("GetAuthorization").WithSummary("Get an authorization");
         authorizations.MapPost("{id}/capture", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, CardStore store, IdempotencyStore keys, TimeProvider clock) =>
-            Act(id, AuthorizationAction.Capture, http, user, client, store, keys, clock))
+            Act(id, AuthorizationAction.Capture, http, user, client, store, keys, clock)).HoldsReceiptReadings()
             .Accepts<CaptureAuthorizationRequest>("application/json").Produces<AuthorizationView>()
             .Refuses(LedgerErrors.InvalidAmount, LedgerErrors.AuthorizationNotFound, LedgerErrors.AuthorizationClosed, LedgerErrors.AmountExceedsHold)
             .WithName("CaptureAuthorization").WithSummary("Capture some or all of an approved authorization");
         authorizations.MapPost("{id}/reverse", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, CardStore store, IdempotencyStore keys, TimeProvider clock) =>
-            Act(id, AuthorizationAction.Reverse, http, user, client, store, keys, clock))
+            Act(id, AuthorizationAction.Reverse, http, user, client, store, keys, clock)).HoldsReceiptReadings()
             .Accepts<AmountOnlyRequest>("application/json").Produces<AuthorizationView>()
             .Refuses(LedgerErrors.InvalidAmount, LedgerErrors.AuthorizationNotFound, LedgerErrors.AuthorizationClosed, LedgerErrors.AmountExceedsHold)
             .WithName("ReverseAuthorization").WithSummary("Reverse some or all of an approved authorization");
         authorizations.MapPost("{id}/increment", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, CardStore store, IdempotencyStore keys, TimeProvider clock) =>
-            Act(id, AuthorizationAction.Increment, http, user, client, store, keys, clock))
+            Act(id, AuthorizationAction.Increment, http, user, client, store, keys, clock)).HoldsReceiptReadings()
             .Accepts<AmountOnlyRequest>("application/json").Produces<AuthorizationView>()
             .Refuses(LedgerErrors.InvalidAmount, LedgerErrors.InsufficientFunds, LedgerErrors.AuthorizationNotFound, LedgerErrors.AuthorizationClosed,
                 LedgerErrors.CardFrozen, LedgerErrors.CardCancelled, LedgerErrors.LimitExceeded, LedgerErrors.WalletFrozen)

@@ -4,6 +4,7 @@ using Orleans.Concurrency;
 using Wallet.Grains.Holds;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Money;
+using Wallet.Grains.Receipts;
 using Wallet.Grains.Wallets;
 
 namespace Wallet.Grains.Cards;
@@ -28,6 +29,7 @@ internal sealed class CardGrain(
     FraudRuleStore fraudRules,
     CurrencyCatalog currencies,
     LedgerMetrics metrics,
+    ReadingYield readings,
     IOptions<CardOptions> options,
     TimeProvider clock) : LedgerGrain<CardState>, ICardGrain
 {
@@ -174,7 +176,12 @@ internal sealed class CardGrain(
         return await WriteAsync(changed, command.At, command.Idempotency);
     }
 
-    public Task<AuthorizationResult> Authorize(AuthorizeCommand command) => Turn(() => AuthorizeTurn(command));
+    public async Task<AuthorizationResult> Authorize(AuthorizeCommand command)
+    {
+        // Receipts read on this silo wait meanwhile (so do they for a capture, reversal or increment).
+        using var authorizing = readings.Authorizing();
+        return await Turn(() => AuthorizeTurn(command));
+    }
 
     private async Task<AuthorizationResult> AuthorizeTurn(AuthorizeCommand command)
     {
@@ -225,7 +232,11 @@ internal sealed class CardGrain(
         });
     }
 
-    public Task<AuthorizationResult> Act(AuthorizationCommand command) => Turn(() => ActTurn(command));
+    public async Task<AuthorizationResult> Act(AuthorizationCommand command)
+    {
+        using var authorizing = readings.Authorizing();
+        return await Turn(() => ActTurn(command));
+    }
 
     private async Task<AuthorizationResult> ActTurn(AuthorizationCommand command)
     {

@@ -20,10 +20,12 @@ internal static class ReceiptPicture
     /// The picture in grey, its darkest ink black and its paper white (a faint receipt comes out as
     /// a clean one), turned straight when it was photographed askew, at a size tesseract reads well,
     /// as a binary PGM (which tesseract reads as it is: no compression to spend CPU on).
+    /// <paramref name="pause"/> is called between its steps (it may wait there).
     /// </summary>
-    public static byte[] Prepare(byte[] content)
+    public static byte[] Prepare(byte[] content, Action pause)
     {
         using var original = SKBitmap.Decode(content) ?? throw new ReceiptReadException("the picture does not decode");
+        pause();
         var (width, height) = (original.Width, original.Height);
         var scale = Math.Min(LongSideMax / (double)Math.Max(width, height), Math.Max(1.0, ShortSideMin / (double)Math.Min(width, height)));
         var info = new SKImageInfo(Math.Max(1, (int)(width * scale)), Math.Max(1, (int)(height * scale)), SKColorType.Gray8, SKAlphaType.Opaque);
@@ -35,13 +37,15 @@ internal static class ReceiptPicture
             canvas.DrawImage(image, new SKRect(0, 0, info.Width, info.Height), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear));
         }
 
+        pause();
         Stretch(grey.GetPixelSpan());
-        var skew = Skew(grey);
+        var skew = Skew(grey, pause);
         if (Math.Abs(skew) < SkewStepDegrees)
         {
             return Pgm(grey);
         }
 
+        pause();
         using var straight = new SKBitmap(info);
         using (var canvas = new SKCanvas(straight))
         {
@@ -76,7 +80,7 @@ internal static class ReceiptPicture
     /// How far the text's lines slope, in degrees (clockwise positive): the angle at which the ink,
     /// projected onto rows, gives the sharpest profile (lines of text and the gaps between them).
     /// </summary>
-    private static double Skew(SKBitmap grey)
+    private static double Skew(SKBitmap grey, Action pause)
     {
         // Every few pixels of ink is enough to see the lines.
         var sample = Math.Max(1, grey.Width / 500);
@@ -102,6 +106,7 @@ internal static class ReceiptPicture
         var (best, bestScore) = (0.0, double.MinValue);
         for (var degrees = -SkewMaxDegrees; degrees <= SkewMaxDegrees; degrees += SkewStepDegrees)
         {
+            pause();
             var (sin, cos) = Math.SinCos(degrees * Math.PI / 180);
             Array.Clear(rows);
             var offset = rows.Length / 2;

@@ -14,7 +14,8 @@ namespace Wallet.Grains.Receipts;
 /// PDF page with no text) with Debian's tesseract-ocr. Both run as child processes, one thread each,
 /// on CPU time nothing else wants (SCHED_IDLE), stopped after <see cref="ReceiptOptions.ReadTimeout"/>: a hostile file can take nothing down but
 /// its own reading. At most <see cref="ReceiptOptions.OcrConcurrencyMax"/> readings run at a time
-/// on a silo; the rest wait their turn.
+/// on a silo; the rest wait their turn. Readings are held while card authorizations are handled
+/// on the silo (<see cref="ReadingYield"/>).
 /// </summary>
 public sealed partial class ReceiptReader : IDisposable
 {
@@ -37,12 +38,14 @@ public sealed partial class ReceiptReader : IDisposable
 
     private readonly ReceiptOptions _options;
     private readonly ILogger<ReceiptReader> _logger;
+    private readonly ReadingYield _yield;
     private readonly SemaphoreSlim _slots;
 
-    public ReceiptReader(IOptions<ReceiptOptions> options, ILogger<ReceiptReader> logger)
+    public ReceiptReader(IOptions<ReceiptOptions> options, ILogger<ReceiptReader> logger, ReadingYield yield)
     {
         _options = options.Value;
         _logger = logger;
+        _yield = yield;
         _slots = new SemaphoreSlim(_options.OcrConcurrencyMax);
     }
 
@@ -67,7 +70,7 @@ public sealed partial class ReceiptReader : IDisposable
             var started = Stopwatch.GetTimestamp();
             var (lines, source) = contentType == ReceiptContentTypes.Pdf
                 ? await ReadPdfAsync(content, directory.FullName, cancellationToken)
-                : (await OcrAsync(await PrepareAsync(content), "pgm", directory.FullName, cancellationToken), ReceiptText.Ocr);
+                : (await OcrAsync(await PrepareAsync(content, cancellationToken), "pgm", directory.FullName, cancellationToken), ReceiptText.Ocr);
             return new ReceiptText(lines, source, Stopwatch.GetElapsedTime(started));
         }
         finally
@@ -154,8 +157,9 @@ public sealed partial class ReceiptReader : IDisposable
     /// picture is the one part of a reading done in the silo's process, and it should not take CPU
     /// from card authorizations either. Not SCHED_IDLE as the tools are: a thread running .NET code
     /// must still reach a safe point promptly when the runtime stops every thread for a collection.
+    /// It waits between its steps while readings are held.
     /// </summary>
-    private static Task<byte[]> PrepareAsync(byte[] content)
+    private Task<byte[]> PrepareAsync(byte[] content, CancellationToken cancellationToken)
     {
         var prepared = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
@@ -168,7 +172,7 @@ public sealed partial class ReceiptReader : IDisposable
                     _ = SetPriority(0, 0, LowestNice);
                 }
 
-                prepared.SetResult(ReceiptPicture.Prepare(content));
+                prepared.SetResult(ReceiptPicture.Prepare(content, () => _yield.WaitWhileHeld(cancellationToken)));
             }
             catch (Exception e)
             {
@@ -203,7 +207,7 @@ public sealed partial class ReceiptReader : IDisposable
     [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
     private static partial int SetPriority(int which, int who, int priority);
 
-    /// <summary>Runs a tool with one thread, scheduled only on idle CPU; its standard output, or the reason it failed.</summary>
+    /// <summary>Runs a tool with one thread, scheduled only on idle CPU and held with the readings; its standard output, or the reason it failed.</summary>
     private async Task<string> RunAsync(string tool, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
         var start = new ProcessStartInfo(tool)
@@ -235,22 +239,31 @@ public sealed partial class ReceiptReader : IDisposable
             ScheduleWhenIdle(process.Id);
         }
 
+        using var held = _yield.Track(process);
+
         // Its CPU time is what is limited: scheduled only on idle CPU, a reading may wait long on a
-        // busy silo without being at fault. Its wall-clock time is limited too, far more loosely.
-        using var wall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        wall.CancelAfter(_options.ReadTimeout * WallClockTimeoutFactor);
-        var output = ReadCappedAsync(process, process.StandardOutput, wall.Token);
-        var errors = ReadCappedAsync(process, process.StandardError, wall.Token);
+        // busy silo without being at fault. Its wall-clock time is limited too, far more loosely, and
+        // without the time it was held for card authorizations.
+        var running = _yield.StartRunningWatch();
+        var wallMax = _options.ReadTimeout * WallClockTimeoutFactor;
+        var output = ReadCappedAsync(process, process.StandardOutput, cancellationToken);
+        var errors = ReadCappedAsync(process, process.StandardError, cancellationToken);
         var name = Path.GetFileName(tool);
         try
         {
-            var exited = process.WaitForExitAsync(wall.Token);
+            var exited = process.WaitForExitAsync(cancellationToken);
             while (await Task.WhenAny(exited, Task.Delay(CpuCheckPeriod, CancellationToken.None)) != exited)
             {
                 if (CpuTime(process) > _options.ReadTimeout)
                 {
                     process.Kill(entireProcessTree: true);
                     throw new ReceiptReadException($"{name} used more than {Seconds(_options.ReadTimeout)} s of CPU (Receipts:ReadTimeout) and was stopped");
+                }
+
+                if (running.Elapsed > wallMax)
+                {
+                    process.Kill(entireProcessTree: true);
+                    throw new ReceiptReadException($"{name} ran longer than {Seconds(wallMax)} s and was stopped");
                 }
             }
 
@@ -266,8 +279,7 @@ public sealed partial class ReceiptReader : IDisposable
         catch (OperationCanceledException) when (!process.HasExited)
         {
             process.Kill(entireProcessTree: true);
-            cancellationToken.ThrowIfCancellationRequested();
-            throw new ReceiptReadException($"{name} ran longer than {Seconds(_options.ReadTimeout * WallClockTimeoutFactor)} s and was stopped");
+            throw;
         }
     }
 
