@@ -16,6 +16,7 @@ using Wallet.Api.Keys;
 using Wallet.Api.Ledger;
 using Wallet.Api.Metrics;
 using Wallet.Api.Receipts;
+using Wallet.Api.Reconciliation;
 using Wallet.Api.Transfers;
 using Wallet.Api.Wallets;
 using Wallet.Grains;
@@ -69,6 +70,7 @@ public static class WalletApi
         app.MapAssetEndpoints();
         app.MapBudgetEndpoints();
         app.MapReceiptEndpoints();
+        app.MapReconciliationEndpoints();
         app.MapMetricsEndpoints();
 
         app.MapOpenApi("/openapi/{documentName}.json");

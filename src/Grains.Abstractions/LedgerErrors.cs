@@ -49,6 +49,9 @@ public static class LedgerErrors
     public const string FileTypeUnsupported = "file_type_unsupported";
     public const string FileUnreadable = "file_unreadable";
     public const string ReceiptVerified = "receipt_verified";
+    public const string SourceNotFound = "source_not_found";
+    public const string SourceExists = "source_exists";
+    public const string RecordsRejected = "records_rejected";
 
     /// <summary>
     /// Not an answer for clients: the request's Idempotency-Key was committed by another call, so

@@ -7,6 +7,7 @@ using Wallet.Grains.Cards;
 using Wallet.Grains.Holds;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Receipts;
+using Wallet.Grains.Reconciliation;
 using Wallet.Grains.Storage;
 using Wallet.Grains.Transactions;
 using Wallet.Grains.Wallets;
@@ -59,6 +60,13 @@ public static class GrainsServiceCollectionExtensions
             .Validate(o => o.RetryPeriod >= TimeSpan.FromSeconds(1), "Receipts:RetryPeriod must be at least a second")
             .Validate(o => o.AttemptsMax >= 1, "Receipts:AttemptsMax must be at least 1")
             .Validate(o => o.ReadTimeout >= TimeSpan.FromSeconds(1), "Receipts:ReadTimeout must be at least a second")
+            .ValidateOnStart();
+        services.AddSingleton<ReconStore>();
+        services.AddSingleton<ReconImporter>();
+        services.AddOptions<ReconOptions>().BindConfiguration("Reconciliation")
+            .Validate(o => o.MaxFileBytes > 0, "Reconciliation:MaxFileBytes must be above 0")
+            .Validate(o => o.RecordsPerPushMax is >= 1 and <= 100_000, "Reconciliation:RecordsPerPushMax must be from 1 to 100000")
+            .Validate(o => o.BadRowsReportedMax is >= 1 and <= 100_000, "Reconciliation:BadRowsReportedMax must be from 1 to 100000")
             .ValidateOnStart();
         services.AddSingleton<CurrencyCatalog>();
         services.AddSingleton<WalletStore>();

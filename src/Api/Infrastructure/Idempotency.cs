@@ -85,18 +85,26 @@ public static class Idempotency
     /// the command fails (a retry of a request that succeeded may fail today, e.g. a spend whose
     /// funds are gone), is the stored answer looked up and replayed in place of the new one.
     /// </summary>
+    public static Task<IResult> RunAsync(
+        IdempotencyStore store, string tenantId, IdempotencyRequest? request, Func<Task<IResult>> run, CancellationToken cancellationToken) =>
+        RunAsync(store, tenantId, () => request, run, cancellationToken);
+
+    /// <summary>
+    /// <see cref="RunAsync(IdempotencyStore, string, IdempotencyRequest?, Func{Task{IResult}}, CancellationToken)"/> for a request
+    /// told apart by what is known only once it has run (a streamed file's SHA-256): <paramref name="request"/> is asked after.
+    /// </summary>
     public static async Task<IResult> RunAsync(
-        IdempotencyStore store, string tenantId, IdempotencyRequest? request, Func<Task<IResult>> run, CancellationToken cancellationToken)
+        IdempotencyStore store, string tenantId, Func<IdempotencyRequest?> request, Func<Task<IResult>> run, CancellationToken cancellationToken)
     {
         var result = await run();
-        if (request is null || result is not (KeyExistsResult or ProblemHttpResult))
+        if (request() is not { } key || result is not (KeyExistsResult or ProblemHttpResult))
         {
             return result;
         }
 
-        var replay = await ReplayAsync(store, tenantId, request, cancellationToken);
+        var replay = await ReplayAsync(store, tenantId, key, cancellationToken);
         return replay ?? (result is KeyExistsResult
-            ? Problems.Create(LedgerErrors.Conflict, $"{HeaderName} '{request.Key}' is in use by a request still in progress; retry")
+            ? Problems.Create(LedgerErrors.Conflict, $"{HeaderName} '{key.Key}' is in use by a request still in progress; retry")
             : result);
     }
 

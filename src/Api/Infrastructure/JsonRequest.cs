@@ -30,13 +30,14 @@ public sealed class JsonRequest
 
     public ProblemHttpResult? Problem { get; private set; }
 
-    public static async Task<(JsonRequest? Request, ProblemHttpResult? Problem)> ReadAsync(HttpRequest http, bool allowEmpty = false)
+    /// <summary>The body as a JSON object; <paramref name="bodyLengthMax"/> (default <see cref="BodyLengthMax"/>) bytes at most.</summary>
+    public static async Task<(JsonRequest? Request, ProblemHttpResult? Problem)> ReadAsync(HttpRequest http, bool allowEmpty = false, int bodyLengthMax = BodyLengthMax)
     {
         using var buffer = new MemoryStream();
         await http.Body.CopyToAsync(buffer, http.HttpContext.RequestAborted);
-        if (buffer.Length > BodyLengthMax)
+        if (buffer.Length > bodyLengthMax)
         {
-            return (null, Problems.Create(LedgerErrors.ValidationFailed, $"the body exceeds {BodyLengthMax} bytes"));
+            return (null, Problems.Create(LedgerErrors.ValidationFailed, $"the body exceeds {bodyLengthMax} bytes"));
         }
 
         var body = buffer.ToArray();
@@ -111,6 +112,27 @@ public sealed class JsonRequest
         return number;
     }
 
+    /// <summary>A JSON number; null when absent (or not a number, which is a problem).</summary>
+    public double? Number(string name)
+    {
+        if (!_root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Number)
+        {
+            Fail($"{name} must be a number");
+            return null;
+        }
+
+        return value.GetDouble();
+    }
+
+    /// <summary>The field's text when it is a JSON string (empty included); null otherwise.</summary>
+    public string? RawString(string name) =>
+        _root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
     /// <summary>true or false; <paramref name="absent"/> when the field is missing or null.</summary>
     public bool Boolean(string name, bool absent = false)
     {
@@ -146,8 +168,11 @@ public sealed class JsonRequest
         return [.. value.EnumerateArray().Select(v => v.GetString()!)];
     }
 
-    /// <summary>A nested object as a request of its own (sharing this one's problem); null when absent.</summary>
-    public JsonRequest? Object(string name)
+    /// <summary>
+    /// A nested object as a request of its own (sharing this one's problem); null when absent. When
+    /// <paramref name="named"/>, its problems name it (<c>mapping.amount is required</c>).
+    /// </summary>
+    public JsonRequest? Object(string name, bool named = false)
     {
         if (!_root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
         {
@@ -160,7 +185,7 @@ public sealed class JsonRequest
             return null;
         }
 
-        return new JsonRequest(value, Hash) { Parent = this };
+        return new JsonRequest(value, Hash) { Parent = this, Path = named ? $"{Path}{name}." : Path };
     }
 
     /// <summary>
@@ -182,6 +207,24 @@ public sealed class JsonRequest
         }
 
         return [.. value.EnumerateArray().Select((item, i) => new JsonRequest(item, Hash) { Parent = this, Path = $"{name}[{i}]." })];
+    }
+
+    /// <summary>A required array of 1 to <paramref name="countMax"/> JSON values, as they are; null (and a problem) otherwise.</summary>
+    public IReadOnlyList<JsonElement>? Elements(string name, int countMax)
+    {
+        if (!_root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            Fail($"{name} is required");
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Array || value.GetArrayLength() is 0 || value.GetArrayLength() > countMax)
+        {
+            Fail($"{name} must be an array of 1 to {countMax} items");
+            return null;
+        }
+
+        return [.. value.EnumerateArray()];
     }
 
     /// <summary>Whether the body has the field at all (null counts).</summary>

@@ -47,6 +47,15 @@ internal static class OpenApiExamples
         ["SetBudget"] = """{"currency":"USD","amount":"1000000.00"}""",
         // A multipart form: the file's part is its bytes, named here.
         ["UploadReceipt"] = $$"""{"file":"receipt-2026-12-04.jpg","authorization_id":"{{Authorization}}"}""",
+        ["CreateReconciliationSource"] = """
+            {"name":"bank-main","ledger_account":"@settlement","format":"csv","bad_rows":"refuse_file",
+             "mapping":{"external_id":"txn_id","amount":"amount","currency":"ccy","timestamp":"booked","reference":"ref","description":"memo",
+                        "thousands_separator":",","time_zone":"Europe/London"},
+             "tolerances":{"amount":"0.05","time_window_seconds":86400,"fuzzy_threshold":0.8},
+             "schedule":{"cron":"0 6 * * *","time_zone":"Europe/London"}}
+            """,
+        ["UploadReconciliationFile"] = """{"file":"bank-2025-07-13.csv"}""",
+        ["PushReconciliationRecords"] = """{"records":[{"payout_id":"po_81","net":"1250.00","paid_at":"2025-07-13T06:00:00Z"}]}""",
     };
 
     // A path parameter's example by the route it is part of: the id of what the route is about.
@@ -60,6 +69,7 @@ internal static class OpenApiExamples
         ("/v1/authorizations/", Authorization),
         ("/v1/system-accounts/", "treasury"),
         ("/v1/receipts/", "rcpt_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
+        ("/v1/reconciliation/sources/", "rsrc_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
     ];
 
     // A query parameter's example by its name (the cursor has none: it is the next_cursor of a page).

@@ -88,15 +88,16 @@ public static class Problems
         LedgerErrors.InsufficientFunds or LedgerErrors.BudgetExceeded => StatusCodes.Status402PaymentRequired,
         LedgerErrors.Forbidden or LedgerErrors.FraudBlocked => StatusCodes.Status403Forbidden,
         LedgerErrors.WalletNotFound or LedgerErrors.TransferNotFound or LedgerErrors.EntryNotFound or LedgerErrors.NotFound or LedgerErrors.HoldNotFound
-            or LedgerErrors.CardNotFound or LedgerErrors.AuthorizationNotFound or LedgerErrors.ReceiptNotFound => StatusCodes.Status404NotFound,
+            or LedgerErrors.CardNotFound or LedgerErrors.AuthorizationNotFound or LedgerErrors.ReceiptNotFound
+            or LedgerErrors.SourceNotFound => StatusCodes.Status404NotFound,
         LedgerErrors.FileTooLarge => StatusCodes.Status413PayloadTooLarge,
         LedgerErrors.FileTypeUnsupported => StatusCodes.Status415UnsupportedMediaType,
         LedgerErrors.IdempotencyKeyReused or LedgerErrors.Conflict or LedgerErrors.CardNumberExists or LedgerErrors.AssetExists
-            => StatusCodes.Status409Conflict,
+            or LedgerErrors.SourceExists => StatusCodes.Status409Conflict,
         LedgerErrors.CurrencyMismatch or LedgerErrors.WalletFrozen or LedgerErrors.WalletClosed or LedgerErrors.LimitExceeded
             or LedgerErrors.InvalidStatusChange or LedgerErrors.HoldClosed or LedgerErrors.AmountExceedsHold or LedgerErrors.CardFrozen
             or LedgerErrors.CardCancelled or LedgerErrors.CategoryBlocked or LedgerErrors.AuthorizationClosed or LedgerErrors.BudgetBelowIssued
-            or LedgerErrors.ReceiptVerified => StatusCodes.Status422UnprocessableEntity,
+            or LedgerErrors.ReceiptVerified or LedgerErrors.RecordsRejected => StatusCodes.Status422UnprocessableEntity,
         MethodNotAllowed => StatusCodes.Status405MethodNotAllowed,
         UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
         RateLimited => StatusCodes.Status429TooManyRequests,
