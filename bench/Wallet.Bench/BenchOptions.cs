@@ -41,6 +41,9 @@ public sealed record BenchOptions
     /// <summary>Runs only the receipts phase: authorizations at <see cref="AuthorizeRate"/> idle, then during an OCR burst.</summary>
     public bool ReceiptBurst { get; init; }
 
+    /// <summary>Runs only the reconciliation import phase with a CSV of this many rows (and one of a tenth of them); 0: not run.</summary>
+    public int ReconImportRows { get; init; }
+
     /// <summary>The fixed rate of the receipts phase's authorizations, per second.</summary>
     public double AuthorizeRate { get; init; } = 100;
 
@@ -72,6 +75,9 @@ public sealed record BenchOptions
                                 --authorize-rate for --duration, idle, then while a burst of
                                 receipt pictures is read; prints both p99s and receipts/s per core
           --authorize-rate <n>  authorizations per second of --receipt-burst (default 100)
+          --recon-import <rows> only measure reconciliation imports: a bank CSV of a tenth of
+                                <rows>, then of <rows>, uploaded through HTTP as it is generated;
+                                prints rows/s and the process's peak memory growth for each
           --smoke               a few seconds of everything on small data: for CI (no --dashboard-cost)
         """;
 
@@ -96,6 +102,7 @@ public sealed record BenchOptions
                 "--commit-concurrency" => options with { CommitConcurrency = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--dashboard-cost" => options with { DashboardCost = true },
                 "--receipt-burst" => options with { ReceiptBurst = true },
+                "--recon-import" => options with { ReconImportRows = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--authorize-rate" => options with { AuthorizeRate = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--dashboard-rounds" => options with { DashboardRounds = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--smoke" => options with

@@ -106,8 +106,16 @@ if (options.ReceiptBurst)
     ReceiptBurst.Print(receiptBurst);
 }
 
-// The dashboard-cost and receipts phases run alone: the other workloads would only lengthen them.
-foreach (var workload in options.DashboardCost || options.ReceiptBurst ? [] : options.Workloads)
+IReadOnlyList<ReconImportResult>? reconImports = null;
+if (options.ReconImportRows > 0)
+{
+    reconImports = await ReconImport.RunAsync(options.ReconImportRows, new Uri($"http://127.0.0.1:{port}"), apiKey);
+    ReconImport.Print(reconImports);
+}
+
+// The dashboard-cost, receipts and reconciliation phases run alone: the other workloads would only lengthen them.
+var alone = options.DashboardCost || options.ReceiptBurst || options.ReconImportRows > 0;
+foreach (var workload in alone ? [] : options.Workloads)
 {
     foreach (var path in options.Paths)
     {
@@ -129,11 +137,11 @@ foreach (var peak in options.HalfPeakLatency ? results.Where(r => r.Path == "htt
     halfPeaks.Add(await driver.RunAsync(peak.Workload, http, peak.Throughput / 2));
 }
 
-var memory = options.MemoryActivations > 0 && !options.DashboardCost && !options.ReceiptBurst
+var memory = options.MemoryActivations > 0 && !alone
     ? await MeasureActivationsAsync(app.Services, options.MemoryActivations)
     : null;
 
-if (!options.DashboardCost && !options.ReceiptBurst)
+if (!alone)
 {
     Report.Print(results, halfPeaks, memory);
 }
@@ -142,6 +150,7 @@ var failures = new List<string>();
 failures.AddRange(dashboardCosts.SelectMany(DashboardCost.Failures));
 failures.AddRange(dashboardIdle is null ? [] : DashboardCost.Failures(dashboardIdle));
 failures.AddRange(receiptBurst is null ? [] : ReceiptBurst.Failures(receiptBurst));
+failures.AddRange(reconImports is null ? [] : ReconImport.Failures(reconImports));
 
 failures.AddRange(results.Where(r => r.Errors > 0).Select(r => $"{r.Workload}/{r.Path}: {r.Errors} errors"));
 var verify = await app.Services.GetRequiredService<LedgerVerifier>().VerifyAsync(CancellationToken.None);
