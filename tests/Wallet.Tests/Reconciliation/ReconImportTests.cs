@@ -170,6 +170,31 @@ public sealed class ReconImportTests(ApiFixture api) : IClassFixture<ApiFixture>
         Assert.Empty(strictFiles.GetProperty("data").EnumerateArray());
     }
 
+    [Fact]
+    public async Task UploadFile_WithABomSemicolonsAndALineBreakInAQuotedField_CountsLinesAsAnEditorShowsThem()
+    {
+        var (_, tenant) = await api.Factory.CreateOperatorTenantAsync("recon");
+        var source = await CreateSourceAsync(tenant, "bank", new
+        {
+            external_id = "Txn ID", amount = "Amount", currency = "CCY", timestamp = "Booked", description = "Memo",
+            decimal_separator = ",", delimiter = ";",
+        }, badRows: "skip_row");
+        const string Csv = "\uFEFF Txn ID ;Booked;Amount;CCY;Memo\r\n"
+            + "B-1;2025-07-13;12,50;EUR;\"two\r\nlines; and a \"\"quote\"\"\"\r\n"
+            + "B-2;2025-07-13;;EUR;no amount\r\n"
+            + "B-3;2025-07-14;-3,00;EUR;last\r\n";
+
+        var import = await (await UploadAsync(tenant, source, Csv)).ExpectAsync(HttpStatusCode.Created);
+
+        Assert.Equal((3, 2), (Int(import, "rows"), Int(import, "imported")));
+        var bad = import.GetProperty("bad_rows")[0];
+        Assert.Equal(4, bad.GetProperty("line").GetInt32());
+        Assert.Contains("Amount (the amount): it is empty", bad.Str("reason"), StringComparison.Ordinal);
+        var records = await RecordsAsync(source);
+        Assert.Equal(("B-1", 1250L, "two\r\nlines; and a \"quote\"", 2), (records[0].ExternalId, records[0].Amount, records[0].Description, records[0].Line));
+        Assert.Equal(("B-3", -300L, 5), (records[1].ExternalId, records[1].Amount, records[1].Line));
+    }
+
     [Theory]
     [InlineData("", "the file is empty")]
     [InlineData("id,when,value\n1,2025-07-13,1.00\n", "no column 'txn_id', 'amount', 'booked', 'ccy'")]
