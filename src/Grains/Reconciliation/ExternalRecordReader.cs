@@ -142,12 +142,13 @@ public sealed class ExternalRecordReader
             value = value.Replace(_mapping.DecimalSeparator, ".", StringComparison.Ordinal);
         }
 
-        if (value.Length > 0 && value.Trim('0', '.').Length == 0 && value.Any(char.IsAsciiDigit))
+        // The sign is taken off already: what is not positive is zero.
+        var error = Money.Amount.TryParse(value, currency.Scale, out var minorUnits);
+        if (error == AmountError.NotPositive)
         {
             return (0, "it is zero");
         }
 
-        var error = Money.Amount.TryParse(value, currency.Scale, out var minorUnits);
         if (error != AmountError.None)
         {
             return (0, $"'{text}': {Money.Amount.Describe(error, currency.Code, currency.Scale)}");
@@ -170,12 +171,10 @@ public sealed class ExternalRecordReader
         }
 
         string[] formats = _mapping.TimestampFormat is { } format ? [format] : IsoFormats;
-        if (DateTimeOffset.TryParseExact(value, formats, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed)
-            && DateTime.TryParseExact(value, formats, CultureInfo.InvariantCulture, DateTimeStyles.None, out var local))
+        // An offset written in the value makes the time UTC; without one it stays unspecified, a wall-clock time of the zone.
+        if (DateTime.TryParseExact(value, formats, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out var parsed))
         {
-            // With an offset written, DateTime's parse moved it to local time: the offset is the one written.
-            var written = local.Kind != DateTimeKind.Unspecified;
-            return (written ? parsed.ToUniversalTime() : InZone(DateTime.SpecifyKind(local, DateTimeKind.Unspecified)), null);
+            return (parsed.Kind == DateTimeKind.Utc ? new DateTimeOffset(parsed, TimeSpan.Zero) : InZone(parsed), null);
         }
 
         return (default, _mapping.TimestampFormat is { } expected

@@ -48,6 +48,7 @@ public sealed class ExternalRecordReaderTests
     [InlineData("", "USD", "it is empty")]
     [InlineData("12,34", "USD", "a decimal number")]
     [InlineData("1e5", "USD", "a decimal number")]
+    [InlineData("0.0.0", "USD", "a decimal number")]
     public void Amount_ThatIsNotOneForTheCurrency_SaysWhy(string text, string currency, string said)
     {
         var (_, reason) = Reader().ReadAmount(text, currency == "JPY" ? Jpy : Usd);
