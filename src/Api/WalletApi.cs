@@ -71,6 +71,7 @@ public static class WalletApi
         app.MapBudgetEndpoints();
         app.MapReceiptEndpoints();
         app.MapReconciliationEndpoints();
+        app.MapReconRunEndpoints();
         app.MapMetricsEndpoints();
 
         app.MapOpenApi("/openapi/{documentName}.json");

@@ -52,6 +52,11 @@ public static class LedgerErrors
     public const string SourceNotFound = "source_not_found";
     public const string SourceExists = "source_exists";
     public const string RecordsRejected = "records_rejected";
+    public const string RunNotFound = "run_not_found";
+    public const string RunNotCompleted = "run_not_completed";
+    public const string ItemNotFound = "item_not_found";
+    public const string ItemResolved = "item_resolved";
+    public const string ItemNotResolvable = "item_not_resolvable";
 
     /// <summary>
     /// Not an answer for clients: the request's Idempotency-Key was committed by another call, so

@@ -39,6 +39,8 @@ public static class GrainsServiceCollectionExtensions
         services.AddSingleton<ReceiptReader>();
         services.AddSingleton<ReadingYield>();
         services.AddHostedService<ReceiptSweeper>();
+        services.AddSingleton<ReconMatcher>();
+        services.AddHostedService<ReconSweeper>();
         return services;
     }
 
@@ -63,10 +65,13 @@ public static class GrainsServiceCollectionExtensions
             .ValidateOnStart();
         services.AddSingleton<ReconStore>();
         services.AddSingleton<ReconImporter>();
+        services.AddSingleton<ReconRunStore>();
         services.AddOptions<ReconOptions>().BindConfiguration("Reconciliation")
             .Validate(o => o.MaxFileBytes > 0, "Reconciliation:MaxFileBytes must be above 0")
             .Validate(o => o.RecordsPerPushMax is >= 1 and <= 100_000, "Reconciliation:RecordsPerPushMax must be from 1 to 100000")
             .Validate(o => o.BadRowsReportedMax is >= 1 and <= 100_000, "Reconciliation:BadRowsReportedMax must be from 1 to 100000")
+            .Validate(o => o.RunRetryPeriod >= TimeSpan.FromSeconds(1), "Reconciliation:RunRetryPeriod must be at least a second")
+            .Validate(o => o.RunAttemptsMax >= 1, "Reconciliation:RunAttemptsMax must be at least 1")
             .ValidateOnStart();
         services.AddSingleton<CurrencyCatalog>();
         services.AddSingleton<WalletStore>();

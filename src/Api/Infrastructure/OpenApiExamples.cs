@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Microsoft.OpenApi;
 using Wallet.Grains.Cards;
 using Wallet.Grains.Receipts;
+using Wallet.Grains.Reconciliation;
 using Wallet.Grains.Wallets;
 
 namespace Wallet.Api.Infrastructure;
@@ -56,6 +57,10 @@ internal static class OpenApiExamples
             """,
         ["UploadReconciliationFile"] = """{"file":"bank-2025-07-13.csv"}""",
         ["PushReconciliationRecords"] = """{"records":[{"payout_id":"po_81","net":"1250.00","paid_at":"2025-07-13T06:00:00Z"}]}""",
+        ["CreateReconciliationRun"] = """{"source_id":"rsrc_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b","date":"2025-07-13"}""",
+        ["ResolveReconciliationItem"] = """
+            {"action":"match","counterpart_id":"ritm_0193a1c2e4b87d6f9a0b1c2d3e4f5a6c_17","note":"the bank booked it under the processor's payout id"}
+            """,
     };
 
     // A path parameter's example by the route it is part of: the id of what the route is about.
@@ -70,6 +75,8 @@ internal static class OpenApiExamples
         ("/v1/system-accounts/", "treasury"),
         ("/v1/receipts/", "rcpt_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
         ("/v1/reconciliation/sources/", "rsrc_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
+        ("/v1/reconciliation/runs/", "rrun_0193a1c2e4b87d6f9a0b1c2d3e4f5a6c"),
+        ("/v1/reconciliation/items/", "ritm_0193a1c2e4b87d6f9a0b1c2d3e4f5a6c_16"),
     ];
 
     // A query parameter's example by its name (the cursor has none: it is the next_cursor of a page).
@@ -82,12 +89,15 @@ internal static class OpenApiExamples
         ["wallet_id"] = JsonValue.Create(WalletA),
         ["card_id"] = JsonValue.Create(Card),
         ["authorization_id"] = JsonValue.Create(Authorization),
+        ["source_id"] = JsonValue.Create("rsrc_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
     };
 
     // The values of a list's other closed filters, by parameter.
     private static readonly Dictionary<string, IReadOnlyList<string>> Filters = new(StringComparer.Ordinal)
     {
         ["receipt"] = AuthorizationReceipts.Filters,
+        ["side"] = ReconItemView.Sides,
+        ["matched"] = ["true", "false"],
     };
 
     // The values a list's status filter takes, by operation.

@@ -7,8 +7,10 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
+using Orleans;
 using Wallet.Api.Infrastructure;
 using Wallet.Grains;
 using Wallet.Grains.Reconciliation;
@@ -58,7 +60,8 @@ public static class ReconciliationEndpoints
     }
 
     private static async Task<IResult> CreateSource(
-        HttpRequest http, ClaimsPrincipal user, ReconStore store, CurrencyCatalog currencies, IdempotencyStore keys, TimeProvider clock)
+        HttpRequest http, ClaimsPrincipal user, ReconStore store, CurrencyCatalog currencies, IdempotencyStore keys, TimeProvider clock,
+        IClusterClient client, ILoggerFactory loggers)
     {
         var (body, problem) = await JsonRequest.ReadAsync(http);
         if (body is null)
@@ -88,6 +91,11 @@ public static class ReconciliationEndpoints
         return await Idempotency.RunAsync(keys, tenantId, idempotency, async () =>
         {
             var (outcome, created) = await store.CreateSourceAsync(tenantId, source, idempotency, StoredAnswers.Created, cancellationToken);
+            if (created?.Schedule is not null)
+            {
+                await ArmScheduleAsync(client, created.Id, loggers.CreateLogger(typeof(ReconciliationEndpoints)));
+            }
+
             return outcome switch
             {
                 ReconSourceCreation.NameTaken => Problems.Create(LedgerErrors.SourceExists, $"a source named '{source.Name}' exists already"),
@@ -95,6 +103,19 @@ public static class ReconciliationEndpoints
                 _ => JsonBodyResult.From(StatusCodes.Status201Created, created!, location: $"/v1/reconciliation/sources/{created!.Id}"),
             };
         }, cancellationToken);
+    }
+
+    /// <summary>The source is kept already: should its schedule's grain be unreachable, the silos' hourly sweep arms it.</summary>
+    private static async Task ArmScheduleAsync(IClusterClient client, string sourceId, ILogger logger)
+    {
+        try
+        {
+            await client.GetGrain<IReconScheduleGrain>(sourceId).Arm();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogError(e, "Reconciliation source {SourceId} is kept but its schedule could not be armed; the silos' sweep arms it within the hour", sourceId);
+        }
     }
 
     private static async Task<IResult> ListSources(HttpRequest http, ClaimsPrincipal user, ReconStore store)
@@ -289,14 +310,3 @@ public sealed record ReconScheduleRequest(string Cron, string? TimeZone = null);
 
 /// <summary>Records pushed for a source: JSON objects whose fields (strings or numbers) the source's mapping names.</summary>
 public sealed record PushReconRecordsRequest(IReadOnlyList<Dictionary<string, object?>> Records);
-
-/// <summary>Reconciliation ids: a prefix and a time-ordered GUID.</summary>
-public static class ReconIds
-{
-    public const string SourcePrefix = "rsrc_";
-    public const string FilePrefix = "rfil_";
-
-    public static string NewSource() => SourcePrefix + Guid.CreateVersion7().ToString("N");
-
-    public static string NewFile() => FilePrefix + Guid.CreateVersion7().ToString("N");
-}

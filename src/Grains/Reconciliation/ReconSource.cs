@@ -48,6 +48,21 @@ public sealed record ReconTolerances(string Amount, int TimeWindowSeconds, doubl
     public const double FuzzyThresholdDefault = 0.8;
 
     public static ReconTolerances Default { get; } = new(AmountDefault, TimeWindowSecondsDefault, FuzzyThresholdDefault);
+
+    /// <summary>The amount tolerance in minor units of a currency of <paramref name="scale"/> (finer digits dropped: never looser than written).</summary>
+    public long AmountMinorUnits(int scale) =>
+        (long)decimal.Floor(decimal.Parse(Amount, System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture) * Pow10(scale));
+
+    private static decimal Pow10(int scale)
+    {
+        var power = 1m;
+        for (var i = 0; i < scale; i++)
+        {
+            power *= 10;
+        }
+
+        return power;
+    }
 }
 
 /// <summary>When a source runs by itself: a five-field cron expression read in <see cref="TimeZone"/>.</summary>

@@ -95,6 +95,29 @@ public sealed class ReconStore(NpgsqlDataSource dataSource)
         return (await ReadSourcesAsync(command, cancellationToken)).SingleOrDefault();
     }
 
+    /// <summary>A source of any tenant, with its tenant: for the grains, which know a source by its id alone.</summary>
+    public async Task<(string TenantId, ReconSourceView Source)?> FindSourceByIdAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"SELECT {SourceColumns}, tenant_id FROM recon_sources WHERE id = @id");
+        command.Parameters.AddWithValue("id", id);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? (reader.GetString(9), ReadSource(reader)) : null;
+    }
+
+    /// <summary>The ids of the sources that have a schedule.</summary>
+    public async Task<List<string>> ScheduledSourcesAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT id FROM recon_sources WHERE schedule IS NOT NULL ORDER BY id");
+        var ids = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            ids.Add(reader.GetString(0));
+        }
+
+        return ids;
+    }
+
     /// <summary>The tenant's sources, newest first.</summary>
     public async Task<Page<ReconSourceView>> ListSourcesAsync(string tenantId, int limit, string? after, CancellationToken cancellationToken)
     {
@@ -138,15 +161,17 @@ public sealed class ReconStore(NpgsqlDataSource dataSource)
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            sources.Add(new ReconSourceView(
-                reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
-                JsonSerializer.Deserialize<ReconMapping>(reader.GetString(4), WalletJson.Options)!,
-                JsonSerializer.Deserialize<ReconTolerances>(reader.GetString(5), WalletJson.Options)!,
-                reader.GetString(6),
-                reader.IsDBNull(7) ? null : JsonSerializer.Deserialize<ReconSchedule>(reader.GetString(7), WalletJson.Options),
-                reader.GetFieldValue<DateTimeOffset>(8)));
+            sources.Add(ReadSource(reader));
         }
 
         return sources;
     }
+
+    private static ReconSourceView ReadSource(NpgsqlDataReader reader) => new(
+        reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
+        JsonSerializer.Deserialize<ReconMapping>(reader.GetString(4), WalletJson.Options)!,
+        JsonSerializer.Deserialize<ReconTolerances>(reader.GetString(5), WalletJson.Options)!,
+        reader.GetString(6),
+        reader.IsDBNull(7) ? null : JsonSerializer.Deserialize<ReconSchedule>(reader.GetString(7), WalletJson.Options),
+        reader.GetFieldValue<DateTimeOffset>(8));
 }

@@ -10,6 +10,7 @@ using Wallet.Grains;
 using Wallet.Grains.Holds;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Receipts;
+using Wallet.Grains.Reconciliation;
 using Wallet.Grains.Transactions;
 
 namespace Wallet.Silo.Hosting;
@@ -75,16 +76,19 @@ public static class SiloApplication
     }
 
     /// <summary>
-    /// Hold expiry and receipt readings ride on reminders (one per wallet with open holds, one per
-    /// receipt being read). A silo reads its share of the reminder table every
-    /// <see cref="HoldOptions.ExpiryRetryPeriod"/> (or <see cref="ReceiptOptions.RetryPeriod"/>, the
-    /// shorter), and a reminder ticks again after its period, so work missed while no silo ran is
+    /// Hold expiry, receipt readings and reconciliation runs ride on reminders (one per wallet with
+    /// open holds, one per receipt being read, one per run and scheduled source). A silo reads its
+    /// share of the reminder table every <see cref="HoldOptions.ExpiryRetryPeriod"/> (or
+    /// <see cref="ReceiptOptions.RetryPeriod"/> or <see cref="ReconOptions.RunRetryPeriod"/>, the
+    /// shortest), and a reminder ticks again after its period, so work missed while no silo ran is
     /// picked up within about two periods of a start. Orleans refuses periods under a minute unless
     /// told (tests use seconds).
     /// </summary>
-    public static void ConfigureReminders(ISiloBuilder silo, HoldOptions holds, ReceiptOptions? receipts = null) => silo.Configure<ReminderOptions>(o =>
+    public static void ConfigureReminders(ISiloBuilder silo, HoldOptions holds, ReceiptOptions? receipts = null, ReconOptions? recon = null) =>
+        silo.Configure<ReminderOptions>(o =>
     {
-        var shortest = receipts is not null && receipts.RetryPeriod < holds.ExpiryRetryPeriod ? receipts.RetryPeriod : holds.ExpiryRetryPeriod;
+        TimeSpan[] periods = [holds.ExpiryRetryPeriod, receipts?.RetryPeriod ?? TimeSpan.MaxValue, recon?.RunRetryPeriod ?? TimeSpan.MaxValue];
+        var shortest = periods.Min();
         o.MinimumReminderPeriod = shortest < o.MinimumReminderPeriod ? shortest : o.MinimumReminderPeriod;
         o.RefreshReminderListPeriod = shortest;
     });
@@ -139,7 +143,8 @@ public static class SiloApplication
         UseWalletTransactions(silo);
         UseGrainDirectory(silo);
         ConfigureReminders(silo, configuration.GetSection("Holds").Get<HoldOptions>() ?? new HoldOptions(),
-            configuration.GetSection("Receipts").Get<ReceiptOptions>() ?? new ReceiptOptions());
+            configuration.GetSection("Receipts").Get<ReceiptOptions>() ?? new ReceiptOptions(),
+            configuration.GetSection("Reconciliation").Get<ReconOptions>() ?? new ReconOptions());
     }
 }
 

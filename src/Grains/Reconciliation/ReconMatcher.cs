@@ -1,0 +1,498 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using NpgsqlTypes;
+using Wallet.Grains.Money;
+using Wallet.Grains.Wallets;
+
+namespace Wallet.Grains.Reconciliation;
+
+/// <summary>
+/// Runs a reconciliation: a source's external records of a period against its ledger account's
+/// postings of that period, set-based in PostgreSQL, in one transaction that also writes the run's
+/// items and completes it, so a run cut short leaves nothing and the next attempt starts afresh.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Both sides are read from the period widened by the time window on each side, so a pair that
+/// straddles the period's edge still matches; a record or entry outside the period that stays
+/// unmatched is left to its own period's run.
+/// </para>
+/// <para>
+/// <b>Exact</b>: the record's external id or reference equals the entry's reference or id, with the
+/// same currency and amount and times within the window. <b>Fuzzy</b>, for what is left: each
+/// record's nearest entries inside the tolerances (by amount, then time; at most
+/// <see cref="FuzzyCandidatesMax"/>, plus any carrying its reference) are scored by
+/// <see cref="ReconScore"/>, and a pair at or above the source's threshold may match. Both are
+/// one-to-one by mutual choice: a pair is matched when each is the other's best (closest in time
+/// for exact pairs, highest score for fuzzy), repeated over what is left until nothing pairs, so
+/// the best scores win and nothing is matched twice (the temporary table's keys enforce it too).
+/// </para>
+/// </remarks>
+public sealed partial class ReconMatcher(NpgsqlDataSource dataSource, ReconStore sources, CurrencyCatalog currencies, ILogger<ReconMatcher> logger)
+{
+    /// <summary>The most near entries scored per unmatched record, beyond those carrying its reference.</summary>
+    public const int FuzzyCandidatesMax = 8;
+
+    private const string Claim = """
+        UPDATE recon_runs SET
+            status = CASE WHEN attempts >= @attempts_max THEN 'failed' ELSE 'running' END,
+            error = CASE WHEN attempts >= @attempts_max THEN format('its runs were cut short %s times', attempts) END,
+            completed_at = CASE WHEN attempts >= @attempts_max THEN @now END,
+            attempts = attempts + CASE WHEN attempts >= @attempts_max THEN 0 ELSE 1 END,
+            started_at = coalesce(started_at, @now),
+            progress = 0
+        WHERE id = @id AND status IN ('queued', 'running')
+        RETURNING status, attempts, tenant_id, source_id, period_from, period_to
+        """;
+
+    private const string Progress = "UPDATE recon_runs SET progress = @progress WHERE id = @id AND status = 'running' AND attempts = @attempt";
+
+    private const string Complete = """
+        UPDATE recon_runs SET status = 'completed', progress = 1, summary = @summary::jsonb, completed_at = @now
+        WHERE id = @id AND status = 'running' AND attempts = @attempt
+        """;
+
+    private const string Wallets = """
+        SELECT coalesce(array_agg(id), '{}') FROM wallets
+        WHERE tenant_id = @tenant AND (id = @account OR (kind = 'system' AND starts_with(id, @prefix)))
+        """;
+
+    private const string Load = """
+        SET LOCAL TimeZone = 'UTC';
+        CREATE TEMP TABLE rx (
+            i integer PRIMARY KEY, external_id text NOT NULL, amount bigint NOT NULL, currency text NOT NULL, at timestamptz NOT NULL,
+            reference text, description text, in_period boolean NOT NULL) ON COMMIT DROP;
+        CREATE TEMP TABLE ri (
+            i integer PRIMARY KEY, entry_id text NOT NULL, amount bigint NOT NULL, currency text NOT NULL, at timestamptz NOT NULL,
+            reference text, description text, in_period boolean NOT NULL) ON COMMIT DROP;
+        CREATE TEMP TABLE cands (xi integer NOT NULL, ri integer NOT NULL, rank double precision NOT NULL, score real NOT NULL) ON COMMIT DROP;
+        CREATE TEMP TABLE matched (
+            xi integer PRIMARY KEY, ri integer NOT NULL UNIQUE, kind text NOT NULL, score real NOT NULL, reasons jsonb NOT NULL) ON COMMIT DROP;
+        CREATE TEMP TABLE cur (currency text PRIMARY KEY, scale integer NOT NULL, tolerance bigint NOT NULL) ON COMMIT DROP;
+
+        INSERT INTO rx
+        SELECT row_number() OVER (ORDER BY occurred_at, external_id), external_id, amount, currency, occurred_at, reference, description,
+               occurred_at >= @from AND occurred_at < @to
+        FROM recon_records
+        WHERE source_id = @source AND occurred_at >= @from - @window AND occurred_at < @to + @window;
+
+        INSERT INTO ri
+        SELECT row_number() OVER (ORDER BY e.seq, p.wallet_id), e.id, p.amount, p.currency, e.created_at, e.reference, e.description,
+               e.created_at >= @from AND e.created_at < @to
+        FROM postings p JOIN entries e ON e.seq = p.entry_seq
+        WHERE p.wallet_id = ANY (@wallets) AND p.entry_seq BETWEEN @seq_from AND @seq_to
+          AND e.created_at >= @from - @window AND e.created_at < @to + @window;
+
+        ANALYZE rx;
+        ANALYZE ri;
+        SELECT currency FROM rx UNION SELECT currency FROM ri;
+        """;
+
+    private const string SeqRange = "SELECT min(seq), max(seq) FROM entries WHERE created_at >= @from - @window AND created_at < @to + @window";
+
+    private const string Currencies = "INSERT INTO cur SELECT * FROM unnest(@codes, @scales, @tolerances)";
+
+    // Pairs that share a key (the record's external id or reference, the entry's id or reference) and agree exactly.
+    private const string KeyPairs = """
+        SELECT DISTINCT xk.i AS xi, rk.i AS ri
+        FROM (SELECT i, external_id AS key FROM {0} UNION ALL SELECT i, reference FROM {0} WHERE reference IS NOT NULL) xk
+        JOIN (SELECT i, entry_id AS key FROM {1} UNION ALL SELECT i, reference FROM {1} WHERE reference IS NOT NULL) rk ON rk.key = xk.key
+        """;
+
+    private static readonly string ExactCandidates = $"""
+        INSERT INTO cands
+        SELECT k.xi, k.ri, abs(extract(epoch FROM x.at - r.at)), 1
+        FROM ({string.Format(KeyPairs, "rx", "ri")}) k
+        JOIN rx x ON x.i = k.xi JOIN ri r ON r.i = k.ri
+        WHERE x.currency = r.currency AND x.amount = r.amount AND r.at BETWEEN x.at - @window AND x.at + @window
+        """;
+
+    // Each pair that is both its record's and its entry's best (lowest rank, ties to the lower number) is matched.
+    private const string MutualBest = """
+        INSERT INTO matched
+        SELECT b.xi, b.ri, @kind, b.score, '[]'::jsonb
+        FROM (SELECT xi, ri, score,
+                     row_number() OVER (PARTITION BY xi ORDER BY rank, ri) AS best_of_record,
+                     row_number() OVER (PARTITION BY ri ORDER BY rank, xi) AS best_of_entry
+              FROM cands) b
+        WHERE b.best_of_record = 1 AND b.best_of_entry = 1
+        """;
+
+    private const string DropMatched = """
+        DELETE FROM cands c USING matched m WHERE c.xi = m.xi;
+        DELETE FROM cands c USING matched m WHERE c.ri = m.ri;
+        SELECT EXISTS (SELECT 1 FROM cands);
+        """;
+
+    private const string Unmatched = """
+        TRUNCATE cands;
+        CREATE TEMP TABLE rxu ON COMMIT DROP AS SELECT x.* FROM rx x WHERE NOT EXISTS (SELECT 1 FROM matched m WHERE m.xi = x.i);
+        CREATE TEMP TABLE riu ON COMMIT DROP AS SELECT r.* FROM ri r WHERE NOT EXISTS (SELECT 1 FROM matched m WHERE m.ri = r.i);
+        CREATE INDEX ON riu (currency, amount, at);
+        ANALYZE rxu;
+        ANALYZE riu;
+        """;
+
+    private static readonly string FuzzyCandidates = $"""
+        WITH near AS (
+            SELECT x.i AS xi, r.i AS ri
+            FROM rxu x JOIN cur t ON t.currency = x.currency
+            CROSS JOIN LATERAL (
+                SELECT r.i FROM riu r
+                WHERE r.currency = x.currency AND r.amount BETWEEN x.amount - t.tolerance AND x.amount + t.tolerance
+                  AND r.at BETWEEN x.at - @window AND x.at + @window
+                ORDER BY abs(r.amount - x.amount), abs(extract(epoch FROM r.at - x.at)), r.i
+                LIMIT {FuzzyCandidatesMax}) r
+            UNION
+            SELECT k.xi, k.ri
+            FROM ({string.Format(KeyPairs, "rxu", "riu")}) k
+            JOIN rxu x ON x.i = k.xi JOIN riu r ON r.i = k.ri JOIN cur t ON t.currency = x.currency
+            WHERE x.currency = r.currency AND abs(x.amount - r.amount) <= t.tolerance AND r.at BETWEEN x.at - @window AND x.at + @window)
+        SELECT n.xi, n.ri, x.external_id, x.amount, x.at, x.reference, x.description, r.entry_id, r.amount, r.at, r.reference, r.description, t.tolerance
+        FROM near n JOIN rxu x ON x.i = n.xi JOIN riu r ON r.i = n.ri JOIN cur t ON t.currency = x.currency
+        """;
+
+    private const string FuzzyMatched = """
+        SELECT m.xi, x.external_id, x.amount, x.at, x.reference, x.description, r.entry_id, r.amount, r.at, r.reference, r.description, t.scale
+        FROM matched m JOIN rx x ON x.i = m.xi JOIN ri r ON r.i = m.ri JOIN cur t ON t.currency = x.currency
+        WHERE m.kind = 'fuzzy'
+        """;
+
+    private const string FuzzyReasons = """
+        UPDATE matched m SET reasons = f.reasons FROM fuzzy_reasons f WHERE f.xi = m.xi;
+        """;
+
+    private const string TimeApartSql = "format('time: %s h %s min apart', s / 3600, s % 3600 / 60)";
+
+    private static readonly string WriteItems = $"""
+        INSERT INTO recon_items (
+            run_id, n, kind, side, currency, external_id, external_amount, external_at, external_reference, external_description,
+            entry_id, internal_amount, internal_at, internal_reference, internal_description, score, reasons)
+        SELECT @id, row_number() OVER (ORDER BY coalesce(x.at, r.at), x.i, r.i),
+               coalesce(m.kind, 'unmatched'),
+               CASE WHEN m.kind IS NOT NULL THEN NULL WHEN x.i IS NULL THEN 'internal' ELSE 'external' END,
+               coalesce(x.currency, r.currency),
+               x.external_id, x.amount, x.at, x.reference, x.description, r.entry_id, r.amount, r.at, r.reference, r.description,
+               m.score,
+               CASE
+                   WHEN m.kind = 'exact' AND abs(extract(epoch FROM x.at - r.at)) >= 60
+                       THEN (SELECT jsonb_build_array({TimeApartSql}) FROM (SELECT abs(extract(epoch FROM x.at - r.at))::bigint AS s) d)
+                   WHEN m.kind IS NOT NULL THEN m.reasons
+                   WHEN x.i IS NULL THEN jsonb_build_array('no record of the source within the tolerances')
+                   ELSE jsonb_build_array('no entry of the ledger account within the tolerances')
+               END
+        FROM (SELECT m.xi, m.ri, m.kind, m.score, m.reasons FROM matched m
+              UNION ALL
+              SELECT x.i, NULL, NULL, NULL, NULL FROM rx x WHERE x.in_period AND NOT EXISTS (SELECT 1 FROM matched m WHERE m.xi = x.i)
+              UNION ALL
+              SELECT NULL, r.i, NULL, NULL, NULL FROM ri r WHERE r.in_period AND NOT EXISTS (SELECT 1 FROM matched m WHERE m.ri = r.i)) m
+        LEFT JOIN rx x ON x.i = m.xi
+        LEFT JOIN ri r ON r.i = m.ri
+        WHERE m.kind IS NULL OR x.in_period OR r.in_period
+        """;
+
+    private const string Totals = """
+        SELECT currency, kind, coalesce(side, ''), count(*), coalesce(sum(external_amount), 0), coalesce(sum(internal_amount), 0)
+        FROM recon_items WHERE run_id = @id GROUP BY 1, 2, 3
+        """;
+
+    /// <summary>
+    /// Runs <paramref name="runId"/> if it is queued or running (a run cut short starts again; each
+    /// start counts an attempt, and one past <paramref name="attemptsMax"/> fails it). True when the
+    /// run is final, by this call or before it; false when another attempt took it over meanwhile.
+    /// </summary>
+    public async Task<bool> RunAsync(string runId, int attemptsMax, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var claim = await ClaimAsync(runId, attemptsMax, clock.GetUtcNow(), cancellationToken);
+        if (claim is null || claim.Status == ReconRunStatuses.Failed)
+        {
+            return true;
+        }
+
+        var source = await sources.FindSourceAsync(claim.TenantId, claim.SourceId, cancellationToken)
+                     ?? throw new InvalidOperationException($"reconciliation source {claim.SourceId} of run {runId} is gone");
+        var started = clock.GetTimestamp();
+        var completed = await MatchAsync(runId, claim, source, clock, cancellationToken);
+        LogRun(logger, runId, completed ? "completed" : "was taken over by another attempt", claim.Attempt, clock.GetElapsedTime(started).TotalSeconds);
+        return completed;
+    }
+
+    private sealed record RunClaim(string Status, int Attempt, string TenantId, string SourceId, DateTimeOffset From, DateTimeOffset To);
+
+    private async Task<RunClaim?> ClaimAsync(string runId, int attemptsMax, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(Claim);
+        command.Parameters.AddWithValue("id", runId);
+        command.Parameters.AddWithValue("attempts_max", attemptsMax);
+        command.Parameters.AddWithValue("now", now);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? new RunClaim(reader.GetString(0), reader.GetInt32(1), reader.GetString(2), reader.GetString(3),
+                reader.GetFieldValue<DateTimeOffset>(4), reader.GetFieldValue<DateTimeOffset>(5))
+            : null;
+    }
+
+    private async Task ReportAsync(string runId, int attempt, double progress, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(Progress);
+        command.Parameters.AddWithValue("id", runId);
+        command.Parameters.AddWithValue("attempt", attempt);
+        command.Parameters.AddWithValue("progress", (float)progress);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private async Task<bool> MatchAsync(string runId, RunClaim claim, ReconSourceView source, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var window = TimeSpan.FromSeconds(source.Tolerances.TimeWindowSeconds);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+
+        NpgsqlCommand Command(string sql)
+        {
+            var command = new NpgsqlCommand(sql, connection, transaction);
+            command.Parameters.AddWithValue("id", runId);
+            command.Parameters.AddWithValue("from", claim.From);
+            command.Parameters.AddWithValue("to", claim.To);
+            command.Parameters.AddWithValue("window", window);
+            return command;
+        }
+
+        // 1. The two sides, each widened by the window.
+        string[] wallets;
+        await using (var command = Command(Wallets))
+        {
+            command.Parameters.AddWithValue("tenant", claim.TenantId);
+            command.Parameters.AddWithValue("account", source.LedgerAccount);
+            command.Parameters.Add(new NpgsqlParameter<string?>("prefix", NpgsqlDbType.Text)
+            {
+                TypedValue = SystemAccounts.TryParseReference(source.LedgerAccount, out var name) ? SystemAccounts.WalletId(claim.TenantId, name, "") : null,
+            });
+            wallets = (string[])(await command.ExecuteScalarAsync(cancellationToken))!;
+        }
+
+        long seqFrom = 0, seqTo = -1;
+        await using (var command = Command(SeqRange))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            if (await reader.ReadAsync(cancellationToken) && !reader.IsDBNull(0))
+            {
+                (seqFrom, seqTo) = (reader.GetInt64(0), reader.GetInt64(1));
+            }
+        }
+
+        var codes = new List<string>();
+        await using (var command = Command(Load))
+        {
+            command.Parameters.AddWithValue("source", source.Id);
+            command.Parameters.AddWithValue("wallets", wallets);
+            command.Parameters.AddWithValue("seq_from", seqFrom);
+            command.Parameters.AddWithValue("seq_to", seqTo);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            do
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    codes.Add(reader.GetString(0));
+                }
+            }
+            while (await reader.NextResultAsync(cancellationToken));
+        }
+
+        var scales = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var code in codes)
+        {
+            scales[code] = (await currencies.FindAsync(claim.TenantId, code, cancellationToken))?.Scale
+                           ?? throw new InvalidOperationException($"currency {code} of run {runId} is unknown to tenant {claim.TenantId}");
+        }
+
+        await using (var command = Command(Currencies))
+        {
+            command.Parameters.AddWithValue("codes", scales.Keys.ToArray());
+            command.Parameters.AddWithValue("scales", scales.Values.ToArray());
+            command.Parameters.AddWithValue("tolerances", scales.Values.Select(source.Tolerances.AmountMinorUnits).ToArray());
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await ReportAsync(runId, claim.Attempt, 0.25, cancellationToken);
+
+        // 2. Exact pairs.
+        await using (var command = Command(ExactCandidates))
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await MatchMutualBestAsync(Command, ReconItemView.Exact, cancellationToken);
+        await ReportAsync(runId, claim.Attempt, 0.5, cancellationToken);
+
+        // 3. Fuzzy pairs among what is left: scored here, chosen in SQL.
+        await using (var command = Command(Unmatched))
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        var scored = new List<(int Record, int Entry, float Score)>();
+        await using (var command = Command(FuzzyCandidates))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var score = ReconScore.Of(Side(reader, 2), Side(reader, 7), reader.GetInt64(12), source.Tolerances.TimeWindowSeconds);
+                if (score >= source.Tolerances.FuzzyThreshold)
+                {
+                    scored.Add((reader.GetInt32(0), reader.GetInt32(1), (float)score));
+                }
+            }
+        }
+
+        await using (var copy = await connection.BeginBinaryImportAsync("COPY cands (xi, ri, rank, score) FROM STDIN (FORMAT BINARY)", cancellationToken))
+        {
+            foreach (var (record, entry, score) in scored)
+            {
+                await copy.StartRowAsync(cancellationToken);
+                await copy.WriteAsync(record, NpgsqlDbType.Integer, cancellationToken);
+                await copy.WriteAsync(entry, NpgsqlDbType.Integer, cancellationToken);
+                await copy.WriteAsync(-(double)score, NpgsqlDbType.Double, cancellationToken);
+                await copy.WriteAsync(score, NpgsqlDbType.Real, cancellationToken);
+            }
+
+            await copy.CompleteAsync(cancellationToken);
+        }
+
+        scored.Clear();
+        scored.TrimExcess();
+        await MatchMutualBestAsync(Command, ReconItemView.Fuzzy, cancellationToken);
+        await WriteFuzzyReasonsAsync(connection, Command, cancellationToken);
+        await ReportAsync(runId, claim.Attempt, 0.75, cancellationToken);
+
+        // 4. The items, the summary, and the run completed, all in this transaction.
+        await using (var command = Command(WriteItems))
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        var summary = await SummarizeAsync(Command, runId, scales, cancellationToken);
+        await using (var command = Command(Complete))
+        {
+            command.Parameters.AddWithValue("attempt", claim.Attempt);
+            command.Parameters.AddWithValue("summary", JsonSerializer.Serialize(summary, WalletJson.Options));
+            command.Parameters.AddWithValue("now", clock.GetUtcNow());
+            if (await command.ExecuteNonQueryAsync(cancellationToken) == 0)
+            {
+                await transaction.RollbackAsync(cancellationToken);
+                return false;
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    private static ReconSide Side(NpgsqlDataReader reader, int first) => new(
+        reader.GetString(first), reader.GetInt64(first + 1), reader.GetFieldValue<DateTimeOffset>(first + 2),
+        reader.IsDBNull(first + 3) ? null : reader.GetString(first + 3), reader.IsDBNull(first + 4) ? null : reader.GetString(first + 4));
+
+    private static async Task MatchMutualBestAsync(Func<string, NpgsqlCommand> command, string kind, CancellationToken cancellationToken)
+    {
+        // Each round matches at least the best pair left, so this ends; most sets need one or two rounds.
+        while (true)
+        {
+            await using (var best = command(MutualBest))
+            {
+                best.Parameters.AddWithValue("kind", kind);
+                if (await best.ExecuteNonQueryAsync(cancellationToken) == 0)
+                {
+                    return;
+                }
+            }
+
+            await using var drop = command(DropMatched);
+            if (!(bool)(await drop.ExecuteScalarAsync(cancellationToken))!)
+            {
+                return;
+            }
+        }
+    }
+
+    private static async Task WriteFuzzyReasonsAsync(NpgsqlConnection connection, Func<string, NpgsqlCommand> command, CancellationToken cancellationToken)
+    {
+        var reasons = new List<(int Record, string Reasons)>();
+        await using (var read = command(FuzzyMatched))
+        await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var differences = ReconScore.Differences(Side(reader, 1), Side(reader, 6), reader.GetInt32(11));
+                reasons.Add((reader.GetInt32(0), JsonSerializer.Serialize(differences, WalletJson.Options)));
+            }
+        }
+
+        await using (var create = command("CREATE TEMP TABLE fuzzy_reasons (xi integer PRIMARY KEY, reasons jsonb NOT NULL) ON COMMIT DROP"))
+        {
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await using (var copy = await connection.BeginBinaryImportAsync("COPY fuzzy_reasons (xi, reasons) FROM STDIN (FORMAT BINARY)", cancellationToken))
+        {
+            foreach (var (record, text) in reasons)
+            {
+                await copy.StartRowAsync(cancellationToken);
+                await copy.WriteAsync(record, NpgsqlDbType.Integer, cancellationToken);
+                await copy.WriteAsync(text, NpgsqlDbType.Jsonb, cancellationToken);
+            }
+
+            await copy.CompleteAsync(cancellationToken);
+        }
+
+        await using var update = command(FuzzyReasons);
+        await update.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task<ReconSummary> SummarizeAsync(
+        Func<string, NpgsqlCommand> command, string runId, IReadOnlyDictionary<string, int> scales, CancellationToken cancellationToken)
+    {
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        var amounts = new SortedDictionary<string, long[]>(StringComparer.Ordinal); // external, internal, exact, fuzzy, unmatched internal, unmatched external
+        await using (var totals = command(Totals))
+        await using (var reader = await totals.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var (currency, kind, side, count, external, @internal) =
+                    (reader.GetString(0), reader.GetString(1), reader.GetString(2), (int)reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5));
+                var bucket = kind == ReconItemView.Unmatched ? $"{kind}_{side}" : kind;
+                counts[bucket] = counts.GetValueOrDefault(bucket) + count;
+                if (!amounts.TryGetValue(currency, out var sums))
+                {
+                    amounts[currency] = sums = new long[6];
+                }
+
+                sums[0] += external;
+                sums[1] += @internal;
+                var column = bucket switch
+                {
+                    ReconItemView.Exact => 2,
+                    ReconItemView.Fuzzy => 3,
+                    "unmatched_internal" => 4,
+                    _ => 5,
+                };
+                sums[column] += column == 4 ? @internal : external;
+            }
+        }
+
+        var perCurrency = amounts.Select(a =>
+        {
+            var scale = scales[a.Key];
+            var s = a.Value;
+            return new ReconCurrencySummary(a.Key, Amount.Format(s[0], scale), Amount.Format(s[1], scale), Amount.Format(s[2], scale),
+                Amount.Format(s[3], scale), Amount.Format(s[4], scale), Amount.Format(s[5], scale), Amount.Format(s[0] - s[1], scale));
+        }).ToList();
+        var unmatchedInternal = counts.GetValueOrDefault("unmatched_internal");
+        var unmatchedExternal = counts.GetValueOrDefault("unmatched_external");
+        return new ReconSummary(runId, ReconRunStatuses.Completed, counts.GetValueOrDefault(ReconItemView.Exact), counts.GetValueOrDefault(ReconItemView.Fuzzy),
+            unmatchedInternal, unmatchedExternal, perCurrency, 0, 0, unmatchedInternal + unmatchedExternal);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Reconciliation run {RunId} {Outcome} (attempt {Attempt}, {Seconds:0.0} s)")]
+    private static partial void LogRun(ILogger logger, string runId, string outcome, int attempt, double seconds);
+}
