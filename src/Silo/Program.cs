@@ -5,6 +5,11 @@ if (args is [VerifyCommand.Name, ..])
     return await VerifyCommand.RunAsync(args[1..], Console.Out);
 }
 
+if (args is [ReconCommand.Name, ..])
+{
+    return await ReconCommand.RunAsync(args[1..], Console.Out);
+}
+
 await SiloApplication.Build(args).RunAsync();
 return 0;
 

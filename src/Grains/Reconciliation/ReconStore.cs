@@ -104,6 +104,23 @@ public sealed class ReconStore(NpgsqlDataSource dataSource)
         return await reader.ReadAsync(cancellationToken) ? (reader.GetString(9), ReadSource(reader)) : null;
     }
 
+    /// <summary>The sources of this name (of <paramref name="tenantId"/> when given), each with its tenant.</summary>
+    public async Task<List<(string TenantId, ReconSourceView Source)>> FindSourcesByNameAsync(string name, string? tenantId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            $"SELECT {SourceColumns}, tenant_id FROM recon_sources WHERE name = @name AND (@tenant::text IS NULL OR tenant_id = @tenant) ORDER BY tenant_id");
+        command.Parameters.AddWithValue("name", name);
+        command.Parameters.Add(new NpgsqlParameter<string?>("tenant", NpgsqlDbType.Text) { TypedValue = tenantId });
+        var found = new List<(string, ReconSourceView)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            found.Add((reader.GetString(9), ReadSource(reader)));
+        }
+
+        return found;
+    }
+
     /// <summary>The ids of the sources that have a schedule.</summary>
     public async Task<List<string>> ScheduledSourcesAsync(CancellationToken cancellationToken)
     {

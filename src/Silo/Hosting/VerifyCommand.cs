@@ -1,6 +1,4 @@
 using System.Text.Json;
-using Microsoft.Extensions.Logging.Abstractions;
-using Npgsql;
 using Wallet.Grains;
 using Wallet.Grains.Ledger;
 
@@ -23,35 +21,11 @@ public static class VerifyCommand
             .AddEnvironmentVariables()
             .AddCommandLine(args)
             .Build();
-        EmbeddedPostgres? embedded = null;
-        var connectionString = configuration.GetConnectionString("Wallet");
-        try
+        return await CommandDatabase.UseAsync(Name, configuration, output, 2, async dataSource =>
         {
-            if (string.IsNullOrWhiteSpace(connectionString))
-            {
-                var options = new EmbeddedPostgresOptions();
-                configuration.GetSection("Embedded").Bind(options);
-                embedded = await EmbeddedPostgres.StartAsync(options, NullLogger.Instance, cancellationToken);
-                connectionString = embedded.ConnectionString;
-            }
-
-            await using var dataSource = NpgsqlDataSource.Create(connectionString);
             var report = await new LedgerVerifier(dataSource, TimeProvider.System).VerifyAsync(cancellationToken);
             await output.WriteLineAsync(JsonSerializer.Serialize(report, new JsonSerializerOptions(WalletJson.Options) { WriteIndented = true }));
             return report.Ok ? 0 : 1;
-        }
-        catch (Exception exception) when (exception is NpgsqlException or InvalidOperationException)
-        {
-            await output.WriteLineAsync($"verify: the ledger could not be read: {exception.Message}");
-            return 2;
-        }
-        finally
-        {
-            // Stop only a server this command started; one the silo runs stays up.
-            if (embedded is { StartedByUs: true })
-            {
-                await embedded.StopAsync();
-            }
-        }
+        }, cancellationToken);
     }
 }
