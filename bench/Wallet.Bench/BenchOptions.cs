@@ -44,6 +44,9 @@ public sealed record BenchOptions
     /// <summary>Runs only the reconciliation import phase with a CSV of this many rows (and one of a tenth of them); 0: not run.</summary>
     public int ReconImportRows { get; init; }
 
+    /// <summary>Runs only the reconciliation matching phase with this many ledger entries and bank records; 0: not run.</summary>
+    public int ReconMatchRows { get; init; }
+
     /// <summary>The fixed rate of the receipts phase's authorizations, per second.</summary>
     public double AuthorizeRate { get; init; } = 100;
 
@@ -78,6 +81,11 @@ public sealed record BenchOptions
           --recon-import <rows> only measure reconciliation imports: a bank CSV of a tenth of
                                 <rows>, then of <rows>, uploaded through HTTP as it is generated;
                                 prints rows/s and the process's peak memory growth for each
+          --recon-match <n>     only measure a reconciliation run: <n> withdrawals into @settlement
+                                over a day (written in SQL), a bank file of <n> records made from
+                                them (97% as booked, 2% a few cents off, 1% missing, 1% unknown)
+                                uploaded, then a run over the day; prints rows/s and peak memory
+                                of the import and of the run (needs --wallets of at least <n>/200)
           --smoke               a few seconds of everything on small data: for CI (no --dashboard-cost)
         """;
 
@@ -103,6 +111,7 @@ public sealed record BenchOptions
                 "--dashboard-cost" => options with { DashboardCost = true },
                 "--receipt-burst" => options with { ReceiptBurst = true },
                 "--recon-import" => options with { ReconImportRows = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--recon-match" => options with { ReconMatchRows = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--authorize-rate" => options with { AuthorizeRate = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--dashboard-rounds" => options with { DashboardRounds = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--smoke" => options with

@@ -113,8 +113,15 @@ if (options.ReconImportRows > 0)
     ReconImport.Print(reconImports);
 }
 
+ReconMatchResult? reconMatch = null;
+if (options.ReconMatchRows > 0)
+{
+    reconMatch = await ReconMatch.RunAsync(options.ReconMatchRows, options.Wallets, databases.Wallet, new Uri($"http://127.0.0.1:{port}"), apiKey);
+    ReconMatch.Print(reconMatch);
+}
+
 // The dashboard-cost, receipts and reconciliation phases run alone: the other workloads would only lengthen them.
-var alone = options.DashboardCost || options.ReceiptBurst || options.ReconImportRows > 0;
+var alone = options.DashboardCost || options.ReceiptBurst || options.ReconImportRows > 0 || options.ReconMatchRows > 0;
 foreach (var workload in alone ? [] : options.Workloads)
 {
     foreach (var path in options.Paths)
@@ -151,6 +158,7 @@ failures.AddRange(dashboardCosts.SelectMany(DashboardCost.Failures));
 failures.AddRange(dashboardIdle is null ? [] : DashboardCost.Failures(dashboardIdle));
 failures.AddRange(receiptBurst is null ? [] : ReceiptBurst.Failures(receiptBurst));
 failures.AddRange(reconImports is null ? [] : ReconImport.Failures(reconImports));
+failures.AddRange(reconMatch is null ? [] : ReconMatch.Failures(reconMatch));
 
 failures.AddRange(results.Where(r => r.Errors > 0).Select(r => $"{r.Workload}/{r.Path}: {r.Errors} errors"));
 var verify = await app.Services.GetRequiredService<LedgerVerifier>().VerifyAsync(CancellationToken.None);

@@ -21,8 +21,6 @@ public sealed record ReconImportResult(int Rows, double Seconds, long PeakGrowth
 /// </summary>
 public static class ReconImport
 {
-    private static readonly TimeSpan SamplePeriod = TimeSpan.FromMilliseconds(50);
-
     public static async Task<IReadOnlyList<ReconImportResult>> RunAsync(int rows, Uri baseAddress, string apiKey)
     {
         using var client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromMinutes(30) };
@@ -56,13 +54,15 @@ public static class ReconImport
     public static IEnumerable<string> Failures(IReadOnlyList<ReconImportResult> results) =>
         results.Where(r => r.Imported != r.Rows).Select(r => $"reconciliation import: {r.Imported:N0} of {r.Rows:N0} rows imported");
 
-    private static async Task<string> CreateSourceAsync(HttpClient client, string name)
+    /// <summary>A source of the bank CSVs the bench writes (those of <see cref="ReconMatch"/> too), reconciling @settlement.</summary>
+    internal static async Task<string> CreateSourceAsync(HttpClient client, string name, object? tolerances = null)
     {
         var body = JsonSerializer.Serialize(new
         {
             name,
             ledger_account = "@settlement",
             mapping = new { external_id = "txn_id", amount = "amount", currency = "ccy", timestamp = "booked", reference = "ref", description = "memo" },
+            tolerances,
         });
         using var response = await client.PostAsync("/v1/reconciliation/sources", new StringContent(body, Encoding.UTF8, "application/json"));
         var text = await response.Content.ReadAsStringAsync();
@@ -76,37 +76,20 @@ public static class ReconImport
 
     private static async Task<ReconImportResult> ImportAsync(HttpClient client, string source, int rows)
     {
-        GC.Collect();
-        using var process = Process.GetCurrentProcess();
-        process.Refresh();
-        var before = process.WorkingSet64;
-        var peak = before;
-        using var sampling = new CancellationTokenSource();
-        var sampler = Task.Run(async () =>
-        {
-            using var self = Process.GetCurrentProcess();
-            while (!sampling.IsCancellationRequested)
-            {
-                self.Refresh();
-                peak = Math.Max(peak, self.WorkingSet64);
-                await Task.Delay(SamplePeriod, CancellationToken.None);
-            }
-        });
-
+        var memory = new PeakMemory();
         var started = Stopwatch.GetTimestamp();
         using var form = new MultipartFormDataContent { { new BankCsv(rows) { Headers = { ContentType = new MediaTypeHeaderValue("text/csv") } }, "file", "bank.csv" } };
         using var response = await client.PostAsync($"/v1/reconciliation/sources/{source}/files", form);
         var text = await response.Content.ReadAsStringAsync();
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        await sampling.CancelAsync();
-        await sampler;
+        await memory.DisposeAsync();
         if (response.StatusCode != HttpStatusCode.Created)
         {
             throw new InvalidOperationException($"uploading {rows:N0} rows answered {(int)response.StatusCode}: {(text.Length > 500 ? text[..500] + "…" : text)}");
         }
 
         var imported = JsonDocument.Parse(text).RootElement.GetProperty("imported").GetInt32();
-        return new ReconImportResult(rows, seconds, peak - before, imported);
+        return new ReconImportResult(rows, seconds, memory.GrowthBytes, imported);
     }
 
     /// <summary>A bank statement written row by row into the request as it is sent: one settlement a minute from a fixed day.</summary>

@@ -22,7 +22,7 @@ namespace Wallet.Grains.Reconciliation;
 /// <b>Exact</b>: the record's external id or reference equals the entry's reference or id, with the
 /// same currency and amount and times within the window. <b>Fuzzy</b>, for what is left: each
 /// record's nearest entries inside the tolerances (by amount, then time; at most
-/// <see cref="FuzzyCandidatesMax"/>, plus any carrying its reference) are scored by
+/// <see cref="FuzzyCandidatesMax"/>, plus any carrying its reference, written any way) are scored by
 /// <see cref="ReconScore"/>, and a pair at or above the source's threshold may match. Both are
 /// one-to-one by mutual choice: a pair is matched when each is the other's best (closest in time
 /// for exact pairs, highest score for fuzzy), repeated over what is left until nothing pairs, so
@@ -87,6 +87,7 @@ public sealed partial class ReconMatcher(NpgsqlDataSource dataSource, ReconStore
         ANALYZE rx;
         ANALYZE ri;
         SELECT currency FROM rx UNION SELECT currency FROM ri;
+        SELECT count(*) FROM rx;
         """;
 
     private const string SeqRange = "SELECT min(seq), max(seq) FROM entries WHERE created_at >= @from - @window AND created_at < @to + @window";
@@ -130,6 +131,16 @@ public sealed partial class ReconMatcher(NpgsqlDataSource dataSource, ReconStore
         CREATE TEMP TABLE rxu ON COMMIT DROP AS SELECT x.* FROM rx x WHERE NOT EXISTS (SELECT 1 FROM matched m WHERE m.xi = x.i);
         CREATE TEMP TABLE riu ON COMMIT DROP AS SELECT r.* FROM ri r WHERE NOT EXISTS (SELECT 1 FROM matched m WHERE m.ri = r.i);
         CREATE INDEX ON riu (currency, amount, at);
+        -- The keys as the score compares them (capitals, no punctuation or spaces): a reference written
+        -- another way still brings its entry in, however many others are nearer by amount.
+        CREATE TEMP TABLE rxu_keys ON COMMIT DROP AS
+            SELECT i, nullif(upper(regexp_replace(external_id, '[^[:alnum:]]+', '', 'g')), '') AS external_id,
+                   nullif(upper(regexp_replace(reference, '[^[:alnum:]]+', '', 'g')), '') AS reference
+            FROM rxu;
+        CREATE TEMP TABLE riu_keys ON COMMIT DROP AS
+            SELECT i, nullif(upper(regexp_replace(entry_id, '[^[:alnum:]]+', '', 'g')), '') AS entry_id,
+                   nullif(upper(regexp_replace(reference, '[^[:alnum:]]+', '', 'g')), '') AS reference
+            FROM riu;
         ANALYZE rxu;
         ANALYZE riu;
         """;
@@ -144,11 +155,13 @@ public sealed partial class ReconMatcher(NpgsqlDataSource dataSource, ReconStore
                   AND r.at BETWEEN x.at - @window AND x.at + @window
                 ORDER BY abs(r.amount - x.amount), abs(extract(epoch FROM r.at - x.at)), r.i
                 LIMIT {FuzzyCandidatesMax}) r
+            WHERE x.i BETWEEN @low AND @high
             UNION
             SELECT k.xi, k.ri
-            FROM ({string.Format(KeyPairs, "rxu", "riu")}) k
+            FROM ({string.Format(KeyPairs, "rxu_keys", "riu_keys")}) k
             JOIN rxu x ON x.i = k.xi JOIN riu r ON r.i = k.ri JOIN cur t ON t.currency = x.currency
-            WHERE x.currency = r.currency AND abs(x.amount - r.amount) <= t.tolerance AND r.at BETWEEN x.at - @window AND x.at + @window)
+            WHERE k.xi BETWEEN @low AND @high
+              AND x.currency = r.currency AND abs(x.amount - r.amount) <= t.tolerance AND r.at BETWEEN x.at - @window AND x.at + @window)
         SELECT n.xi, n.ri, x.external_id, x.amount, x.at, x.reference, x.description, r.entry_id, r.amount, r.at, r.reference, r.description, t.tolerance
         FROM near n JOIN rxu x ON x.i = n.xi JOIN riu r ON r.i = n.ri JOIN cur t ON t.currency = x.currency
         """;
@@ -156,12 +169,15 @@ public sealed partial class ReconMatcher(NpgsqlDataSource dataSource, ReconStore
     private const string FuzzyMatched = """
         SELECT m.xi, x.external_id, x.amount, x.at, x.reference, x.description, r.entry_id, r.amount, r.at, r.reference, r.description, t.scale
         FROM matched m JOIN rx x ON x.i = m.xi JOIN ri r ON r.i = m.ri JOIN cur t ON t.currency = x.currency
-        WHERE m.kind = 'fuzzy'
+        WHERE m.kind = 'fuzzy' AND m.xi BETWEEN @low AND @high
         """;
 
     private const string FuzzyReasons = """
         UPDATE matched m SET reasons = f.reasons FROM fuzzy_reasons f WHERE f.xi = m.xi;
         """;
+
+    // Records are scored (and their reasons worded) this many at a time, so the process holds one chunk's candidates, whatever the run's size.
+    private const int ChunkRecords = 50_000;
 
     private const string TimeApartSql = "format('time: %s h %s min apart', s / 3600, s % 3600 / 60)";
 
@@ -282,6 +298,7 @@ public sealed partial class ReconMatcher(NpgsqlDataSource dataSource, ReconStore
         }
 
         var codes = new List<string>();
+        var records = 0;
         await using (var command = Command(Load))
         {
             command.Parameters.AddWithValue("source", source.Id);
@@ -289,14 +306,14 @@ public sealed partial class ReconMatcher(NpgsqlDataSource dataSource, ReconStore
             command.Parameters.AddWithValue("seq_from", seqFrom);
             command.Parameters.AddWithValue("seq_to", seqTo);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            do
+            while (await reader.ReadAsync(cancellationToken))
             {
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    codes.Add(reader.GetString(0));
-                }
+                codes.Add(reader.GetString(0));
             }
-            while (await reader.NextResultAsync(cancellationToken));
+
+            await reader.NextResultAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            records = (int)reader.GetInt64(0);
         }
 
         var scales = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -331,38 +348,41 @@ public sealed partial class ReconMatcher(NpgsqlDataSource dataSource, ReconStore
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        var scored = new List<(int Record, int Entry, float Score)>();
-        await using (var command = Command(FuzzyCandidates))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
+        await CopyByChunksAsync<(int Record, int Entry, float Score)>(connection, Command, records, FuzzyCandidates,
+            reader =>
             {
                 var score = ReconScore.Of(Side(reader, 2), Side(reader, 7), reader.GetInt64(12), source.Tolerances.TimeWindowSeconds);
-                if (score >= source.Tolerances.FuzzyThreshold)
-                {
-                    scored.Add((reader.GetInt32(0), reader.GetInt32(1), (float)score));
-                }
-            }
-        }
-
-        await using (var copy = await connection.BeginBinaryImportAsync("COPY cands (xi, ri, rank, score) FROM STDIN (FORMAT BINARY)", cancellationToken))
-        {
-            foreach (var (record, entry, score) in scored)
+                return score >= source.Tolerances.FuzzyThreshold ? (reader.GetInt32(0), reader.GetInt32(1), (float)score) : null;
+            },
+            "COPY cands (xi, ri, rank, score) FROM STDIN (FORMAT BINARY)",
+            async (copy, pair, token) =>
             {
-                await copy.StartRowAsync(cancellationToken);
-                await copy.WriteAsync(record, NpgsqlDbType.Integer, cancellationToken);
-                await copy.WriteAsync(entry, NpgsqlDbType.Integer, cancellationToken);
-                await copy.WriteAsync(-(double)score, NpgsqlDbType.Double, cancellationToken);
-                await copy.WriteAsync(score, NpgsqlDbType.Real, cancellationToken);
-            }
-
-            await copy.CompleteAsync(cancellationToken);
+                await copy.WriteAsync(pair.Record, NpgsqlDbType.Integer, token);
+                await copy.WriteAsync(pair.Entry, NpgsqlDbType.Integer, token);
+                await copy.WriteAsync(-(double)pair.Score, NpgsqlDbType.Double, token);
+                await copy.WriteAsync(pair.Score, NpgsqlDbType.Real, token);
+            },
+            cancellationToken);
+        await MatchMutualBestAsync(Command, ReconItemView.Fuzzy, cancellationToken);
+        await using (var create = Command("CREATE TEMP TABLE fuzzy_reasons (xi integer PRIMARY KEY, reasons jsonb NOT NULL) ON COMMIT DROP"))
+        {
+            await create.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        scored.Clear();
-        scored.TrimExcess();
-        await MatchMutualBestAsync(Command, ReconItemView.Fuzzy, cancellationToken);
-        await WriteFuzzyReasonsAsync(connection, Command, cancellationToken);
+        await CopyByChunksAsync<(int Record, string Reasons)>(connection, Command, records, FuzzyMatched,
+            reader => (reader.GetInt32(0), JsonSerializer.Serialize(ReconScore.Differences(Side(reader, 1), Side(reader, 6), reader.GetInt32(11)), WalletJson.Options)),
+            "COPY fuzzy_reasons (xi, reasons) FROM STDIN (FORMAT BINARY)",
+            async (copy, reasons, token) =>
+            {
+                await copy.WriteAsync(reasons.Record, NpgsqlDbType.Integer, token);
+                await copy.WriteAsync(reasons.Reasons, NpgsqlDbType.Jsonb, token);
+            },
+            cancellationToken);
+        await using (var update = Command(FuzzyReasons))
+        {
+            await update.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         await ReportAsync(runId, claim.Attempt, 0.75, cancellationToken);
 
         // 4. The items, the summary, and the run completed, all in this transaction.
@@ -414,38 +434,46 @@ public sealed partial class ReconMatcher(NpgsqlDataSource dataSource, ReconStore
         }
     }
 
-    private static async Task WriteFuzzyReasonsAsync(NpgsqlConnection connection, Func<string, NpgsqlCommand> command, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads <paramref name="sql"/>'s rows for the records numbered 1 to <paramref name="records"/>,
+    /// <see cref="ChunkRecords"/> at a time, and copies what <paramref name="read"/> makes of each
+    /// (nothing for null) into PostgreSQL with <paramref name="copySql"/>, chunk by chunk.
+    /// </summary>
+    private static async Task CopyByChunksAsync<T>(
+        NpgsqlConnection connection, Func<string, NpgsqlCommand> command, int records, string sql, Func<NpgsqlDataReader, T?> read, string copySql,
+        Func<NpgsqlBinaryImporter, T, CancellationToken, Task> write, CancellationToken cancellationToken)
+        where T : struct
     {
-        var reasons = new List<(int Record, string Reasons)>();
-        await using (var read = command(FuzzyMatched))
-        await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
+        var rows = new List<T>();
+        for (var low = 1; low <= records; low += ChunkRecords)
         {
-            while (await reader.ReadAsync(cancellationToken))
+            await using (var query = command(sql))
             {
-                var differences = ReconScore.Differences(Side(reader, 1), Side(reader, 6), reader.GetInt32(11));
-                reasons.Add((reader.GetInt32(0), JsonSerializer.Serialize(differences, WalletJson.Options)));
-            }
-        }
-
-        await using (var create = command("CREATE TEMP TABLE fuzzy_reasons (xi integer PRIMARY KEY, reasons jsonb NOT NULL) ON COMMIT DROP"))
-        {
-            await create.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        await using (var copy = await connection.BeginBinaryImportAsync("COPY fuzzy_reasons (xi, reasons) FROM STDIN (FORMAT BINARY)", cancellationToken))
-        {
-            foreach (var (record, text) in reasons)
-            {
-                await copy.StartRowAsync(cancellationToken);
-                await copy.WriteAsync(record, NpgsqlDbType.Integer, cancellationToken);
-                await copy.WriteAsync(text, NpgsqlDbType.Jsonb, cancellationToken);
+                query.Parameters.AddWithValue("low", low);
+                query.Parameters.AddWithValue("high", low + ChunkRecords - 1);
+                await using var reader = await query.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    if (read(reader) is { } row)
+                    {
+                        rows.Add(row);
+                    }
+                }
             }
 
-            await copy.CompleteAsync(cancellationToken);
-        }
+            await using (var copy = await connection.BeginBinaryImportAsync(copySql, cancellationToken))
+            {
+                foreach (var row in rows)
+                {
+                    await copy.StartRowAsync(cancellationToken);
+                    await write(copy, row, cancellationToken);
+                }
 
-        await using var update = command(FuzzyReasons);
-        await update.ExecuteNonQueryAsync(cancellationToken);
+                await copy.CompleteAsync(cancellationToken);
+            }
+
+            rows.Clear();
+        }
     }
 
     private static async Task<ReconSummary> SummarizeAsync(
