@@ -229,7 +229,15 @@ public static class ReconRunEndpoints
         return summary is not null ? TypedResults.Ok(summary) : NotCompleted((await store.FindRunAsync(tenantId, id, http.HttpContext.RequestAborted))!);
     }
 
-    private static async Task<IResult> Resolve(string id, HttpRequest http, ClaimsPrincipal user, ReconRunStore store, TimeProvider clock)
+    private static Task<IResult> Resolve(string id, HttpRequest http, ClaimsPrincipal user, ReconRunStore store, TimeProvider clock) =>
+        ResolveAsync(http, user.TenantId(), id, store, clock);
+
+    /// <summary>
+    /// Reads a resolve request's body (<c>action</c>, <c>counterpart_id</c>, <c>note</c>) and records the
+    /// decision on the tenant's item: the item with its resolution, or the problem. The API's route and
+    /// the operator page's both take this path.
+    /// </summary>
+    public static async Task<IResult> ResolveAsync(HttpRequest http, string tenantId, string id, ReconRunStore store, TimeProvider clock)
     {
         var (body, problem) = await JsonRequest.ReadAsync(http);
         if (body is null)
@@ -259,7 +267,7 @@ public static class ReconRunEndpoints
             return body.Problem;
         }
 
-        var (outcome, item, why) = await store.ResolveAsync(user.TenantId(), id, action!, counterpart, note!, LedgerTime.Truncate(clock.GetUtcNow()),
+        var (outcome, item, why) = await store.ResolveAsync(tenantId, id, action!, counterpart, note!, LedgerTime.Truncate(clock.GetUtcNow()),
             http.HttpContext.RequestAborted);
         return outcome switch
         {

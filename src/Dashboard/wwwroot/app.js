@@ -1,4 +1,4 @@
-// The ledger's operator pages: one page shell, three views (Ledger, Cards, Receipts), each polling its figures
+// The ledger's operator pages: one page shell, four views (Ledger, Cards, Receipts, Reconciliation), each polling its figures
 // once a second from /dashboard/api. Silos, grains and calls are on Orleans' dashboard at /dashboard,
 // linked from the nav. Plain DOM and SVG, no framework and nothing fetched from elsewhere.
 "use strict";
@@ -291,9 +291,118 @@
     };
   }
 
+  function reconciliationPage(root) {
+    let selected = null;
+    let shownItems = "";
+    const message = el("div", { id: "recon-message", class: "muted", text: "" });
+    const count = (run, name) => (run.summary ? fmt.int(run.summary[name]) : "–");
+    const runs = table("recon-runs", [
+      { title: "Run", id: true, value: (r) => r.run.id },
+      { title: "Source", value: (r) => r.source_name },
+      { title: "Period", value: (r) => `${fmt.dateTime(r.run.from)} – ${fmt.dateTime(r.run.to)}` },
+      { title: "Status", value: (r) => badge(r.run.status) },
+      { title: "Progress", num: true, value: (r) => fmt.pct(r.run.progress) },
+      { title: "Exact", num: true, value: (r) => count(r, "exact") },
+      { title: "Fuzzy", num: true, value: (r) => count(r, "fuzzy") },
+      { title: "Unmatched (ledger · records)", num: true, value: (r) => (r.summary ? `${fmt.int(r.summary.unmatched_internal)} · ${fmt.int(r.summary.unmatched_external)}` : "–") },
+      { title: "Open", num: true, value: (r) => count(r, "open") },
+      { title: "", value: (r) => el("button", { class: "link", type: "button", "data-run": r.run.id, text: "view" }) },
+    ]);
+    const title = el("div", { id: "recon-run", class: "muted", text: "Choose a run to see what it left unmatched." });
+    const amounts = table("recon-amounts", [
+      { title: "Currency", value: (a) => a.currency },
+      { title: "Records", num: true, value: (a) => a.external_total },
+      { title: "Ledger", num: true, value: (a) => a.internal_total },
+      { title: "Exact", num: true, value: (a) => a.exact },
+      { title: "Fuzzy", num: true, value: (a) => a.fuzzy },
+      { title: "Unmatched ledger", num: true, value: (a) => a.unmatched_internal },
+      { title: "Unmatched records", num: true, value: (a) => a.unmatched_external },
+      { title: "Difference", num: true, value: (a) => a.difference },
+    ]);
+    const side = (i) => i.external ?? i.internal;
+
+    // An open item's decision: write it off, or match it with an open item of the other side in its currency; a note either way.
+    function decision(item, open) {
+      if (item.resolution) {
+        const r = item.resolution;
+        return `${r.action === "match" ? `matched with ${r.counterpart_id}` : "written off"}: ${r.note}`;
+      }
+      const choice = el("select", { "data-choice": item.id },
+        el("option", { value: "", text: "write off" }),
+        ...open.filter((o) => o.side !== item.side && o.currency === item.currency)
+          .map((o) => el("option", { value: o.id, text: `match ${o.side === "internal" ? o.internal.entry_id : o.external.id} (${side(o).amount})` })));
+      return el("span", { class: "actions" }, choice,
+        el("input", { type: "text", "data-note": item.id, placeholder: "note", maxlength: "1000" }),
+        el("button", { class: "action small", type: "button", "data-resolve": item.id, text: "Resolve" }));
+    }
+    let open = [];
+    const unmatched = table("recon-unmatched", [
+      { title: "Item", id: true, value: (i) => i.id },
+      { title: "Side", value: (i) => (i.side === "internal" ? "ledger" : "record") },
+      { title: "Id", id: true, value: (i) => (i.internal ? i.internal.entry_id : i.external.id) },
+      { title: "Amount", num: true, value: (i) => `${side(i).amount} ${i.currency}` },
+      { title: "Time", value: (i) => fmt.dateTime(side(i).at) },
+      { title: "Reference", value: (i) => side(i).reference ?? "–" },
+      { title: "Why", value: (i) => i.reasons.join("; ") },
+      { title: "Decision", value: (i) => decision(i, open) },
+    ]);
+
+    root.addEventListener("click", async (event) => {
+      const view = event.target.closest("button[data-run]");
+      if (view) {
+        selected = view.dataset.run;
+        shownItems = "";
+        await refresh().catch(() => {});
+        return;
+      }
+      const resolve = event.target.closest("button[data-resolve]");
+      if (!resolve) return;
+      const id = resolve.dataset.resolve;
+      const counterpart = root.querySelector(`select[data-choice="${id}"]`).value;
+      const note = root.querySelector(`input[data-note="${id}"]`).value.trim();
+      if (!note) { message.textContent = "write a note: why it is resolved so"; return; }
+      resolve.disabled = true;
+      try {
+        const body = counterpart ? { action: "match", counterpart_id: counterpart, note } : { action: "write_off", note };
+        await api(`reconciliation/items/${encodeURIComponent(id)}/resolve`,
+          { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+        message.textContent = `${id} ${counterpart ? `matched with ${counterpart}` : "written off"}`;
+        shownItems = "";
+        await refresh().catch(() => {});
+      } catch (error) {
+        if (!(error instanceof SignedOut)) message.textContent = `not resolved: ${error.message}`;
+        resolve.disabled = false;
+      }
+    });
+
+    root.append(el("p", { class: "muted", text: "This tenant's newest reconciliation runs; a run's items never change, decisions are kept beside them." }),
+      ...section("Runs", runs.node), ...section("Run", el("div", { class: "panel" }, title, message)),
+      ...section("Amounts", amounts.node), ...section("Unmatched", unmatched.node));
+
+    async function refresh() {
+      const desk = await api("reconciliation");
+      runs.set(desk.runs, { empty: "no runs yet" });
+      if (!selected) return;
+      const detail = await api(`reconciliation/runs/${encodeURIComponent(selected)}`);
+      const run = detail.run;
+      title.textContent = `${run.run.id} · ${run.source_name} · ${run.run.status}` +
+        (run.summary ? ` · ${fmt.int(run.summary.open)} open of ${fmt.int(run.summary.unmatched_internal + run.summary.unmatched_external)} unmatched` : "") +
+        (detail.more_unmatched ? ` (the first ${detail.unmatched.length} shown)` : "");
+      amounts.set(run.summary?.amounts ?? [], { empty: run.summary ? "nothing in this period" : "not completed" });
+      // Redrawn only when it changed: a note being written is not wiped by the next poll.
+      const items = JSON.stringify(detail.unmatched);
+      if (items !== shownItems) {
+        shownItems = items;
+        open = detail.unmatched.filter((i) => !i.resolution);
+        unmatched.set(detail.unmatched, { empty: run.summary ? "everything matched" : "not completed" });
+      }
+    }
+    return refresh;
+  }
+
   // ---- routing and the poll loop ----------------------------------------------------------
 
-  const pages = { ledger: ledgerPage, cards: cardsPage, receipts: receiptsPage };
+  const pages = { ledger: ledgerPage, cards: cardsPage, receipts: receiptsPage, reconciliation: reconciliationPage };
   const live = document.getElementById("live");
   let refresh = null;
   let generation = 0;

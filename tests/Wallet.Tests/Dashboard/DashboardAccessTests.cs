@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -229,6 +230,45 @@ public sealed class DashboardAccessTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
         Assert.Equal("processing", retried.Str("status"));
         Assert.Equal("mismatch", (await Receipts.ReceiptSamples.FinalAsync(tenant, image)).Str("status"));
+    }
+
+    [Fact]
+    public async Task Reconciliation_RunsOfTheTenant_ShowTheirUnmatchedItems_AndResolveOnlyFromThePage()
+    {
+        var (_, client) = await _factory.CreateOperatorTenantAsync("dashboard-recon");
+        using var tenant = client;
+        var wallet = await tenant.CreateWalletAsync();
+        await tenant.DepositAsync(wallet, "100.00");
+        var entry = await Reconciliation.ReconRunTests.WithdrawAsync(tenant, wallet, "40.00", "D-1");
+        var source = await Reconciliation.ReconRunTests.CreateSourceAsync(tenant, "desk-bank", new { });
+        await Reconciliation.ReconRunTests.PushAsync(tenant, source, Reconciliation.ReconRunTests.Record("B-1", "41.00", entry.At, "ELSEWHERE", null));
+        var run = await Reconciliation.ReconRunTests.RunAsync(tenant, source);
+
+        var desk = await (await tenant.GetAsync(new Uri("/dashboard/api/reconciliation", UriKind.Relative))).ExpectAsync(HttpStatusCode.OK);
+        var detail = await (await tenant.GetAsync(new Uri($"/dashboard/api/reconciliation/runs/{run}", UriKind.Relative))).ExpectAsync(HttpStatusCode.OK);
+        var items = detail.GetProperty("unmatched").EnumerateArray().ToDictionary(i => i.Str("side"), i => i.Str("id"));
+        using var operatorClient = _factory.CreateOperatorClient();
+        using var otherTenants = await operatorClient.GetAsync(new Uri($"/dashboard/api/reconciliation/runs/{run}", UriKind.Relative));
+        using var foreign = new HttpRequestMessage(HttpMethod.Post, new Uri($"/dashboard/api/reconciliation/items/{items["external"]}/resolve", UriKind.Relative))
+        {
+            Content = System.Net.Http.Json.JsonContent.Create(new { action = "write_off", note = "from elsewhere" }),
+        };
+        foreign.Headers.Add("Origin", "https://elsewhere.example");
+        using var refused = await tenant.SendAsync(foreign);
+        var resolved = await (await tenant.PostAsJsonAsync(new Uri($"/dashboard/api/reconciliation/items/{items["external"]}/resolve", UriKind.Relative),
+            new { action = "match", counterpart_id = items["internal"], note = "same payout, booked 1.00 higher" })).ExpectAsync(HttpStatusCode.OK);
+
+        var listed = Assert.Single(desk.GetProperty("runs").EnumerateArray());
+        Assert.Equal((run, "desk-bank", "completed"), (listed.GetProperty("run").Str("id"), listed.Str("source_name"), listed.GetProperty("run").Str("status")));
+        Assert.Equal((1, 1, 2), (listed.GetProperty("summary").GetProperty("unmatched_internal").GetInt32(),
+            listed.GetProperty("summary").GetProperty("unmatched_external").GetInt32(), listed.GetProperty("summary").GetProperty("open").GetInt32()));
+        Assert.Equal(2, items.Count);
+        Assert.False(detail.GetProperty("more_unmatched").GetBoolean());
+        Assert.Equal(HttpStatusCode.NotFound, otherTenants.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Equal(items["internal"], resolved.GetProperty("resolution").Str("counterpart_id"));
+        var after = await (await tenant.GetAsync(new Uri("/dashboard/api/reconciliation", UriKind.Relative))).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal(0, after.GetProperty("runs")[0].GetProperty("summary").GetProperty("open").GetInt32());
     }
 
     [Fact]

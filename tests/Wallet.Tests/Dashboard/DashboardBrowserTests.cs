@@ -17,7 +17,7 @@ namespace Wallet.Tests.Dashboard;
 
 /// <summary>
 /// The operator views in Chromium, served by a cluster of two silos on real Kestrel: sign-in and
-/// sign-out, Orleans' dashboard listing both silos, the ledger's pages (Ledger, Cards, Receipts) reached
+/// sign-out, Orleans' dashboard listing both silos, the ledger's pages (Ledger, Cards, Receipts, Reconciliation) reached
 /// through their navigation and showing what both silos did, and the ledger tail's layout. Each test
 /// makes its own wallets and cards; figures that are cluster-wide (counts) are asserted to reach at
 /// least what the test did. Every test ends with the page having logged no error, thrown nothing,
@@ -305,6 +305,45 @@ public sealed class DashboardBrowserTests(DashboardBrowserCluster fixture, Brows
                 > DateTimeOffset.Parse(receipt.GetProperty("timings").Str("completed_at"), CultureInfo.InvariantCulture),
             $"not read again: {again}");
 
+        browserPage.AssertNoProblems();
+    }
+
+    [Fact]
+    public async Task ReconciliationPage_ShowsARunsUnmatchedItems_AndMatchesTwoByHand()
+    {
+        var wallet = await Api(0).CreateWalletAsync();
+        await Api(0).DepositAsync(wallet, "100.00");
+        var entry = await Reconciliation.ReconRunTests.WithdrawAsync(Api(0), wallet, "25.00", "PAGE-" + Guid.NewGuid().ToString("N")[..8]);
+        var source = await Reconciliation.ReconRunTests.CreateSourceAsync(Api(0), "page-bank-" + Guid.NewGuid().ToString("N")[..8], new { });
+        var record = "B-" + Guid.NewGuid().ToString("N")[..8];
+        await Reconciliation.ReconRunTests.PushAsync(Api(0), source, Reconciliation.ReconRunTests.Record(record, "26.00", entry.At, "SOMETHING ELSE", null));
+        var run = await Reconciliation.ReconRunTests.RunAsync(Api(0), source);
+        var items = await Reconciliation.ReconRunTests.ItemsAsync(Api(0), run, "matched=false");
+        var recordItem = items.Single(i => i.GetProperty("side").GetString() == "external").Str("id");
+        var entryItem = items.Single(i => i.GetProperty("side").GetString() == "internal").Str("id");
+
+        await using var browserPage = await OpenAsync(1);
+        var page = browserPage.Page;
+        await DashboardDriver.SignInAsync(page, "/dashboard/ledger");
+        await OpenThroughNavAsync(page, "reconciliation", "/dashboard/reconciliation");
+        var runRow = page.Locator("table[data-table=recon-runs] tbody tr", new() { HasText = run });
+        await Expect(runRow).ToHaveCountAsync(1, new() { Timeout = Milliseconds(DashboardDriver.FigureTimeout) });
+        await runRow.Locator($"button[data-run='{run}']").ClickAsync();
+        // The record's row by its first cell: once matched, the entry's row names the record too.
+        var row = page.Locator($"table[data-table=recon-unmatched] tbody tr:has(td:first-child:text-is('{recordItem}'))");
+        await Expect(row).ToHaveCountAsync(1, new() { Timeout = Milliseconds(DashboardDriver.FigureTimeout) });
+        Assert.Equal(["record", record, "26.00 USD"], Assert.Single(await RowsAsync(row))[1..4]);
+        await DashboardDriver.AssertFitsTheWindowAsync(page);
+        await browserPage.ScreenshotAsync("dashboard-reconciliation");
+
+        await row.Locator($"select[data-choice='{recordItem}']").SelectOptionAsync(entryItem);
+        await row.Locator($"input[data-note='{recordItem}']").FillAsync("booked with a 1.00 fee");
+        await row.Locator($"button[data-resolve='{recordItem}']").ClickAsync();
+        await Expect(page.Locator("#recon-message")).ToHaveTextAsync($"{recordItem} matched with {entryItem}", new() { Timeout = Milliseconds(DashboardDriver.FigureTimeout) });
+        await Expect(row).ToContainTextAsync($"matched with {entryItem}: booked with a 1.00 fee", new() { Timeout = Milliseconds(DashboardDriver.FigureTimeout) });
+
+        var resolved = (await Reconciliation.ReconRunTests.ItemsAsync(Api(0), run, "matched=false")).Single(i => i.Str("id") == entryItem);
+        Assert.Equal(("match", recordItem), (resolved.GetProperty("resolution").Str("action"), resolved.GetProperty("resolution").Str("counterpart_id")));
         browserPage.AssertNoProblems();
     }
 
