@@ -15,10 +15,13 @@ CREATE TABLE recon_runs (
     error        text,
     created_at   timestamptz NOT NULL,
     started_at   timestamptz,
-    completed_at timestamptz
+    completed_at timestamptz,
+    -- When it was last queued, started or moved on: a run left alone too long is started again.
+    touched_at   timestamptz NOT NULL
 );
 
 CREATE INDEX recon_runs_tenant ON recon_runs (tenant_id, id);
+CREATE INDEX recon_runs_unfinished ON recon_runs (touched_at) WHERE status IN ('queued', 'running');
 -- A schedule runs a source once per period, however often its cron fires and however many silos tick.
 CREATE UNIQUE INDEX recon_runs_scheduled ON recon_runs (source_id, period_from) WHERE scheduled;
 

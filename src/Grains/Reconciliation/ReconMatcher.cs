@@ -41,15 +41,16 @@ public sealed partial class ReconMatcher(NpgsqlDataSource dataSource, ReconStore
             completed_at = CASE WHEN attempts >= @attempts_max THEN @now END,
             attempts = attempts + CASE WHEN attempts >= @attempts_max THEN 0 ELSE 1 END,
             started_at = coalesce(started_at, @now),
+            touched_at = @now,
             progress = 0
         WHERE id = @id AND status IN ('queued', 'running')
         RETURNING status, attempts, tenant_id, source_id, period_from, period_to
         """;
 
-    private const string Progress = "UPDATE recon_runs SET progress = @progress WHERE id = @id AND status = 'running' AND attempts = @attempt";
+    private const string Progress = "UPDATE recon_runs SET progress = @progress, touched_at = now() WHERE id = @id AND status = 'running' AND attempts = @attempt";
 
     private const string Complete = """
-        UPDATE recon_runs SET status = 'completed', progress = 1, summary = @summary::jsonb, completed_at = @now
+        UPDATE recon_runs SET status = 'completed', progress = 1, summary = @summary::jsonb, completed_at = @now, touched_at = @now
         WHERE id = @id AND status = 'running' AND attempts = @attempt
         """;
 

@@ -22,8 +22,8 @@ public sealed class ReconRunStore(NpgsqlDataSource dataSource, CurrencyCatalog c
     private const string RunColumns = "id, source_id, period_from, period_to, scheduled, status, progress, attempts, error, created_at, started_at, completed_at";
 
     private const string InsertRun = $"""
-        INSERT INTO recon_runs (id, tenant_id, source_id, period_from, period_to, scheduled, status, progress, attempts, created_at)
-        VALUES (@id, @tenant, @source, @from, @to, @scheduled, 'queued', 0, 0, @now)
+        INSERT INTO recon_runs (id, tenant_id, source_id, period_from, period_to, scheduled, status, progress, attempts, created_at, touched_at)
+        VALUES (@id, @tenant, @source, @from, @to, @scheduled, 'queued', 0, 0, @now, @now)
         ON CONFLICT (source_id, period_from) WHERE scheduled DO NOTHING
         RETURNING {RunColumns}
         """;
@@ -70,7 +70,11 @@ public sealed class ReconRunStore(NpgsqlDataSource dataSource, CurrencyCatalog c
         INSERT INTO recon_resolutions (run_id, n, action, counterpart, note, created_at) VALUES (@run, @n, @action, @counterpart, @note, @now)
         """;
 
-    private const string SelectUnstarted = "SELECT id FROM recon_runs WHERE status = 'queued' AND created_at < @before ORDER BY created_at LIMIT @limit";
+    private const string SelectUnattended = """
+        SELECT id FROM recon_runs
+        WHERE (status = 'queued' AND touched_at < @queued_before) OR (status = 'running' AND touched_at < @running_before)
+        ORDER BY touched_at LIMIT @limit
+        """;
 
     /// <summary>
     /// Queues a run asked for through the API, with its Idempotency-Key in the same transaction; null
@@ -276,11 +280,17 @@ public sealed class ReconRunStore(NpgsqlDataSource dataSource, CurrencyCatalog c
         return (ReconResolveOutcome.Resolved, item with { Resolution = new ReconResolution(action, counterpartId, note, now) }, null);
     }
 
-    /// <summary>Runs queued before <paramref name="before"/> and never started: their grains were not reached when they were asked for.</summary>
-    public async Task<List<string>> UnstartedSinceAsync(DateTimeOffset before, int limit, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs nothing has moved on for a while: queued before <paramref name="queuedBefore"/> and never
+    /// started (their grain was not reached when they were asked for), or running but untouched since
+    /// <paramref name="runningBefore"/> (the process running them died without a reminder to bring
+    /// them back, such as the command line's).
+    /// </summary>
+    public async Task<List<string>> UnattendedAsync(DateTimeOffset queuedBefore, DateTimeOffset runningBefore, int limit, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(SelectUnstarted);
-        command.Parameters.AddWithValue("before", before);
+        await using var command = dataSource.CreateCommand(SelectUnattended);
+        command.Parameters.AddWithValue("queued_before", queuedBefore);
+        command.Parameters.AddWithValue("running_before", runningBefore);
         command.Parameters.AddWithValue("limit", limit);
         var ids = new List<string>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);

@@ -8,7 +8,8 @@ namespace Wallet.Grains.Reconciliation;
 
 /// <summary>
 /// Once every <see cref="ReconOptions.RunRetryPeriod"/>, starts the runs left queued for two
-/// periods (their grain could not be reached when they were asked for) and, once an hour, arms the
+/// periods (their grain could not be reached when they were asked for) or running untouched for
+/// ten (run by the command line, which died: no reminder brings those back) and, once an hour, arms the
 /// schedule of every scheduled source (one whose arming failed when it was made). Every silo
 /// sweeps; a grain asked twice ignores the second.
 /// </summary>
@@ -19,6 +20,9 @@ internal sealed partial class ReconSweeper(
     private const int SweepMax = 1_000;
     private static readonly TimeSpan ArmPeriod = TimeSpan.FromHours(1);
 
+    // A run reports its progress a few times; one untouched this many periods has no one running it.
+    private const int RunningUntouchedPeriods = 10;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var period = options.Value.RunRetryPeriod;
@@ -28,7 +32,8 @@ internal sealed partial class ReconSweeper(
         {
             try
             {
-                foreach (var id in await services.GetRequiredService<ReconRunStore>().UnstartedSinceAsync(clock.GetUtcNow() - (2 * period), SweepMax, stoppingToken))
+                var now = clock.GetUtcNow();
+                foreach (var id in await services.GetRequiredService<ReconRunStore>().UnattendedAsync(now - (2 * period), now - (RunningUntouchedPeriods * period), SweepMax, stoppingToken))
                 {
                     await grains.GetGrain<IReconRunGrain>(id).Start();
                 }
