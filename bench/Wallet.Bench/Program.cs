@@ -41,6 +41,7 @@ var settings = new Dictionary<string, string?>
     ["ConnectionStrings:Wallet"] = databases.Wallet,
     ["Bootstrap:ApiKey"] = apiKey,
     ["Cards:NumberHashKey"] = "bench-card-number-hash-key-32-chars!",
+    ["Auth:SigningKey"] = "bench-access-token-signing-key-32-chars!",
     ["Logging:LogLevel:Default"] = "Warning",
     ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning",
     // Whatever the environment, the dashboard poller must sign in and pay for its session as a browser does.

@@ -1,12 +1,16 @@
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.OpenApi;
 using Wallet.Api.Assets;
+using Wallet.Api.Audit;
+using Wallet.Api.Auth;
 using Wallet.Api.Budgets;
 using Wallet.Api.Cards;
 using Wallet.Api.Entries;
@@ -28,11 +32,45 @@ public static class WalletApi
 {
     public const string ReadyTag = "ready";
 
+    /// <summary>The default scheme: it hands each request to the API key or the access token scheme.</summary>
+    public const string BearerScheme = "ApiKeyOrToken";
+
     /// <summary>Authentication, problem details, JSON, OpenAPI and health checks of the HTTP API.</summary>
     public static IServiceCollection AddWalletApi(this IServiceCollection services)
     {
-        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
-            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        // One bearer header, two kinds of credential: a person's access token (a JWT: three dot-separated
+        // parts) goes to JwtBearer, anything else is looked up as an API key.
+        services.AddAuthentication(BearerScheme)
+            .AddPolicyScheme(BearerScheme, "API key or access token", o => o.ForwardDefaultSelector = context =>
+                IsJwt(context.Request.Headers.Authorization.ToString()) ? JwtBearerDefaults.AuthenticationScheme : ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null)
+            .AddJwtBearer();
+        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<IOptions<AuthOptions>>((o, auth) =>
+        {
+            o.MapInboundClaims = false;
+            o.TokenValidationParameters = AccessTokens.Validation(auth.Value);
+            o.Events = new JwtBearerEvents
+            {
+                OnChallenge = async context =>
+                {
+                    context.HandleResponse();
+                    await Problems.Create(LedgerErrors.Unauthorized, "the access token is not valid or has expired: refresh it, or sign in again")
+                        .ExecuteAsync(context.HttpContext);
+                },
+            };
+        });
+        services.AddOptions<AuthOptions>().BindConfiguration("Auth")
+            .Validate(o => o.SigningKey is { Length: >= AuthOptions.SigningKeyLengthMin },
+                $"Auth:SigningKey must be set to a secret of at least {AuthOptions.SigningKeyLengthMin} characters (env Auth__SigningKey): it signs people's access tokens.")
+            .Validate(o => o.PreviousSigningKeys.Values.All(k => k.Length >= AuthOptions.SigningKeyLengthMin) && !o.PreviousSigningKeys.ContainsKey(o.SigningKeyId),
+                "Auth:PreviousSigningKeys must each be 32+ characters, under ids other than Auth:SigningKeyId")
+            .Validate(o => o.AccessTokenMinutes is >= 1 and <= 1440 && o.RefreshTokenDays is >= 1 and <= 365 && o.InvitationDays is >= 1 and <= 90,
+                "Auth:AccessTokenMinutes must be 1 to 1440, Auth:RefreshTokenDays 1 to 365, Auth:InvitationDays 1 to 90")
+            .Validate(o => o.LockoutFailures >= 1 && o.LockoutMinutes >= 1 && o.PasswordLengthMin is >= 8 and <= PasswordPolicy.LengthMax,
+                "Auth:LockoutFailures and Auth:LockoutMinutes must be at least 1, Auth:PasswordLengthMin 8 to 128")
+            .ValidateOnStart();
+        services.AddSingleton<AccessTokens>();
+        services.AddSingleton<PasswordPolicy>();
         services.AddAuthorizationBuilder()
             .AddPolicy(ApiKeyAuthenticationHandler.OperatorPolicy, policy => policy.RequireRole(ApiKeyRoles.Operator));
         services.TryAddTimeProvider();
@@ -67,6 +105,8 @@ public static class WalletApi
         app.MapFraudRuleEndpoints();
         app.MapLedgerEndpoints();
         app.MapApiKeyEndpoints();
+        app.MapAuthEndpoints();
+        app.MapAuditEndpoints();
         app.MapAssetEndpoints();
         app.MapBudgetEndpoints();
         app.MapReceiptEndpoints();
@@ -85,6 +125,9 @@ public static class WalletApi
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag) });
         return app;
     }
+
+    private static bool IsJwt(string header) =>
+        header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && header.AsSpan("Bearer ".Length).Count('.') == 2;
 
     private static string? FrameworkDetail(int? status) => status switch
     {

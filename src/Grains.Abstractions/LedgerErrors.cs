@@ -57,6 +57,12 @@ public static class LedgerErrors
     public const string ItemNotFound = "item_not_found";
     public const string ItemResolved = "item_resolved";
     public const string ItemNotResolvable = "item_not_resolvable";
+    public const string UserExists = "user_exists";
+    public const string InvitationInvalid = "invitation_invalid";
+    public const string PasswordRejected = "password_rejected";
+    public const string RegistrationClosed = "registration_closed";
+    public const string InvalidCredentials = "invalid_credentials";
+    public const string InvalidToken = "invalid_token";
 
     /// <summary>
     /// Not an answer for clients: the request's Idempotency-Key was committed by another call, so

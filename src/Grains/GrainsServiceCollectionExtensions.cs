@@ -74,6 +74,8 @@ public static class GrainsServiceCollectionExtensions
             .Validate(o => o.RunAttemptsMax >= 1, "Reconciliation:RunAttemptsMax must be at least 1")
             .ValidateOnStart();
         services.AddSingleton<CurrencyCatalog>();
+        services.AddSingleton<Auth.UserStore>();
+        services.AddSingleton<Auth.AuditLog>();
         services.AddSingleton<WalletStore>();
         services.AddSingleton<LedgerStore>();
         services.AddSingleton<LedgerVerifier>();

@@ -212,6 +212,13 @@ internal static class OpenApiContract
         schemas.Remove("JsonElement");
         foreach (var schema in schemas.Values.OfType<OpenApiSchema>())
         {
+            // Any other free-form JSON shown (an audit row's details) is a JSON object of its own.
+            foreach (var name in schema.Properties?.Where(p => p.Key != "metadata" && p.Value is OpenApiSchemaReference { Reference.Id: "JsonElement" })
+                         .Select(p => p.Key).ToList() ?? [])
+            {
+                schema.Properties![name] = new OpenApiSchema { Type = JsonSchemaType.Object, AdditionalProperties = new OpenApiSchema() };
+            }
+
             if (schema.Properties?.ContainsKey("metadata") == true)
             {
                 schema.Properties["metadata"] = new OpenApiSchema

@@ -57,6 +57,12 @@ internal static class OpenApiExamples
             """,
         ["UploadReconciliationFile"] = """{"file":"bank-2025-07-13.csv"}""",
         ["PushReconciliationRecords"] = """{"records":[{"payout_id":"po_81","net":"1250.00","paid_at":"2025-07-13T06:00:00Z"}]}""",
+        ["InviteUser"] = """{"email":"dana@example.com","roles":["finance"]}""",
+        ["AcceptInvitation"] = """{"invitation_token":"winv_3q2-7wF0cXb1ZsP9Hk4aLmN8eR5tYuI6oP0aS1dF2gH","password":"correct horse battery staple"}""",
+        ["Register"] = """{"email":"dana@example.com","password":"correct horse battery staple"}""",
+        ["Login"] = """{"email":"dana@example.com","password":"correct horse battery staple"}""",
+        ["RefreshToken"] = """{"refresh_token":"wrt_Xk3v9Qm2LpR7sT1uW4yZ6aB8cD0eF2gH4iJ6kL8mN0o"}""",
+        ["Logout"] = """{"refresh_token":"wrt_Xk3v9Qm2LpR7sT1uW4yZ6aB8cD0eF2gH4iJ6kL8mN0o"}""",
         ["CreateReconciliationRun"] = """{"source_id":"rsrc_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b","date":"2025-07-13"}""",
         ["ResolveReconciliationItem"] = """
             {"action":"match","counterpart_id":"ritm_0193a1c2e4b87d6f9a0b1c2d3e4f5a6c_17","note":"the bank booked it under the processor's payout id"}
@@ -90,6 +96,10 @@ internal static class OpenApiExamples
         ["card_id"] = JsonValue.Create(Card),
         ["authorization_id"] = JsonValue.Create(Authorization),
         ["source_id"] = JsonValue.Create("rsrc_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
+        ["actor"] = JsonValue.Create("user:usr_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
+        ["action"] = JsonValue.Create("auth.login"),
+        ["from"] = JsonValue.Create("2025-07-13T00:00:00Z"),
+        ["to"] = JsonValue.Create("2025-07-14T00:00:00Z"),
     };
 
     // The values of a list's other closed filters, by parameter.

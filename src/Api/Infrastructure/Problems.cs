@@ -83,17 +83,17 @@ public static class Problems
     {
         LedgerErrors.ValidationFailed or LedgerErrors.MalformedJson or LedgerErrors.InvalidAmount or LedgerErrors.UnknownCurrency
             or LedgerErrors.SameWallet or LedgerErrors.InvalidCursor or LedgerErrors.CardNumberInvalid or LedgerErrors.EntryUnbalanced
-            or LedgerErrors.FileUnreadable => StatusCodes.Status400BadRequest,
-        LedgerErrors.Unauthorized => StatusCodes.Status401Unauthorized,
+            or LedgerErrors.FileUnreadable or LedgerErrors.InvitationInvalid or LedgerErrors.PasswordRejected => StatusCodes.Status400BadRequest,
+        LedgerErrors.Unauthorized or LedgerErrors.InvalidCredentials or LedgerErrors.InvalidToken => StatusCodes.Status401Unauthorized,
         LedgerErrors.InsufficientFunds or LedgerErrors.BudgetExceeded => StatusCodes.Status402PaymentRequired,
-        LedgerErrors.Forbidden or LedgerErrors.FraudBlocked => StatusCodes.Status403Forbidden,
+        LedgerErrors.Forbidden or LedgerErrors.FraudBlocked or LedgerErrors.RegistrationClosed => StatusCodes.Status403Forbidden,
         LedgerErrors.WalletNotFound or LedgerErrors.TransferNotFound or LedgerErrors.EntryNotFound or LedgerErrors.NotFound or LedgerErrors.HoldNotFound
             or LedgerErrors.CardNotFound or LedgerErrors.AuthorizationNotFound or LedgerErrors.ReceiptNotFound
             or LedgerErrors.SourceNotFound or LedgerErrors.RunNotFound or LedgerErrors.ItemNotFound => StatusCodes.Status404NotFound,
         LedgerErrors.FileTooLarge => StatusCodes.Status413PayloadTooLarge,
         LedgerErrors.FileTypeUnsupported => StatusCodes.Status415UnsupportedMediaType,
         LedgerErrors.IdempotencyKeyReused or LedgerErrors.Conflict or LedgerErrors.CardNumberExists or LedgerErrors.AssetExists
-            or LedgerErrors.SourceExists or LedgerErrors.RunNotCompleted or LedgerErrors.ItemResolved => StatusCodes.Status409Conflict,
+            or LedgerErrors.SourceExists or LedgerErrors.RunNotCompleted or LedgerErrors.ItemResolved or LedgerErrors.UserExists => StatusCodes.Status409Conflict,
         LedgerErrors.CurrencyMismatch or LedgerErrors.WalletFrozen or LedgerErrors.WalletClosed or LedgerErrors.LimitExceeded
             or LedgerErrors.InvalidStatusChange or LedgerErrors.HoldClosed or LedgerErrors.AmountExceedsHold or LedgerErrors.CardFrozen
             or LedgerErrors.CardCancelled or LedgerErrors.CategoryBlocked or LedgerErrors.AuthorizationClosed or LedgerErrors.BudgetBelowIssued

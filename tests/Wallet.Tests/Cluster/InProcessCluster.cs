@@ -86,6 +86,7 @@ public sealed class InProcessCluster : IAsyncDisposable
             $"ConnectionStrings:Wallet={ConnectionString}",
             $"Bootstrap:ApiKey={WalletApiFactory.OperatorKey}",
             $"Cards:NumberHashKey={WalletApiFactory.CardNumberHashKey}",
+            $"Auth:SigningKey={WalletApiFactory.SigningKey}",
             $"Cluster:SiloPort={slot.SiloPort.ToString(CultureInfo.InvariantCulture)}",
             $"Cluster:GatewayPort={slot.GatewayPort.ToString(CultureInfo.InvariantCulture)}",
         ];
@@ -106,6 +107,7 @@ public sealed class InProcessCluster : IAsyncDisposable
         [
             $"ConnectionStrings:Wallet={ConnectionString}",
             $"Cards:NumberHashKey={WalletApiFactory.CardNumberHashKey}",
+            $"Auth:SigningKey={WalletApiFactory.SigningKey}",
         ];
         var api = await InProcessHost.StartAsync("api", FreePorts.Next(), ApiApplication.Build, settings);
         _apis.Add(api);

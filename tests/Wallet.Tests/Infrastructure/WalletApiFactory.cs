@@ -18,6 +18,8 @@ public sealed class WalletApiFactory : WebApplicationFactory<Program>
     public const string OperatorKey = "test-operator-key";
     public const string CardNumberHashKey = "test-card-number-hash-key-of-32-chars";
 
+    public const string SigningKey = "test-access-token-signing-key-of-32-chars";
+
     private readonly string _connectionString;
     private readonly Dictionary<string, string?> _settings;
     private readonly Action<IServiceCollection>? _services;
@@ -94,6 +96,7 @@ public sealed class WalletApiFactory : WebApplicationFactory<Program>
         builder.UseSetting("ConnectionStrings:Wallet", _connectionString);
         builder.UseSetting("Bootstrap:ApiKey", OperatorKey);
         builder.UseSetting("Cards:NumberHashKey", CardNumberHashKey);
+        builder.UseSetting("Auth:SigningKey", SigningKey);
         // Test classes run side by side, each with its own silo: each gets ports of its own.
         builder.UseSetting("Cluster:SiloPort", FreePorts.Next().ToString(System.Globalization.CultureInfo.InvariantCulture));
         builder.UseSetting("Cluster:GatewayPort", FreePorts.Next().ToString(System.Globalization.CultureInfo.InvariantCulture));

@@ -1,0 +1,327 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Options;
+using Wallet.Api.Infrastructure;
+using Wallet.Grains;
+using Wallet.Grains.Auth;
+using Wallet.Grains.Storage;
+
+namespace Wallet.Api.Auth;
+
+/// <summary>Tokens for a person who signed in: a short-lived access token and the refresh token that renews it.</summary>
+public sealed record TokenResponse(string AccessToken, string TokenType, int ExpiresIn, string RefreshToken, int RefreshExpiresIn);
+
+/// <summary>A person just invited, with the invitation token shown this once.</summary>
+public sealed record InvitedUserResponse(
+    string Id, string TenantId, string Email, IReadOnlyList<string> Roles, string Status, string InvitationToken, DateTimeOffset InvitationExpiresAt,
+    DateTimeOffset CreatedAt);
+
+/// <summary>Who a request acts as: a person (by token) or an API key.</summary>
+public sealed record MeResponse(string Kind, string TenantId, IReadOnlyList<string> Roles, string? Id, string? Email);
+
+/// <summary>What self-registration answers, whether or not the email had an account already.</summary>
+public sealed record RegisteredResponse(string Status);
+
+public sealed record InviteUserRequest(string Email, IReadOnlyList<string> Roles);
+
+public sealed record AcceptInvitationRequest(string InvitationToken, string Password);
+
+public sealed record LoginRequest(string Email, string Password);
+
+public sealed record RefreshRequest(string RefreshToken);
+
+public sealed record RegisterRequest(string Email, string Password);
+
+/// <summary>
+/// People: invited by an operator, they set a password and sign in for a short-lived access token
+/// (a JWT the API takes as a bearer token, as it takes API keys) and a refresh token that rotates on
+/// every use. No answer says whether an email has an account; repeated failures lock it for a
+/// while; every sign-in, failure, lockout and sign-out is in the audit trail.
+/// </summary>
+public static class AuthEndpoints
+{
+    public const int EmailLengthMax = 254;
+
+    // A hash of nothing anyone knows: checked against when the email has no account, so that both answers take as long.
+    private static readonly string AbsentHash = new PasswordHasher<UserView>().HashPassword(null!, Guid.NewGuid().ToString("N"));
+
+    public static IEndpointRouteBuilder MapAuthEndpoints(this IEndpointRouteBuilder app)
+    {
+        var users = app.MapGroup("/v1/users").WithTags("Users").RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy);
+        users.MapPost("", Invite).Accepts<InviteUserRequest>("application/json").Produces<InvitedUserResponse>(StatusCodes.Status201Created)
+            .Refuses(LedgerErrors.UserExists).WithMetadata(new OpenApiContract.WithoutIdempotencyKey())
+            .WithName("InviteUser").WithSummary("Invite a person into the tenant with roles; the invitation token is shown once");
+        users.MapGet("", ListUsers).Paged().Produces<ListResponse<UserView>>()
+            .WithName("ListUsers").WithSummary("List the tenant's people, newest first");
+
+        var auth = app.MapGroup("/v1/auth").WithTags("Sign-in").AllowAnonymous().WithMetadata(new OpenApiContract.WithoutIdempotencyKey());
+        auth.MapPost("/invitations/accept", AcceptInvitation).Accepts<AcceptInvitationRequest>("application/json").Produces<UserView>()
+            .Refuses(LedgerErrors.InvitationInvalid, LedgerErrors.PasswordRejected)
+            .WithName("AcceptInvitation").WithSummary("Set the password of an invited person");
+        auth.MapPost("/register", Register).Accepts<RegisterRequest>("application/json").Produces<RegisteredResponse>(StatusCodes.Status202Accepted)
+            .Refuses(LedgerErrors.RegistrationClosed, LedgerErrors.PasswordRejected)
+            .WithName("Register").WithSummary("Register oneself as a client of the configured tenant, where that is open");
+        auth.MapPost("/login", Login).Accepts<LoginRequest>("application/json").Produces<TokenResponse>().Refuses(LedgerErrors.InvalidCredentials)
+            .WithName("Login").WithSummary("Sign in with email and password");
+        auth.MapPost("/refresh", Refresh).Accepts<RefreshRequest>("application/json").Produces<TokenResponse>().Refuses(LedgerErrors.InvalidToken)
+            .WithName("RefreshToken").WithSummary("Trade a refresh token for new tokens (each refresh token renews once)");
+        auth.MapPost("/logout", Logout).Accepts<RefreshRequest>("application/json").Produces(StatusCodes.Status204NoContent)
+            .WithName("Logout").WithSummary("Sign out: the refresh token's family renews no more");
+        app.MapGet("/v1/auth/me", Me).WithTags("Sign-in").RequireAuthorization().Produces<MeResponse>()
+            .WithName("Me").WithSummary("Who this request acts as");
+        return app;
+    }
+
+    private static async Task<IResult> Invite(HttpRequest http, ClaimsPrincipal user, UserStore users, IOptions<AuthOptions> options, TimeProvider clock)
+    {
+        var (body, problem) = await JsonRequest.ReadAsync(http);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        var email = ReadEmail(body);
+        var roles = body.Strings("roles", UserRoles.All.Count, 20);
+        if (roles is null)
+        {
+            body.Fail("roles is required: one or more of " + string.Join(", ", UserRoles.All));
+        }
+        else if (roles.FirstOrDefault(r => !UserRoles.All.Contains(r)) is { } unknown)
+        {
+            body.Fail($"role {unknown} is not one of {string.Join(", ", UserRoles.All)}");
+        }
+
+        if (body.Problem is not null)
+        {
+            return body.Problem;
+        }
+
+        var now = LedgerTime.Truncate(clock.GetUtcNow());
+        var invitation = UserStore.NewToken("winv_");
+        var expiresAt = now.AddDays(options.Value.InvitationDays);
+        var (outcome, invited) = await users.InviteAsync(user.TenantId(), email!, roles!.Distinct().ToList(), invitation, expiresAt, now, Actor(user),
+            http.HttpContext.RequestAborted);
+        return outcome == InviteOutcome.EmailTaken
+            ? Problems.Create(LedgerErrors.UserExists, $"{email} has an account already")
+            : JsonBodyResult.From(StatusCodes.Status201Created, new InvitedUserResponse(
+                invited!.Id, invited.TenantId, invited.Email, invited.Roles, invited.Status, invitation, expiresAt, invited.CreatedAt));
+    }
+
+    private static async Task<IResult> ListUsers(HttpRequest http, ClaimsPrincipal user, UserStore users)
+    {
+        var (paging, problem) = Paging.Read(http);
+        if (paging is null)
+        {
+            return problem!;
+        }
+
+        var page = await users.ListAsync(user.TenantId(), paging.Limit, paging.Cursor, http.HttpContext.RequestAborted);
+        return TypedResults.Ok(new ListResponse<UserView>(page.Data, page.NextCursor));
+    }
+
+    private static async Task<IResult> AcceptInvitation(HttpRequest http, UserStore users, PasswordPolicy policy, TimeProvider clock)
+    {
+        var (body, problem) = await JsonRequest.ReadAsync(http);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        var invitation = body.String("invitation_token", required: true, 100);
+        var password = body.RawString("password");
+        if (password is null)
+        {
+            body.Fail("password is required");
+        }
+
+        if (body.Problem is not null)
+        {
+            return body.Problem;
+        }
+
+        // The email the invitation is for is known only once it is found; the policy's email rule is checked against what the password is not.
+        if (policy.Check(password!, "") is { } why)
+        {
+            return Problems.Create(LedgerErrors.PasswordRejected, why);
+        }
+
+        var accepted = await users.AcceptInvitationAsync(invitation!, new PasswordHasher<UserView>().HashPassword(null!, password!),
+            LedgerTime.Truncate(clock.GetUtcNow()), http.HttpContext.RequestAborted);
+        return accepted is null
+            ? Problems.Create(LedgerErrors.InvitationInvalid, "the invitation is not valid: unknown, used already, or expired")
+            : TypedResults.Ok(accepted);
+    }
+
+    private static async Task<IResult> Register(HttpRequest http, UserStore users, PasswordPolicy policy, IOptions<AuthOptions> options, TimeProvider clock)
+    {
+        if (options.Value.SelfRegistrationTenant is not { Length: > 0 } tenant)
+        {
+            return Problems.Create(LedgerErrors.RegistrationClosed, "registration is closed here: ask an operator for an invitation");
+        }
+
+        var (body, problem) = await JsonRequest.ReadAsync(http);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        var email = ReadEmail(body);
+        var password = body.RawString("password");
+        if (password is null)
+        {
+            body.Fail("password is required");
+        }
+
+        if (body.Problem is not null)
+        {
+            return body.Problem;
+        }
+
+        if (policy.Check(password!, email!) is { } why)
+        {
+            return Problems.Create(LedgerErrors.PasswordRejected, why);
+        }
+
+        // The same answer whether the email was new or not: registering says nothing of who has an account.
+        await users.RegisterAsync(tenant, email!, new PasswordHasher<UserView>().HashPassword(null!, password!), LedgerTime.Truncate(clock.GetUtcNow()),
+            http.HttpContext.RequestAborted);
+        return JsonBodyResult.From(StatusCodes.Status202Accepted, new RegisteredResponse("if this email had no account, it has one now: sign in"));
+    }
+
+    private static async Task<IResult> Login(HttpRequest http, UserStore users, AccessTokens tokens, IOptions<AuthOptions> options, TimeProvider clock)
+    {
+        var (body, problem) = await JsonRequest.ReadAsync(http);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        var email = ReadEmail(body);
+        var password = body.RawString("password");
+        if (password is null)
+        {
+            body.Fail("password is required");
+        }
+
+        if (body.Problem is not null)
+        {
+            return body.Problem;
+        }
+
+        var cancellationToken = http.HttpContext.RequestAborted;
+        var now = LedgerTime.Truncate(clock.GetUtcNow());
+        var hasher = new PasswordHasher<UserView>();
+        var found = await users.FindCredentialsAsync(email!, cancellationToken);
+        if (found is not { PasswordHash: { } hash, User.Status: UserView.Active } credentials)
+        {
+            hasher.VerifyHashedPassword(null!, AbsentHash, password!);
+            return InvalidCredentials();
+        }
+
+        var verdict = hasher.VerifyHashedPassword(credentials.User, hash, password!);
+        if (credentials.LockedUntil > now)
+        {
+            // Locked: the same answer as a wrong password, and no count of it (the lock ends when it said).
+            return InvalidCredentials();
+        }
+
+        if (verdict == PasswordVerificationResult.Failed)
+        {
+            var auth = options.Value;
+            await users.RecordFailureAsync(credentials.User, auth.LockoutFailures, now.AddMinutes(auth.LockoutMinutes), now, cancellationToken);
+            return InvalidCredentials();
+        }
+
+        return await IssueAsync(credentials.User, users, tokens, options.Value, now, signIn: true, refreshed: null, cancellationToken);
+    }
+
+    private static async Task<IResult> Refresh(HttpRequest http, UserStore users, AccessTokens tokens, IOptions<AuthOptions> options, TimeProvider clock)
+    {
+        var (body, problem) = await JsonRequest.ReadAsync(http);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        var token = body.String("refresh_token", required: true, 100);
+        if (body.Problem is not null)
+        {
+            return body.Problem;
+        }
+
+        var now = LedgerTime.Truncate(clock.GetUtcNow());
+        return await IssueAsync(null, users, tokens, options.Value, now, signIn: false, refreshed: token, http.HttpContext.RequestAborted);
+    }
+
+    private static async Task<IResult> Logout(HttpRequest http, UserStore users, TimeProvider clock)
+    {
+        var (body, problem) = await JsonRequest.ReadAsync(http);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        var token = body.String("refresh_token", required: true, 100);
+        if (body.Problem is not null)
+        {
+            return body.Problem;
+        }
+
+        // Signed out either way: an unknown or spent token has nothing left to revoke.
+        await users.SignOutAsync(token!, LedgerTime.Truncate(clock.GetUtcNow()), http.HttpContext.RequestAborted);
+        return TypedResults.NoContent();
+    }
+
+    private static IResult Me(ClaimsPrincipal user)
+    {
+        var roles = user.Claims.Where(c => c.Type is AccessTokens.RoleClaim or ClaimTypes.Role).Select(c => c.Value).ToList();
+        return user.FindFirst(AccessTokens.SubjectClaim) is { } subject
+            ? TypedResults.Ok(new MeResponse("user", user.TenantId(), roles, subject.Value, user.FindFirst(AccessTokens.EmailClaim)?.Value))
+            : TypedResults.Ok(new MeResponse("api_key", user.TenantId(), roles, null, null));
+    }
+
+    /// <summary>New tokens: after a sign-in (a new refresh family), or in exchange for <paramref name="refreshed"/> (the same family).</summary>
+    private static async Task<IResult> IssueAsync(
+        UserView? user, UserStore users, AccessTokens tokens, AuthOptions options, DateTimeOffset now, bool signIn, string? refreshed, CancellationToken cancellationToken)
+    {
+        var refresh = UserStore.NewToken("wrt_");
+        var refreshLifetime = TimeSpan.FromDays(options.RefreshTokenDays);
+        if (signIn)
+        {
+            await users.SignedInAsync(user!, refresh, now + refreshLifetime, now, cancellationToken);
+        }
+        else
+        {
+            (var outcome, user) = await users.RefreshAsync(refreshed!, refresh, now + refreshLifetime, now, cancellationToken);
+            if (outcome != RefreshOutcome.Renewed)
+            {
+                return Problems.Create(LedgerErrors.InvalidToken, outcome == RefreshOutcome.Reused
+                    ? "that refresh token was used before: every token of its sign-in is revoked; sign in again"
+                    : "the refresh token is not valid: unknown, revoked or expired; sign in again");
+            }
+        }
+
+        return TypedResults.Ok(new TokenResponse(tokens.Issue(user!), "Bearer", (int)tokens.Lifetime.TotalSeconds, refresh, (int)refreshLifetime.TotalSeconds));
+    }
+
+    private static IResult InvalidCredentials() =>
+        Problems.Create(LedgerErrors.InvalidCredentials, "the email or the password is wrong, or the account is locked for a while after failed attempts");
+
+    private static string? ReadEmail(JsonRequest body)
+    {
+        var email = body.String("email", required: true, EmailLengthMax)?.Trim().ToLowerInvariant();
+        if (email is not null && (email.IndexOf('@', StringComparison.Ordinal) is < 1 || email.EndsWith('@') || email.Any(char.IsWhiteSpace)))
+        {
+            body.Fail("email must be an email address");
+        }
+
+        return email;
+    }
+
+    /// <summary>Who did it, as the audit trail names them: a person by id, or an API key (never the key itself).</summary>
+    public static string Actor(ClaimsPrincipal user) =>
+        user.FindFirst(AccessTokens.SubjectClaim) is { } subject ? UserStore.Actor(subject.Value) : $"api_key:{user.FindFirst(ClaimTypes.Role)?.Value ?? "unknown"}";
+}
