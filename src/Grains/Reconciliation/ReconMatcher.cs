@@ -49,6 +49,8 @@ public sealed partial class ReconMatcher(NpgsqlDataSource dataSource, ReconStore
 
     private const string Progress = "UPDATE recon_runs SET progress = @progress, touched_at = now() WHERE id = @id AND status = 'running' AND attempts = @attempt";
 
+    private const string LockRun = "SELECT 1 FROM recon_runs WHERE id = @id AND status = 'running' AND attempts = @attempt FOR UPDATE";
+
     private const string Complete = """
         UPDATE recon_runs SET status = 'completed', progress = 1, summary = @summary::jsonb, completed_at = @now, touched_at = @now
         WHERE id = @id AND status = 'running' AND attempts = @attempt
@@ -386,7 +388,18 @@ public sealed partial class ReconMatcher(NpgsqlDataSource dataSource, ReconStore
 
         await ReportAsync(runId, claim.Attempt, 0.75, cancellationToken);
 
-        // 4. The items, the summary, and the run completed, all in this transaction.
+        // 4. The items, the summary, and the run completed, all in this transaction. The run's row is
+        // locked first: another attempt at the same time waits here, then finds it no longer its own.
+        await using (var command = Command(LockRun))
+        {
+            command.Parameters.AddWithValue("attempt", claim.Attempt);
+            if (await command.ExecuteScalarAsync(cancellationToken) is null)
+            {
+                await transaction.RollbackAsync(cancellationToken);
+                return false;
+            }
+        }
+
         await using (var command = Command(WriteItems))
         {
             await command.ExecuteNonQueryAsync(cancellationToken);
