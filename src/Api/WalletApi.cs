@@ -57,11 +57,17 @@ public static class WalletApi
                     await Problems.Create(LedgerErrors.Unauthorized, "the access token is not valid or has expired: refresh it, or sign in again")
                         .ExecuteAsync(context.HttpContext);
                 },
+                OnForbidden = context => Problems.Create(LedgerErrors.Forbidden,
+                        "this route needs an operator, and a person acts as one only after signing in with a second factor")
+                    .ExecuteAsync(context.HttpContext),
             };
         });
         services.AddOptions<AuthOptions>().BindConfiguration("Auth")
             .Validate(o => o.SigningKey is { Length: >= AuthOptions.SigningKeyLengthMin },
                 $"Auth:SigningKey must be set to a secret of at least {AuthOptions.SigningKeyLengthMin} characters (env Auth__SigningKey): it signs people's access tokens.")
+            .Validate(o => o.MfaKey is { Length: >= AuthOptions.SigningKeyLengthMin },
+                $"Auth:MfaKey must be set to a secret of at least {AuthOptions.SigningKeyLengthMin} characters (env Auth__MfaKey): it seals people's second-factor secrets.")
+            .Validate(o => o.MfaTokenMinutes is >= 1 and <= 30, "Auth:MfaTokenMinutes must be 1 to 30")
             .Validate(o => o.PreviousSigningKeys.Values.All(k => k.Length >= AuthOptions.SigningKeyLengthMin) && !o.PreviousSigningKeys.ContainsKey(o.SigningKeyId),
                 "Auth:PreviousSigningKeys must each be 32+ characters, under ids other than Auth:SigningKeyId")
             .Validate(o => o.AccessTokenMinutes is >= 1 and <= 1440 && o.RefreshTokenDays is >= 1 and <= 365 && o.InvitationDays is >= 1 and <= 90,
@@ -69,10 +75,13 @@ public static class WalletApi
             .Validate(o => o.LockoutFailures >= 1 && o.LockoutMinutes >= 1 && o.PasswordLengthMin is >= 8 and <= PasswordPolicy.LengthMax,
                 "Auth:LockoutFailures and Auth:LockoutMinutes must be at least 1, Auth:PasswordLengthMin 8 to 128")
             .ValidateOnStart();
+        services.AddWalletRateLimits();
         services.AddSingleton<AccessTokens>();
+        services.AddSingleton<MfaSecrets>();
         services.AddSingleton<PasswordPolicy>();
         services.AddAuthorizationBuilder()
-            .AddPolicy(ApiKeyAuthenticationHandler.OperatorPolicy, policy => policy.RequireRole(ApiKeyRoles.Operator));
+            .AddPolicy(ApiKeyAuthenticationHandler.OperatorPolicy, policy => policy.RequireRole(ApiKeyRoles.Operator).AddRequirements(new OperatorMfaRequirement()));
+        services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationHandler, OperatorMfaHandler>();
         services.TryAddTimeProvider();
         // Problems the framework writes itself (404 route, 405, 415, status-code pages) get a code too.
         services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
@@ -94,6 +103,7 @@ public static class WalletApi
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseAuthentication();
+        app.UseRateLimiter();
         app.UseAuthorization();
 
         app.MapWalletEndpoints();

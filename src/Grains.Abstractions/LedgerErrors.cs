@@ -63,6 +63,9 @@ public static class LedgerErrors
     public const string RegistrationClosed = "registration_closed";
     public const string InvalidCredentials = "invalid_credentials";
     public const string InvalidToken = "invalid_token";
+    public const string InvalidCode = "invalid_code";
+    public const string MfaEnabled = "mfa_enabled";
+    public const string MfaNotEnrolling = "mfa_not_enrolling";
 
     /// <summary>
     /// Not an answer for clients: the request's Idempotency-Key was committed by another call, so

@@ -14,6 +14,19 @@ namespace Wallet.Api.Auth;
 /// <summary>Tokens for a person who signed in: a short-lived access token and the refresh token that renews it.</summary>
 public sealed record TokenResponse(string AccessToken, string TokenType, int ExpiresIn, string RefreshToken, int RefreshExpiresIn);
 
+/// <summary>A right password from a person with a second factor: the token to give with its code.</summary>
+public sealed record MfaChallengeResponse(bool MfaRequired, string MfaToken, int ExpiresIn);
+
+/// <summary>A second factor being enrolled: the secret (base32) for an authenticator app, as a URI and as a QR code picture.</summary>
+public sealed record MfaEnrollmentResponse(string Secret, string OtpauthUri, string QrPng);
+
+/// <summary>A second factor confirmed, with the ten recovery codes shown this once.</summary>
+public sealed record MfaEnabledResponse(bool MfaEnabled, IReadOnlyList<string> RecoveryCodes);
+
+public sealed record MfaLoginRequest(string MfaToken, string Code);
+
+public sealed record MfaCodeRequest(string Code);
+
 /// <summary>A person just invited, with the invitation token shown this once.</summary>
 public sealed record InvitedUserResponse(
     string Id, string TenantId, string Email, IReadOnlyList<string> Roles, string Status, string InvitationToken, DateTimeOffset InvitationExpiresAt,
@@ -57,21 +70,31 @@ public static class AuthEndpoints
         users.MapGet("", ListUsers).Paged().Produces<ListResponse<UserView>>()
             .WithName("ListUsers").WithSummary("List the tenant's people, newest first");
 
-        var auth = app.MapGroup("/v1/auth").WithTags("Sign-in").AllowAnonymous().WithMetadata(new OpenApiContract.WithoutIdempotencyKey());
+        var auth = app.MapGroup("/v1/auth").WithTags("Sign-in").AllowAnonymous().WithMetadata(new OpenApiContract.WithoutIdempotencyKey())
+            .RequireRateLimiting(RateLimits.SignInPolicy);
         auth.MapPost("/invitations/accept", AcceptInvitation).Accepts<AcceptInvitationRequest>("application/json").Produces<UserView>()
             .Refuses(LedgerErrors.InvitationInvalid, LedgerErrors.PasswordRejected)
             .WithName("AcceptInvitation").WithSummary("Set the password of an invited person");
         auth.MapPost("/register", Register).Accepts<RegisterRequest>("application/json").Produces<RegisteredResponse>(StatusCodes.Status202Accepted)
             .Refuses(LedgerErrors.RegistrationClosed, LedgerErrors.PasswordRejected)
             .WithName("Register").WithSummary("Register oneself as a client of the configured tenant, where that is open");
-        auth.MapPost("/login", Login).Accepts<LoginRequest>("application/json").Produces<TokenResponse>().Refuses(LedgerErrors.InvalidCredentials)
-            .WithName("Login").WithSummary("Sign in with email and password");
+        auth.MapPost("/login", Login).Accepts<LoginRequest>("application/json").Produces<TokenResponse>()
+            .Produces<MfaChallengeResponse>(StatusCodes.Status202Accepted).Refuses(LedgerErrors.InvalidCredentials)
+            .WithName("Login").WithSummary("Sign in with email and password (202 with an mfa_token when a second factor is due)");
+        auth.MapPost("/login/mfa", LoginMfa).Accepts<MfaLoginRequest>("application/json").Produces<TokenResponse>().Refuses(LedgerErrors.InvalidCredentials)
+            .WithName("LoginMfa").WithSummary("Finish signing in with a code from the authenticator app, or a recovery code");
         auth.MapPost("/refresh", Refresh).Accepts<RefreshRequest>("application/json").Produces<TokenResponse>().Refuses(LedgerErrors.InvalidToken)
             .WithName("RefreshToken").WithSummary("Trade a refresh token for new tokens (each refresh token renews once)");
         auth.MapPost("/logout", Logout).Accepts<RefreshRequest>("application/json").Produces(StatusCodes.Status204NoContent)
             .WithName("Logout").WithSummary("Sign out: the refresh token's family renews no more");
         app.MapGet("/v1/auth/me", Me).WithTags("Sign-in").RequireAuthorization().Produces<MeResponse>()
             .WithName("Me").WithSummary("Who this request acts as");
+        var mfa = app.MapGroup("/v1/auth/mfa").WithTags("Sign-in").RequireAuthorization().WithMetadata(new OpenApiContract.WithoutIdempotencyKey());
+        mfa.MapPost("/enable", EnableMfa).Produces<MfaEnrollmentResponse>().Refuses(LedgerErrors.MfaEnabled)
+            .WithName("EnableMfa").WithSummary("Begin enrolling a second factor: a TOTP secret for an authenticator app");
+        mfa.MapPost("/verify", VerifyMfa).Accepts<MfaCodeRequest>("application/json").Produces<MfaEnabledResponse>()
+            .Refuses(LedgerErrors.InvalidCode, LedgerErrors.MfaNotEnrolling)
+            .WithName("VerifyMfa").WithSummary("Confirm the second factor with a first code; answers the recovery codes, once");
         return app;
     }
 
@@ -191,7 +214,8 @@ public static class AuthEndpoints
         return JsonBodyResult.From(StatusCodes.Status202Accepted, new RegisteredResponse("if this email had no account, it has one now: sign in"));
     }
 
-    private static async Task<IResult> Login(HttpRequest http, UserStore users, AccessTokens tokens, IOptions<AuthOptions> options, TimeProvider clock)
+    private static async Task<IResult> Login(
+        HttpRequest http, UserStore users, AccessTokens tokens, SignInLimiter limiter, IOptions<AuthOptions> options, TimeProvider clock)
     {
         var (body, problem) = await JsonRequest.ReadAsync(http);
         if (body is null)
@@ -209,6 +233,13 @@ public static class AuthEndpoints
         if (body.Problem is not null)
         {
             return body.Problem;
+        }
+
+        using var attempt = limiter.Attempt("email:" + email);
+        if (!attempt.IsAcquired)
+        {
+            await RateLimits.RejectAsync(http.HttpContext, attempt);
+            return Results.Empty;
         }
 
         var cancellationToken = http.HttpContext.RequestAborted;
@@ -235,8 +266,123 @@ public static class AuthEndpoints
             return InvalidCredentials();
         }
 
-        return await IssueAsync(credentials.User, users, tokens, options.Value, now, signIn: true, refreshed: null, cancellationToken);
+        if (credentials.MfaSecret is not null)
+        {
+            // The password is right; the sign-in is not done until the second factor is given.
+            return JsonBodyResult.From(StatusCodes.Status202Accepted,
+                new MfaChallengeResponse(true, tokens.IssueMfaChallenge(credentials.User), (int)tokens.MfaLifetime.TotalSeconds));
+        }
+
+        return await IssueAsync(credentials.User, users, tokens, options.Value, now, signIn: true, multiFactor: false, refreshed: null, cancellationToken);
     }
+
+    private static async Task<IResult> LoginMfa(
+        HttpRequest http, UserStore users, AccessTokens tokens, MfaSecrets secrets, SignInLimiter limiter, IOptions<AuthOptions> options, TimeProvider clock)
+    {
+        var (body, problem) = await JsonRequest.ReadAsync(http);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        var challenge = body.String("mfa_token", required: true, 2000);
+        var code = body.String("code", required: true, 40);
+        if (body.Problem is not null)
+        {
+            return body.Problem;
+        }
+
+        var cancellationToken = http.HttpContext.RequestAborted;
+        var now = LedgerTime.Truncate(clock.GetUtcNow());
+        if (await tokens.ReadMfaChallengeAsync(challenge!) is not { } userId)
+        {
+            return InvalidCredentials();
+        }
+
+        using var attempt = limiter.Attempt("user:" + userId);
+        if (!attempt.IsAcquired)
+        {
+            await RateLimits.RejectAsync(http.HttpContext, attempt);
+            return Results.Empty;
+        }
+
+        if (await users.FindCredentialsByIdAsync(userId, cancellationToken) is not { MfaSecret: { } sealedSecret, User.Status: UserView.Active } credentials
+            || credentials.LockedUntil > now)
+        {
+            return InvalidCredentials();
+        }
+
+        var user = credentials.User;
+        var taken = Mfa.TryStep(secrets.Open(user.Id, sealedSecret), code!, clock, out var step)
+            ? await users.TakeMfaStepAsync(user.Id, step, cancellationToken)
+            : await users.UseRecoveryCodeAsync(user, Mfa.RecoveryHash(code!), now, cancellationToken);
+        if (!taken)
+        {
+            var auth = options.Value;
+            await users.RecordFailureAsync(user, auth.LockoutFailures, now.AddMinutes(auth.LockoutMinutes), now, cancellationToken);
+            return InvalidCredentials();
+        }
+
+        return await IssueAsync(user, users, tokens, options.Value, now, signIn: true, multiFactor: true, refreshed: null, cancellationToken);
+    }
+
+    private static async Task<IResult> EnableMfa(HttpRequest http, ClaimsPrincipal principal, UserStore users, MfaSecrets secrets, IOptions<AuthOptions> options, TimeProvider clock)
+    {
+        var cancellationToken = http.HttpContext.RequestAborted;
+        if (await PersonAsync(principal, users, cancellationToken) is not { } user)
+        {
+            return Problems.Create(LedgerErrors.Forbidden, "a second factor is a person's: sign in with email and password, not an API key");
+        }
+
+        if ((await users.FindMfaAsync(user.Id, cancellationToken))?.Secret is not null)
+        {
+            return Problems.Create(LedgerErrors.MfaEnabled, "a second factor is enabled already");
+        }
+
+        var secret = Mfa.NewSecret();
+        await users.EnrollMfaAsync(user, secrets.Seal(user.Id, secret), LedgerTime.Truncate(clock.GetUtcNow()), cancellationToken);
+        var (text, uri) = Mfa.Describe(secret, options.Value.MfaIssuerName, user.Email);
+        return TypedResults.Ok(new MfaEnrollmentResponse(text, uri, Mfa.QrPng(uri)));
+    }
+
+    private static async Task<IResult> VerifyMfa(HttpRequest http, ClaimsPrincipal principal, UserStore users, MfaSecrets secrets, TimeProvider clock)
+    {
+        var (body, problem) = await JsonRequest.ReadAsync(http);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        var code = body.String("code", required: true, 10);
+        if (body.Problem is not null)
+        {
+            return body.Problem;
+        }
+
+        var cancellationToken = http.HttpContext.RequestAborted;
+        if (await PersonAsync(principal, users, cancellationToken) is not { } user)
+        {
+            return Problems.Create(LedgerErrors.Forbidden, "a second factor is a person's: sign in with email and password, not an API key");
+        }
+
+        if ((await users.FindMfaAsync(user.Id, cancellationToken))?.PendingSecret is not { } pending)
+        {
+            return Problems.Create(LedgerErrors.MfaNotEnrolling, "no second factor is being enrolled: POST /v1/auth/mfa/enable first");
+        }
+
+        if (!Mfa.TryStep(secrets.Open(user.Id, pending), code!, clock, out var step))
+        {
+            return Problems.Create(LedgerErrors.InvalidCode, "that is not the code the authenticator shows now");
+        }
+
+        var recoveryCodes = Mfa.NewRecoveryCodes();
+        return await users.ConfirmMfaAsync(user, pending, step, recoveryCodes.Select(Mfa.RecoveryHash).ToList(), LedgerTime.Truncate(clock.GetUtcNow()), cancellationToken)
+            ? TypedResults.Ok(new MfaEnabledResponse(true, recoveryCodes))
+            : Problems.Create(LedgerErrors.MfaNotEnrolling, "the second factor being enrolled changed meanwhile: enable it again");
+    }
+
+    private static async Task<UserView?> PersonAsync(ClaimsPrincipal principal, UserStore users, CancellationToken cancellationToken) =>
+        principal.FindFirst(AccessTokens.SubjectClaim) is { } subject ? await users.FindAsync(subject.Value, cancellationToken) : null;
 
     private static async Task<IResult> Refresh(HttpRequest http, UserStore users, AccessTokens tokens, IOptions<AuthOptions> options, TimeProvider clock)
     {
@@ -253,7 +399,7 @@ public static class AuthEndpoints
         }
 
         var now = LedgerTime.Truncate(clock.GetUtcNow());
-        return await IssueAsync(null, users, tokens, options.Value, now, signIn: false, refreshed: token, http.HttpContext.RequestAborted);
+        return await IssueAsync(null, users, tokens, options.Value, now, signIn: false, multiFactor: false, refreshed: token, http.HttpContext.RequestAborted);
     }
 
     private static async Task<IResult> Logout(HttpRequest http, UserStore users, TimeProvider clock)
@@ -285,17 +431,18 @@ public static class AuthEndpoints
 
     /// <summary>New tokens: after a sign-in (a new refresh family), or in exchange for <paramref name="refreshed"/> (the same family).</summary>
     private static async Task<IResult> IssueAsync(
-        UserView? user, UserStore users, AccessTokens tokens, AuthOptions options, DateTimeOffset now, bool signIn, string? refreshed, CancellationToken cancellationToken)
+        UserView? user, UserStore users, AccessTokens tokens, AuthOptions options, DateTimeOffset now, bool signIn, bool multiFactor, string? refreshed,
+        CancellationToken cancellationToken)
     {
         var refresh = UserStore.NewToken("wrt_");
         var refreshLifetime = TimeSpan.FromDays(options.RefreshTokenDays);
         if (signIn)
         {
-            await users.SignedInAsync(user!, refresh, now + refreshLifetime, now, cancellationToken);
+            await users.SignedInAsync(user!, multiFactor, refresh, now + refreshLifetime, now, cancellationToken);
         }
         else
         {
-            (var outcome, user) = await users.RefreshAsync(refreshed!, refresh, now + refreshLifetime, now, cancellationToken);
+            (var outcome, user, multiFactor) = await users.RefreshAsync(refreshed!, refresh, now + refreshLifetime, now, cancellationToken);
             if (outcome != RefreshOutcome.Renewed)
             {
                 return Problems.Create(LedgerErrors.InvalidToken, outcome == RefreshOutcome.Reused
@@ -304,7 +451,7 @@ public static class AuthEndpoints
             }
         }
 
-        return TypedResults.Ok(new TokenResponse(tokens.Issue(user!), "Bearer", (int)tokens.Lifetime.TotalSeconds, refresh, (int)refreshLifetime.TotalSeconds));
+        return TypedResults.Ok(new TokenResponse(tokens.Issue(user!, multiFactor), "Bearer", (int)tokens.Lifetime.TotalSeconds, refresh, (int)refreshLifetime.TotalSeconds));
     }
 
     private static IResult InvalidCredentials() =>
@@ -323,5 +470,6 @@ public static class AuthEndpoints
 
     /// <summary>Who did it, as the audit trail names them: a person by id, or an API key (never the key itself).</summary>
     public static string Actor(ClaimsPrincipal user) =>
-        user.FindFirst(AccessTokens.SubjectClaim) is { } subject ? UserStore.Actor(subject.Value) : $"api_key:{user.FindFirst(ClaimTypes.Role)?.Value ?? "unknown"}";
+        user.FindFirst(AccessTokens.SubjectClaim) is { } subject ? UserStore.Actor(subject.Value)
+        : $"api_key:{user.FindFirst(ApiKeyAuthenticationHandler.KeyIdClaim)?.Value ?? "unknown"}";
 }

@@ -8,6 +8,21 @@ public sealed class AuthOptions
     /// <summary>The secret access tokens are signed with (HMAC-SHA256), at least 32 characters; required.</summary>
     public string? SigningKey { get; set; }
 
+    /// <summary>The secret TOTP secrets are sealed with at rest, at least 32 characters; required. Changing it makes every enrolled second factor unreadable.</summary>
+    public string? MfaKey { get; set; }
+
+    /// <summary>
+    /// Whether a person needs a second factor to act as an operator: a token of a sign-in without
+    /// one is refused on operator routes. Null: on, except in Development. API keys are not people.
+    /// </summary>
+    public bool? RequireMfaForOperators { get; set; }
+
+    /// <summary>How long the token between a password and its second factor lasts.</summary>
+    public int MfaTokenMinutes { get; set; } = 5;
+
+    /// <summary>The issuer shown in authenticator apps.</summary>
+    public string MfaIssuerName { get; set; } = "Wallet";
+
     /// <summary>The id of <see cref="SigningKey"/>, written in each token's header (<c>kid</c>).</summary>
     public string SigningKeyId { get; set; } = "k1";
 

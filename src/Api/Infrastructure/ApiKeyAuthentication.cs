@@ -22,6 +22,7 @@ public sealed class ApiKeyAuthenticationHandler(
 {
     public const string SchemeName = "ApiKey";
     public const string TenantClaim = "tenant";
+    public const string KeyIdClaim = "key_id";
     public const string OperatorPolicy = "operator";
     private const int CacheSeconds = 30;
     private const int CacheEntriesMax = 10_000;
@@ -42,13 +43,14 @@ public sealed class ApiKeyAuthenticationHandler(
         }
 
         var key = header["Bearer ".Length..].Trim();
-        var identity = await FindAsync(key);
+        var hash = ApiKeyStore.Hash(key);
+        var identity = await Cache.FindAsync(hash, clock, () => keys.FindAsync(key, Context.RequestAborted));
         if (identity is null)
         {
             return AuthenticateResult.Fail("the API key is not valid");
         }
 
-        return AuthenticateResult.Success(Ticket(identity, SchemeName));
+        return AuthenticateResult.Success(Ticket(identity, SchemeName, new Claim(KeyIdClaim, KeyId(hash))));
     }
 
     /// <summary>A request acting as <paramref name="identity"/>: its tenant and role as claims, and any <paramref name="more"/>.</summary>
@@ -62,8 +64,8 @@ public sealed class ApiKeyAuthenticationHandler(
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
         Problems.Create(LedgerErrors.Forbidden, "this route needs an operator API key").ExecuteAsync(Context);
 
-    private Task<ApiKeyIdentity?> FindAsync(string key) =>
-        Cache.FindAsync(ApiKeyStore.Hash(key), clock, () => keys.FindAsync(key, Context.RequestAborted));
+    /// <summary>How a key is named where it must not be shown (the audit trail, rate limits): the start of its hash.</summary>
+    public static string KeyId(string keyHash) => keyHash[..16];
 }
 
 public static class ClaimsPrincipalExtensions

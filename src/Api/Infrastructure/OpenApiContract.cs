@@ -11,7 +11,8 @@ namespace Wallet.Api.Infrastructure;
 /// <summary>
 /// What the OpenAPI document says beyond what the routes declare one by one: the bearer scheme, the
 /// problem schema of each error status, the answers every route of a kind can give (401 without a
-/// valid key, 403 for an operator route with a client key, 503 when the ledger cannot answer now)
+/// valid key, 403 for an operator route with a client key, 429 past a caller's rate limit, 503 when
+/// the ledger cannot answer now)
 /// and, under each problem answer, the codes its route answers with.
 /// </summary>
 internal static class OpenApiContract
@@ -93,6 +94,13 @@ internal static class OpenApiContract
 
             // Every status the route's codes have is an answer of the route, with those codes.
             var codes = CodesOf(operation, metadata, authorization);
+            // Every caller's bucket (RateLimits): on each authenticated /v1 route, and on signing in.
+            if ((authorization.Count > 0 && context.Description.RelativePath?.StartsWith("v1/", StringComparison.Ordinal) == true)
+                || metadata.OfType<Microsoft.AspNetCore.RateLimiting.EnableRateLimitingAttribute>().Any())
+            {
+                codes.Add(Problems.RateLimited);
+            }
+
             foreach (var status in codes.Select(Problems.StatusFor).Distinct())
             {
                 AddProblem(operation, document, status);

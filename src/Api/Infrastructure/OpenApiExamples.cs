@@ -61,6 +61,8 @@ internal static class OpenApiExamples
         ["AcceptInvitation"] = """{"invitation_token":"winv_3q2-7wF0cXb1ZsP9Hk4aLmN8eR5tYuI6oP0aS1dF2gH","password":"correct horse battery staple"}""",
         ["Register"] = """{"email":"dana@example.com","password":"correct horse battery staple"}""",
         ["Login"] = """{"email":"dana@example.com","password":"correct horse battery staple"}""",
+        ["LoginMfa"] = """{"mfa_token":"eyJhbGciOiJIUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ1c3JfMDE5M2ExYzIifQ.c2lnbmF0dXJl","code":"492039"}""",
+        ["VerifyMfa"] = """{"code":"492039"}""",
         ["RefreshToken"] = """{"refresh_token":"wrt_Xk3v9Qm2LpR7sT1uW4yZ6aB8cD0eF2gH4iJ6kL8mN0o"}""",
         ["Logout"] = """{"refresh_token":"wrt_Xk3v9Qm2LpR7sT1uW4yZ6aB8cD0eF2gH4iJ6kL8mN0o"}""",
         ["CreateReconciliationRun"] = """{"source_id":"rsrc_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b","date":"2025-07-13"}""",

@@ -18,9 +18,9 @@ public static class Problems
     public const string UnsupportedMediaType = "unsupported_media_type";
     public const string MethodNotAllowed = "method_not_allowed";
 
-    // The codes the API's routes answer with: the ledger's, and a body that is not JSON. Not
-    // idempotency_key_exists (the grains' own, never sent) nor not_found (the answer to a path no
-    // route matches).
+    // The codes the API's routes answer with: the ledger's, a body that is not JSON, and a caller
+    // past its rate limit. Not idempotency_key_exists (the grains' own, never sent) nor not_found
+    // (the answer to a path no route matches).
     private static readonly string[] RouteCodes =
     [
         .. typeof(LedgerErrors).GetFields(BindingFlags.Public | BindingFlags.Static)
@@ -28,6 +28,7 @@ public static class Problems
             .Select(f => (string)f.GetRawConstantValue()!)
             .Where(code => code is not (LedgerErrors.IdempotencyKeyExists or LedgerErrors.NotFound)),
         UnsupportedMediaType,
+        RateLimited,
     ];
 
     /// <summary>The statuses of <see cref="RouteCodes"/>, in order.</summary>
@@ -83,7 +84,8 @@ public static class Problems
     {
         LedgerErrors.ValidationFailed or LedgerErrors.MalformedJson or LedgerErrors.InvalidAmount or LedgerErrors.UnknownCurrency
             or LedgerErrors.SameWallet or LedgerErrors.InvalidCursor or LedgerErrors.CardNumberInvalid or LedgerErrors.EntryUnbalanced
-            or LedgerErrors.FileUnreadable or LedgerErrors.InvitationInvalid or LedgerErrors.PasswordRejected => StatusCodes.Status400BadRequest,
+            or LedgerErrors.FileUnreadable or LedgerErrors.InvitationInvalid or LedgerErrors.PasswordRejected
+            or LedgerErrors.InvalidCode => StatusCodes.Status400BadRequest,
         LedgerErrors.Unauthorized or LedgerErrors.InvalidCredentials or LedgerErrors.InvalidToken => StatusCodes.Status401Unauthorized,
         LedgerErrors.InsufficientFunds or LedgerErrors.BudgetExceeded => StatusCodes.Status402PaymentRequired,
         LedgerErrors.Forbidden or LedgerErrors.FraudBlocked or LedgerErrors.RegistrationClosed => StatusCodes.Status403Forbidden,
@@ -93,7 +95,8 @@ public static class Problems
         LedgerErrors.FileTooLarge => StatusCodes.Status413PayloadTooLarge,
         LedgerErrors.FileTypeUnsupported => StatusCodes.Status415UnsupportedMediaType,
         LedgerErrors.IdempotencyKeyReused or LedgerErrors.Conflict or LedgerErrors.CardNumberExists or LedgerErrors.AssetExists
-            or LedgerErrors.SourceExists or LedgerErrors.RunNotCompleted or LedgerErrors.ItemResolved or LedgerErrors.UserExists => StatusCodes.Status409Conflict,
+            or LedgerErrors.SourceExists or LedgerErrors.RunNotCompleted or LedgerErrors.ItemResolved or LedgerErrors.UserExists
+            or LedgerErrors.MfaEnabled or LedgerErrors.MfaNotEnrolling => StatusCodes.Status409Conflict,
         LedgerErrors.CurrencyMismatch or LedgerErrors.WalletFrozen or LedgerErrors.WalletClosed or LedgerErrors.LimitExceeded
             or LedgerErrors.InvalidStatusChange or LedgerErrors.HoldClosed or LedgerErrors.AmountExceedsHold or LedgerErrors.CardFrozen
             or LedgerErrors.CardCancelled or LedgerErrors.CategoryBlocked or LedgerErrors.AuthorizationClosed or LedgerErrors.BudgetBelowIssued

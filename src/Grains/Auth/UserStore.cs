@@ -24,8 +24,11 @@ public sealed record UserView(string Id, string TenantId, string Email, IReadOnl
     public const string Active = "active";
 }
 
-/// <summary>What signing in needs to know of a person.</summary>
-public sealed record UserCredentials(UserView User, string? PasswordHash, int FailedLogins, DateTimeOffset? LockedUntil);
+/// <summary>What signing in needs to know of a person: with <see cref="MfaSecret"/> (sealed), a second factor is due.</summary>
+public sealed record UserCredentials(UserView User, string? PasswordHash, int FailedLogins, DateTimeOffset? LockedUntil, string? MfaSecret);
+
+/// <summary>A person's second factor: the sealed secret in use, one being enrolled, and the last time step a code was taken for.</summary>
+public sealed record UserMfa(string? Secret, string? PendingSecret, long? LastStep);
 
 public enum InviteOutcome
 {
@@ -145,12 +148,127 @@ public sealed class UserStore(NpgsqlDataSource dataSource)
 
     public async Task<UserCredentials?> FindCredentialsAsync(string email, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand($"SELECT {UserColumns}, password_hash, failed_logins, locked_until FROM users WHERE email = @email");
+        await using var command = dataSource.CreateCommand($"SELECT {UserColumns}, {CredentialColumns} FROM users WHERE email = @email");
         command.Parameters.AddWithValue("email", email);
+        return await ReadCredentialsAsync(command, cancellationToken);
+    }
+
+    /// <summary>The same for a person known by id (between a password and its second factor).</summary>
+    public async Task<UserCredentials?> FindCredentialsByIdAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"SELECT {UserColumns}, {CredentialColumns} FROM users WHERE id = @id");
+        command.Parameters.AddWithValue("id", id);
+        return await ReadCredentialsAsync(command, cancellationToken);
+    }
+
+    public async Task<UserMfa?> FindMfaAsync(string userId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT mfa_secret, mfa_pending_secret, mfa_last_step FROM users WHERE id = @id");
+        command.Parameters.AddWithValue("id", userId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? new UserMfa(reader.IsDBNull(0) ? null : reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetInt64(2))
+            : null;
+    }
+
+    /// <summary>Keeps a secret being enrolled (replacing any earlier one not confirmed); the one in use, if any, stays until this is confirmed.</summary>
+    public async Task EnrollMfaAsync(UserView user, string sealedSecret, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var update = new NpgsqlCommand("UPDATE users SET mfa_pending_secret = @secret, updated_at = @now WHERE id = @id", connection, transaction))
+        {
+            update.Parameters.AddWithValue("id", user.Id);
+            update.Parameters.AddWithValue("secret", sealedSecret);
+            update.Parameters.AddWithValue("now", now);
+            await update.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await AuditLog.AppendAsync(connection, transaction, user.TenantId, now, Actor(user.Id), "auth.mfa_enrolling", user.Id, null, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The enrolled secret confirmed by a code of <paramref name="step"/>: it is the one in use from
+    /// now, and <paramref name="recoveryHashes"/> replace any recovery codes before. False when the
+    /// secret enrolled changed meanwhile.
+    /// </summary>
+    public async Task<bool> ConfirmMfaAsync(
+        UserView user, string pendingSecret, long step, IReadOnlyList<string> recoveryHashes, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var update = new NpgsqlCommand("""
+            UPDATE users SET mfa_secret = mfa_pending_secret, mfa_pending_secret = NULL, mfa_last_step = @step, updated_at = @now
+            WHERE id = @id AND mfa_pending_secret = @pending
+            """, connection, transaction))
+        {
+            update.Parameters.AddWithValue("id", user.Id);
+            update.Parameters.AddWithValue("pending", pendingSecret);
+            update.Parameters.AddWithValue("step", step);
+            update.Parameters.AddWithValue("now", now);
+            if (await update.ExecuteNonQueryAsync(cancellationToken) == 0)
+            {
+                return false;
+            }
+        }
+
+        await using (var replace = new NpgsqlCommand("""
+            DELETE FROM mfa_recovery_codes WHERE user_id = @id;
+            INSERT INTO mfa_recovery_codes (user_id, code_hash) SELECT @id, unnest(@hashes);
+            """, connection, transaction))
+        {
+            replace.Parameters.AddWithValue("id", user.Id);
+            replace.Parameters.AddWithValue("hashes", recoveryHashes.ToArray());
+            await replace.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await AuditLog.AppendAsync(connection, transaction, user.TenantId, now, Actor(user.Id), "auth.mfa_enabled", user.Id,
+            new { recovery_codes = recoveryHashes.Count }, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    /// <summary>Takes a code's time step: true only for a step later than the last taken, so a code works once.</summary>
+    public async Task<bool> TakeMfaStepAsync(string userId, long step, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "UPDATE users SET mfa_last_step = @step WHERE id = @id AND mfa_secret IS NOT NULL AND (mfa_last_step IS NULL OR mfa_last_step < @step)");
+        command.Parameters.AddWithValue("id", userId);
+        command.Parameters.AddWithValue("step", step);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    /// <summary>Spends a recovery code: true once per code.</summary>
+    public async Task<bool> UseRecoveryCodeAsync(UserView user, string codeHash, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var spend = new NpgsqlCommand(
+            "UPDATE mfa_recovery_codes SET used_at = @now WHERE user_id = @id AND code_hash = @hash AND used_at IS NULL", connection, transaction))
+        {
+            spend.Parameters.AddWithValue("id", user.Id);
+            spend.Parameters.AddWithValue("hash", codeHash);
+            spend.Parameters.AddWithValue("now", now);
+            if (await spend.ExecuteNonQueryAsync(cancellationToken) == 0)
+            {
+                return false;
+            }
+        }
+
+        await AuditLog.AppendAsync(connection, transaction, user.TenantId, now, Actor(user.Id), "auth.recovery_code_used", user.Id, null, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    private const string CredentialColumns = "password_hash, failed_logins, locked_until, mfa_secret";
+
+    private static async Task<UserCredentials?> ReadCredentialsAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken)
             ? new UserCredentials(ReadUser(reader), reader.IsDBNull(6) ? null : reader.GetString(6), reader.GetInt32(7),
-                reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8))
+                reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8), reader.IsDBNull(9) ? null : reader.GetString(9))
             : null;
     }
 
@@ -206,7 +324,7 @@ public sealed class UserStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>A sign-in that succeeded: the failure count starts again, and a refresh token family begins.</summary>
-    public async Task SignedInAsync(UserView user, string refreshToken, DateTimeOffset expiresAt, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task SignedInAsync(UserView user, bool multiFactor, string refreshToken, DateTimeOffset expiresAt, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -218,8 +336,9 @@ public sealed class UserStore(NpgsqlDataSource dataSource)
         }
 
         var family = "rtf_" + Guid.CreateVersion7().ToString("N");
-        await InsertRefreshAsync(connection, transaction, user.Id, family, refreshToken, expiresAt, now, cancellationToken);
-        await AuditLog.AppendAsync(connection, transaction, user.TenantId, now, Actor(user.Id), "auth.login", user.Id, new { family }, cancellationToken);
+        await InsertRefreshAsync(connection, transaction, user.Id, family, multiFactor, refreshToken, expiresAt, now, cancellationToken);
+        await AuditLog.AppendAsync(connection, transaction, user.TenantId, now, Actor(user.Id), "auth.login", user.Id, new { family, multi_factor = multiFactor },
+            cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 
@@ -228,15 +347,15 @@ public sealed class UserStore(NpgsqlDataSource dataSource)
     /// revokes its whole family (whoever holds the newer one is signed out too); an expired, revoked
     /// or unknown one renews nothing.
     /// </summary>
-    public async Task<(RefreshOutcome Outcome, UserView? User)> RefreshAsync(
+    public async Task<(RefreshOutcome Outcome, UserView? User, bool MultiFactor)> RefreshAsync(
         string token, string next, DateTimeOffset expiresAt, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         string userId, family;
-        bool used, revoked, expired;
+        bool used, revoked, expired, multiFactor;
         await using (var select = new NpgsqlCommand(
-            "SELECT user_id, family_id, used_at IS NOT NULL, revoked_at IS NOT NULL, expires_at <= @now FROM refresh_tokens WHERE token_hash = @hash FOR UPDATE",
+            "SELECT user_id, family_id, used_at IS NOT NULL, revoked_at IS NOT NULL, expires_at <= @now, multi_factor FROM refresh_tokens WHERE token_hash = @hash FOR UPDATE",
             connection, transaction))
         {
             select.Parameters.AddWithValue("hash", Hash(token));
@@ -244,16 +363,17 @@ public sealed class UserStore(NpgsqlDataSource dataSource)
             await using var reader = await select.ExecuteReaderAsync(cancellationToken);
             if (!await reader.ReadAsync(cancellationToken))
             {
-                return (RefreshOutcome.Invalid, null);
+                return (RefreshOutcome.Invalid, null, false);
             }
 
-            (userId, family, used, revoked, expired) = (reader.GetString(0), reader.GetString(1), reader.GetBoolean(2), reader.GetBoolean(3), reader.GetBoolean(4));
+            (userId, family, used, revoked, expired, multiFactor) =
+                (reader.GetString(0), reader.GetString(1), reader.GetBoolean(2), reader.GetBoolean(3), reader.GetBoolean(4), reader.GetBoolean(5));
         }
 
         var user = await FindAsync(userId, cancellationToken);
         if (user is null)
         {
-            return (RefreshOutcome.Invalid, null);
+            return (RefreshOutcome.Invalid, null, false);
         }
 
         if (used && !revoked)
@@ -261,12 +381,12 @@ public sealed class UserStore(NpgsqlDataSource dataSource)
             await RevokeFamilyAsync(connection, transaction, family, now, cancellationToken);
             await AuditLog.AppendAsync(connection, transaction, user.TenantId, now, AuditLog.Anonymous, "auth.refresh_reused", user.Id, new { family }, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
-            return (RefreshOutcome.Reused, null);
+            return (RefreshOutcome.Reused, null, false);
         }
 
         if (used || revoked || expired)
         {
-            return (RefreshOutcome.Invalid, null);
+            return (RefreshOutcome.Invalid, null, false);
         }
 
         await using (var spend = new NpgsqlCommand("UPDATE refresh_tokens SET used_at = @now WHERE token_hash = @hash", connection, transaction))
@@ -276,9 +396,9 @@ public sealed class UserStore(NpgsqlDataSource dataSource)
             await spend.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await InsertRefreshAsync(connection, transaction, userId, family, next, expiresAt, now, cancellationToken);
+        await InsertRefreshAsync(connection, transaction, userId, family, multiFactor, next, expiresAt, now, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return (RefreshOutcome.Renewed, user);
+        return (RefreshOutcome.Renewed, user, multiFactor);
     }
 
     /// <summary>Signs out the family of <paramref name="token"/>: none of its refresh tokens renews again. False for a token not known.</summary>
@@ -316,12 +436,13 @@ public sealed class UserStore(NpgsqlDataSource dataSource)
     }
 
     private static async Task InsertRefreshAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, string userId, string family, string token, DateTimeOffset expiresAt, DateTimeOffset now,
-        CancellationToken cancellationToken)
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string userId, string family, bool multiFactor, string token, DateTimeOffset expiresAt,
+        DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var insert = new NpgsqlCommand("""
-            INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at, created_at) VALUES (@hash, @user, @family, @expires, @now)
+            INSERT INTO refresh_tokens (token_hash, user_id, family_id, multi_factor, expires_at, created_at) VALUES (@hash, @user, @family, @multi_factor, @expires, @now)
             """, connection, transaction);
+        insert.Parameters.AddWithValue("multi_factor", multiFactor);
         insert.Parameters.AddWithValue("hash", Hash(token));
         insert.Parameters.AddWithValue("user", userId);
         insert.Parameters.AddWithValue("family", family);

@@ -44,9 +44,8 @@ public sealed class AuthFlowTests(ApiFixture api) : IClassFixture<ApiFixture>
         var me = await (await person.GetAsync("/v1/auth/me")).ExpectAsync(HttpStatusCode.OK);
         Assert.Equal(("user", invited.Str("id"), tenantId, email.ToLowerInvariant()), (me.Str("kind"), me.Str("id"), me.Str("tenant_id"), me.Str("email")));
         Assert.Equal(["operator", "finance"], me.GetProperty("roles").EnumerateArray().Select(r => r.GetString()));
-        // An operator by token: the tenant's operator routes are open to them, and only their tenant's.
-        var users = await (await person.GetAsync("/v1/users")).ExpectAsync(HttpStatusCode.OK);
-        Assert.Equal([invited.Str("id")], users.GetProperty("data").EnumerateArray().Select(u => u.Str("id")));
+        // An operator signed in without a second factor is not one yet (Auth:RequireMfaForOperators is on outside Development).
+        await (await person.GetAsync("/v1/users")).ExpectProblemAsync(HttpStatusCode.Forbidden, "forbidden");
 
         var second = await RefreshAsync(first.Str("refresh_token"), HttpStatusCode.OK);
         var third = await RefreshAsync(second.Str("refresh_token"), HttpStatusCode.OK);
@@ -63,6 +62,61 @@ public sealed class AuthFlowTests(ApiFixture api) : IClassFixture<ApiFixture>
 
         var actions = await AuditActionsAsync(tenant);
         Assert.Equal(["user.invited", "user.activated", "auth.login", "auth.refresh_reused", "auth.login", "auth.logout"], actions);
+    }
+
+    [Fact]
+    public async Task SecondFactor_Enrolled_ThenRequired_ByCodeOnceOrRecoveryCodeOnce_AndItOpensOperatorRoutes()
+    {
+        var (tenantId, tenant) = await api.Factory.CreateOperatorTenantAsync("auth-mfa");
+        var email = $"operator.{Guid.NewGuid():N}@example.com";
+        await InviteActiveAsync(tenant, email, "operator");
+        using var person = Bearer((await LoginAsync(email, Password)).Str("access_token"));
+
+        var enrolled = await (await person.PostEmptyAsync("/v1/auth/mfa/enable")).ExpectAsync(HttpStatusCode.OK);
+        var secret = OtpNet.Base32Encoding.ToBytes(enrolled.Str("secret"));
+        var totp = new OtpNet.Totp(secret);
+        Assert.StartsWith($"otpauth://totp/Wallet%3A{Uri.EscapeDataString(email)}?secret={enrolled.Str("secret")}&issuer=Wallet", enrolled.Str("otpauth_uri"), StringComparison.Ordinal);
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], Convert.FromBase64String(enrolled.Str("qr_png"))[..4]);
+        await (await person.PostJsonAsync("/v1/auth/mfa/verify", new { code = totp.ComputeTotp(DateTime.UtcNow.AddMinutes(10)) }))
+            .ExpectProblemAsync(HttpStatusCode.BadRequest, "invalid_code");
+        var now = totp.ComputeTotp(DateTime.UtcNow);
+        var enabled = await (await person.PostJsonAsync("/v1/auth/mfa/verify", new { code = now })).ExpectAsync(HttpStatusCode.OK);
+        var recovery = enabled.GetProperty("recovery_codes").EnumerateArray().Select(c => c.GetString()!).ToList();
+        Assert.Equal(10, recovery.Distinct().Count());
+        await (await person.PostEmptyAsync("/v1/auth/mfa/enable")).ExpectProblemAsync(HttpStatusCode.Conflict, "mfa_enabled");
+
+        // The password alone no longer signs in: a second-factor token comes back instead of tokens.
+        var challenge = await (await api.Client.PostJsonAsync("/v1/auth/login", new { email, password = Password })).ExpectAsync(HttpStatusCode.Accepted);
+        Assert.True(challenge.GetProperty("mfa_required").GetBoolean());
+        // The code already taken (its step is spent), then the next step's code.
+        await (await api.Client.PostJsonAsync("/v1/auth/login/mfa", new { mfa_token = challenge.Str("mfa_token"), code = now }))
+            .ExpectProblemAsync(HttpStatusCode.Unauthorized, "invalid_credentials");
+        var tokens = await (await api.Client.PostJsonAsync("/v1/auth/login/mfa", new { mfa_token = challenge.Str("mfa_token"), code = totp.ComputeTotp(DateTime.UtcNow.AddSeconds(30)) }))
+            .ExpectAsync(HttpStatusCode.OK);
+        using var strong = Bearer(tokens.Str("access_token"));
+        var users = await (await strong.GetAsync("/v1/users")).ExpectAsync(HttpStatusCode.OK);
+        Assert.Single(users.GetProperty("data").EnumerateArray());
+        // Renewed tokens keep the second factor their sign-in gave.
+        using var renewed = Bearer((await RefreshAsync(tokens.Str("refresh_token"), HttpStatusCode.OK)).Str("access_token"));
+        (await renewed.GetAsync("/v1/users")).EnsureSuccessStatusCode();
+
+        // A recovery code instead of the app: once.
+        var second = await (await api.Client.PostJsonAsync("/v1/auth/login", new { email, password = Password })).ExpectAsync(HttpStatusCode.Accepted);
+        await (await api.Client.PostJsonAsync("/v1/auth/login/mfa", new { mfa_token = second.Str("mfa_token"), code = recovery[3].ToUpperInvariant() }))
+            .ExpectAsync(HttpStatusCode.OK);
+        var third = await (await api.Client.PostJsonAsync("/v1/auth/login", new { email, password = Password })).ExpectAsync(HttpStatusCode.Accepted);
+        await (await api.Client.PostJsonAsync("/v1/auth/login/mfa", new { mfa_token = third.Str("mfa_token"), code = recovery[3] }))
+            .ExpectProblemAsync(HttpStatusCode.Unauthorized, "invalid_credentials");
+
+        var audit = (await (await tenant.GetAsync("/v1/audit?limit=200")).ExpectAsync(HttpStatusCode.OK)).GetProperty("data").GetRawText();
+        foreach (var secretText in (string[])[enrolled.Str("secret"), .. recovery, now])
+        {
+            Assert.DoesNotContain(secretText, audit, StringComparison.OrdinalIgnoreCase);
+        }
+
+        Assert.Equal(["auth.mfa_enrolling", "auth.mfa_enabled", "auth.login_failed", "auth.login", "auth.recovery_code_used", "auth.login", "auth.login_failed"],
+            (await AuditActionsAsync(tenant)).SkipWhile(a => a != "auth.mfa_enrolling").ToList());
+        Assert.True((await (await tenant.GetAsync("/v1/audit/verify")).ExpectAsync(HttpStatusCode.OK)).GetProperty("ok").GetBoolean(), tenantId);
     }
 
     [Fact]

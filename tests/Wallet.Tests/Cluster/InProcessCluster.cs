@@ -87,6 +87,7 @@ public sealed class InProcessCluster : IAsyncDisposable
             $"Bootstrap:ApiKey={WalletApiFactory.OperatorKey}",
             $"Cards:NumberHashKey={WalletApiFactory.CardNumberHashKey}",
             $"Auth:SigningKey={WalletApiFactory.SigningKey}",
+            $"Auth:MfaKey={WalletApiFactory.MfaKey}",
             $"Cluster:SiloPort={slot.SiloPort.ToString(CultureInfo.InvariantCulture)}",
             $"Cluster:GatewayPort={slot.GatewayPort.ToString(CultureInfo.InvariantCulture)}",
         ];
@@ -108,6 +109,7 @@ public sealed class InProcessCluster : IAsyncDisposable
             $"ConnectionStrings:Wallet={ConnectionString}",
             $"Cards:NumberHashKey={WalletApiFactory.CardNumberHashKey}",
             $"Auth:SigningKey={WalletApiFactory.SigningKey}",
+            $"Auth:MfaKey={WalletApiFactory.MfaKey}",
         ];
         var api = await InProcessHost.StartAsync("api", FreePorts.Next(), ApiApplication.Build, settings);
         _apis.Add(api);

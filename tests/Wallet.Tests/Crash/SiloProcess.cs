@@ -106,6 +106,7 @@ internal sealed class SiloProcess : IDisposable
         startInfo.Environment["ConnectionStrings__Wallet"] = connectionString;
         startInfo.Environment["Cards__NumberHashKey"] = WalletApiFactory.CardNumberHashKey;
         startInfo.Environment["Auth__SigningKey"] = WalletApiFactory.SigningKey;
+        startInfo.Environment["Auth__MfaKey"] = WalletApiFactory.MfaKey;
         startInfo.Environment["ASPNETCORE_ENVIRONMENT"] = "Testing";
         startInfo.Environment["Logging__Console__FormatterName"] = "simple";
         startInfo.Environment["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ";

@@ -20,6 +20,8 @@ public sealed class WalletApiFactory : WebApplicationFactory<Program>
 
     public const string SigningKey = "test-access-token-signing-key-of-32-chars";
 
+    public const string MfaKey = "test-second-factor-sealing-key-of-32-chars";
+
     private readonly string _connectionString;
     private readonly Dictionary<string, string?> _settings;
     private readonly Action<IServiceCollection>? _services;
@@ -97,6 +99,9 @@ public sealed class WalletApiFactory : WebApplicationFactory<Program>
         builder.UseSetting("Bootstrap:ApiKey", OperatorKey);
         builder.UseSetting("Cards:NumberHashKey", CardNumberHashKey);
         builder.UseSetting("Auth:SigningKey", SigningKey);
+        builder.UseSetting("Auth:MfaKey", MfaKey);
+        // Every test signs in from the one address: its per-address limit is lifted (RateLimitTests sets its own).
+        builder.UseSetting("RateLimits:SignInPerAddressPerMinute", "100000");
         // Test classes run side by side, each with its own silo: each gets ports of its own.
         builder.UseSetting("Cluster:SiloPort", FreePorts.Next().ToString(System.Globalization.CultureInfo.InvariantCulture));
         builder.UseSetting("Cluster:GatewayPort", FreePorts.Next().ToString(System.Globalization.CultureInfo.InvariantCulture));
