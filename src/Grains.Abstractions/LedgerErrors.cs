@@ -66,6 +66,7 @@ public static class LedgerErrors
     public const string InvalidCode = "invalid_code";
     public const string MfaEnabled = "mfa_enabled";
     public const string MfaNotEnrolling = "mfa_not_enrolling";
+    public const string ApiKeyNotFound = "api_key_not_found";
 
     /// <summary>
     /// Not an answer for clients: the request's Idempotency-Key was committed by another call, so

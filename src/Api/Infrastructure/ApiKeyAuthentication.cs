@@ -64,8 +64,8 @@ public sealed class ApiKeyAuthenticationHandler(
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
         Problems.Create(LedgerErrors.Forbidden, "this route needs an operator API key").ExecuteAsync(Context);
 
-    /// <summary>How a key is named where it must not be shown (the audit trail, rate limits): the start of its hash.</summary>
-    public static string KeyId(string keyHash) => keyHash[..16];
+    /// <summary>How a key is named where it must not be shown (the audit trail, rate limits): its id, the start of its hash.</summary>
+    public static string KeyId(string keyHash) => ApiKeyStore.IdOf(keyHash);
 }
 
 public static class ClaimsPrincipalExtensions

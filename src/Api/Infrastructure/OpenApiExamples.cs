@@ -85,6 +85,7 @@ internal static class OpenApiExamples
         ("/v1/reconciliation/sources/", "rsrc_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
         ("/v1/reconciliation/runs/", "rrun_0193a1c2e4b87d6f9a0b1c2d3e4f5a6c"),
         ("/v1/reconciliation/items/", "ritm_0193a1c2e4b87d6f9a0b1c2d3e4f5a6c_16"),
+        ("/v1/api-keys/", "ak_3f9c2a1b7d4e6f80"),
     ];
 
     // A query parameter's example by its name (the cursor has none: it is the next_cursor of a page).

@@ -1,33 +1,42 @@
+using System.Security.Claims;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
+using Wallet.Api.Auth;
 using Wallet.Api.Infrastructure;
 using Wallet.Grains;
 using Wallet.Grains.Storage;
 
 namespace Wallet.Api.Keys;
 
-public sealed record CreateApiKeyRequest(string TenantId, string? Role = null);
+public sealed record CreateApiKeyRequest(string TenantId, string? Role = null, string? Name = null, int? ExpiresInDays = null);
 
-public sealed record ApiKeyResponse(string Key, string TenantId, string Role);
+/// <summary>A key just made: the key itself, shown this once, and how it is listed from now on.</summary>
+public sealed record ApiKeyResponse(string Key, string Id, string TenantId, string Role, string? Name, DateTimeOffset? ExpiresAt, DateTimeOffset CreatedAt);
 
 public static class ApiKeyEndpoints
 {
     public const int TenantIdLengthMax = 64;
+    public const int NameLengthMax = 100;
+    public const int ExpiresInDaysMax = 3650;
 
-    /// <summary>Operators issue keys for tenants; the key is shown once, in this answer.</summary>
+    /// <summary>Operators issue keys for tenants (the key is shown once, in this answer), list them and revoke them.</summary>
     public static IEndpointRouteBuilder MapApiKeyEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/v1/api-keys", CreateApiKey).WithTags("API keys")
-            .RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy)
-            .Accepts<CreateApiKeyRequest>("application/json")
+        var keys = app.MapGroup("/v1/api-keys").WithTags("API keys").RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy);
+        keys.MapPost("", CreateApiKey).Accepts<CreateApiKeyRequest>("application/json")
             .Produces<ApiKeyResponse>(StatusCodes.Status201Created)
             .WithMetadata(new OpenApiContract.WithoutIdempotencyKey())
-            .WithName("CreateApiKey").WithSummary("Issue an API key for a tenant");
+            .WithName("CreateApiKey").WithSummary("Issue an API key for a tenant, with a name and an expiry if wanted");
+        keys.MapGet("", ListApiKeys).Produces<ListResponse<ApiKeyView>>()
+            .WithName("ListApiKeys").WithSummary("List a tenant's API keys (the caller's by default), newest first: never the keys themselves");
+        keys.MapDelete("{id}", RevokeApiKey).Produces<ApiKeyView>().Refuses(LedgerErrors.ApiKeyNotFound)
+            .WithName("RevokeApiKey").WithSummary("Revoke an API key: refused from then on (within the silos' 30 s cache of keys)");
         return app;
     }
 
-    private static async Task<IResult> CreateApiKey(HttpRequest http, ApiKeyStore keys)
+    private static async Task<IResult> CreateApiKey(HttpRequest http, ClaimsPrincipal user, ApiKeyStore keys, TimeProvider clock)
     {
         var (body, problem) = await JsonRequest.ReadAsync(http);
         if (body is null)
@@ -37,6 +46,8 @@ public static class ApiKeyEndpoints
 
         var tenantId = body.String("tenant_id", required: true, TenantIdLengthMax);
         var role = body.String("role", required: false) ?? ApiKeyRoles.Client;
+        var name = body.String("name", required: false, NameLengthMax);
+        var days = body.Integer("expires_in_days", 1, ExpiresInDaysMax);
         if (body.Problem is not null)
         {
             return body.Problem;
@@ -52,7 +63,17 @@ public static class ApiKeyEndpoints
             return Problems.Create(LedgerErrors.ValidationFailed, "role must be client or operator");
         }
 
-        var key = await keys.CreateAsync(new ApiKeyIdentity(tenantId!, role), http.HttpContext.RequestAborted);
-        return JsonBodyResult.From(StatusCodes.Status201Created, new ApiKeyResponse(key, tenantId!, role));
+        var now = LedgerTime.Truncate(clock.GetUtcNow());
+        var (key, view) = await keys.CreateAsync(new ApiKeyIdentity(tenantId!, role), name, days is { } d ? now.AddDays(d) : null, AuthEndpoints.Actor(user), now,
+            http.HttpContext.RequestAborted);
+        return JsonBodyResult.From(StatusCodes.Status201Created, new ApiKeyResponse(key, view.Id, view.TenantId, view.Role, view.Name, view.ExpiresAt, view.CreatedAt));
     }
+
+    private static async Task<IResult> ListApiKeys(ClaimsPrincipal user, ApiKeyStore keys, HttpRequest http, [FromQuery(Name = "tenant_id")] string? tenantId = null) =>
+        TypedResults.Ok(new ListResponse<ApiKeyView>(await keys.ListAsync(tenantId ?? user.TenantId(), http.HttpContext.RequestAborted), null));
+
+    private static async Task<IResult> RevokeApiKey(string id, ClaimsPrincipal user, ApiKeyStore keys, TimeProvider clock, HttpRequest http) =>
+        await keys.RevokeAsync(id, AuthEndpoints.Actor(user), LedgerTime.Truncate(clock.GetUtcNow()), http.HttpContext.RequestAborted) is { } revoked
+            ? TypedResults.Ok(revoked)
+            : Problems.Create(LedgerErrors.ApiKeyNotFound, $"API key {id} not found");
 }

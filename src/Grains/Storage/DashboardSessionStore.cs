@@ -17,7 +17,7 @@ public sealed class DashboardSessionStore(NpgsqlDataSource dataSource)
 
     private const string Select = """
         SELECT k.tenant_id, k.role FROM dashboard_sessions s JOIN api_keys k ON k.key_hash = s.key_hash
-        WHERE s.token_hash = @token AND s.expires_at > now()
+        WHERE s.token_hash = @token AND s.expires_at > now() AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
         """;
 
     private const string Delete = "DELETE FROM dashboard_sessions WHERE token_hash = @token";
@@ -34,7 +34,7 @@ public sealed class DashboardSessionStore(NpgsqlDataSource dataSource)
         return token;
     }
 
-    /// <summary>The identity a live session acts with; null when it is unknown, expired or its key is gone.</summary>
+    /// <summary>The identity a live session acts with; null when it is unknown, expired, or its key is gone, revoked or expired.</summary>
     public async Task<ApiKeyIdentity?> FindAsync(string token, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(Select);

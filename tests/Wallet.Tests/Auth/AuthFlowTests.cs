@@ -61,7 +61,8 @@ public sealed class AuthFlowTests(ApiFixture api) : IClassFixture<ApiFixture>
         await RefreshAsync(again.Str("refresh_token"), HttpStatusCode.Unauthorized);
 
         var actions = await AuditActionsAsync(tenant);
-        Assert.Equal(["user.invited", "user.activated", "auth.login", "auth.refresh_reused", "auth.login", "auth.logout"], actions);
+        // The tenant's own operator key was made first, and is audited first.
+        Assert.Equal(["api_key.created", "user.invited", "user.activated", "auth.login", "auth.refresh_reused", "auth.login", "auth.logout"], actions);
     }
 
     [Fact]
@@ -148,7 +149,7 @@ public sealed class AuthFlowTests(ApiFixture api) : IClassFixture<ApiFixture>
 
         await LoginAsync(email, Password);
         var actions = await AuditActionsAsync(tenant);
-        Assert.Equal(["user.invited", "user.activated", .. Enumerable.Repeat("auth.login_failed", 5), "auth.locked_out", "auth.login"], actions);
+        Assert.Equal(["api_key.created", "user.invited", "user.activated", .. Enumerable.Repeat("auth.login_failed", 5), "auth.locked_out", "auth.login"], actions);
     }
 
     [Fact]
@@ -167,9 +168,10 @@ public sealed class AuthFlowTests(ApiFixture api) : IClassFixture<ApiFixture>
         }
 
         var sound = await (await tenant.GetAsync("/v1/audit/verify")).ExpectAsync(HttpStatusCode.OK);
-        Assert.Equal((true, 4L), (sound.GetProperty("ok").GetBoolean(), sound.GetProperty("rows_checked").GetInt64()));
+        // The tenant's key made, the person invited and activated, a sign-in, a failed one.
+        Assert.Equal((true, 5L), (sound.GetProperty("ok").GetBoolean(), sound.GetProperty("rows_checked").GetInt64()));
         var filtered = await (await tenant.GetAsync("/v1/audit?action=auth.login")).ExpectAsync(HttpStatusCode.OK);
-        Assert.Equal([3L], filtered.GetProperty("data").EnumerateArray().Select(r => r.GetProperty("seq").GetInt64()));
+        Assert.Equal([4L], filtered.GetProperty("data").EnumerateArray().Select(r => r.GetProperty("seq").GetInt64()));
 
         // Someone with the database's keys rewrites row 2, past the append-only trigger.
         await using (var connection = new NpgsqlConnection(api.Factory.ConnectionString))

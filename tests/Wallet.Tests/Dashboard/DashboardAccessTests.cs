@@ -148,7 +148,7 @@ public sealed class DashboardAccessTests : IAsyncLifetime
     {
         var sessions = _factory.GetService<DashboardSessionStore>();
         var keys = _factory.GetService<ApiKeyStore>();
-        var key = await keys.CreateAsync(new ApiKeyIdentity("default", ApiKeyRoles.Operator), CancellationToken.None);
+        var (key, _) = await keys.CreateAsync(new ApiKeyIdentity("default", ApiKeyRoles.Operator), null, null, "test", DateTimeOffset.UtcNow, CancellationToken.None);
         var token = await sessions.OpenAsync(key, TimeSpan.FromHours(1), CancellationToken.None);
         Assert.Equal(ApiKeyRoles.Operator, (await sessions.FindAsync(token, CancellationToken.None))?.Role);
 
