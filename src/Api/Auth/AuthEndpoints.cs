@@ -191,13 +191,7 @@ public static class AuthEndpoints
             return problem!;
         }
 
-        var email = ReadEmail(body);
-        var password = body.RawString("password");
-        if (password is null)
-        {
-            body.Fail("password is required");
-        }
-
+        var (email, password) = ReadCredentials(body);
         if (body.Problem is not null)
         {
             return body.Problem;
@@ -223,13 +217,7 @@ public static class AuthEndpoints
             return problem!;
         }
 
-        var email = ReadEmail(body);
-        var password = body.RawString("password");
-        if (password is null)
-        {
-            body.Fail("password is required");
-        }
-
+        var (email, password) = ReadCredentials(body);
         if (body.Problem is not null)
         {
             return body.Problem;
@@ -456,6 +444,19 @@ public static class AuthEndpoints
 
     private static IResult InvalidCredentials() =>
         Problems.Create(LedgerErrors.InvalidCredentials, "the email or the password is wrong, or the account is locked for a while after failed attempts");
+
+    /// <summary>The email and the password a sign-in or registration body carries (its problem set when either is missing).</summary>
+    private static (string? Email, string? Password) ReadCredentials(JsonRequest body)
+    {
+        var email = ReadEmail(body);
+        var password = body.RawString("password");
+        if (password is null)
+        {
+            body.Fail("password is required");
+        }
+
+        return (email, password);
+    }
 
     private static string? ReadEmail(JsonRequest body)
     {

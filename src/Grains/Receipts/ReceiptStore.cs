@@ -229,14 +229,7 @@ public sealed class ReceiptStore(NpgsqlDataSource dataSource)
             "SELECT id FROM receipts WHERE status = 'processing' AND updated_at < @before ORDER BY updated_at LIMIT @limit");
         command.Parameters.AddWithValue("before", before);
         command.Parameters.AddWithValue("limit", limit);
-        var ids = new List<string>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            ids.Add(reader.GetString(0));
-        }
-
-        return ids;
+        return await command.ReadStringsAsync(cancellationToken);
     }
 
     /// <summary>How many receipts the tenant has in each status (the statuses it has none in left out).</summary>

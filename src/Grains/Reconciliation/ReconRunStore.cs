@@ -292,14 +292,7 @@ public sealed class ReconRunStore(NpgsqlDataSource dataSource, CurrencyCatalog c
         command.Parameters.AddWithValue("queued_before", queuedBefore);
         command.Parameters.AddWithValue("running_before", runningBefore);
         command.Parameters.AddWithValue("limit", limit);
-        var ids = new List<string>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            ids.Add(reader.GetString(0));
-        }
-
-        return ids;
+        return await command.ReadStringsAsync(cancellationToken);
     }
 
     private static async Task InsertResolutionAsync(

@@ -125,14 +125,7 @@ public sealed class ReconStore(NpgsqlDataSource dataSource)
     public async Task<List<string>> ScheduledSourcesAsync(CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand("SELECT id FROM recon_sources WHERE schedule IS NOT NULL ORDER BY id");
-        var ids = new List<string>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            ids.Add(reader.GetString(0));
-        }
-
-        return ids;
+        return await command.ReadStringsAsync(cancellationToken);
     }
 
     /// <summary>The tenant's sources, newest first.</summary>
