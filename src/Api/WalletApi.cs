@@ -57,8 +57,7 @@ public static class WalletApi
                     await Problems.Create(LedgerErrors.Unauthorized, "the access token is not valid or has expired: refresh it, or sign in again")
                         .ExecuteAsync(context.HttpContext);
                 },
-                OnForbidden = context => Problems.Create(LedgerErrors.Forbidden,
-                        "this route needs an operator, and a person acts as one only after signing in with a second factor")
+                OnForbidden = context => Problems.Create(LedgerErrors.Forbidden, Permissions.ForbiddenDetail(context.HttpContext))
                     .ExecuteAsync(context.HttpContext),
             };
         });
@@ -79,9 +78,9 @@ public static class WalletApi
         services.AddSingleton<AccessTokens>();
         services.AddSingleton<MfaSecrets>();
         services.AddSingleton<PasswordPolicy>();
-        services.AddAuthorizationBuilder()
-            .AddPolicy(ApiKeyAuthenticationHandler.OperatorPolicy, policy => policy.RequireRole(ApiKeyRoles.Operator).AddRequirements(new OperatorMfaRequirement()));
-        services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationHandler, OperatorMfaHandler>();
+        services.AddSingleton<PersonSignIn>();
+        services.AddAuthorizationBuilder().AddPermissionPolicies();
+        services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationHandler, RoleHandler>();
         services.TryAddTimeProvider();
         // Problems the framework writes itself (404 route, 405, 415, status-code pages) get a code too.
         services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>

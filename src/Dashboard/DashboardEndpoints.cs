@@ -7,9 +7,13 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Orleans.Dashboard;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Wallet.Api.Auth;
 using Wallet.Api.Infrastructure;
 using Wallet.Dashboard.Access;
 using Wallet.Grains;
+using Wallet.Grains.Auth;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Storage;
 
@@ -20,7 +24,7 @@ namespace Wallet.Dashboard;
 /// latency, reminders) at <c>/dashboard</c> itself, and beside it the ledger's pages, Ledger, Cards,
 /// Receipts and Reconciliation (one HTML shell and its script, shipped inside this assembly), with the JSON they poll every
 /// second under <c>/dashboard/api</c>. One sign-in covers all of it: every page and figure needs an
-/// operator. The ledger's pages fetch nothing from anywhere but this silo.
+/// operator, a person (email, password, second factor) or an operator API key. The ledger's pages fetch nothing from anywhere but this silo.
 /// </summary>
 public static class DashboardEndpoints
 {
@@ -78,7 +82,13 @@ public static class DashboardEndpoints
     private static Ok<SignedIn> Me(ClaimsPrincipal user) =>
         TypedResults.Ok(new SignedIn(user.TenantId(), user.HasClaim(DashboardSessionHandler.LocalClaim, "true")));
 
-    private static async Task<IResult> SignInAsync(HttpContext context, ApiKeyStore keys, DashboardSessionStore sessions)
+    /// <summary>
+    /// The sign-in form's post: an operator's email and password (then, on a page of its own, their
+    /// second factor), or an operator API key. A person needs the operator role, and a second factor
+    /// where <c>Auth:RequireMfaForOperators</c> applies.
+    /// </summary>
+    private static async Task<IResult> SignInAsync(HttpContext context, ApiKeyStore keys, DashboardSessionStore sessions, PersonSignIn signIn,
+        AccessTokens tokens, IOptions<AuthOptions> auth, IHostEnvironment environment, TimeProvider clock)
     {
         if (!SameOrigin(context.Request))
         {
@@ -86,28 +96,101 @@ public static class DashboardEndpoints
         }
 
         var form = context.Request.HasFormContentType ? await context.Request.ReadFormAsync(context.RequestAborted) : null;
-        var key = form?["api_key"].ToString().Trim() ?? "";
-        var returnUrl = form?["return_url"].ToString();
-        if (key.Length == 0)
+        string Field(string name) => form?[name].ToString() ?? "";
+        var returnUrl = Field("return_url");
+        var ct = context.RequestAborted;
+        if (Field("mfa_token") is { Length: > 0 } challenge)
         {
-            return LoginPage("Enter an operator API key.", returnUrl, StatusCodes.Status400BadRequest);
+            var code = Field("code").Trim();
+            if (await tokens.ReadMfaChallengeAsync(challenge) is not { } userId)
+            {
+                return LoginPage("The sign-in took too long: enter your email and password again.", returnUrl, StatusCodes.Status401Unauthorized);
+            }
+
+            if (code.Length == 0)
+            {
+                return CodePage("Enter the code your authenticator app shows, or a recovery code.", challenge, returnUrl, StatusCodes.Status400BadRequest);
+            }
+
+            var second = await signIn.CodeAsync(userId, code, ct);
+            return second.Step == SignInStep.Passed
+                ? await OpenPersonSessionAsync(context, second.User!, multiFactor: true, sessions, returnUrl, clock)
+                : second.Step == SignInStep.Limited
+                    ? CodePage(TooMany(second), challenge, returnUrl, StatusCodes.Status429TooManyRequests)
+                    : CodePage("That code is not right, or the account is locked for a while after failed attempts.", challenge, returnUrl,
+                        StatusCodes.Status401Unauthorized);
         }
 
+        if (Field("api_key").Trim() is { Length: > 0 } key)
+        {
+            return await SignInWithKeyAsync(context, key, keys, sessions, returnUrl);
+        }
+
+        var email = Field("email").Trim().ToLowerInvariant();
+        var password = Field("password");
+        if (email.Length == 0 || password.Length == 0)
+        {
+            return LoginPage("Enter your email and password, or an operator API key.", returnUrl, StatusCodes.Status400BadRequest);
+        }
+
+        var first = await signIn.PasswordAsync(email, password, ct);
+        switch (first.Step)
+        {
+            case SignInStep.Limited:
+                return LoginPage(TooMany(first), returnUrl, StatusCodes.Status429TooManyRequests);
+            case SignInStep.Refused:
+                return LoginPage("That email or password is wrong, or the account is locked for a while after failed attempts.", returnUrl,
+                    StatusCodes.Status401Unauthorized);
+        }
+
+        // The password is right: what the person may do is theirs to know.
+        var user = first.User!;
+        if (!user.Roles.Contains(UserRoles.Operator))
+        {
+            return LoginPage("The dashboard is for operators, and this account is not one.", returnUrl, StatusCodes.Status403Forbidden);
+        }
+
+        if (first.Step == SignInStep.NeedsCode)
+        {
+            return CodePage(null, tokens.IssueMfaChallenge(user), returnUrl, StatusCodes.Status200OK);
+        }
+
+        return auth.Value.OperatorsNeedMfa(environment)
+            ? LoginPage("An operator signs in with a second factor: enable one first (POST /v1/auth/mfa/enable, then /v1/auth/mfa/verify).", returnUrl,
+                StatusCodes.Status403Forbidden)
+            : await OpenPersonSessionAsync(context, user, multiFactor: false, sessions, returnUrl, clock);
+    }
+
+    private static async Task<IResult> SignInWithKeyAsync(HttpContext context, string key, ApiKeyStore keys, DashboardSessionStore sessions, string returnUrl)
+    {
         var identity = await keys.FindAsync(key, context.RequestAborted);
         if (identity is null)
         {
-            return LoginPage("That API key is not valid.", returnUrl, StatusCodes.Status401Unauthorized);
+            return LoginPage("That API key is not valid.", returnUrl, StatusCodes.Status401Unauthorized, withKey: true);
         }
 
         if (!identity.IsOperator)
         {
-            return LoginPage("That API key is a client key; the dashboard needs an operator key.", returnUrl, StatusCodes.Status403Forbidden);
+            return LoginPage($"That API key's role is {identity.Role}; the dashboard needs an operator key.", returnUrl, StatusCodes.Status403Forbidden,
+                withKey: true);
         }
 
-        var token = await sessions.OpenAsync(key, SessionLifetime, context.RequestAborted);
+        return SessionOpened(context, await sessions.OpenAsync(key, SessionLifetime, context.RequestAborted), returnUrl);
+    }
+
+    private static async Task<IResult> OpenPersonSessionAsync(
+        HttpContext context, UserView user, bool multiFactor, DashboardSessionStore sessions, string returnUrl, TimeProvider clock) =>
+        SessionOpened(context, await sessions.OpenAsync(user, multiFactor, SessionLifetime, LedgerTime.Truncate(clock.GetUtcNow()), context.RequestAborted),
+            returnUrl);
+
+    private static IResult SessionOpened(HttpContext context, string token, string returnUrl)
+    {
         context.Response.Cookies.Append(DashboardSessionHandler.CookieName, token, SessionCookie(context.Request, SessionLifetime));
         return Results.Redirect(LocalReturnUrl(returnUrl), permanent: false, preserveMethod: false);
     }
+
+    private static string TooMany(SignInCheck check) =>
+        $"Too many attempts on this account: try again in {Math.Max(1, (int)Math.Ceiling(check.RetryAfter.TotalSeconds))} s.";
 
     private static async Task<IResult> SignOutAsync(HttpContext context, DashboardSessionStore sessions)
     {
@@ -156,12 +239,26 @@ public static class DashboardEndpoints
         }
     }
 
-    private static IResult LoginPage(string? error, string? returnUrl, int status)
+    // After a key's refusal the key's form stays open, with the error in it.
+    private static IResult LoginPage(string? error, string? returnUrl, int status, bool withKey = false) =>
+        Page("login.html", withKey ? null : error, returnUrl, status,
+            ("{{key_open}}", withKey ? "open" : ""), ("{{key_error}}", withKey ? error ?? "" : ""), ("{{key_error_class}}", withKey ? "error" : "hidden"));
+
+    // The second step: the token that says the password was right rides in the form, for a few minutes.
+    private static IResult CodePage(string? error, string mfaToken, string? returnUrl, int status) =>
+        Page("login-code.html", error, returnUrl, status, ("{{mfa_token}}", mfaToken));
+
+    private static IResult Page(string name, string? error, string? returnUrl, int status, params (string Name, string Value)[] more)
     {
-        var html = DashboardAssets.Text("login.html")
+        var html = DashboardAssets.Text(name)
             .Replace("{{error}}", WebUtility.HtmlEncode(error ?? ""), StringComparison.Ordinal)
             .Replace("{{error_class}}", error is null ? "hidden" : "error", StringComparison.Ordinal)
             .Replace("{{return_url}}", WebUtility.HtmlEncode(LocalReturnUrl(returnUrl)), StringComparison.Ordinal);
+        foreach (var (placeholder, value) in more)
+        {
+            html = html.Replace(placeholder, WebUtility.HtmlEncode(value), StringComparison.Ordinal);
+        }
+
         return Results.Text(html, "text/html; charset=utf-8", statusCode: status);
     }
 

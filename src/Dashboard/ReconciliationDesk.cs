@@ -62,7 +62,7 @@ public static class ReconciliationDesk
             return Problems.Create(LedgerErrors.Forbidden, "a resolution must be made from this dashboard's own page");
         }
 
-        return await ReconRunEndpoints.ResolveAsync(request, user.TenantId(), id, runs, clock);
+        return await ReconRunEndpoints.ResolveAsync(request, user, id, runs, clock);
     }
 
     private static async Task<ReconDeskRun> DescribeAsync(

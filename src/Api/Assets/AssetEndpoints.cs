@@ -2,6 +2,7 @@ using System.Security.Claims;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Wallet.Api.Auth;
 using Wallet.Api.Infrastructure;
 using Wallet.Grains;
 using Wallet.Grains.Ledger;
@@ -22,12 +23,13 @@ public static class AssetEndpoints
 
     public static IEndpointRouteBuilder MapAssetEndpoints(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/assets").WithTags("Assets").RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy);
+        var group = app.MapGroup("/v1/assets").WithTags("Assets").RequireAuthorization(Permissions.Administer);
+        var read = app.MapGroup("/v1/assets").WithTags("Assets").RequireAuthorization(Permissions.Finance);
         group.MapPost("", DeclareAsset).Accepts<DeclareAssetRequest>("application/json")
             .Produces<AssetView>(StatusCodes.Status201Created)
             .Refuses(LedgerErrors.AssetExists)
             .WithName("DeclareAsset").WithSummary("Declare a custom asset for the tenant");
-        group.MapGet("", ListAssets).Produces<ListResponse<AssetView>>()
+        read.MapGet("", ListAssets).Produces<ListResponse<AssetView>>()
             .Paged().WithName("ListAssets").WithSummary("List the tenant's custom assets");
         return app;
     }

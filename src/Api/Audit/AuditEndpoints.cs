@@ -3,6 +3,7 @@ using System.Security.Claims;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Wallet.Api.Auth;
 using Wallet.Api.Infrastructure;
 using Wallet.Grains;
 using Wallet.Grains.Auth;
@@ -14,7 +15,7 @@ public static class AuditEndpoints
 {
     public static IEndpointRouteBuilder MapAuditEndpoints(this IEndpointRouteBuilder app)
     {
-        var audit = app.MapGroup("/v1/audit").WithTags("Audit").RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy);
+        var audit = app.MapGroup("/v1/audit").WithTags("Audit").RequireAuthorization(Permissions.Finance);
         audit.MapGet("", List).Paged().Produces<ListResponse<AuditEntry>>()
             .WithName("ListAudit").WithSummary("List the tenant's audit trail, newest first: of one actor or action, from and to a time");
         audit.MapGet("/verify", Verify).Produces<AuditVerification>()

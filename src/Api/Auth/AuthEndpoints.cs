@@ -40,6 +40,8 @@ public sealed record RegisteredResponse(string Status);
 
 public sealed record InviteUserRequest(string Email, IReadOnlyList<string> Roles);
 
+public sealed record ChangeRolesRequest(IReadOnlyList<string> Roles);
+
 public sealed record AcceptInvitationRequest(string InvitationToken, string Password);
 
 public sealed record LoginRequest(string Email, string Password);
@@ -58,17 +60,17 @@ public static class AuthEndpoints
 {
     public const int EmailLengthMax = 254;
 
-    // A hash of nothing anyone knows: checked against when the email has no account, so that both answers take as long.
-    private static readonly string AbsentHash = new PasswordHasher<UserView>().HashPassword(null!, Guid.NewGuid().ToString("N"));
-
     public static IEndpointRouteBuilder MapAuthEndpoints(this IEndpointRouteBuilder app)
     {
-        var users = app.MapGroup("/v1/users").WithTags("Users").RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy);
+        var users = app.MapGroup("/v1/users").WithTags("Users").RequireAuthorization(Permissions.Administer);
         users.MapPost("", Invite).Accepts<InviteUserRequest>("application/json").Produces<InvitedUserResponse>(StatusCodes.Status201Created)
             .Refuses(LedgerErrors.UserExists).WithMetadata(new OpenApiContract.WithoutIdempotencyKey())
             .WithName("InviteUser").WithSummary("Invite a person into the tenant with roles; the invitation token is shown once");
         users.MapGet("", ListUsers).Paged().Produces<ListResponse<UserView>>()
             .WithName("ListUsers").WithSummary("List the tenant's people, newest first");
+        users.MapPatch("{id}", ChangeRoles).Accepts<ChangeRolesRequest>("application/json").Produces<UserView>().Refuses(LedgerErrors.UserNotFound)
+            .WithMetadata(new OpenApiContract.WithoutIdempotencyKey())
+            .WithName("ChangeUserRoles").WithSummary("Give a person of the tenant other roles: their next refresh carries them");
 
         var auth = app.MapGroup("/v1/auth").WithTags("Sign-in").AllowAnonymous().WithMetadata(new OpenApiContract.WithoutIdempotencyKey())
             .RequireRateLimiting(RateLimits.SignInPolicy);
@@ -107,6 +109,46 @@ public static class AuthEndpoints
         }
 
         var email = ReadEmail(body);
+        var roles = ReadRoles(body);
+        if (body.Problem is not null)
+        {
+            return body.Problem;
+        }
+
+        var now = LedgerTime.Truncate(clock.GetUtcNow());
+        var invitation = UserStore.NewToken("winv_");
+        var expiresAt = now.AddDays(options.Value.InvitationDays);
+        var (outcome, invited) = await users.InviteAsync(user.TenantId(), email!, roles!, invitation, expiresAt, now, Actor(user),
+            http.HttpContext.RequestAborted);
+        return outcome == InviteOutcome.EmailTaken
+            ? Problems.Create(LedgerErrors.UserExists, $"{email} has an account already")
+            : JsonBodyResult.From(StatusCodes.Status201Created, new InvitedUserResponse(
+                invited!.Id, invited.TenantId, invited.Email, invited.Roles, invited.Status, invitation, expiresAt, invited.CreatedAt));
+    }
+
+    private static async Task<IResult> ChangeRoles(string id, HttpRequest http, ClaimsPrincipal user, UserStore users, TimeProvider clock)
+    {
+        var (body, problem) = await JsonRequest.ReadAsync(http);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        var roles = ReadRoles(body);
+        if (body.Problem is not null)
+        {
+            return body.Problem;
+        }
+
+        return await users.ChangeRolesAsync(user.TenantId(), id, roles!, Actor(user), LedgerTime.Truncate(clock.GetUtcNow()), http.HttpContext.RequestAborted)
+            is { } changed
+            ? TypedResults.Ok(changed)
+            : Problems.Create(LedgerErrors.UserNotFound, $"user {id} not found");
+    }
+
+    /// <summary><c>roles</c>: one or more of <see cref="UserRoles.All"/>, each once.</summary>
+    private static List<string>? ReadRoles(JsonRequest body)
+    {
         var roles = body.Strings("roles", UserRoles.All.Count, 20);
         if (roles is null)
         {
@@ -117,20 +159,7 @@ public static class AuthEndpoints
             body.Fail($"role {unknown} is not one of {string.Join(", ", UserRoles.All)}");
         }
 
-        if (body.Problem is not null)
-        {
-            return body.Problem;
-        }
-
-        var now = LedgerTime.Truncate(clock.GetUtcNow());
-        var invitation = UserStore.NewToken("winv_");
-        var expiresAt = now.AddDays(options.Value.InvitationDays);
-        var (outcome, invited) = await users.InviteAsync(user.TenantId(), email!, roles!.Distinct().ToList(), invitation, expiresAt, now, Actor(user),
-            http.HttpContext.RequestAborted);
-        return outcome == InviteOutcome.EmailTaken
-            ? Problems.Create(LedgerErrors.UserExists, $"{email} has an account already")
-            : JsonBodyResult.From(StatusCodes.Status201Created, new InvitedUserResponse(
-                invited!.Id, invited.TenantId, invited.Email, invited.Roles, invited.Status, invitation, expiresAt, invited.CreatedAt));
+        return roles?.Distinct().ToList();
     }
 
     private static async Task<IResult> ListUsers(HttpRequest http, ClaimsPrincipal user, UserStore users)
@@ -208,8 +237,7 @@ public static class AuthEndpoints
         return JsonBodyResult.From(StatusCodes.Status202Accepted, new RegisteredResponse("if this email had no account, it has one now: sign in"));
     }
 
-    private static async Task<IResult> Login(
-        HttpRequest http, UserStore users, AccessTokens tokens, SignInLimiter limiter, IOptions<AuthOptions> options, TimeProvider clock)
+    private static async Task<IResult> Login(HttpRequest http, PersonSignIn signIn, UserStore users, AccessTokens tokens, IOptions<AuthOptions> options, TimeProvider clock)
     {
         var (body, problem) = await JsonRequest.ReadAsync(http);
         if (body is null)
@@ -223,49 +251,19 @@ public static class AuthEndpoints
             return body.Problem;
         }
 
-        using var attempt = limiter.Attempt("email:" + email);
-        if (!attempt.IsAcquired)
-        {
-            await RateLimits.RejectAsync(http.HttpContext, attempt);
-            return Results.Empty;
-        }
-
-        var cancellationToken = http.HttpContext.RequestAborted;
-        var now = LedgerTime.Truncate(clock.GetUtcNow());
-        var hasher = new PasswordHasher<UserView>();
-        var found = await users.FindCredentialsAsync(email!, cancellationToken);
-        if (found is not { PasswordHash: { } hash, User.Status: UserView.Active } credentials)
-        {
-            hasher.VerifyHashedPassword(null!, AbsentHash, password!);
-            return InvalidCredentials();
-        }
-
-        var verdict = hasher.VerifyHashedPassword(credentials.User, hash, password!);
-        if (credentials.LockedUntil > now)
-        {
-            // Locked: the same answer as a wrong password, and no count of it (the lock ends when it said).
-            return InvalidCredentials();
-        }
-
-        if (verdict == PasswordVerificationResult.Failed)
-        {
-            var auth = options.Value;
-            await users.RecordFailureAsync(credentials.User, auth.LockoutFailures, now.AddMinutes(auth.LockoutMinutes), now, cancellationToken);
-            return InvalidCredentials();
-        }
-
-        if (credentials.MfaSecret is not null)
+        var check = await signIn.PasswordAsync(email!, password!, http.HttpContext.RequestAborted);
+        return check.Step switch
         {
             // The password is right; the sign-in is not done until the second factor is given.
-            return JsonBodyResult.From(StatusCodes.Status202Accepted,
-                new MfaChallengeResponse(true, tokens.IssueMfaChallenge(credentials.User), (int)tokens.MfaLifetime.TotalSeconds));
-        }
-
-        return await IssueAsync(credentials.User, users, tokens, options.Value, now, signIn: true, multiFactor: false, refreshed: null, cancellationToken);
+            SignInStep.NeedsCode => JsonBodyResult.From(StatusCodes.Status202Accepted,
+                new MfaChallengeResponse(true, tokens.IssueMfaChallenge(check.User!), (int)tokens.MfaLifetime.TotalSeconds)),
+            SignInStep.Passed => await IssueAsync(check.User!, users, tokens, options.Value, LedgerTime.Truncate(clock.GetUtcNow()), signIn: true,
+                multiFactor: false, refreshed: null, http.HttpContext.RequestAborted),
+            _ => await RefusedAsync(http, check),
+        };
     }
 
-    private static async Task<IResult> LoginMfa(
-        HttpRequest http, UserStore users, AccessTokens tokens, MfaSecrets secrets, SignInLimiter limiter, IOptions<AuthOptions> options, TimeProvider clock)
+    private static async Task<IResult> LoginMfa(HttpRequest http, PersonSignIn signIn, UserStore users, AccessTokens tokens, IOptions<AuthOptions> options, TimeProvider clock)
     {
         var (body, problem) = await JsonRequest.ReadAsync(http);
         if (body is null)
@@ -280,38 +278,28 @@ public static class AuthEndpoints
             return body.Problem;
         }
 
-        var cancellationToken = http.HttpContext.RequestAborted;
-        var now = LedgerTime.Truncate(clock.GetUtcNow());
         if (await tokens.ReadMfaChallengeAsync(challenge!) is not { } userId)
         {
             return InvalidCredentials();
         }
 
-        using var attempt = limiter.Attempt("user:" + userId);
-        if (!attempt.IsAcquired)
-        {
-            await RateLimits.RejectAsync(http.HttpContext, attempt);
-            return Results.Empty;
-        }
+        var check = await signIn.CodeAsync(userId, code!, http.HttpContext.RequestAborted);
+        return check.Step == SignInStep.Passed
+            ? await IssueAsync(check.User!, users, tokens, options.Value, LedgerTime.Truncate(clock.GetUtcNow()), signIn: true, multiFactor: true,
+                refreshed: null, http.HttpContext.RequestAborted)
+            : await RefusedAsync(http, check);
+    }
 
-        if (await users.FindCredentialsByIdAsync(userId, cancellationToken) is not { MfaSecret: { } sealedSecret, User.Status: UserView.Active } credentials
-            || credentials.LockedUntil > now)
+    /// <summary>A sign-in step that did not pass: 429 past the account's attempts, else the one answer for every wrong credential.</summary>
+    private static async Task<IResult> RefusedAsync(HttpRequest http, SignInCheck check)
+    {
+        if (check.Step != SignInStep.Limited)
         {
             return InvalidCredentials();
         }
 
-        var user = credentials.User;
-        var taken = Mfa.TryStep(secrets.Open(user.Id, sealedSecret), code!, clock, out var step)
-            ? await users.TakeMfaStepAsync(user.Id, step, cancellationToken)
-            : await users.UseRecoveryCodeAsync(user, Mfa.RecoveryHash(code!), now, cancellationToken);
-        if (!taken)
-        {
-            var auth = options.Value;
-            await users.RecordFailureAsync(user, auth.LockoutFailures, now.AddMinutes(auth.LockoutMinutes), now, cancellationToken);
-            return InvalidCredentials();
-        }
-
-        return await IssueAsync(user, users, tokens, options.Value, now, signIn: true, multiFactor: true, refreshed: null, cancellationToken);
+        await RateLimits.RejectAsync(http.HttpContext, check.RetryAfter);
+        return Results.Empty;
     }
 
     private static async Task<IResult> EnableMfa(HttpRequest http, ClaimsPrincipal principal, UserStore users, MfaSecrets secrets, IOptions<AuthOptions> options, TimeProvider clock)

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Hosting;
+
 namespace Wallet.Api.Auth;
 
 /// <summary>The <c>Auth</c> settings: how people's tokens are signed and last, and how sign-in is guarded.</summary>
@@ -16,6 +18,9 @@ public sealed class AuthOptions
     /// one is refused on operator routes. Null: on, except in Development. API keys are not people.
     /// </summary>
     public bool? RequireMfaForOperators { get; set; }
+
+    /// <summary><see cref="RequireMfaForOperators"/> as it applies in <paramref name="environment"/>.</summary>
+    public bool OperatorsNeedMfa(IHostEnvironment environment) => RequireMfaForOperators ?? !environment.IsDevelopment();
 
     /// <summary>How long the token between a password and its second factor lasts.</summary>
     public int MfaTokenMinutes { get; set; } = 5;

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.OpenApi;
 using Orleans;
+using Wallet.Api.Auth;
 using Wallet.Api.Infrastructure;
 using Wallet.Grains;
 using Wallet.Grains.Wallets;
@@ -20,9 +21,9 @@ public static class BudgetEndpoints
 {
     public static IEndpointRouteBuilder MapBudgetEndpoints(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/system-accounts/{account}/budget").WithTags("System accounts")
-            .RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy);
-        group.MapGet("", GetBudget).Produces<BudgetView>().Refuses(LedgerErrors.UnknownCurrency)
+        var group = app.MapGroup("/v1/system-accounts/{account}/budget").WithTags("System accounts").RequireAuthorization(Permissions.Administer);
+        var read = app.MapGroup("/v1/system-accounts/{account}/budget").WithTags("System accounts").RequireAuthorization(Permissions.Finance);
+        read.MapGet("", GetBudget).Produces<BudgetView>().Refuses(LedgerErrors.UnknownCurrency)
             .WithName("GetBudget").WithSummary("Get a money-issuing account's budget")
             // Read by the handler, which explains its absence; required all the same.
             .AddOpenApiOperationTransformer((operation, _, _) =>
@@ -70,7 +71,7 @@ public static class BudgetEndpoints
             return Problems.Create(LedgerErrors.ValidationFailed, "amount is required: the budget, or null for none");
         }
 
-        return await AskAsync(account, currency!, new BudgetCommand(user.TenantId(), Set: true, amount), client, currencies, http.HttpContext.RequestAborted);
+        return await AskAsync(account, currency!, new BudgetCommand(user.TenantId(), Set: true, amount, AuthEndpoints.Actor(user)), client, currencies, http.HttpContext.RequestAborted);
     }
 
     private static async Task<IResult> AskAsync(

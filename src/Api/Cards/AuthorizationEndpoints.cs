@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using Orleans;
+using Wallet.Api.Auth;
 using Wallet.Api.Infrastructure;
 using Wallet.Grains;
 using Wallet.Grains.Cards;
@@ -30,7 +31,8 @@ public static class AuthorizationEndpoints
 
     public static IEndpointRouteBuilder MapAuthorizationEndpoints(this IEndpointRouteBuilder app)
     {
-        var cards = app.MapGroup("/v1/cards").WithTags("Authorizations").RequireAuthorization();
+        var cards = app.MapGroup("/v1/cards").WithTags("Authorizations").RequireAuthorization(Permissions.Transact);
+        var read = app.MapGroup("").WithTags("Authorizations").RequireAuthorization(Permissions.Read);
         cards.MapPost("{id}/authorizations", Authorize).HoldsReceiptReadings().Accepts<AuthorizeRequest>("application/json")
             .Produces<AuthorizationView>(StatusCodes.Status201Created)
             // A declined authorization is recorded and answered as the problem of its reason.
@@ -38,15 +40,15 @@ public static class AuthorizationEndpoints
                 LedgerErrors.CardFrozen, LedgerErrors.CardCancelled, LedgerErrors.CategoryBlocked, LedgerErrors.LimitExceeded,
                 LedgerErrors.WalletFrozen, LedgerErrors.WalletClosed)
             .WithName("AuthorizeCard").WithSummary("Authorize a card payment: approved with a hold, or declined");
-        cards.MapGet("{id}/authorizations", ListCardAuthorizations)
+        read.MapGet("/v1/cards/{id}/authorizations", ListCardAuthorizations)
             .Paged().Refuses(LedgerErrors.CardNotFound).WithName("ListCardAuthorizations").WithSummary("List a card's authorizations, newest first");
 
-        app.MapGet("/v1/card-transactions", ListTransactions).WithTags("Authorizations").RequireAuthorization()
+        read.MapGet("/v1/card-transactions", ListTransactions)
             .Paged().WithName("ListCardTransactions")
             .WithSummary("List the tenant's card authorizations, newest first; by card, status, or receipt (missing: open or captured with none, or its receipt's status)");
 
-        var authorizations = app.MapGroup("/v1/authorizations").WithTags("Authorizations").RequireAuthorization();
-        authorizations.MapGet("{id}", GetAuthorization).Refuses(LedgerErrors.AuthorizationNotFound)
+        var authorizations = app.MapGroup("/v1/authorizations").WithTags("Authorizations").RequireAuthorization(Permissions.Transact);
+        read.MapGet("/v1/authorizations/{id}", GetAuthorization).Refuses(LedgerErrors.AuthorizationNotFound)
             .WithName("GetAuthorization").WithSummary("Get an authorization");
         authorizations.MapPost("{id}/capture", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, CardStore store, IdempotencyStore keys, TimeProvider clock) =>
             Act(id, AuthorizationAction.Capture, http, user, client, store, keys, clock)).HoldsReceiptReadings()

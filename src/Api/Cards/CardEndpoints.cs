@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using Orleans;
+using Wallet.Api.Auth;
 using Wallet.Api.Infrastructure;
 using Wallet.Api.Wallets;
 using Wallet.Grains;
@@ -34,27 +35,29 @@ public static class CardEndpoints
 
     public static RouteGroupBuilder MapCardEndpoints(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/cards").WithTags("Cards").RequireAuthorization();
+        var group = app.MapGroup("/v1/cards").WithTags("Cards").RequireAuthorization(Permissions.Transact);
+        var read = app.MapGroup("/v1/cards").WithTags("Cards").RequireAuthorization(Permissions.Read);
+        var freeze = app.MapGroup("/v1/cards").WithTags("Cards").RequireAuthorization(Permissions.Freeze);
         group.MapPost("", CreateCard).Accepts<CreateCardRequest>("application/json")
             .Produces<CardView>(StatusCodes.Status201Created)
             .Refuses(LedgerErrors.CardNumberInvalid, LedgerErrors.InvalidAmount, LedgerErrors.UnknownCurrency, LedgerErrors.WalletNotFound,
                 LedgerErrors.CardNumberExists, LedgerErrors.WalletClosed)
             .WithName("CreateCard").WithSummary("Issue a card on a wallet");
-        group.MapGet("", ListCards)
+        read.MapGet("", ListCards)
             .Paged().WithName("ListCards").WithSummary("List the tenant's cards");
-        group.MapGet("{id}", GetCard).Refuses(LedgerErrors.CardNotFound)
+        read.MapGet("{id}", GetCard).Refuses(LedgerErrors.CardNotFound)
             .WithName("GetCard").WithSummary("Get a card");
         group.MapPatch("{id}", UpdateCard).Accepts<UpdateCardRequest>("application/json").Produces<CardView>()
             .Refuses(LedgerErrors.InvalidAmount, LedgerErrors.CardNotFound, LedgerErrors.CardCancelled)
             .WithName("UpdateCard").WithSummary("Change a card's holder name, spending controls or metadata");
-        foreach (var (name, change, summary) in new[]
+        foreach (var (name, change, summary, on) in new[]
         {
-            ("freeze", CardStatusChange.Freeze, "Freeze a card: its authorizations are declined"),
-            ("unfreeze", CardStatusChange.Unfreeze, "Unfreeze a card"),
-            ("cancel", CardStatusChange.Cancel, "Cancel a card, for good"),
+            ("freeze", CardStatusChange.Freeze, "Freeze a card: its authorizations are declined", freeze),
+            ("unfreeze", CardStatusChange.Unfreeze, "Unfreeze a card", freeze),
+            ("cancel", CardStatusChange.Cancel, "Cancel a card, for good", group),
         })
         {
-            group.MapPost($"{{id}}/{name}", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store, TimeProvider clock) =>
+            on.MapPost($"{{id}}/{name}", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store, TimeProvider clock) =>
                 ChangeStatus(id, change, http, user, client, store, clock)).Produces<CardView>()
                 .Refuses(LedgerErrors.CardNotFound, LedgerErrors.CardCancelled).WithName($"{change}Card").WithSummary(summary);
         }
@@ -189,7 +192,7 @@ public static class CardEndpoints
                 return NotFound(id);
             }
 
-            var command = new ChangeCardStatus(tenantId, change, idempotency, LedgerTime.Truncate(clock.GetUtcNow()));
+            var command = new ChangeCardStatus(tenantId, change, idempotency, LedgerTime.Truncate(clock.GetUtcNow()), AuthEndpoints.Actor(user));
             return ToResult(await client.Card(id).ChangeStatus(command), StatusCodes.Status200OK, location: null);
         }, http.HttpContext.RequestAborted);
     }

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
+using Wallet.Api.Auth;
 using Wallet.Api.Infrastructure;
 using Wallet.Grains;
 using Wallet.Grains.Cards;
@@ -19,16 +20,16 @@ public sealed record ReplaceFraudRulesRequest(
     IReadOnlyList<string>? BlockedCategories = null,
     IReadOnlyList<string>? ReviewCategories = null);
 
-/// <summary>The tenant's fraud rules: anyone of the tenant reads them, an operator key replaces them.</summary>
+/// <summary>The tenant's fraud rules: every role of the tenant reads them, an operator replaces them.</summary>
 public static class FraudRuleEndpoints
 {
     public static IEndpointRouteBuilder MapFraudRuleEndpoints(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/fraud-rules").WithTags("Fraud rules").RequireAuthorization();
-        group.MapGet("", GetRules)
+        var group = app.MapGroup("/v1/fraud-rules").WithTags("Fraud rules").RequireAuthorization(Permissions.Administer);
+        var read = app.MapGroup("/v1/fraud-rules").WithTags("Fraud rules").RequireAuthorization(Permissions.Read);
+        read.MapGet("", GetRules)
             .WithName("GetFraudRules").WithSummary("Get the tenant's fraud rules");
         group.MapPut("", PutRules).Accepts<ReplaceFraudRulesRequest>("application/json").Produces<FraudRulesView>()
-            .RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy)
             .WithName("ReplaceFraudRules").WithSummary("Replace the tenant's fraud rules");
         return app;
     }
@@ -66,7 +67,7 @@ public static class FraudRuleEndpoints
             return body.Problem;
         }
 
-        var (saved, invalid) = await rules.SaveAsync(user.TenantId(), requested, http.HttpContext.RequestAborted);
+        var (saved, invalid) = await rules.SaveAsync(user.TenantId(), requested, AuthEndpoints.Actor(user), http.HttpContext.RequestAborted);
         return saved is null ? Problems.Create(LedgerErrors.ValidationFailed, invalid!) : TypedResults.Ok(saved);
     }
 }

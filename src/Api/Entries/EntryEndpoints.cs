@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Orleans;
+using Wallet.Api.Auth;
 using Wallet.Api.Infrastructure;
 using Wallet.Api.Transfers;
 using Wallet.Api.Wallets;
@@ -22,12 +23,13 @@ public static class EntryEndpoints
 {
     public static RouteGroupBuilder MapEntryEndpoints(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/entries").WithTags("Entries").RequireAuthorization();
+        var group = app.MapGroup("/v1/entries").WithTags("Entries").RequireAuthorization(Permissions.Transact);
+        var read = app.MapGroup("/v1/entries").WithTags("Entries").RequireAuthorization(Permissions.Read);
         group.MapPost("", CreateEntry).Accepts<EntryRequest>("application/json")
             .Produces<EntryView>(StatusCodes.Status201Created)
             .Refuses([.. RouteProblems.Movement, .. RouteProblems.Credit, .. RouteProblems.Debit, LedgerErrors.EntryUnbalanced])
             .WithName("PostEntry").WithSummary("Post a multi-leg entry, all of it or nothing");
-        group.MapGet("{id}", GetEntry).Refuses(LedgerErrors.EntryNotFound)
+        read.MapGet("{id}", GetEntry).Refuses(LedgerErrors.EntryNotFound)
             .WithName("GetEntry").WithSummary("Get an entry or transfer with every posting");
         return group;
     }

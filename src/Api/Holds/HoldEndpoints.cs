@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
 using Orleans;
+using Wallet.Api.Auth;
 using Wallet.Api.Infrastructure;
 using Wallet.Api.Wallets;
 using Wallet.Grains;
@@ -28,13 +29,14 @@ public static class HoldEndpoints
 {
     public static RouteGroupBuilder MapHoldEndpoints(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/holds").WithTags("Holds").RequireAuthorization();
+        var group = app.MapGroup("/v1/holds").WithTags("Holds").RequireAuthorization(Permissions.Transact);
+        var read = app.MapGroup("/v1/holds").WithTags("Holds").RequireAuthorization(Permissions.Read);
         group.MapPost("", CreateHold).Accepts<CreateHoldRequest>("application/json")
             .Produces<HoldView>(StatusCodes.Status201Created)
             .Refuses(LedgerErrors.InvalidAmount, LedgerErrors.SameWallet, LedgerErrors.InsufficientFunds, LedgerErrors.WalletNotFound,
                 LedgerErrors.CurrencyMismatch, LedgerErrors.WalletFrozen, LedgerErrors.WalletClosed)
             .WithName("CreateHold").WithSummary("Hold money of a wallet until it is captured, voided or expires");
-        group.MapGet("{id}", GetHold).Refuses(LedgerErrors.HoldNotFound)
+        read.MapGet("{id}", GetHold).Refuses(LedgerErrors.HoldNotFound)
             .WithName("GetHold").WithSummary("Get a hold");
         group.MapPost("{id}/capture", CaptureHold).Accepts<CaptureHoldRequest>("application/json")
             .Produces<CaptureView>()

@@ -23,11 +23,10 @@ public sealed class ApiKeyAuthenticationHandler(
     public const string SchemeName = "ApiKey";
     public const string TenantClaim = "tenant";
     public const string KeyIdClaim = "key_id";
-    public const string OperatorPolicy = "operator";
     private const int CacheSeconds = 30;
     private const int CacheEntriesMax = 10_000;
 
-    private static readonly IdentityCache Cache = new(TimeSpan.FromSeconds(CacheSeconds), CacheEntriesMax);
+    private static readonly IdentityCache<ApiKeyIdentity> Cache = new(TimeSpan.FromSeconds(CacheSeconds), CacheEntriesMax);
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -62,7 +61,7 @@ public sealed class ApiKeyAuthenticationHandler(
         Problems.Create(LedgerErrors.Unauthorized, "a valid API key is required: Authorization: Bearer <api key>").ExecuteAsync(Context);
 
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
-        Problems.Create(LedgerErrors.Forbidden, "this route needs an operator API key").ExecuteAsync(Context);
+        Problems.Create(LedgerErrors.Forbidden, Auth.Permissions.ForbiddenDetail(Context)).ExecuteAsync(Context);
 
     /// <summary>How a key is named where it must not be shown (the audit trail, rate limits): its id, the start of its hash.</summary>
     public static string KeyId(string keyHash) => ApiKeyStore.IdOf(keyHash);

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Wallet.Grains.Storage;
 
 namespace Wallet.Api.Infrastructure;
 
@@ -8,12 +7,13 @@ namespace Wallet.Api.Infrastructure;
 /// <c>lifetime</c> so that authenticating costs no database round trip per request. Bounded:
 /// past <c>entriesMax</c> it starts afresh rather than grow.
 /// </summary>
-public sealed class IdentityCache(TimeSpan lifetime, int entriesMax)
+public sealed class IdentityCache<TIdentity>(TimeSpan lifetime, int entriesMax)
+    where TIdentity : class
 {
-    private readonly ConcurrentDictionary<string, (ApiKeyIdentity Identity, long ExpiresAt)> _entries = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (TIdentity Identity, long ExpiresAt)> _entries = new(StringComparer.Ordinal);
 
     /// <summary>The cached identity of <paramref name="credential"/>, or it found anew (and cached) by <paramref name="find"/>; null when unknown.</summary>
-    public async Task<ApiKeyIdentity?> FindAsync(string credential, TimeProvider clock, Func<Task<ApiKeyIdentity?>> find)
+    public async Task<TIdentity?> FindAsync(string credential, TimeProvider clock, Func<Task<TIdentity?>> find)
     {
         var now = clock.GetTimestamp();
         if (_entries.TryGetValue(credential, out var cached) && cached.ExpiresAt > now)

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
+using Wallet.Api.Auth;
 using Wallet.Grains;
 
 namespace Wallet.Api.Infrastructure;
@@ -11,7 +12,7 @@ namespace Wallet.Api.Infrastructure;
 /// <summary>
 /// What the OpenAPI document says beyond what the routes declare one by one: the bearer scheme, the
 /// problem schema of each error status, the answers every route of a kind can give (401 without a
-/// valid key, 403 for an operator route with a client key, 429 past a caller's rate limit, 503 when
+/// valid key, 403 for a route whose permission the caller's role lacks, 429 past a caller's rate limit, 503 when
 /// the ledger cannot answer now)
 /// and, under each problem answer, the codes its route answers with.
 /// </summary>
@@ -63,6 +64,12 @@ internal static class OpenApiContract
             var method = context.Description.HttpMethod;
             operation.Responses ??= [];
             operation.Parameters ??= [];
+            if (authorization.Select(a => a.Policy).LastOrDefault(p => p is not null && Permissions.Roles.ContainsKey(p)) is { } permission)
+            {
+                var who = $"Permission `{permission}`: roles {string.Join(", ", Permissions.Roles[permission])}.";
+                operation.Description = operation.Description is { Length: > 0 } described ? described + "\n\n" + who : who;
+            }
+
             if (method is "POST" or "PATCH" && !metadata.OfType<WithoutIdempotencyKey>().Any())
             {
                 operation.Parameters.Add(new OpenApiParameter
@@ -181,7 +188,7 @@ internal static class OpenApiContract
             codes.Add(LedgerErrors.Unauthorized);
         }
 
-        if (authorization.Any(a => a.Policy == ApiKeyAuthenticationHandler.OperatorPolicy))
+        if (authorization.Any(a => a.Policy is not null && Permissions.Roles.ContainsKey(a.Policy)))
         {
             codes.Add(LedgerErrors.Forbidden);
         }
@@ -251,7 +258,7 @@ internal static class OpenApiContract
         {
             Type = SecuritySchemeType.Http,
             Scheme = "bearer",
-            Description = "An API key issued by POST /v1/api-keys (the bootstrap operator key at first): Authorization: Bearer <api key>.",
+            Description = "An API key issued by POST /v1/api-keys (the bootstrap operator key at first), or a person's access token from POST /v1/auth/login: Authorization: Bearer <key or token>.",
         };
         document.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerSchemeName, document)] = [] }];
     }

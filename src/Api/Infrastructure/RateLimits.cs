@@ -91,9 +91,12 @@ public static class RateLimits
     }
 
     /// <summary>The 429 answer: the problem, and when to come back.</summary>
-    public static async ValueTask RejectAsync(HttpContext http, RateLimitLease lease)
+    public static ValueTask RejectAsync(HttpContext http, RateLimitLease lease) =>
+        RejectAsync(http, lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1));
+
+    /// <summary>The 429 answer: the problem, and to come back after <paramref name="retryAfter"/>.</summary>
+    public static async ValueTask RejectAsync(HttpContext http, TimeSpan retryAfter)
     {
-        var retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
         var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
         http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
         await Problems.Create(Problems.RateLimited, $"too many requests: try again in {seconds} s").ExecuteAsync(http);

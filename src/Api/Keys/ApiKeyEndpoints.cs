@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Routing;
 using Wallet.Api.Auth;
 using Wallet.Api.Infrastructure;
 using Wallet.Grains;
+using Wallet.Grains.Auth;
 using Wallet.Grains.Storage;
 
 namespace Wallet.Api.Keys;
@@ -24,7 +25,7 @@ public static class ApiKeyEndpoints
     /// <summary>Operators issue keys for tenants (the key is shown once, in this answer), list them and revoke them.</summary>
     public static IEndpointRouteBuilder MapApiKeyEndpoints(this IEndpointRouteBuilder app)
     {
-        var keys = app.MapGroup("/v1/api-keys").WithTags("API keys").RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy);
+        var keys = app.MapGroup("/v1/api-keys").WithTags("API keys").RequireAuthorization(Permissions.Administer);
         keys.MapPost("", CreateApiKey).Accepts<CreateApiKeyRequest>("application/json")
             .Produces<ApiKeyResponse>(StatusCodes.Status201Created)
             .WithMetadata(new OpenApiContract.WithoutIdempotencyKey())
@@ -58,9 +59,9 @@ public static class ApiKeyEndpoints
             return Problems.Create(LedgerErrors.ValidationFailed, "tenant_id may hold letters, digits, '-' and '_' only");
         }
 
-        if (role is not (ApiKeyRoles.Client or ApiKeyRoles.Operator))
+        if (!UserRoles.All.Contains(role))
         {
-            return Problems.Create(LedgerErrors.ValidationFailed, "role must be client or operator");
+            return Problems.Create(LedgerErrors.ValidationFailed, $"role must be one of {string.Join(", ", UserRoles.All)}");
         }
 
         var now = LedgerTime.Truncate(clock.GetUtcNow());

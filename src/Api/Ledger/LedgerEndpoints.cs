@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
+using Wallet.Api.Auth;
 using Wallet.Api.Infrastructure;
 using Wallet.Grains;
 using Wallet.Grains.Ledger;
@@ -13,9 +14,9 @@ public static class LedgerEndpoints
 {
     public static IEndpointRouteBuilder MapLedgerEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/events", GetEvents).WithTags("Ledger").RequireAuthorization()
+        app.MapGroup("/v1/events").WithTags("Ledger").RequireAuthorization(Permissions.Read).MapGet("", GetEvents)
             .Paged().WithName("ListEvents").WithSummary("List committed entries in commit order");
-        app.MapGet("/v1/ledger/verify", Verify).WithTags("Ledger").RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy)
+        app.MapGroup("/v1/ledger").WithTags("Ledger").RequireAuthorization(Permissions.Finance).MapGet("/verify", Verify)
             .WithName("VerifyLedger").WithSummary("Verify the whole ledger: balances equal their postings, entries balance");
         return app;
     }

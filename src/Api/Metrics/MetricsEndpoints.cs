@@ -7,6 +7,7 @@ using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
+using Wallet.Api.Auth;
 using Wallet.Api.Infrastructure;
 using Wallet.Grains.Ledger;
 
@@ -74,7 +75,7 @@ public static class MetricsEndpoints
             services.GetRequiredService<LedgerMetrics>().UpdateLedgerFigures(totals, lastVerify);
             await next(context);
         }), optionsName: null)
-            .RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy)
+            .RequireAuthorization(Permissions.Administer)
             .WithTags("Operations")
             .ExcludeFromDescription();
         return app;

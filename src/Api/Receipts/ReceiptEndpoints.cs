@@ -13,6 +13,7 @@ using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using Microsoft.OpenApi;
 using Orleans;
+using Wallet.Api.Auth;
 using Wallet.Api.Infrastructure;
 using Wallet.Grains;
 using Wallet.Grains.Cards;
@@ -45,7 +46,7 @@ public static class ReceiptEndpoints
 
     public static IEndpointRouteBuilder MapReceiptEndpoints(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/receipts").WithTags("Receipts").RequireAuthorization();
+        var group = app.MapGroup("/v1/receipts").WithTags("Receipts").RequireAuthorization(Permissions.Receipts);
         group.MapPost("", Upload).Accepts<ReceiptUploadForm>("multipart/form-data")
             .WithFormOptions(multipartBodyLengthLimit: ReceiptOptions.MaxBytesLimit + FormOverheadBytes)
             .Produces<ReceiptView>(StatusCodes.Status202Accepted)

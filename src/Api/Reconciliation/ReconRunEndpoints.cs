@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 using Orleans;
+using Wallet.Api.Auth;
 using Wallet.Api.Infrastructure;
 using Wallet.Grains;
 using Wallet.Grains.Reconciliation;
@@ -24,7 +25,7 @@ public static class ReconRunEndpoints
     public static IEndpointRouteBuilder MapReconRunEndpoints(this IEndpointRouteBuilder app)
     {
         var runs = app.MapGroup("/v1/reconciliation/runs").WithTags("Reconciliation")
-            .RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy);
+            .RequireAuthorization(Permissions.Finance);
         runs.MapPost("", CreateRun).Accepts<CreateReconRunRequest>("application/json")
             .Produces<ReconRunView>(StatusCodes.Status202Accepted).Refuses(LedgerErrors.SourceNotFound)
             .WithName("CreateReconciliationRun").WithSummary("Reconcile a source's records with its ledger account over a day or a period");
@@ -37,8 +38,8 @@ public static class ReconRunEndpoints
             .WithName("ListReconciliationItems").WithSummary("List a completed run's matched pairs and unmatched records and entries, in order");
         runs.MapGet("{id}/summary", GetSummary).Produces<ReconSummary>().Refuses(LedgerErrors.RunNotFound, LedgerErrors.RunNotCompleted)
             .WithName("GetReconciliationSummary").WithSummary("Get a completed run's counts and amounts, and what operators resolved since");
-        app.MapPost("/v1/reconciliation/items/{id}/resolve", Resolve).WithTags("Reconciliation")
-            .RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy)
+        app.MapGroup("/v1/reconciliation/items").WithTags("Reconciliation").RequireAuthorization(Permissions.Finance)
+            .MapPost("{id}/resolve", Resolve)
             .Accepts<ResolveReconItemRequest>("application/json").Produces<ReconItemView>()
             .Refuses(LedgerErrors.ItemNotFound, LedgerErrors.ItemResolved, LedgerErrors.ItemNotResolvable)
             .WithName("ResolveReconciliationItem").WithSummary("Match an unmatched item by hand with one of the other side, or write it off, with a note");
@@ -230,14 +231,14 @@ public static class ReconRunEndpoints
     }
 
     private static Task<IResult> Resolve(string id, HttpRequest http, ClaimsPrincipal user, ReconRunStore store, TimeProvider clock) =>
-        ResolveAsync(http, user.TenantId(), id, store, clock);
+        ResolveAsync(http, user, id, store, clock);
 
     /// <summary>
     /// Reads a resolve request's body (<c>action</c>, <c>counterpart_id</c>, <c>note</c>) and records the
-    /// decision on the tenant's item: the item with its resolution, or the problem. The API's route and
-    /// the operator page's both take this path.
+    /// decision on the caller's tenant's item, in its audit trail as the caller's: the item with its
+    /// resolution, or the problem. The API's route and the operator page's both take this path.
     /// </summary>
-    public static async Task<IResult> ResolveAsync(HttpRequest http, string tenantId, string id, ReconRunStore store, TimeProvider clock)
+    public static async Task<IResult> ResolveAsync(HttpRequest http, ClaimsPrincipal user, string id, ReconRunStore store, TimeProvider clock)
     {
         var (body, problem) = await JsonRequest.ReadAsync(http);
         if (body is null)
@@ -267,8 +268,8 @@ public static class ReconRunEndpoints
             return body.Problem;
         }
 
-        var (outcome, item, why) = await store.ResolveAsync(tenantId, id, action!, counterpart, note!, LedgerTime.Truncate(clock.GetUtcNow()),
-            http.HttpContext.RequestAborted);
+        var (outcome, item, why) = await store.ResolveAsync(user.TenantId(), id, action!, counterpart, note!, AuthEndpoints.Actor(user),
+            LedgerTime.Truncate(clock.GetUtcNow()), http.HttpContext.RequestAborted);
         return outcome switch
         {
             ReconResolveOutcome.Resolved => TypedResults.Ok(item),

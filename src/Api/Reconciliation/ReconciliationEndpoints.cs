@@ -11,6 +11,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using Orleans;
+using Wallet.Api.Auth;
 using Wallet.Api.Infrastructure;
 using Wallet.Grains;
 using Wallet.Grains.Reconciliation;
@@ -28,7 +29,7 @@ public sealed class ReconFileUploadForm
 
 /// <summary>
 /// Reconciliation sources and the external records that come in for them: a CSV file streamed in
-/// (never held whole in memory), or records pushed as JSON. Operators only: reconciling is the back
+/// (never held whole in memory), or records pushed as JSON. Finance and operators only: reconciling is the back
 /// office's work.
 /// </summary>
 public static class ReconciliationEndpoints
@@ -36,7 +37,7 @@ public static class ReconciliationEndpoints
     public static IEndpointRouteBuilder MapReconciliationEndpoints(this IEndpointRouteBuilder app)
     {
         var sources = app.MapGroup("/v1/reconciliation/sources").WithTags("Reconciliation")
-            .RequireAuthorization(ApiKeyAuthenticationHandler.OperatorPolicy);
+            .RequireAuthorization(Permissions.Finance);
         sources.MapPost("", CreateSource).Accepts<CreateReconSourceRequest>("application/json")
             .Produces<ReconSourceView>(StatusCodes.Status201Created)
             .Refuses(LedgerErrors.SourceExists, LedgerErrors.WalletNotFound, LedgerErrors.UnknownCurrency)

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
+using Wallet.Api.Auth;
 using Wallet.Api.Infrastructure;
 using Wallet.Api.Wallets;
 using Wallet.Grains;
@@ -15,12 +16,13 @@ public static class TransferEndpoints
 {
     public static RouteGroupBuilder MapTransferEndpoints(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/transfers").WithTags("Transfers").RequireAuthorization();
+        var group = app.MapGroup("/v1/transfers").WithTags("Transfers").RequireAuthorization(Permissions.Transact);
+        var read = app.MapGroup("/v1/transfers").WithTags("Transfers").RequireAuthorization(Permissions.Read);
         group.MapPost("", CreateTransfer).Accepts<TransferRequest>("application/json")
             .Produces<TransferView>(StatusCodes.Status201Created)
             .Refuses([.. RouteProblems.Movement, .. RouteProblems.Credit, .. RouteProblems.Debit, LedgerErrors.SameWallet])
             .WithName("CreateTransfer").WithSummary("Transfer money between two accounts");
-        group.MapGet("{id}", GetTransfer).Refuses(LedgerErrors.TransferNotFound)
+        read.MapGet("{id}", GetTransfer).Refuses(LedgerErrors.TransferNotFound)
             .WithName("GetTransfer").WithSummary("Get a transfer");
         return group;
     }

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using Orleans;
+using Wallet.Api.Auth;
 using Wallet.Api.Infrastructure;
 using Wallet.Api.Transfers;
 using Wallet.Grains;
@@ -18,22 +19,24 @@ public static class WalletEndpoints
 {
     public static RouteGroupBuilder MapWalletEndpoints(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/wallets").WithTags("Wallets").RequireAuthorization();
+        var group = app.MapGroup("/v1/wallets").WithTags("Wallets").RequireAuthorization(Permissions.Transact);
+        var read = app.MapGroup("/v1/wallets").WithTags("Wallets").RequireAuthorization(Permissions.Read);
+        var freeze = app.MapGroup("/v1/wallets").WithTags("Wallets").RequireAuthorization(Permissions.Freeze);
 
         group.MapPost("", CreateWallet).Accepts<CreateWalletRequest>("application/json")
             .Produces<WalletView>(StatusCodes.Status201Created).Refuses(LedgerErrors.UnknownCurrency, LedgerErrors.InvalidAmount)
             .WithName("CreateWallet").WithSummary("Create a wallet");
-        group.MapGet("", ListWallets)
+        read.MapGet("", ListWallets)
             .Paged().WithName("ListWallets").WithSummary("List the tenant's wallets");
-        group.MapGet("{id}", GetWallet).Refuses(LedgerErrors.WalletNotFound)
+        read.MapGet("{id}", GetWallet).Refuses(LedgerErrors.WalletNotFound)
             .WithName("GetWallet").WithSummary("Get a wallet and its balances");
-        group.MapGet("{id}/history", GetHistory)
+        read.MapGet("{id}/history", GetHistory)
             .Paged().Refuses(LedgerErrors.WalletNotFound).WithName("GetWalletHistory").WithSummary("List a wallet's postings, newest first");
 
-        group.MapPost("{id}/freeze", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store) =>
+        freeze.MapPost("{id}/freeze", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store) =>
             ChangeStatus(id, WalletStatusChange.Freeze, http, user, client, store)).Produces<WalletView>()
             .Refuses(LedgerErrors.WalletNotFound, LedgerErrors.WalletClosed).WithName("FreezeWallet").WithSummary("Freeze a wallet: debits are refused, credits allowed");
-        group.MapPost("{id}/unfreeze", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store) =>
+        freeze.MapPost("{id}/unfreeze", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store) =>
             ChangeStatus(id, WalletStatusChange.Unfreeze, http, user, client, store)).Produces<WalletView>()
             .Refuses(LedgerErrors.WalletNotFound, LedgerErrors.WalletClosed).WithName("UnfreezeWallet").WithSummary("Unfreeze a wallet");
         group.MapPost("{id}/close", (string id, HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store) =>
@@ -177,7 +180,7 @@ public static class WalletEndpoints
         var tenantId = user.TenantId();
         return await Idempotency.RunAsync(store, tenantId, idempotency, async () =>
         {
-            var result = await client.Wallet(id).ChangeStatus(new ChangeWalletStatus(tenantId, change, idempotency));
+            var result = await client.Wallet(id).ChangeStatus(new ChangeWalletStatus(tenantId, change, idempotency, AuthEndpoints.Actor(user)));
             return ToResult(result, StatusCodes.Status200OK, location: null);
         }, http.HttpContext.RequestAborted);
     }

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Wallet.Api.Auth;
 using Wallet.Api.Infrastructure;
 using Wallet.Grains;
 using Wallet.Grains.Storage;
@@ -12,9 +13,10 @@ using Wallet.Grains.Storage;
 namespace Wallet.Dashboard.Access;
 
 /// <summary>
-/// Who may see the dashboard: a browser with a session cookie opened by signing in with an
-/// operator API key, or a client sending <c>Authorization: Bearer &lt;operator key&gt;</c> (scripts,
-/// the benchmark). A session is looked up once and kept for <see cref="CacheSeconds"/>.
+/// Who may see the dashboard: a browser with a session cookie opened by an operator signing in
+/// (email, password and second factor) or by an operator API key, or a client sending
+/// <c>Authorization: Bearer &lt;operator key&gt;</c> (scripts, the benchmark). A session is looked
+/// up once and kept for <see cref="CacheSeconds"/>.
 /// <para>
 /// In single-node development, <see cref="DashboardAccess"/> may let requests from this machine in
 /// without signing in; nowhere else.
@@ -35,7 +37,7 @@ public sealed class DashboardSessionHandler(
     private const int CacheSeconds = 10;
     private const int CacheEntriesMax = 1_000;
 
-    private static readonly IdentityCache Cache = new(TimeSpan.FromSeconds(CacheSeconds), CacheEntriesMax);
+    private static readonly IdentityCache<DashboardSession> Cache = new(TimeSpan.FromSeconds(CacheSeconds), CacheEntriesMax);
 
     /// <summary>Forgets a closed session here at once (other silos forget it within <see cref="CacheSeconds"/>).</summary>
     public static void Forget(string token) => Cache.Forget(token);
@@ -49,7 +51,7 @@ public sealed class DashboardSessionHandler(
 
         if (access.LetsInWithoutSignIn(Context))
         {
-            return Success(new ApiKeyIdentity(ApiKeyStore.DefaultTenant, ApiKeyRoles.Operator), local: true);
+            return Success(new DashboardSession(ApiKeyStore.DefaultTenant, ApiKeyRoles.Operator, null, null), local: true);
         }
 
         if (Request.Cookies[CookieName] is not { Length: > 0 } token)
@@ -57,15 +59,15 @@ public sealed class DashboardSessionHandler(
             return AuthenticateResult.NoResult();
         }
 
-        var identity = await FindAsync(token);
-        return identity is null ? AuthenticateResult.Fail("the dashboard session has ended; sign in again") : Success(identity, local: false);
+        var session = await FindAsync(token);
+        return session is null ? AuthenticateResult.Fail("the dashboard session has ended; sign in again") : Success(session, local: false);
     }
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         if (DashboardEndpoints.IsApiRequest(Request))
         {
-            return Problems.Create(LedgerErrors.Unauthorized, "sign in to the dashboard with an operator API key").ExecuteAsync(Context);
+            return Problems.Create(LedgerErrors.Unauthorized, "sign in to the dashboard as an operator, or send an operator API key").ExecuteAsync(Context);
         }
 
         var returnUrl = Request.Path + Request.QueryString;
@@ -74,14 +76,19 @@ public sealed class DashboardSessionHandler(
     }
 
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
-        Problems.Create(LedgerErrors.Forbidden, "the dashboard needs an operator API key").ExecuteAsync(Context);
+        Problems.Create(LedgerErrors.Forbidden, "the dashboard is for operators: a person or an API key with the operator role").ExecuteAsync(Context);
 
-    private static AuthenticateResult Success(ApiKeyIdentity identity, bool local) =>
-        AuthenticateResult.Success(local
-            ? ApiKeyAuthenticationHandler.Ticket(identity, SchemeName, new Claim(LocalClaim, "true"))
-            : ApiKeyAuthenticationHandler.Ticket(identity, SchemeName));
+    // The session's tenant and role, and who acts (the person, or the key), as the API's routes read them.
+    private static AuthenticateResult Success(DashboardSession session, bool local)
+    {
+        Claim[] who = local ? [new Claim(LocalClaim, "true")]
+            : session.UserId is { } user ? [new Claim(AccessTokens.SubjectClaim, user)]
+            : session.KeyId is { } key ? [new Claim(ApiKeyAuthenticationHandler.KeyIdClaim, key)]
+            : [];
+        return AuthenticateResult.Success(ApiKeyAuthenticationHandler.Ticket(new ApiKeyIdentity(session.TenantId, session.Role), SchemeName, who));
+    }
 
-    private Task<ApiKeyIdentity?> FindAsync(string token) =>
+    private Task<DashboardSession?> FindAsync(string token) =>
         Cache.FindAsync(token, clock, () => sessions.FindAsync(token, Context.RequestAborted));
 }
 

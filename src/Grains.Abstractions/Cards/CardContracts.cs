@@ -78,8 +78,9 @@ public enum CardStatusChange
     Cancel,
 }
 
+/// <summary>A card frozen, unfrozen or cancelled; <see cref="Actor"/>, when given, is recorded in the audit trail with the change.</summary>
 [GenerateSerializer, Immutable, Alias("wallet.ChangeCardStatus")]
-public sealed record ChangeCardStatus(string TenantId, CardStatusChange Change, IdempotencyRequest? Idempotency, DateTimeOffset At);
+public sealed record ChangeCardStatus(string TenantId, CardStatusChange Change, IdempotencyRequest? Idempotency, DateTimeOffset At, string? Actor = null);
 
 [GenerateSerializer, Immutable, Alias("wallet.AuthorizeCommand")]
 public sealed record AuthorizeCommand(

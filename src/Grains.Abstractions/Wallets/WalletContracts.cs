@@ -24,8 +24,9 @@ public enum WalletStatusChange
     Close,
 }
 
+/// <summary>A wallet frozen, unfrozen or closed; <see cref="Actor"/>, when given, is recorded in the audit trail with the change.</summary>
 [GenerateSerializer, Immutable, Alias("wallet.ChangeWalletStatus")]
-public sealed record ChangeWalletStatus(string TenantId, WalletStatusChange Change, IdempotencyRequest? Idempotency);
+public sealed record ChangeWalletStatus(string TenantId, WalletStatusChange Change, IdempotencyRequest? Idempotency, string? Actor = null);
 
 /// <summary>
 /// A transfer as the client asked for it. <see cref="Source"/> and <see cref="Destination"/> are
@@ -121,7 +122,7 @@ public sealed record StoredAnswer(AnswerOutcome Outcome, string Body);
 /// with <see cref="Amount"/>, decimal text, or remove it when that is null.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("wallet.BudgetCommand")]
-public sealed record BudgetCommand(string TenantId, bool Set, string? Amount);
+public sealed record BudgetCommand(string TenantId, bool Set, string? Amount, string? Actor = null);
 
 /// <summary>
 /// A money-issuing account and its budget: <see cref="Issued"/> is what it has given beyond what it

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
+using Wallet.Grains.Cards;
 using Wallet.Grains.Storage;
 using Wallet.Grains.Wallets;
 
@@ -8,6 +9,35 @@ namespace Wallet.Grains.Auth;
 
 /// <summary>One row of the audit trail: who (<see cref="Actor"/>) did what (<see cref="Action"/>) to what, and when.</summary>
 public sealed record AuditEntry(long Seq, DateTimeOffset At, string Actor, string Action, string? Target, JsonElement Details, string Hash);
+
+/// <summary>
+/// An action to record in the transaction of the change it describes: who (<see cref="Actor"/>) did
+/// <see cref="Action"/> to <see cref="Target"/>, with facts in <see cref="Details"/> (never a secret).
+/// </summary>
+public sealed record AuditEvent(string TenantId, DateTimeOffset At, string Actor, string Action, string? Target, object? Details = null);
+
+/// <summary>The operator actions the audit trail records, by name.</summary>
+public static class AuditActions
+{
+    public const string BudgetSet = "budget.set";
+    public const string FraudRulesReplaced = "fraud_rules.replaced";
+    public const string ReconciliationItemResolved = "reconciliation.item_resolved";
+    public const string RolesChanged = "user.roles_changed";
+
+    public static string WalletStatus(WalletStatusChange change) => change switch
+    {
+        WalletStatusChange.Freeze => "wallet.frozen",
+        WalletStatusChange.Unfreeze => "wallet.unfrozen",
+        _ => "wallet.closed",
+    };
+
+    public static string CardStatus(CardStatusChange change) => change switch
+    {
+        CardStatusChange.Freeze => "card.frozen",
+        CardStatusChange.Unfreeze => "card.unfrozen",
+        _ => "card.cancelled",
+    };
+}
 
 /// <summary>What a check of a tenant's audit chain found: every row sound, or the first one that is not and why.</summary>
 public sealed record AuditVerification(bool Ok, long RowsChecked, long? BrokenSeq, string? Problem);
@@ -55,6 +85,10 @@ public sealed class AuditLog(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue("details", JsonSerializer.Serialize(details ?? new { }, WalletJson.Options));
         await command.ExecuteScalarAsync(cancellationToken);
     }
+
+    /// <summary>Appends <paramref name="audit"/> to its tenant's chain inside <paramref name="transaction"/>.</summary>
+    public static Task AppendAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, AuditEvent audit, CancellationToken cancellationToken) =>
+        AppendAsync(connection, transaction, audit.TenantId, audit.At, audit.Actor, audit.Action, audit.Target, audit.Details, cancellationToken);
 
     /// <summary>Appends a row in a transaction of its own: for an event that is the only thing written (a failed sign-in).</summary>
     public async Task AppendAsync(string tenantId, DateTimeOffset at, string actor, string action, string? target, object? details, CancellationToken cancellationToken)

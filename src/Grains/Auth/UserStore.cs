@@ -93,6 +93,39 @@ public sealed class UserStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>
+    /// Gives a person of the tenant <paramref name="roles"/>, recorded in its audit trail with the
+    /// roles before and after; null when the tenant has no such person. Their access tokens carry the
+    /// roles they were issued with; the next refresh carries these.
+    /// </summary>
+    public async Task<UserView?> ChangeRolesAsync(
+        string tenantId, string id, IReadOnlyList<string> roles, string actor, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        string[] before;
+        await using (var select = new NpgsqlCommand("SELECT roles FROM users WHERE id = @id AND tenant_id = @tenant FOR UPDATE", connection, transaction))
+        {
+            select.Parameters.AddWithValue("id", id);
+            select.Parameters.AddWithValue("tenant", tenantId);
+            if (await select.ExecuteScalarAsync(cancellationToken) is not string[] found)
+            {
+                return null;
+            }
+
+            before = found;
+        }
+
+        await using var update = new NpgsqlCommand($"UPDATE users SET roles = @roles, updated_at = @now WHERE id = @id RETURNING {UserColumns}", connection, transaction);
+        update.Parameters.AddWithValue("id", id);
+        update.Parameters.AddWithValue("roles", roles.ToArray());
+        update.Parameters.AddWithValue("now", now);
+        var user = (await ReadUsersAsync(update, cancellationToken)).Single();
+        await AuditLog.AppendAsync(connection, transaction, tenantId, now, actor, AuditActions.RolesChanged, id, new { from = before, to = roles }, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return user;
+    }
+
+    /// <summary>
     /// Self-registration into <paramref name="tenantId"/> as a client: an active user at once. Nothing
     /// (and no sign of it) when the email has an account already.
     /// </summary>

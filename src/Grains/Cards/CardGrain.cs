@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Orleans;
 using Orleans.Concurrency;
+using Wallet.Grains.Auth;
 using Wallet.Grains.Holds;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Money;
@@ -173,7 +174,10 @@ internal sealed class CardGrain(
             CardStatusChange.Unfreeze => CardStatuses.Active,
             _ => CardStatuses.Cancelled,
         };
-        return await WriteAsync(changed, command.At, command.Idempotency);
+        var audit = command.Actor is { } actor
+            ? new AuditEvent(command.TenantId, command.At, actor, AuditActions.CardStatus(command.Change), State.Id, new { from = State.Status, to = changed.Status })
+            : null;
+        return await WriteAsync(changed, command.At, command.Idempotency, audit);
     }
 
     public async Task<AuthorizationResult> Authorize(AuthorizeCommand command)
@@ -416,11 +420,11 @@ internal sealed class CardGrain(
         _ => null,
     };
 
-    private async Task<CardResult> WriteAsync(CardState changed, DateTimeOffset at, IdempotencyRequest? idempotency)
+    private async Task<CardResult> WriteAsync(CardState changed, DateTimeOffset at, IdempotencyRequest? idempotency, AuditEvent? audit = null)
     {
         changed.UpdatedAt = at > State.UpdatedAt ? at : State.UpdatedAt.AddTicks(10);
         var view = changed.ToView();
-        switch (await cards.UpdateAsync(changed, State.UpdatedAt, idempotency, StoredAnswers.Done(view), CancellationToken.None))
+        switch (await cards.UpdateAsync(changed, State.UpdatedAt, idempotency, StoredAnswers.Done(view), audit, CancellationToken.None))
         {
             case CardWriteOutcome.Written:
                 State = changed;

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
+using Wallet.Grains.Auth;
 using Wallet.Grains.Money;
 using Wallet.Grains.Storage;
 using Wallet.Grains.Wallets;
@@ -134,23 +135,25 @@ public sealed class CardStore(NpgsqlDataSource dataSource, CurrencyCatalog curre
         WriteAsync(card.TenantId, idempotency, answer, CardWriteOutcome.NumberExists, InsertCard,
             [("id", card.Id), ("tenant", card.TenantId), ("wallet", card.WalletId), ("name", card.CardholderName), ("last4", card.Last4),
              ("hash", numberHash), ("controls", Controls(card)), ("metadata", card.Metadata?.GetRawText()), ("created", card.CreatedAt)],
-            cancellationToken);
+            audit: null, cancellationToken);
 
     /// <summary>Writes the card as <paramref name="changed"/> says, if the row is still as <paramref name="expectedUpdatedAt"/> left it.</summary>
     internal Task<CardWriteOutcome> UpdateAsync(
-        CardState changed, DateTimeOffset expectedUpdatedAt, IdempotencyRequest? idempotency, StoredAnswer answer, CancellationToken cancellationToken) =>
+        CardState changed, DateTimeOffset expectedUpdatedAt, IdempotencyRequest? idempotency, StoredAnswer answer, AuditEvent? audit,
+        CancellationToken cancellationToken) =>
         WriteAsync(changed.TenantId, idempotency, answer, CardWriteOutcome.Moved, UpdateCard,
             [("id", changed.Id), ("name", changed.CardholderName), ("status", changed.Status), ("controls", Controls(changed)),
              ("version", changed.ControlsVersion), ("metadata", changed.Metadata?.GetRawText()), ("updated", changed.UpdatedAt), ("expected", expectedUpdatedAt)],
-            cancellationToken);
+            audit, cancellationToken);
 
     /// <summary>
-    /// One card row written with the Idempotency-Key in one transaction; <paramref name="missed"/>
-    /// when the statement touched no row, and then nothing, the key included, is kept.
+    /// One card row written with the Idempotency-Key (and the audit row, when the change has one) in
+    /// one transaction; <paramref name="missed"/> when the statement touched no row, and then
+    /// nothing, the key included, is kept.
     /// </summary>
     private async Task<CardWriteOutcome> WriteAsync(
         string tenantId, IdempotencyRequest? idempotency, StoredAnswer answer, CardWriteOutcome missed, string sql,
-        (string Name, object? Value)[] parameters, CancellationToken cancellationToken)
+        (string Name, object? Value)[] parameters, AuditEvent? audit, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -170,6 +173,11 @@ public sealed class CardStore(NpgsqlDataSource dataSource, CurrencyCatalog curre
         if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
         {
             return missed;
+        }
+
+        if (audit is not null)
+        {
+            await AuditLog.AppendAsync(connection, transaction, audit, cancellationToken);
         }
 
         await transaction.CommitAsync(cancellationToken);

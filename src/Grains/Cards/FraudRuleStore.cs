@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Npgsql;
+using Wallet.Grains.Auth;
 
 namespace Wallet.Grains.Cards;
 
@@ -28,8 +29,8 @@ public sealed class FraudRuleStore(NpgsqlDataSource dataSource, TimeProvider clo
         return new FraudRulesView(cached.Rules.Rules, cached.Version, cached.UpdatedAt);
     }
 
-    /// <summary>Replaces the tenant's rules; null and a problem when they are not valid.</summary>
-    public async Task<(FraudRulesView? Rules, string? Problem)> SaveAsync(string tenantId, FraudRules rules, CancellationToken cancellationToken)
+    /// <summary>Replaces the tenant's rules, recorded in its audit trail as <paramref name="actor"/>'s; null and a problem when they are not valid.</summary>
+    public async Task<(FraudRulesView? Rules, string? Problem)> SaveAsync(string tenantId, FraudRules rules, string actor, CancellationToken cancellationToken)
     {
         var (compiled, problem) = FraudEngine.Compile(rules);
         if (compiled is null)
@@ -38,11 +39,16 @@ public sealed class FraudRuleStore(NpgsqlDataSource dataSource, TimeProvider clo
         }
 
         var now = LedgerTime.Truncate(clock.GetUtcNow());
-        await using var command = dataSource.CreateCommand(Upsert);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(Upsert, connection, transaction);
         command.Parameters.AddWithValue("tenant", tenantId);
         command.Parameters.AddWithValue("rules", JsonSerializer.Serialize(compiled.Rules, WalletJson.Options));
         command.Parameters.AddWithValue("now", now);
         var version = (int)(await command.ExecuteScalarAsync(cancellationToken))!;
+        await AuditLog.AppendAsync(connection, transaction, tenantId, now, actor, AuditActions.FraudRulesReplaced, null,
+            new { version, rules = compiled.Rules }, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
         _cache[tenantId] = new Cached(compiled, version, now, clock.GetUtcNow());
         return (new FraudRulesView(compiled.Rules, version, now), null);
     }

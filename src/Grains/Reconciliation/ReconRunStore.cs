@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
+using Wallet.Grains.Auth;
 using Wallet.Grains.Money;
 using Wallet.Grains.Storage;
 using Wallet.Grains.Wallets;
@@ -202,7 +203,8 @@ public sealed class ReconRunStore(NpgsqlDataSource dataSource, CurrencyCatalog c
     /// each naming the other). The run and its items stay as they were.
     /// </summary>
     public async Task<(ReconResolveOutcome Outcome, ReconItemView? Item, string? Why)> ResolveAsync(
-        string tenantId, string itemId, string action, string? counterpartId, string note, DateTimeOffset now, CancellationToken cancellationToken)
+        string tenantId, string itemId, string action, string? counterpartId, string note, string actor, DateTimeOffset now,
+        CancellationToken cancellationToken)
     {
         if (!ReconIds.TryParseItem(itemId, out var runId, out var n))
         {
@@ -268,6 +270,9 @@ public sealed class ReconRunStore(NpgsqlDataSource dataSource, CurrencyCatalog c
             {
                 await InsertResolutionAsync(connection, transaction, runId, other, action, n, note, now, cancellationToken);
             }
+
+            await AuditLog.AppendAsync(connection, transaction, tenantId, now, actor, AuditActions.ReconciliationItemResolved, itemId,
+                new { run_id = runId, action, counterpart_id = counterpartId }, cancellationToken);
 
             await transaction.CommitAsync(cancellationToken);
         }

@@ -1,6 +1,7 @@
 using System.Text;
 using Npgsql;
 using NpgsqlTypes;
+using Wallet.Grains.Auth;
 using Wallet.Grains.Holds;
 using Wallet.Grains.Money;
 using Wallet.Grains.Transactions;
@@ -108,7 +109,8 @@ public sealed class WalletStore(NpgsqlDataSource dataSource, CurrencyCatalog cur
     /// the expected status or, when closing, holds money.
     /// </summary>
     internal async Task<StatusChangeOutcome> ChangeStatusAsync(
-        WalletState wallet, string expected, string status, IdempotencyRequest? idempotency, StoredAnswer answer, CancellationToken cancellationToken)
+        WalletState wallet, string expected, string status, IdempotencyRequest? idempotency, StoredAnswer answer, AuditEvent? audit,
+        CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -137,6 +139,11 @@ public sealed class WalletStore(NpgsqlDataSource dataSource, CurrencyCatalog cur
             return StatusChangeOutcome.StatusMoved;
         }
 
+        if (audit is not null)
+        {
+            await AuditLog.AppendAsync(connection, transaction, audit, cancellationToken);
+        }
+
         await transaction.CommitAsync(cancellationToken);
         return StatusChangeOutcome.Changed;
     }
@@ -145,14 +152,27 @@ public sealed class WalletStore(NpgsqlDataSource dataSource, CurrencyCatalog cur
     /// Sets the budget of a system account that issues money (null: none); false when it has issued
     /// more than <paramref name="budget"/> already.
     /// </summary>
-    internal async Task<bool> SetBudgetAsync(WalletState account, long? budget, CancellationToken cancellationToken)
+    internal async Task<bool> SetBudgetAsync(WalletState account, long? budget, AuditEvent? audit, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(UpdateBudget);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(UpdateBudget, connection, transaction);
         command.Parameters.AddWithValue("id", account.Id);
         command.Parameters.AddWithValue("tenant", account.TenantId);
         command.Parameters.AddWithValue("unlimited", budget is null);
         command.Parameters.AddWithValue("budget", budget ?? 0);
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
+        {
+            return false;
+        }
+
+        if (audit is not null)
+        {
+            await AuditLog.AppendAsync(connection, transaction, audit, cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return true;
     }
 
     public async Task<Page<WalletView>> ListAsync(WalletQuery query, CancellationToken cancellationToken)

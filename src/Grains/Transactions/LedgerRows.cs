@@ -58,6 +58,19 @@ internal sealed record HoldRecord(
 }
 
 /// <summary>
+/// An audit row the storage appends to its tenant's chain when the ledger row carrying it is
+/// written (an operator's change of a wallet's status): in the same transaction, once.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("wallet.AuditRecord")]
+internal sealed record AuditRecord(
+    [property: Id(0)] string TenantId,
+    [property: Id(1)] DateTimeOffset At,
+    [property: Id(2)] string Actor,
+    [property: Id(3)] string Action,
+    [property: Id(4)] string Target,
+    [property: Id(5)] string DetailsJson);
+
+/// <summary>
 /// One participant's part of a ledger entry, decided in its transaction: its posting (none when
 /// only its pending amount moves) and its balances after it, under <see cref="Version"/>, the
 /// participant's version after this row. A movement against a system account names it as
@@ -102,6 +115,10 @@ internal sealed record LedgerRow(
     /// <summary>The tenant of the Idempotency-Key when the row carries no entry (a hold's placement, a status change).</summary>
     [Id(15)]
     public string? KeyTenantId { get; init; }
+
+    /// <summary>The audit row written with this one.</summary>
+    [Id(16)]
+    public AuditRecord? Audit { get; init; }
 }
 
 /// <summary>
@@ -207,7 +224,8 @@ internal sealed record PreparedLedgerRow(
     JsonObject? CardAuthorization,
     string? EntryKind,
     string[]? EntryAccounts,
-    SystemLeg[]? SystemLegs)
+    SystemLeg[]? SystemLegs,
+    JsonObject? Audit)
 {
     private static readonly JsonSerializerOptions Columns = new()
     {
@@ -234,7 +252,19 @@ internal sealed record PreparedLedgerRow(
         row.Answer is null ? null : IdempotencyStore.NameOf(row.Answer.Outcome), row.Answer?.Body,
         row.Status, row.Hold is { } hold ? HoldColumns(row.WalletId, row.Currency, hold) : null,
         row.Authorization is { } authorization ? AuthorizationColumns(authorization) : null,
-        row.Entry?.Kind, row.Entry?.Accounts, row.Entry?.SystemLegs);
+        row.Entry?.Kind, row.Entry?.Accounts, row.Entry?.SystemLegs,
+        row.Audit is { } audit ? AuditColumns(audit) : null);
+
+    // The arguments of audit_append, named.
+    private static JsonObject AuditColumns(AuditRecord audit) => new()
+    {
+        ["tenant_id"] = audit.TenantId,
+        ["at"] = audit.At,
+        ["actor"] = audit.Actor,
+        ["action"] = audit.Action,
+        ["target"] = audit.Target,
+        ["details"] = JsonNode.Parse(audit.DetailsJson),
+    };
 
     // The row of holds, named as its columns are.
     private static JsonObject HoldColumns(string walletId, string currency, HoldRecord hold) => new()

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Orleans;
+using Wallet.Grains.Auth;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Money;
 using Wallet.Grains.Storage;
@@ -112,7 +113,11 @@ internal sealed partial class WalletGrain : ISystemAccountGrain
 
             // What is set aside for movements still running counts as given (the row's pending has no part of it).
             var issued = Math.Max(State.Pending - State.Balance, 0);
-            if (budget < issued || !await wallets.SetBudgetAsync(State, budget, CancellationToken.None))
+            var audit = command.Actor is { } actor
+                ? new AuditEvent(command.TenantId, LedgerTime.Truncate(clock.GetUtcNow()), actor, AuditActions.BudgetSet, SystemAccounts.Display(Id),
+                    new { currency = State.Currency.Code, budget = budget is { } b ? State.Format(b) : null })
+                : null;
+            if (budget < issued || !await wallets.SetBudgetAsync(State, budget, audit, CancellationToken.None))
             {
                 await ReloadStateAsync();
                 return new BudgetResult(null, new LedgerFailure(LedgerErrors.BudgetBelowIssued,
@@ -172,7 +177,12 @@ internal sealed partial class WalletGrain : ISystemAccountGrain
         }
 
         var changed = WalletRules.WithStatus(State, target);
-        var outcome = await wallets.ChangeStatusAsync(State, State.Status, target, command.Idempotency, StoredAnswers.Done(changed.ToView()), CancellationToken.None);
+        var audit = command.Actor is { } actor && target != State.Status
+            ? new AuditEvent(command.TenantId, LedgerTime.Truncate(clock.GetUtcNow()), actor, AuditActions.WalletStatus(command.Change), SystemAccounts.Display(Id),
+                new { from = State.Status, to = target })
+            : null;
+        var outcome = await wallets.ChangeStatusAsync(State, State.Status, target, command.Idempotency, StoredAnswers.Done(changed.ToView()), audit,
+            CancellationToken.None);
         switch (outcome)
         {
             case StatusChangeOutcome.Changed:

@@ -1,9 +1,11 @@
+using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans;
 using Orleans.Concurrency;
 using Orleans.Transactions;
 using Orleans.Transactions.Abstractions;
+using Wallet.Grains.Auth;
 using Wallet.Grains.Holds;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Money;
@@ -161,9 +163,11 @@ internal sealed partial class WalletGrain(
                         return failure;
                     }
 
+                    var audit = Audited(command, wallet.Status, target);
                     wallet.Status = target;
                     view = wallet.With(State).ToView();
-                    wallet.Append(transactionId, written, State.Currency.Code, null, 0, row => Keyed(row, command.TenantId, command.Idempotency, StoredAnswers.Done(view)));
+                    wallet.Append(transactionId, written, State.Currency.Code, null, 0,
+                        row => Keyed(row, command.TenantId, command.Idempotency, StoredAnswers.Done(view)) with { Audit = audit });
                     return null;
                 });
                 return (refused, refused is null ? new WalletResult(view, null) : null);
@@ -172,6 +176,12 @@ internal sealed partial class WalletGrain(
 
         static WalletResult Refused(LedgerFailure failure) => new(null, failure);
     }
+
+    /// <summary>The audit row of a status change made by someone, written with the change.</summary>
+    private AuditRecord? Audited(ChangeWalletStatus command, string from, string to) => command.Actor is { } actor
+        ? new AuditRecord(command.TenantId, LedgerTime.Truncate(clock.GetUtcNow()), actor, AuditActions.WalletStatus(command.Change), Id,
+            JsonSerializer.Serialize(new { from, to }, WalletJson.Options))
+        : null;
 
     public Task<TransferResult> Transfer(TransferCommand command) => IsSystemAccount switch
     {

@@ -2,12 +2,14 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Npgsql;
 using Wallet.Dashboard.Access;
 using Wallet.Grains.Storage;
 using Wallet.Tests.Api;
+using Wallet.Tests.Auth;
 using Wallet.Tests.Cards;
 using Wallet.Tests.Infrastructure;
 using Xunit;
@@ -141,6 +143,88 @@ public sealed class DashboardAccessTests : IAsyncLifetime
         Assert.Equal("/dashboard/login", response.Headers.Location!.OriginalString);
         Assert.StartsWith(DashboardSessionHandler.CookieName + "=;", response.Headers.GetValues("Set-Cookie").Single(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.Unauthorized, (await browser.GetAsync(new Uri("/dashboard/api/cards", UriKind.Relative))).StatusCode);
+    }
+
+    [Fact]
+    public async Task SignIn_AsAnOperator_PasswordThenCode_OpensASessionActingAsThem_AndIsAudited()
+    {
+        using var admin = _factory.CreateOperatorClient();
+        using var anonymous = _factory.CreateClient();
+        var (email, authenticator) = await People.WithSecondFactorAsync(admin, anonymous, "operator");
+        using var browser = Browser();
+
+        var wrong = await PostFormAsync(browser, ("email", email), ("password", "not the password"), ("return_url", "/dashboard/ledger"));
+        Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        Assert.Contains("That email or password is wrong", await wrong.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        // The right password (its email in capitals): the second step's page, and no session yet.
+        var password = await PostFormAsync(browser, ("email", email.ToUpperInvariant()), ("password", People.Password), ("return_url", "/dashboard/ledger"));
+        Assert.Equal(HttpStatusCode.OK, password.StatusCode);
+        Assert.False(password.Headers.Contains("Set-Cookie"));
+        var page = await password.Content.ReadAsStringAsync();
+        Assert.Contains("id=\"code\"", page, StringComparison.Ordinal);
+        var challenge = Regex.Match(page, "name=\"mfa_token\" value=\"([^\"]+)\"").Groups[1].Value;
+        Assert.NotEmpty(challenge);
+
+        var badCode = await PostFormAsync(browser, ("mfa_token", challenge), ("code", "12345"), ("return_url", "/dashboard/ledger"));
+        Assert.Equal(HttpStatusCode.Unauthorized, badCode.StatusCode);
+        Assert.Contains("That code is not right", await badCode.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.False(badCode.Headers.Contains("Set-Cookie"));
+
+        var signedIn = await PostFormAsync(browser, ("mfa_token", challenge), ("code", People.NextCode(authenticator)), ("return_url", "/dashboard/ledger"));
+        Assert.Equal(HttpStatusCode.Redirect, signedIn.StatusCode);
+        Assert.Equal("/dashboard/ledger", signedIn.Headers.Location!.OriginalString);
+        Assert.StartsWith(DashboardSessionHandler.CookieName + "=", Assert.Single(signedIn.Headers.GetValues("Set-Cookie")), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync(new Uri("/dashboard/api/money", UriKind.Relative))).StatusCode);
+
+        // The sign-in is the person's in the audit trail, from the dashboard, with its second factor.
+        var person = (await (await admin.GetAsync("/v1/users")).ExpectAsync(HttpStatusCode.OK)).GetProperty("data").EnumerateArray()
+            .Single(u => u.Str("email") == email).Str("id");
+        var login = (await (await admin.GetAsync($"/v1/audit?action=auth.login&actor=user:{person}")).ExpectAsync(HttpStatusCode.OK))
+            .GetProperty("data").EnumerateArray().First();
+        Assert.True(login.GetProperty("details").GetProperty("dashboard").GetBoolean());
+        Assert.True(login.GetProperty("details").GetProperty("multi_factor").GetBoolean());
+    }
+
+    [Fact]
+    public async Task SignIn_AsAPerson_WhoIsNoOperator_OrHasNoSecondFactor_IsRefused()
+    {
+        using var admin = _factory.CreateOperatorClient();
+        using var anonymous = _factory.CreateClient();
+        var (finance, _) = await People.WithSecondFactorAsync(admin, anonymous, "finance");
+        var bare = $"operator.{Guid.NewGuid():N}@example.com";
+        var invited = await (await admin.PostJsonAsync("/v1/users", new { email = bare, roles = new[] { "operator" } })).ExpectAsync(HttpStatusCode.Created);
+        await (await anonymous.PostJsonAsync("/v1/auth/invitations/accept", new { invitation_token = invited.Str("invitation_token"), password = People.Password }))
+            .ExpectAsync(HttpStatusCode.OK);
+        using var browser = Browser();
+
+        var notOperator = await PostFormAsync(browser, ("email", finance), ("password", People.Password), ("return_url", "/dashboard"));
+        var noSecondFactor = await PostFormAsync(browser, ("email", bare), ("password", People.Password), ("return_url", "/dashboard"));
+
+        Assert.Equal(HttpStatusCode.Forbidden, notOperator.StatusCode);
+        Assert.Contains("this account is not one", await notOperator.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        // Outside Development an operator signs in with a second factor (Auth:RequireMfaForOperators).
+        Assert.Equal(HttpStatusCode.Forbidden, noSecondFactor.StatusCode);
+        Assert.Contains("enable one first", await noSecondFactor.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.False(notOperator.Headers.Contains("Set-Cookie") || noSecondFactor.Headers.Contains("Set-Cookie"));
+    }
+
+    [Fact]
+    public async Task Session_OfAPerson_EndsWhenTheyAreNoLongerAnOperator()
+    {
+        using var admin = _factory.CreateOperatorClient();
+        using var anonymous = _factory.CreateClient();
+        var (email, _) = await People.WithSecondFactorAsync(admin, anonymous, "operator", "finance");
+        var person = (await (await admin.GetAsync("/v1/users")).ExpectAsync(HttpStatusCode.OK)).GetProperty("data").EnumerateArray()
+            .Single(u => u.Str("email") == email);
+        var sessions = _factory.GetService<DashboardSessionStore>();
+        var user = new Wallet.Grains.Auth.UserView(person.Str("id"), "default", email, ["operator", "finance"], "active", DateTimeOffset.UtcNow);
+        var token = await sessions.OpenAsync(user, multiFactor: true, TimeSpan.FromHours(1), DateTimeOffset.UtcNow, CancellationToken.None);
+        Assert.Equal(("default", user.Id, null), await SessionAsync(sessions, token));
+
+        await (await admin.PatchAsJsonAsync($"/v1/users/{user.Id}", new { roles = new[] { "finance" } })).ExpectAsync(HttpStatusCode.OK);
+
+        Assert.Null(await sessions.FindAsync(token, CancellationToken.None));
     }
 
     [Fact]
@@ -345,6 +429,12 @@ public sealed class DashboardAccessTests : IAsyncLifetime
     private static Task<HttpResponseMessage> SignInAsync(HttpClient browser, string key, string returnUrl) =>
         browser.PostAsync(new Uri("/dashboard/login", UriKind.Relative),
             new FormUrlEncodedContent(new Dictionary<string, string> { ["api_key"] = key, ["return_url"] = returnUrl }));
+
+    private static Task<HttpResponseMessage> PostFormAsync(HttpClient browser, params (string Name, string Value)[] fields) =>
+        browser.PostAsync(new Uri("/dashboard/login", UriKind.Relative), new FormUrlEncodedContent(fields.ToDictionary(f => f.Name, f => f.Value)));
+
+    private static async Task<(string TenantId, string? UserId, string? KeyId)?> SessionAsync(DashboardSessionStore sessions, string token) =>
+        await sessions.FindAsync(token, CancellationToken.None) is { } session ? (session.TenantId, session.UserId, session.KeyId) : null;
 
     private static StringContent JsonContent(string json) => new(json, new MediaTypeHeaderValue("application/json"));
 }

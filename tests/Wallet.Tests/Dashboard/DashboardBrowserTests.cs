@@ -8,6 +8,7 @@ using Wallet.Api.Keys;
 using Wallet.Tests.Api;
 using Wallet.Tests.Cards;
 using Wallet.Tests.Cluster;
+using Wallet.Tests.Auth;
 using Wallet.Tests.Infrastructure;
 using Xunit;
 using static Microsoft.Playwright.Assertions;
@@ -52,16 +53,18 @@ public sealed class DashboardBrowserTests(DashboardBrowserCluster fixture, Brows
         Assert.Equal(DashboardDriver.LoginPath, new Uri(page.Url).AbsolutePath);
         Assert.Equal("?return_url=%2Fdashboard%2Fledger", new Uri(page.Url).Query);
         await Expect(page.Locator("#error")).ToBeHiddenAsync();
+        await Expect(page.Locator("#api_key")).ToBeHiddenAsync();
 
         await DashboardDriver.SubmitKeyAsync(page, "not-a-key-of-this-cluster");
-        await Expect(page.Locator("#error")).ToHaveTextAsync("That API key is not valid.");
-        await Expect(page.Locator("#error")).ToBeVisibleAsync();
+        await Expect(page.Locator("#key-error")).ToHaveTextAsync("That API key is not valid.");
+        await Expect(page.Locator("#key-error")).ToBeVisibleAsync();
+        await Expect(page.Locator("#error")).ToBeHiddenAsync();
         Assert.Equal(DashboardDriver.LoginPath, new Uri(page.Url).AbsolutePath);
         await Expect(page.Locator("#api_key")).ToBeVisibleAsync();
         await browserPage.ScreenshotAsync("dashboard-login-error");
 
         await DashboardDriver.SubmitKeyAsync(page, clientKey);
-        await Expect(page.Locator("#error")).ToHaveTextAsync("That API key is a client key; the dashboard needs an operator key.");
+        await Expect(page.Locator("#key-error")).ToHaveTextAsync("That API key's role is client; the dashboard needs an operator key.");
         Assert.Equal(DashboardDriver.LoginPath, new Uri(page.Url).AbsolutePath);
         Assert.DoesNotContain(await page.Context.CookiesAsync(), c => c.Name == SessionCookie);
 
@@ -95,6 +98,30 @@ public sealed class DashboardBrowserTests(DashboardBrowserCluster fixture, Brows
     }
 
     [Fact]
+    public async Task SignIn_AsAnOperatorWithASecondFactor_AsksForTheCode_ThenOpensTheAskedPage()
+    {
+        using var anonymous = new HttpClient { BaseAddress = Cluster[1].Address };
+        var (email, authenticator) = await People.WithSecondFactorAsync(Api(1), anonymous, "operator");
+        await using var browserPage = await OpenAsync(1);
+        var page = browserPage.Page;
+
+        await page.GotoAsync("/dashboard/receipts");
+        await page.Locator("#email").FillAsync(email);
+        await page.Locator("#password").FillAsync(People.Password);
+        await page.Locator("#sign-in").ClickAsync();
+        await Expect(page.Locator("#code")).ToBeVisibleAsync();
+        Assert.DoesNotContain(await page.Context.CookiesAsync(), c => c.Name == SessionCookie);
+        await browserPage.ScreenshotAsync("dashboard-login-code");
+        await page.Locator("#code").FillAsync(People.NextCode(authenticator));
+        await page.Locator("#verify").ClickAsync();
+
+        await DashboardDriver.WaitForPathAsync(page, "/dashboard/receipts");
+        await Expect(page.Locator("#page[data-page=receipts]")).ToBeVisibleAsync();
+        await DashboardDriver.WaitForLiveAsync(page);
+        browserPage.AssertNoProblems();
+    }
+
+    [Fact]
     public async Task SignOut_AfterSigningIn_ReturnsToLoginAndTheOldCookieNoLongerWorks()
     {
         await using var browserPage = await OpenAsync(1);
@@ -106,7 +133,7 @@ public sealed class DashboardBrowserTests(DashboardBrowserCluster fixture, Brows
         await page.Locator("#sign-out").ClickAsync();
 
         await DashboardDriver.WaitForPathAsync(page, DashboardDriver.LoginPath);
-        await Expect(page.Locator("#api_key")).ToBeVisibleAsync();
+        await Expect(page.Locator("#email")).ToBeVisibleAsync();
         Assert.DoesNotContain(await page.Context.CookiesAsync(), c => c.Name == SessionCookie);
         Assert.Equal(HttpStatusCode.Unauthorized, await MeWithCookieAsync(1, cookie.Value));
 

@@ -35,13 +35,19 @@ internal static partial class DashboardDriver
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
-    /// Submits <paramref name="key"/> on the login page the browser shows now. The caller waits for
-    /// what should follow (an error, another page) with an auto-waiting assertion.
+    /// Submits <paramref name="key"/> on the login page the browser shows now, opening its API key
+    /// form first when it is closed. The caller waits for what should follow (an error, another page)
+    /// with an auto-waiting assertion.
     /// </summary>
     public static async Task SubmitKeyAsync(IPage page, string key)
     {
+        if (!await page.Locator("#api_key").IsVisibleAsync())
+        {
+            await page.Locator("details.signin summary").ClickAsync();
+        }
+
         await page.Locator("#api_key").FillAsync(key);
-        await page.Locator("#sign-in").ClickAsync();
+        await page.Locator("#sign-in-key").ClickAsync();
     }
 
     /// <summary>

@@ -125,6 +125,13 @@ public sealed class ReconRunTests(ApiFixture api) : IClassFixture<ApiFixture>
         Assert.Equal((1, 0, 1, 2, 0), Counts(summary));
         Assert.Equal((2, 1), (summary.GetProperty("manual").GetInt32(), summary.GetProperty("written_off").GetInt32()));
 
+        // Each resolution is in the tenant's audit trail, by the key that made it; the refused ones left nothing.
+        var audited = (await (await tenant.GetAsync("/v1/audit?action=reconciliation.item_resolved")).ExpectAsync(HttpStatusCode.OK))
+            .GetProperty("data").EnumerateArray().ToList();
+        Assert.Equal([stray, record], audited.Select(r => r.Str("target")));
+        Assert.Equal(("match", entry), (audited[1].GetProperty("details").Str("action"), audited[1].GetProperty("details").Str("counterpart_id")));
+        Assert.All(audited, r => Assert.StartsWith("api_key:ak_", r.Str("actor"), StringComparison.Ordinal));
+
         // What the run found is kept as it was: PostgreSQL refuses to change a completed run or its items.
         await using var connection = new NpgsqlConnection(api.Factory.ConnectionString);
         await connection.OpenAsync();
