@@ -5,10 +5,10 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using Orleans.Dashboard;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Dashboard;
 using Wallet.Api.Auth;
 using Wallet.Api.Infrastructure;
 using Wallet.Dashboard.Access;
@@ -113,12 +113,15 @@ public static class DashboardEndpoints
             }
 
             var second = await signIn.CodeAsync(userId, code, ct);
-            return second.Step == SignInStep.Passed
-                ? await OpenPersonSessionAsync(context, second.User!, multiFactor: true, sessions, returnUrl, clock)
-                : second.Step == SignInStep.Limited
-                    ? CodePage(TooMany(second), challenge, returnUrl, StatusCodes.Status429TooManyRequests)
-                    : CodePage("That code is not right, or the account is locked for a while after failed attempts.", challenge, returnUrl,
-                        StatusCodes.Status401Unauthorized);
+            return second.Step switch
+            {
+                SignInStep.Passed when second.User!.Roles.Contains(UserRoles.Operator) =>
+                    await OpenPersonSessionAsync(context, second.User, multiFactor: true, sessions, returnUrl, clock),
+                SignInStep.Passed => NotAnOperator(returnUrl),
+                SignInStep.Limited => CodePage(TooMany(second), challenge, returnUrl, StatusCodes.Status429TooManyRequests),
+                _ => CodePage("That code is not right, or the account is locked for a while after failed attempts.", challenge, returnUrl,
+                    StatusCodes.Status401Unauthorized),
+            };
         }
 
         if (Field("api_key").Trim() is { Length: > 0 } key)
@@ -147,7 +150,7 @@ public static class DashboardEndpoints
         var user = first.User!;
         if (!user.Roles.Contains(UserRoles.Operator))
         {
-            return LoginPage("The dashboard is for operators, and this account is not one.", returnUrl, StatusCodes.Status403Forbidden);
+            return NotAnOperator(returnUrl);
         }
 
         if (first.Step == SignInStep.NeedsCode)
@@ -188,6 +191,9 @@ public static class DashboardEndpoints
         context.Response.Cookies.Append(DashboardSessionHandler.CookieName, token, SessionCookie(context.Request, SessionLifetime));
         return Results.Redirect(LocalReturnUrl(returnUrl), permanent: false, preserveMethod: false);
     }
+
+    private static IResult NotAnOperator(string returnUrl) =>
+        LoginPage("The dashboard is for operators, and this account is not one.", returnUrl, StatusCodes.Status403Forbidden);
 
     private static string TooMany(SignInCheck check) =>
         $"Too many attempts on this account: try again in {Math.Max(1, (int)Math.Ceiling(check.RetryAfter.TotalSeconds))} s.";
