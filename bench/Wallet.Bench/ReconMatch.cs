@@ -137,8 +137,9 @@ public static class ReconMatch
                    @day + g * (interval '86400 seconds' / @entries) AS at
             FROM generate_series(0::bigint, @entries - 1) AS g, (SELECT last_seq FROM ledger_head FOR UPDATE) h;
 
-            INSERT INTO entries (seq, id, tenant_id, source_id, destination_id, amount, currency, reference, description, created_at)
-            SELECT seq, 'tr_recon' || g, 'default', wallet, 'sys:default:settlement:USD', amount, 'USD', 'SR-' || lpad(g::text, 8, '0'), 'Settlement ' || g, at
+            INSERT INTO entries (seq, id, tenant_id, source_id, destination_id, amount, currency, reference, description, created_at, committed_at)
+            SELECT seq, 'tr_recon' || g, 'default', wallet, 'sys:default:settlement:USD', amount, 'USD', 'SR-' || lpad(g::text, 8, '0'), 'Settlement ' || g, at,
+                   clock_timestamp()
             FROM seed;
 
             INSERT INTO postings (wallet_id, entry_seq, amount, currency, balance_after, wallet_version)

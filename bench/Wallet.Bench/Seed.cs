@@ -122,8 +122,8 @@ public static class Seed
                 INSERT INTO wallets (id, tenant_id, kind, currency, scale, status, balance, version, created_at)
                 SELECT 'wal_b' || lpad(g::text, 9, '0'), 'default', 'user', 'USD', 2, 'active', amount, 1, now()
                 FROM generate_series(0, n - 1) AS g;
-                INSERT INTO entries (seq, id, tenant_id, source_id, destination_id, amount, currency, created_at)
-                SELECT head + g + 1, 'tr_seed' || g, 'default', 'sys:default:treasury:USD', 'wal_b' || lpad(g::text, 9, '0'), amount, 'USD', now()
+                INSERT INTO entries (seq, id, tenant_id, source_id, destination_id, amount, currency, created_at, committed_at)
+                SELECT head + g + 1, 'tr_seed' || g, 'default', 'sys:default:treasury:USD', 'wal_b' || lpad(g::text, 9, '0'), amount, 'USD', now(), clock_timestamp()
                 FROM generate_series(0, n - 1) AS g;
                 INSERT INTO postings (wallet_id, entry_seq, amount, currency, balance_after, wallet_version)
                 SELECT 'sys:default:treasury:USD', head + g + 1, -amount, 'USD', treasury_balance - (g + 1) * amount, treasury_version + g + 1

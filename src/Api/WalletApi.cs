@@ -21,6 +21,7 @@ using Wallet.Api.Ledger;
 using Wallet.Api.Metrics;
 using Wallet.Api.Receipts;
 using Wallet.Api.Reconciliation;
+using Wallet.Api.Reports;
 using Wallet.Api.Transfers;
 using Wallet.Api.Wallets;
 using Wallet.Grains;
@@ -121,6 +122,7 @@ public static class WalletApi
         app.MapReceiptEndpoints();
         app.MapReconciliationEndpoints();
         app.MapReconRunEndpoints();
+        app.MapReportEndpoints();
         app.MapMetricsEndpoints();
 
         app.MapOpenApi("/openapi/{documentName}.json");

@@ -78,6 +78,7 @@ public static class GrainsServiceCollectionExtensions
         services.AddSingleton<Auth.AuditLog>();
         services.AddSingleton<WalletStore>();
         services.AddSingleton<LedgerStore>();
+        services.AddSingleton<Reports.LedgerReports>();
         services.AddSingleton<LedgerVerifier>();
         services.AddSingleton<LedgerTotalsCache>();
         services.AddSingleton<LedgerMetrics>();

@@ -40,6 +40,7 @@ internal static class OpenApiContract
         ("System accounts", "The budgets of the accounts that issue money"),
         ("Receipts", "Receipts for card transactions, uploaded and read in the background"),
         ("API keys", "Keys that authenticate a tenant's clients and operators"),
+        ("Reports", "Accounting reports of the ledger, as of an instant or over a period"),
     ];
 
     public static void Configure(OpenApiOptions options)

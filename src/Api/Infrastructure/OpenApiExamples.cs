@@ -105,6 +105,8 @@ internal static class OpenApiExamples
         ["action"] = JsonValue.Create("auth.login"),
         ["from"] = JsonValue.Create("2025-07-13T00:00:00Z"),
         ["to"] = JsonValue.Create("2025-07-14T00:00:00Z"),
+        ["as_of"] = JsonValue.Create("2025-07-14T00:00:00Z"),
+        ["asset"] = JsonValue.Create("USD"),
     };
 
     // The values of a list's other closed filters, by parameter.

@@ -1,4 +1,4 @@
-// The ledger's operator pages: one page shell, four views (Ledger, Cards, Receipts, Reconciliation), each polling its figures
+// The ledger's operator pages: one page shell, five views (Ledger, Cards, Receipts, Reconciliation, Reports), each polling its figures
 // once a second from /dashboard/api. Silos, grains and calls are on Orleans' dashboard at /dashboard,
 // linked from the nav. Plain DOM and SVG, no framework and nothing fetched from elsewhere.
 "use strict";
@@ -400,9 +400,45 @@
     return refresh;
   }
 
+  // The tenant's balance sheet with its check, and its trial balance, as of one instant; read again every ten seconds.
+  function reportsPage(root) {
+    const ReadEveryMs = 10_000;
+    let readAt = 0;
+    const when = el("p", { id: "reports-as-of", class: "muted", text: "" });
+    const sheets = el("div", { id: "balance-sheets" });
+    const trial = table("trial-balance", [
+      { title: "Asset", value: (l) => l.asset },
+      { title: "Account", value: (l) => l.account },
+      { title: "Type", value: (l) => l.type },
+      { title: "Debit", num: true, value: (l) => l.debit },
+      { title: "Credit", num: true, value: (l) => l.credit },
+    ]);
+    root.append(when, ...section("Balance sheet", sheets), ...section("Trial balance", trial.node));
+    return async () => {
+      if (Date.now() - readAt < ReadEveryMs) return;
+      const reports = await api("reports");
+      readAt = Date.now();
+      when.textContent = `As of ${fmt.dateTime(reports.trial_balance.as_of)}, the ledger's entry ${fmt.int(reports.trial_balance.ledger_seq)}.`;
+      sheets.replaceChildren(...(reports.balance_sheet.by_asset.length ? reports.balance_sheet.by_asset.map((a) => {
+        const check = a.check.balanced ? badge("ok") : el("span", { class: "badge failed", text: `off by ${a.check.difference}` });
+        check.dataset.check = a.asset;
+        const figures = tiles([["assets", "Assets"], ["liabilities", "Liabilities"], ["equity", "Equity"], ["difference", "Difference"]]);
+        figures.set("assets", a.total_assets);
+        figures.set("liabilities", a.total_liabilities);
+        figures.set("equity", a.total_equity);
+        figures.set("difference", a.check.difference);
+        return el("div", { class: "sheet", "data-asset": a.asset }, el("h3", {}, `${a.asset} `, check), figures.node);
+      }) : [el("p", { class: "muted", text: "Nothing posted yet." })]));
+      trial.set(reports.trial_balance.by_asset.flatMap((a) => [
+        ...a.accounts.map((l) => ({ asset: a.asset, ...l })),
+        { asset: a.asset, account: "total", type: a.balanced ? "balanced" : "not balanced", debit: a.debits, credit: a.credits },
+      ]), { empty: "nothing posted yet" });
+    };
+  }
+
   // ---- routing and the poll loop ----------------------------------------------------------
 
-  const pages = { ledger: ledgerPage, cards: cardsPage, receipts: receiptsPage, reconciliation: reconciliationPage };
+  const pages = { ledger: ledgerPage, cards: cardsPage, receipts: receiptsPage, reconciliation: reconciliationPage, reports: reportsPage };
   const live = document.getElementById("live");
   let refresh = null;
   let generation = 0;

@@ -93,14 +93,17 @@ internal sealed class LedgerCommitHandler(NpgsqlDataSource dataSource, LedgerMet
         """;
 
     // Sequence numbers are taken last: the head row is locked from here to COMMIT only, and entries
-    // get contiguous numbers in commit order. Seqs in the arrays are relative to the batch (1..n).
+    // get contiguous numbers in commit order, and the batch's commit time taken under that lock
+    // (migration 0034). Seqs in the arrays are relative to the batch (1..n).
     private const string InsertEntriesAndPostings = """
         WITH head AS (
-            UPDATE ledger_head SET last_seq = last_seq + cardinality(@entry_ids::text[]) RETURNING last_seq - cardinality(@entry_ids::text[]) AS base),
+            UPDATE ledger_head SET last_seq = last_seq + cardinality(@entry_ids::text[])
+            RETURNING last_seq - cardinality(@entry_ids::text[]) AS base, clock_timestamp() AS committed_at),
         written AS (
-            INSERT INTO entries (seq, id, tenant_id, source_id, destination_id, amount, currency, reference, description, metadata, created_at, hold_id)
+            INSERT INTO entries (seq, id, tenant_id, source_id, destination_id, amount, currency, reference, description, metadata, created_at, hold_id,
+                                 committed_at)
             SELECT head.base + e.seq, e.id, e.tenant_id, e.source_id, e.destination_id, e.amount, e.currency, e.reference, e.description,
-                   e.metadata::jsonb, e.created_at, e.hold_id
+                   e.metadata::jsonb, e.created_at, e.hold_id, head.committed_at
             FROM head, unnest(@entry_seqs::bigint[], @entry_ids::text[], @tenants::text[], @sources::text[], @destinations::text[],
                               @amounts::bigint[], @currencies::text[], @references::text[], @descriptions::text[], @metadata::text[],
                               @created::timestamptz[], @hold_ids::text[])

@@ -31,6 +31,7 @@ public sealed class DashboardAccessTests : IAsyncLifetime
     [InlineData("/dashboard/DashboardCounters")]
     [InlineData("/dashboard/ledger")]
     [InlineData("/dashboard/cards")]
+    [InlineData("/dashboard/reports")]
     public async Task Page_WithoutSession_RedirectsToLoginWithReturnUrl(string page)
     {
         using var browser = Browser();

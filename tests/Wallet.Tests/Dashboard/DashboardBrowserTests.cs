@@ -375,6 +375,30 @@ public sealed class DashboardBrowserTests(DashboardBrowserCluster fixture, Brows
     }
 
     [Fact]
+    public async Task ReportsPage_ShowsEachAssetsBalanceSheetChecked_AndTheTrialBalanceWithItsTotals()
+    {
+        var wallet = await Api(0).CreateWalletAsync();
+        await Api(0).DepositAsync(wallet, "40.00");
+        await Api(0).MoveAsync(wallet, "spend", "15.00");
+
+        await using var browserPage = await OpenAsync(0);
+        var page = browserPage.Page;
+        await DashboardDriver.SignInAsync(page, "/dashboard/ledger");
+        await OpenThroughNavAsync(page, "reports", "/dashboard/reports");
+        await Expect(page.Locator("[data-check=USD]")).ToHaveTextAsync("ok", new() { Timeout = Milliseconds(DashboardDriver.FigureTimeout) });
+        await Expect(page.Locator("[data-asset=USD] [data-figure=difference]")).ToHaveTextAsync("0.00");
+
+        // The trial balance's total row of USD: its debits equal its credits; the spend is in @revenue's credits.
+        var rows = await RowsAsync(page.Locator("table[data-table=trial-balance] tbody tr"));
+        var total = rows.Single(r => r[0] == "USD" && r[1] == "total");
+        Assert.Equal(("balanced", total[3]), (total[2], total[4]));
+        Assert.True(decimal.Parse(rows.Single(r => r[0] == "USD" && r[1] == "@revenue")[4], CultureInfo.InvariantCulture) >= 15.00m);
+        await DashboardDriver.AssertFitsTheWindowAsync(page);
+        await browserPage.ScreenshotAsync("dashboard-reports");
+        browserPage.AssertNoProblems();
+    }
+
+    [Fact]
     public async Task LedgerTail_LongestTenantIdAndLargestAmount_FitsA1280PxWindow()
     {
         // The widest row the tail can get: a tenant id of the longest length allowed, three ids, and the
