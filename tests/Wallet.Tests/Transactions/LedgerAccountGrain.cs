@@ -41,6 +41,29 @@ public interface ILedgerAccountGrain : IGrainWithStringKey
     Task Deactivate();
 }
 
+public static class LedgerAccountReads
+{
+    /// <summary>
+    /// A read is a transaction too: one that lands behind a transaction that aborted (a cascading
+    /// abort), while a dead silo still owns the account, or behind a transaction still resolving (its
+    /// manager died with the silo), is tried again.
+    /// </summary>
+    public static async Task<(long Balance, long Version, int CarriedRows)> ReadSettledAsync(this ILedgerAccountGrain account)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await account.Read();
+            }
+            catch (Exception exception) when (exception is not OutOfMemoryException && attempt < 30)
+            {
+                await Task.Delay(1_000);
+            }
+        }
+    }
+}
+
 // Spread over the silos at random: the kill tests need accounts on both, and Orleans' default
 // placement weighs the silos' load, which on a busy machine put all 16 on one.
 [RandomPlacement]

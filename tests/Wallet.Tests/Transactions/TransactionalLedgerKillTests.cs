@@ -117,7 +117,7 @@ public sealed class TransactionalLedgerKillTests(ITestOutputHelper output) : IAs
         var settling = System.Diagnostics.Stopwatch.StartNew();
         foreach (var account in accounts)
         {
-            await ReadSettledAsync(account);
+            await account.ReadSettledAsync();
         }
 
         const string Orphaned = """
@@ -151,22 +151,6 @@ public sealed class TransactionalLedgerKillTests(ITestOutputHelper output) : IAs
         }
     }
 
-    // A read is a transaction too: one that lands while the dead silo still owns the account, or
-    // behind a transaction still resolving (its manager died with the silo), is tried again.
-    private static async Task<(long Balance, long Version, int CarriedRows)> ReadSettledAsync(ILedgerAccountGrain account)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await account.Read();
-            }
-            catch (Exception exception) when (exception is not OutOfMemoryException && attempt < 30)
-            {
-                await Task.Delay(1_000);
-            }
-        }
-    }
 
     private async Task<string> DescribeAsync()
     {
