@@ -68,6 +68,7 @@ public static class LedgerErrors
     public const string MfaNotEnrolling = "mfa_not_enrolling";
     public const string ApiKeyNotFound = "api_key_not_found";
     public const string UserNotFound = "user_not_found";
+    public const string ScreeningNotFound = "screening_not_found";
 
     /// <summary>
     /// Not an answer for clients: the request's Idempotency-Key was committed by another call, so

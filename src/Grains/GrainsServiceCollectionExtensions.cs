@@ -79,6 +79,7 @@ public static class GrainsServiceCollectionExtensions
         services.AddSingleton<WalletStore>();
         services.AddSingleton<LedgerStore>();
         services.AddSingleton<Reports.LedgerReports>();
+        services.AddSingleton<Compliance.ComplianceStore>();
         services.AddSingleton<LedgerVerifier>();
         services.AddSingleton<LedgerTotalsCache>();
         services.AddSingleton<LedgerMetrics>();

@@ -41,6 +41,7 @@ internal static class OpenApiContract
         ("Receipts", "Receipts for card transactions, uploaded and read in the background"),
         ("API keys", "Keys that authenticate a tenant's clients and operators"),
         ("Reports", "Accounting reports of the ledger, as of an instant or over a period"),
+        ("Compliance", "Watchlists, and screenings of names against them"),
     ];
 
     public static void Configure(OpenApiOptions options)

@@ -59,6 +59,8 @@ internal static class OpenApiExamples
         ["PushReconciliationRecords"] = """{"records":[{"payout_id":"po_81","net":"1250.00","paid_at":"2025-07-13T06:00:00Z"}]}""",
         ["InviteUser"] = """{"email":"dana@example.com","roles":["finance"]}""",
         ["ChangeUserRoles"] = """{"roles":["finance","support"]}""",
+        ["ImportWatchlist"] = """{"file":"sanctions-2026-12.csv","name":"sanctions"}""",
+        ["ScreenName"] = """{"name":"Ivan Sidorenko","country":"RU","date_of_birth":"1961-03-14"}""",
         ["AcceptInvitation"] = """{"invitation_token":"winv_3q2-7wF0cXb1ZsP9Hk4aLmN8eR5tYuI6oP0aS1dF2gH","password":"correct horse battery staple"}""",
         ["Register"] = """{"email":"dana@example.com","password":"correct horse battery staple"}""",
         ["Login"] = """{"email":"dana@example.com","password":"correct horse battery staple"}""",
@@ -88,6 +90,7 @@ internal static class OpenApiExamples
         ("/v1/reconciliation/items/", "ritm_0193a1c2e4b87d6f9a0b1c2d3e4f5a6c_16"),
         ("/v1/api-keys/", "ak_3f9c2a1b7d4e6f80"),
         ("/v1/users/", "usr_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
+        ("/v1/compliance/screenings/", "scr_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
     ];
 
     // A query parameter's example by its name (the cursor has none: it is the next_cursor of a page).

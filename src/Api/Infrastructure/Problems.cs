@@ -92,7 +92,7 @@ public static class Problems
         LedgerErrors.WalletNotFound or LedgerErrors.TransferNotFound or LedgerErrors.EntryNotFound or LedgerErrors.NotFound or LedgerErrors.HoldNotFound
             or LedgerErrors.CardNotFound or LedgerErrors.AuthorizationNotFound or LedgerErrors.ReceiptNotFound
             or LedgerErrors.SourceNotFound or LedgerErrors.RunNotFound or LedgerErrors.ItemNotFound
-            or LedgerErrors.ApiKeyNotFound or LedgerErrors.UserNotFound => StatusCodes.Status404NotFound,
+            or LedgerErrors.ApiKeyNotFound or LedgerErrors.UserNotFound or LedgerErrors.ScreeningNotFound => StatusCodes.Status404NotFound,
         LedgerErrors.FileTooLarge => StatusCodes.Status413PayloadTooLarge,
         LedgerErrors.FileTypeUnsupported => StatusCodes.Status415UnsupportedMediaType,
         LedgerErrors.IdempotencyKeyReused or LedgerErrors.Conflict or LedgerErrors.CardNumberExists or LedgerErrors.AssetExists
