@@ -26,7 +26,7 @@ public static class Permissions
     /// <summary>Upload, read and retry receipts.</summary>
     public const string Receipts = "receipts";
 
-    /// <summary>Reconciliation, the audit trail, ledger verification, and reading the tenant's assets and budgets.</summary>
+    /// <summary>Reports, compliance screening, reconciliation, the audit trail, ledger verification, and reading the tenant's assets and budgets.</summary>
     public const string Finance = "finance";
 
     /// <summary>People, API keys, assets, budgets, fraud rules and metrics.</summary>
