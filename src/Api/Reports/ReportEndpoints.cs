@@ -40,12 +40,7 @@ public static class ReportEndpoints
         HttpRequest http, ClaimsPrincipal user, LedgerReports ledger, TimeProvider clock, [FromQuery(Name = "as_of")] string? asOf = null, string? asset = null)
     {
         var ct = http.HttpContext.RequestAborted;
-        if (ReadAsset(asset, out var code) is { } bad)
-        {
-            return bad;
-        }
-
-        var (at, problem) = await InstantAsync(ledger, asOf ?? Now(clock), "as_of", ct);
+        var (at, code, problem) = await AsOfAsync(ledger, asOf, asset, clock, ct);
         if (at is null)
         {
             return problem!;
@@ -60,12 +55,7 @@ public static class ReportEndpoints
         HttpRequest http, ClaimsPrincipal user, LedgerReports ledger, TimeProvider clock, [FromQuery(Name = "as_of")] string? asOf = null, string? asset = null)
     {
         var ct = http.HttpContext.RequestAborted;
-        if (ReadAsset(asset, out var code) is { } bad)
-        {
-            return bad;
-        }
-
-        var (at, problem) = await InstantAsync(ledger, asOf ?? Now(clock), "as_of", ct);
+        var (at, code, problem) = await AsOfAsync(ledger, asOf, asset, clock, ct);
         if (at is null)
         {
             return problem!;
@@ -115,6 +105,19 @@ public static class ReportEndpoints
             await ledger.MovementsAsync(tenantId, code, start, end, ct));
         return Answer(http, report, ["asset", "account", "type", "opening", "debits", "credits", "closing", "change"], report.ByAsset.SelectMany(a =>
             a.Accounts.Select(l => new[] { a.Asset, l.Account, l.Type, l.Opening, l.Debits, l.Credits, l.Closing, l.Change })));
+    }
+
+    /// <summary>The asset a report of an instant is limited to, and the ledger at that instant (now when absent).</summary>
+    private static async Task<(LedgerInstant? At, string? Asset, IResult? Problem)> AsOfAsync(
+        LedgerReports ledger, string? asOf, string? asset, TimeProvider clock, CancellationToken ct)
+    {
+        if (ReadAsset(asset, out var code) is { } bad)
+        {
+            return (null, null, bad);
+        }
+
+        var (at, problem) = await InstantAsync(ledger, asOf ?? Now(clock), "as_of", ct);
+        return (at, code, problem);
     }
 
     private static string Now(TimeProvider clock) => LedgerTime.Truncate(clock.GetUtcNow()).ToString("O", CultureInfo.InvariantCulture);
