@@ -3,7 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Wallet.Dashboard.Access;
-using Wallet.Grains.Storage;
+using Wallet.Grains.Auth;
 
 namespace Wallet.Dashboard;
 
@@ -34,7 +34,7 @@ public static class DashboardServiceCollectionExtensions
             .AddScheme<AuthenticationSchemeOptions, DashboardSessionHandler>(DashboardSessionHandler.SchemeName, null);
         services.AddAuthorizationBuilder().AddPolicy(DashboardSessionHandler.Policy, policy => policy
             .AddAuthenticationSchemes(DashboardSessionHandler.SchemeName)
-            .RequireRole(ApiKeyRoles.Operator));
+            .RequireRole(UserRoles.Operator));
         return services;
     }
 }

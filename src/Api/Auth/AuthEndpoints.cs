@@ -307,7 +307,7 @@ public static class AuthEndpoints
         var cancellationToken = http.HttpContext.RequestAborted;
         if (await PersonAsync(principal, users, cancellationToken) is not { } user)
         {
-            return Problems.Create(LedgerErrors.Forbidden, "a second factor is a person's: sign in with email and password, not an API key");
+            return NotAPerson();
         }
 
         if ((await users.FindMfaAsync(user.Id, cancellationToken))?.Secret is not null)
@@ -338,7 +338,7 @@ public static class AuthEndpoints
         var cancellationToken = http.HttpContext.RequestAborted;
         if (await PersonAsync(principal, users, cancellationToken) is not { } user)
         {
-            return Problems.Create(LedgerErrors.Forbidden, "a second factor is a person's: sign in with email and password, not an API key");
+            return NotAPerson();
         }
 
         if ((await users.FindMfaAsync(user.Id, cancellationToken))?.PendingSecret is not { } pending)
@@ -356,6 +356,9 @@ public static class AuthEndpoints
             ? TypedResults.Ok(new MfaEnabledResponse(true, recoveryCodes))
             : Problems.Create(LedgerErrors.MfaNotEnrolling, "the second factor being enrolled changed meanwhile: enable it again");
     }
+
+    private static IResult NotAPerson() =>
+        Problems.Create(LedgerErrors.Forbidden, "a second factor is a person's: sign in with email and password, not an API key");
 
     private static async Task<UserView?> PersonAsync(ClaimsPrincipal principal, UserStore users, CancellationToken cancellationToken) =>
         principal.FindFirst(AccessTokens.SubjectClaim) is { } subject ? await users.FindAsync(subject.Value, cancellationToken) : null;

@@ -46,7 +46,7 @@ public static class ApiKeyEndpoints
         }
 
         var tenantId = body.String("tenant_id", required: true, TenantIdLengthMax);
-        var role = body.String("role", required: false) ?? ApiKeyRoles.Client;
+        var role = body.String("role", required: false) ?? UserRoles.Client;
         var name = body.String("name", required: false, NameLengthMax);
         var days = body.Integer("expires_in_days", 1, ExpiresInDaysMax);
         if (body.Problem is not null)

@@ -1,3 +1,4 @@
+using Wallet.Grains.Money;
 using Wallet.Grains.Reports;
 
 namespace Wallet.Api.Reports;
@@ -96,5 +97,5 @@ public static class ReportBuilder
             })]))]);
     }
 
-    private static string Money(long minorUnits, int scale) => LedgerReports.Format(minorUnits, scale);
+    private static string Money(long minorUnits, int scale) => Amount.Format(minorUnits, scale);
 }

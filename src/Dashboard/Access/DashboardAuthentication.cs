@@ -8,6 +8,7 @@ using Microsoft.Extensions.Options;
 using Wallet.Api.Auth;
 using Wallet.Api.Infrastructure;
 using Wallet.Grains;
+using Wallet.Grains.Auth;
 using Wallet.Grains.Storage;
 
 namespace Wallet.Dashboard.Access;
@@ -51,7 +52,7 @@ public sealed class DashboardSessionHandler(
 
         if (access.LetsInWithoutSignIn(Context))
         {
-            return Success(new DashboardSession(ApiKeyStore.DefaultTenant, ApiKeyRoles.Operator, null, null), local: true);
+            return Success(new DashboardSession(ApiKeyStore.DefaultTenant, UserRoles.Operator, null, null), local: true);
         }
 
         if (Request.Cookies[CookieName] is not { Length: > 0 } token)

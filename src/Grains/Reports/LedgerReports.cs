@@ -1,6 +1,5 @@
 using Npgsql;
 using NpgsqlTypes;
-using Wallet.Grains.Money;
 using Wallet.Grains.Wallets;
 
 namespace Wallet.Grains.Reports;
@@ -140,6 +139,4 @@ public sealed class LedgerReports(NpgsqlDataSource dataSource)
 
         return [.. movements.OrderBy(m => m.Asset, StringComparer.Ordinal).ThenBy(m => m.Account, StringComparer.Ordinal)];
     }
-
-    public static string Format(long minorUnits, int scale) => Amount.Format(minorUnits, scale);
 }

@@ -6,16 +6,10 @@ using Wallet.Grains.Auth;
 
 namespace Wallet.Grains.Storage;
 
-public static class ApiKeyRoles
-{
-    public const string Operator = "operator";
-    public const string Client = "client";
-}
-
 /// <summary>A key's tenant and role.</summary>
 public sealed record ApiKeyIdentity(string TenantId, string Role)
 {
-    public bool IsOperator => Role == ApiKeyRoles.Operator;
+    public bool IsOperator => Role == UserRoles.Operator;
 }
 
 /// <summary>An API key as it is listed: never the key itself, which exists only in the answer that made it.</summary>

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Wallet.Grains;
+using Wallet.Grains.Auth;
 using Wallet.Grains.Storage;
 
 namespace Wallet.Silo.Hosting;
@@ -63,7 +64,7 @@ public sealed partial class WalletDatabase(
         if (bootstrap.Value.ApiKey is { Length: > 0 } key)
         {
             await services.GetRequiredService<ApiKeyStore>().EnsureAsync(
-                key, new ApiKeyIdentity(bootstrap.Value.TenantId, ApiKeyRoles.Operator), cancellationToken);
+                key, new ApiKeyIdentity(bootstrap.Value.TenantId, UserRoles.Operator), cancellationToken);
         }
     }
 

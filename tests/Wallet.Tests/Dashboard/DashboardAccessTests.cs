@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Npgsql;
 using Wallet.Dashboard.Access;
+using Wallet.Grains.Auth;
 using Wallet.Grains.Storage;
 using Wallet.Tests.Api;
 using Wallet.Tests.Auth;
@@ -233,9 +234,9 @@ public sealed class DashboardAccessTests : IAsyncLifetime
     {
         var sessions = _factory.GetService<DashboardSessionStore>();
         var keys = _factory.GetService<ApiKeyStore>();
-        var (key, _) = await keys.CreateAsync(new ApiKeyIdentity("default", ApiKeyRoles.Operator), null, null, "test", DateTimeOffset.UtcNow, CancellationToken.None);
+        var (key, _) = await keys.CreateAsync(new ApiKeyIdentity("default", UserRoles.Operator), null, null, "test", DateTimeOffset.UtcNow, CancellationToken.None);
         var token = await sessions.OpenAsync(key, TimeSpan.FromHours(1), CancellationToken.None);
-        Assert.Equal(ApiKeyRoles.Operator, (await sessions.FindAsync(token, CancellationToken.None))?.Role);
+        Assert.Equal(UserRoles.Operator, (await sessions.FindAsync(token, CancellationToken.None))?.Role);
 
         await using (var connection = new NpgsqlConnection(_factory.ConnectionString))
         {

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.Mvc.Testing.Handlers;
 using Microsoft.Extensions.DependencyInjection;
 using Wallet.Grains;
+using Wallet.Grains.Auth;
 using Wallet.Grains.Storage;
 
 namespace Wallet.Tests.Infrastructure;
@@ -87,7 +88,7 @@ public sealed class WalletApiFactory : WebApplicationFactory<Program>
     public async Task<(string TenantId, HttpClient Client)> CreateOperatorTenantAsync(string prefix)
     {
         var tenantId = $"{prefix}-{Guid.NewGuid():N}";
-        return (tenantId, await CreateTenantClientAsync(tenantId, role: ApiKeyRoles.Operator));
+        return (tenantId, await CreateTenantClientAsync(tenantId, role: UserRoles.Operator));
     }
 
     public T GetService<T>() where T : notnull => Services.GetRequiredService<T>();
