@@ -77,11 +77,6 @@ public static class WalletApi
                 "Auth:LockoutFailures and Auth:LockoutMinutes must be at least 1, Auth:PasswordLengthMin 8 to 128")
             .ValidateOnStart();
         services.AddWalletRateLimits();
-        services.AddOptions<ComplianceOptions>().BindConfiguration("Compliance")
-            .Validate(o => o.PotentialMatchScore is >= 1 and <= 100 && o.MatchScore is >= 1 and <= 100 && o.PotentialMatchScore <= o.MatchScore,
-                "Compliance:PotentialMatchScore and Compliance:MatchScore must be 1 to 100, the first at most the second")
-            .Validate(o => o.WatchlistMaxBytes > 0, "Compliance:WatchlistMaxBytes must be above 0")
-            .ValidateOnStart();
         services.AddSingleton<AccessTokens>();
         services.AddSingleton<MfaSecrets>();
         services.AddSingleton<PasswordPolicy>();
@@ -130,6 +125,8 @@ public static class WalletApi
         app.MapReconRunEndpoints();
         app.MapReportEndpoints();
         app.MapComplianceEndpoints();
+        app.MapDataRequestEndpoints();
+        app.MapPeriodEndpoints();
         app.MapMetricsEndpoints();
 
         app.MapOpenApi("/openapi/{documentName}.json");

@@ -22,7 +22,7 @@ namespace Wallet.Dashboard;
 /// <summary>
 /// The operators' pages at <c>/dashboard</c>: Orleans' own dashboard (silos, grains, calls,
 /// latency, reminders) at <c>/dashboard</c> itself, and beside it the ledger's pages, Ledger, Cards,
-/// Receipts, Reconciliation and Reports (one HTML shell and its script, shipped inside this assembly), with the JSON they poll every
+/// Receipts, Reconciliation, Reports and Compliance (one HTML shell and its script, shipped inside this assembly), with the JSON they poll every
 /// second under <c>/dashboard/api</c>. One sign-in covers all of it: every page and figure needs an
 /// operator, a person (email, password, second factor) or an operator API key. The ledger's pages fetch nothing from anywhere but this silo.
 /// </summary>
@@ -32,7 +32,7 @@ public static class DashboardEndpoints
     public const string ApiPrefix = "/dashboard/api";
     public const int TailEntriesMax = 50;
     private static readonly TimeSpan SessionLifetime = TimeSpan.FromHours(8);
-    private static readonly string[] Pages = ["/ledger", "/cards", "/receipts", "/reconciliation", "/reports"];
+    private static readonly string[] Pages = ["/ledger", "/cards", "/receipts", "/reconciliation", "/reports", "/compliance"];
 
     // Only this silo's own scripts, styles and JSON: no CDN could be reached even by mistake.
     private const string ContentSecurityPolicy =
@@ -71,6 +71,8 @@ public static class DashboardEndpoints
         api.MapGet("/reconciliation/runs/{id}", ReconciliationDesk.RunAsync);
         api.MapPost("/reconciliation/items/{id}/resolve", ReconciliationDesk.ResolveAsync);
         api.MapGet("/reports", ReportDesk.ReadAsync);
+        api.MapGet("/compliance", ComplianceDesk.ReadAsync);
+        api.MapPost("/compliance/screenings/{id}/resolve", ComplianceDesk.ResolveAsync);
 
         // Orleans' dashboard: page and JSON alike behind the same operator sign-in. Its routes are
         // the operator's page, not the API, so the API's OpenAPI document leaves them out.

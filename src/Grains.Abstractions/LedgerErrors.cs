@@ -69,6 +69,13 @@ public static class LedgerErrors
     public const string ApiKeyNotFound = "api_key_not_found";
     public const string UserNotFound = "user_not_found";
     public const string ScreeningNotFound = "screening_not_found";
+    public const string ComplianceReview = "compliance_review";
+    public const string ScreeningResolved = "screening_resolved";
+    public const string JobNotFound = "job_not_found";
+    public const string DataRequestNotFound = "data_request_not_found";
+    public const string OwnerNotFound = "owner_not_found";
+    public const string PeriodClosed = "period_closed";
+    public const string PeriodNotEnded = "period_not_ended";
 
     /// <summary>
     /// Not an answer for clients: the request's Idempotency-Key was committed by another call, so

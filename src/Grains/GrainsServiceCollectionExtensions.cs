@@ -79,7 +79,17 @@ public static class GrainsServiceCollectionExtensions
         services.AddSingleton<WalletStore>();
         services.AddSingleton<LedgerStore>();
         services.AddSingleton<Reports.LedgerReports>();
+        services.AddSingleton<Reports.FiscalPeriodStore>();
         services.AddSingleton<Compliance.ComplianceStore>();
+        services.AddSingleton<Compliance.ComplianceJobStore>();
+        services.AddSingleton<Compliance.ComplianceScreening>();
+        services.AddSingleton<Compliance.DataRequestStore>();
+        services.AddOptions<Compliance.ComplianceOptions>().BindConfiguration("Compliance")
+            .Validate(o => o.PotentialMatchScore is >= 1 and <= 100 && o.MatchScore is >= 1 and <= 100 && o.PotentialMatchScore <= o.MatchScore,
+                "Compliance:PotentialMatchScore and Compliance:MatchScore must be 1 to 100, the first at most the second")
+            .Validate(o => o.WatchlistMaxBytes > 0, "Compliance:WatchlistMaxBytes must be above 0")
+            .Validate(o => o.RescreenEvery >= TimeSpan.FromMinutes(1), "Compliance:RescreenEvery must be at least a minute (a reminder's shortest period)")
+            .ValidateOnStart();
         services.AddSingleton<LedgerVerifier>();
         services.AddSingleton<LedgerTotalsCache>();
         services.AddSingleton<LedgerMetrics>();

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
+using Orleans;
 using Wallet.Api.Auth;
 using Wallet.Api.Infrastructure;
 using Wallet.Grains;
@@ -23,42 +24,49 @@ public sealed class WatchlistUploadForm
 
 public sealed record ScreenNameRequest(string Name, string? Country = null, DateOnly? DateOfBirth = null);
 
-/// <summary>The <c>Compliance</c> settings: how alike a name must be to be a potential match or a match, and how large a watchlist file may be.</summary>
-public sealed class ComplianceOptions
-{
-    public int PotentialMatchScore { get; set; } = 85;
+public sealed record ResolveScreeningRequest(string Decision, string? Note = null);
 
-    public int MatchScore { get; set; } = 95;
-
-    public long WatchlistMaxBytes { get; set; } = 10 * 1024 * 1024;
-}
+/// <summary>A watchlist just imported, and the rescreening of the tenant's wallet owners it started.</summary>
+public sealed record WatchlistImported(string Id, string Name, int Entries, string Sha256, DateTimeOffset ImportedAt, ComplianceJobView Rescreening);
 
 /// <summary>
-/// Compliance screening (finance and operators): a tenant's watchlists, imported from CSV, and
-/// screenings of a name against them: clear, a potential match, or a match, with the entries found.
+/// Compliance screening (finance and operators): a tenant's watchlists, imported from CSV; screenings
+/// of a name against them (clear, a potential match, or a match, with the entries found); the review
+/// queue of potential matches and matches, and their resolution; the rescreening jobs.
 /// </summary>
 public static class ComplianceEndpoints
 {
     public const int WatchlistNameLengthMax = 100;
+    public const int NoteLengthMax = 2_000;
 
     public static IEndpointRouteBuilder MapComplianceEndpoints(this IEndpointRouteBuilder app)
     {
         var compliance = app.MapGroup("/v1/compliance").WithTags("Compliance").RequireAuthorization(Permissions.Finance)
             .WithMetadata(new OpenApiContract.WithoutIdempotencyKey());
         compliance.MapPost("/watchlists", ImportWatchlist).Accepts<WatchlistUploadForm>("multipart/form-data")
-            .Produces<WatchlistView>(StatusCodes.Status201Created).Refuses(LedgerErrors.FileUnreadable, LedgerErrors.FileTooLarge)
-            .WithName("ImportWatchlist").WithSummary("Import a watchlist from CSV; a list imported again under its name is replaced");
+            .Produces<WatchlistImported>(StatusCodes.Status201Created).Refuses(LedgerErrors.FileUnreadable, LedgerErrors.FileTooLarge)
+            .WithName("ImportWatchlist")
+            .WithSummary("Import a watchlist from CSV; a list imported again under its name is replaced. Starts a rescreening of the wallet owners");
         compliance.MapGet("/watchlists", ListWatchlists).Produces<ListResponse<WatchlistView>>()
             .WithName("ListWatchlists").WithSummary("List the tenant's watchlists, by name");
         compliance.MapPost("/screenings", Screen).Accepts<ScreenNameRequest>("application/json").Produces<ScreeningView>(StatusCodes.Status201Created)
             .WithName("ScreenName").WithSummary("Screen a name against the tenant's watchlists: clear, potential_match or match, with what was found");
         compliance.MapGet("/screenings/{id}", GetScreening).Produces<ScreeningView>().Refuses(LedgerErrors.ScreeningNotFound)
             .WithName("GetScreening").WithSummary("Get a screening");
+        compliance.MapPost("/screenings/{id}/resolve", Resolve).Accepts<ResolveScreeningRequest>("application/json").Produces<ScreeningView>()
+            .Refuses(LedgerErrors.ScreeningNotFound, LedgerErrors.ScreeningResolved).WithName("ResolveScreening")
+            .WithSummary("Resolve a potential match or a match: cleared lifts the review it put a wallet under; confirmed keeps it. Audited");
+        compliance.MapGet("/reviews", ListReviews).Paged().Produces<ListResponse<ScreeningView>>()
+            .WithName("ListReviews").WithSummary("The review queue: potential matches and matches not resolved yet, oldest first");
+        compliance.MapGet("/jobs", ListJobs).Paged().Produces<ListResponse<ComplianceJobView>>()
+            .WithName("ListComplianceJobs").WithSummary("List the rescreening jobs, newest first");
+        compliance.MapGet("/jobs/{id}", GetJob).Produces<ComplianceJobView>().Refuses(LedgerErrors.JobNotFound)
+            .WithName("GetComplianceJob").WithSummary("Get a rescreening job");
         return app;
     }
 
     private static async Task<IResult> ImportWatchlist(
-        HttpRequest http, ClaimsPrincipal user, ComplianceStore store, IOptions<ComplianceOptions> options, TimeProvider clock)
+        HttpRequest http, ClaimsPrincipal user, ComplianceStore store, IClusterClient client, IOptions<ComplianceOptions> options, TimeProvider clock)
     {
         if (!http.HasFormContentType)
         {
@@ -80,9 +88,12 @@ public static class ComplianceEndpoints
         try
         {
             await using var content = file.OpenReadStream();
-            var imported = await store.ImportAsync(user.TenantId(), name, content, AuthEndpoints.Actor(user), LedgerTime.Truncate(clock.GetUtcNow()),
+            var tenantId = user.TenantId();
+            var imported = await store.ImportAsync(tenantId, name, content, AuthEndpoints.Actor(user), LedgerTime.Truncate(clock.GetUtcNow()),
                 http.HttpContext.RequestAborted);
-            return JsonBodyResult.From(StatusCodes.Status201Created, imported);
+            var rescreening = await client.GetGrain<IRescreeningGrain>(tenantId).Start(ComplianceJobs.OnWatchlist);
+            return JsonBodyResult.From(StatusCodes.Status201Created, new WatchlistImported(
+                imported.Id, imported.Name, imported.Entries, imported.Sha256, imported.ImportedAt, rescreening));
         }
         catch (WatchlistFileException unreadable)
         {
@@ -93,7 +104,7 @@ public static class ComplianceEndpoints
     private static async Task<IResult> ListWatchlists(ClaimsPrincipal user, ComplianceStore store, HttpRequest http) =>
         TypedResults.Ok(new ListResponse<WatchlistView>(await store.ListAsync(user.TenantId(), http.HttpContext.RequestAborted), null));
 
-    private static async Task<IResult> Screen(HttpRequest http, ClaimsPrincipal user, ComplianceStore store, IOptions<ComplianceOptions> options, TimeProvider clock)
+    private static async Task<IResult> Screen(HttpRequest http, ClaimsPrincipal user, ComplianceScreening screening)
     {
         var (body, problem) = await JsonRequest.ReadAsync(http);
         if (body is null)
@@ -101,11 +112,24 @@ public static class ComplianceEndpoints
             return problem!;
         }
 
+        var person = ReadPerson(body, withDateOfBirth: true);
+        if (body.Problem is not null)
+        {
+            return body.Problem;
+        }
+
+        var screened = await screening.ScreenNameAsync(user.TenantId(), person!.Name, person.Country, person.DateOfBirth, AuthEndpoints.Actor(user),
+            http.HttpContext.RequestAborted);
+        return JsonBodyResult.From(StatusCodes.Status201Created, screened);
+    }
+
+    /// <summary>A person as a request names them: a name to screen, and a country and (<paramref name="withDateOfBirth"/>) a date of birth when given.</summary>
+    internal static ScreenedPerson? ReadPerson(JsonRequest body, bool withDateOfBirth)
+    {
         var name = body.String("name", required: true, ComplianceStore.NameLengthMax)?.Trim();
         var country = body.String("country", required: false, 2)?.Trim().ToUpperInvariant();
-        var born = body.String("date_of_birth", required: false, 10);
         DateOnly? dateOfBirth = null;
-        if (born is not null)
+        if (withDateOfBirth && body.String("date_of_birth", required: false, 10) is { } born)
         {
             if (DateOnly.TryParseExact(born, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var parsed))
             {
@@ -127,6 +151,30 @@ public static class ComplianceEndpoints
             body.Fail("name must have a letter or a digit");
         }
 
+        return name is null ? null : new ScreenedPerson(name, country, dateOfBirth);
+    }
+
+    private static async Task<IResult> GetScreening(string id, ClaimsPrincipal user, ComplianceStore store, HttpRequest http) =>
+        await store.FindAsync(user.TenantId(), id, http.HttpContext.RequestAborted) is { } screening
+            ? TypedResults.Ok(screening)
+            : Problems.Create(LedgerErrors.ScreeningNotFound, $"screening {id} not found");
+
+    /// <summary>Resolves screening <paramref name="id"/> as the body decides: the API's route, and the dashboard's review queue.</summary>
+    public static async Task<IResult> Resolve(string id, HttpRequest http, ClaimsPrincipal user, ComplianceStore store, IClusterClient client, TimeProvider clock)
+    {
+        var (body, problem) = await JsonRequest.ReadAsync(http);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        var decision = body.String("decision", required: true, 20);
+        var note = body.String("note", required: false, NoteLengthMax);
+        if (decision is not null and not (ScreeningDecisions.Cleared or ScreeningDecisions.Confirmed))
+        {
+            body.Fail("decision must be cleared (not the listed person) or confirmed");
+        }
+
         if (body.Problem is not null)
         {
             return body.Problem;
@@ -134,16 +182,55 @@ public static class ComplianceEndpoints
 
         var tenantId = user.TenantId();
         var ct = http.HttpContext.RequestAborted;
-        var (status, hits) = NameScreening.Screen(name!, country, dateOfBirth, await store.EntriesAsync(tenantId, ct),
-            options.Value.PotentialMatchScore, options.Value.MatchScore);
-        var screening = new ScreeningView("scr_" + Guid.CreateVersion7().ToString("N"), name!, country, dateOfBirth, status, hits,
-            LedgerTime.Truncate(clock.GetUtcNow()));
-        await store.SaveAsync(tenantId, screening, AuthEndpoints.Actor(user), ct);
-        return JsonBodyResult.From(StatusCodes.Status201Created, screening);
+        var (outcome, lifted) = await store.ResolveAsync(tenantId, id, decision!, note, AuthEndpoints.Actor(user), LedgerTime.Truncate(clock.GetUtcNow()), ct);
+        switch (outcome)
+        {
+            case ResolveOutcome.NotFound:
+                return Problems.Create(LedgerErrors.ScreeningNotFound, $"screening {id} not found");
+            case ResolveOutcome.Clear:
+                return Problems.Create(LedgerErrors.ScreeningResolved, $"screening {id} is clear: there is nothing to resolve");
+            case ResolveOutcome.AlreadyResolved:
+                return Problems.Create(LedgerErrors.ScreeningResolved, $"screening {id} is resolved already");
+        }
+
+        if (lifted is not null)
+        {
+            // The row no longer has the wallet under review; its grain reads it now, so its next withdrawal goes.
+            await client.Wallet(lifted).RefreshCompliance();
+        }
+
+        return TypedResults.Ok(await store.FindAsync(tenantId, id, ct));
     }
 
-    private static async Task<IResult> GetScreening(string id, ClaimsPrincipal user, ComplianceStore store, HttpRequest http) =>
-        await store.FindAsync(user.TenantId(), id, http.HttpContext.RequestAborted) is { } screening
-            ? TypedResults.Ok(screening)
-            : Problems.Create(LedgerErrors.ScreeningNotFound, $"screening {id} not found");
+    private static async Task<IResult> ListReviews(HttpRequest http, ClaimsPrincipal user, ComplianceStore store)
+    {
+        var (paging, problem) = Paging.Read(http);
+        if (paging is null)
+        {
+            return problem!;
+        }
+
+        var page = await store.OpenAsync(user.TenantId(), paging.Limit, paging.Cursor, http.HttpContext.RequestAborted);
+        return TypedResults.Ok(new ListResponse<ScreeningView>(page.Data, page.NextCursor));
+    }
+
+    private static async Task<IResult> ListJobs(HttpRequest http, ClaimsPrincipal user, ComplianceJobStore jobs)
+    {
+        var (paging, problem) = Paging.Read(http);
+        if (paging is null)
+        {
+            return problem!;
+        }
+
+        var page = await jobs.ListAsync(user.TenantId(), paging.Limit, paging.Cursor, http.HttpContext.RequestAborted);
+        return TypedResults.Ok(new ListResponse<ComplianceJobView>(page.Data, page.NextCursor));
+    }
+
+    private static async Task<IResult> GetJob(string id, ClaimsPrincipal user, ComplianceJobStore jobs, HttpRequest http) =>
+        await jobs.FindAsync(user.TenantId(), id, http.HttpContext.RequestAborted) is { } job
+            ? TypedResults.Ok(job)
+            : Problems.Create(LedgerErrors.JobNotFound, $"job {id} not found");
 }
+
+/// <summary>A person as a request named them, to screen.</summary>
+internal sealed record ScreenedPerson(string Name, string? Country, DateOnly? DateOfBirth);

@@ -21,9 +21,9 @@ internal static class OpenApiExamples
 
     private static readonly Dictionary<string, string> Bodies = new(StringComparer.Ordinal)
     {
-        ["CreateWallet"] = """{"currency":"USD","owner_id":"alice","metadata":{"plan":"gold"}}""",
+        ["CreateWallet"] = """{"currency":"USD","owner_id":"alice","owner":{"name":"Alice Martin","country":"FR","date_of_birth":"1988-04-12"},"metadata":{"plan":"gold"}}""",
         ["Deposit"] = """{"amount":"100.00","reference":"top-up-7","description":"Top-up by card"}""",
-        ["Withdraw"] = """{"amount":"40.00","reference":"payout-19"}""",
+        ["Withdraw"] = """{"amount":"40.00","reference":"payout-19","counterparty":{"name":"Bob Durand","country":"FR"}}""",
         ["Spend"] = """{"amount":"30.50","reference":"order-42","description":"Order 42","metadata":{"order":42}}""",
         ["Bonus"] = """{"amount":"25.00","reference":"welcome-bonus-alice"}""",
         ["CreateTransfer"] = $$"""{"source":"{{WalletA}}","destination":"{{WalletB}}","amount":"25.00","reference":"rent-2026-12","description":"December rent"}""",
@@ -61,6 +61,8 @@ internal static class OpenApiExamples
         ["ChangeUserRoles"] = """{"roles":["finance","support"]}""",
         ["ImportWatchlist"] = """{"file":"sanctions-2026-12.csv","name":"sanctions"}""",
         ["ScreenName"] = """{"name":"Ivan Sidorenko","country":"RU","date_of_birth":"1961-03-14"}""",
+        ["ResolveScreening"] = """{"decision":"cleared","note":"date of birth and passport differ from the listed person's"}""",
+        ["CreateDataRequest"] = """{"owner_id":"alice","kind":"export"}""",
         ["AcceptInvitation"] = """{"invitation_token":"winv_3q2-7wF0cXb1ZsP9Hk4aLmN8eR5tYuI6oP0aS1dF2gH","password":"correct horse battery staple"}""",
         ["Register"] = """{"email":"dana@example.com","password":"correct horse battery staple"}""",
         ["Login"] = """{"email":"dana@example.com","password":"correct horse battery staple"}""",
@@ -91,6 +93,9 @@ internal static class OpenApiExamples
         ("/v1/api-keys/", "ak_3f9c2a1b7d4e6f80"),
         ("/v1/users/", "usr_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
         ("/v1/compliance/screenings/", "scr_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
+        ("/v1/compliance/jobs/", "job_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
+        ("/v1/periods/", "2025-07"),
+        ("/v1/compliance/data-requests/", "dsr_0193a1c2e4b87d6f9a0b1c2d3e4f5a6b"),
     ];
 
     // A query parameter's example by its name (the cursor has none: it is the next_cursor of a page).
@@ -110,6 +115,7 @@ internal static class OpenApiExamples
         ["to"] = JsonValue.Create("2025-07-14T00:00:00Z"),
         ["as_of"] = JsonValue.Create("2025-07-14T00:00:00Z"),
         ["asset"] = JsonValue.Create("USD"),
+        ["period"] = JsonValue.Create("2025-07"),
     };
 
     // The values of a list's other closed filters, by parameter.

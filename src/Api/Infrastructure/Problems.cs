@@ -92,16 +92,18 @@ public static class Problems
         LedgerErrors.WalletNotFound or LedgerErrors.TransferNotFound or LedgerErrors.EntryNotFound or LedgerErrors.NotFound or LedgerErrors.HoldNotFound
             or LedgerErrors.CardNotFound or LedgerErrors.AuthorizationNotFound or LedgerErrors.ReceiptNotFound
             or LedgerErrors.SourceNotFound or LedgerErrors.RunNotFound or LedgerErrors.ItemNotFound
-            or LedgerErrors.ApiKeyNotFound or LedgerErrors.UserNotFound or LedgerErrors.ScreeningNotFound => StatusCodes.Status404NotFound,
+            or LedgerErrors.ApiKeyNotFound or LedgerErrors.UserNotFound or LedgerErrors.ScreeningNotFound
+            or LedgerErrors.JobNotFound or LedgerErrors.DataRequestNotFound or LedgerErrors.OwnerNotFound => StatusCodes.Status404NotFound,
         LedgerErrors.FileTooLarge => StatusCodes.Status413PayloadTooLarge,
         LedgerErrors.FileTypeUnsupported => StatusCodes.Status415UnsupportedMediaType,
         LedgerErrors.IdempotencyKeyReused or LedgerErrors.Conflict or LedgerErrors.CardNumberExists or LedgerErrors.AssetExists
             or LedgerErrors.SourceExists or LedgerErrors.RunNotCompleted or LedgerErrors.ItemResolved or LedgerErrors.UserExists
-            or LedgerErrors.MfaEnabled or LedgerErrors.MfaNotEnrolling => StatusCodes.Status409Conflict,
+            or LedgerErrors.MfaEnabled or LedgerErrors.MfaNotEnrolling or LedgerErrors.ScreeningResolved or LedgerErrors.PeriodClosed => StatusCodes.Status409Conflict,
         LedgerErrors.CurrencyMismatch or LedgerErrors.WalletFrozen or LedgerErrors.WalletClosed or LedgerErrors.LimitExceeded
             or LedgerErrors.InvalidStatusChange or LedgerErrors.HoldClosed or LedgerErrors.AmountExceedsHold or LedgerErrors.CardFrozen
             or LedgerErrors.CardCancelled or LedgerErrors.CategoryBlocked or LedgerErrors.AuthorizationClosed or LedgerErrors.BudgetBelowIssued
-            or LedgerErrors.ReceiptVerified or LedgerErrors.RecordsRejected or LedgerErrors.ItemNotResolvable => StatusCodes.Status422UnprocessableEntity,
+            or LedgerErrors.ReceiptVerified or LedgerErrors.RecordsRejected or LedgerErrors.ItemNotResolvable
+            or LedgerErrors.ComplianceReview or LedgerErrors.PeriodNotEnded => StatusCodes.Status422UnprocessableEntity,
         MethodNotAllowed => StatusCodes.Status405MethodNotAllowed,
         UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
         RateLimited => StatusCodes.Status429TooManyRequests,

@@ -30,8 +30,8 @@ public static class RouteProblems
     /// <summary>What a credit may add: an issuing account past its budget, a balance past the ledger's range.</summary>
     public static readonly string[] Credit = [LedgerErrors.BudgetExceeded, LedgerErrors.LimitExceeded];
 
-    /// <summary>What a debit may add: the wallet short of funds, or frozen.</summary>
-    public static readonly string[] Debit = [LedgerErrors.InsufficientFunds, LedgerErrors.WalletFrozen];
+    /// <summary>What a debit may add: the wallet short of funds, frozen, or under compliance review (its withdrawals).</summary>
+    public static readonly string[] Debit = [LedgerErrors.InsufficientFunds, LedgerErrors.WalletFrozen, LedgerErrors.ComplianceReview];
 
     /// <summary>Declares the codes the route may refuse with, and their statuses as problem answers.</summary>
     public static RouteHandlerBuilder Refuses(this RouteHandlerBuilder builder, params string[] codes)

@@ -37,31 +37,49 @@ public static class ReportEndpoints
     }
 
     private static async Task<IResult> TrialBalance(
-        HttpRequest http, ClaimsPrincipal user, LedgerReports ledger, TimeProvider clock, [FromQuery(Name = "as_of")] string? asOf = null, string? asset = null)
+        HttpRequest http, ClaimsPrincipal user, LedgerReports ledger, FiscalPeriodStore periods, TimeProvider clock,
+        [FromQuery(Name = "as_of")] string? asOf = null, string? asset = null, string? period = null)
     {
         var ct = http.HttpContext.RequestAborted;
-        var (at, code, problem) = await AsOfAsync(ledger, asOf, asset, clock, ct);
+        var (closed, end, periodProblem) = await ClosedAsync<TrialBalanceReport>(periods, user.TenantId(), period, FiscalPeriods.TrialBalance, asOf, null, ct);
+        if (periodProblem is not null)
+        {
+            return periodProblem;
+        }
+
+        var (at, code, problem) = await AsOfAsync(ledger, end?.To ?? asOf, asset, clock, ct);
         if (at is null)
         {
             return problem!;
         }
 
-        var report = ReportBuilder.TrialBalance(at, await ledger.BalancesAsync(user.TenantId(), code, at, ct));
+        var report = closed is null
+            ? ReportBuilder.TrialBalance(at, await ledger.BalancesAsync(user.TenantId(), code, at, ct))
+            : closed with { ByAsset = [.. closed.ByAsset.Where(a => code is null || a.Asset == code)] };
         return Answer(http, report, ["asset", "account", "type", "debit", "credit"], report.ByAsset.SelectMany(a =>
             a.Accounts.Select(l => new[] { a.Asset, l.Account, l.Type, l.Debit, l.Credit }).Append([a.Asset, "total", "", a.Debits, a.Credits])));
     }
 
     private static async Task<IResult> BalanceSheet(
-        HttpRequest http, ClaimsPrincipal user, LedgerReports ledger, TimeProvider clock, [FromQuery(Name = "as_of")] string? asOf = null, string? asset = null)
+        HttpRequest http, ClaimsPrincipal user, LedgerReports ledger, FiscalPeriodStore periods, TimeProvider clock,
+        [FromQuery(Name = "as_of")] string? asOf = null, string? asset = null, string? period = null)
     {
         var ct = http.HttpContext.RequestAborted;
-        var (at, code, problem) = await AsOfAsync(ledger, asOf, asset, clock, ct);
+        var (closed, end, periodProblem) = await ClosedAsync<BalanceSheetReport>(periods, user.TenantId(), period, FiscalPeriods.BalanceSheet, asOf, null, ct);
+        if (periodProblem is not null)
+        {
+            return periodProblem;
+        }
+
+        var (at, code, problem) = await AsOfAsync(ledger, end?.To ?? asOf, asset, clock, ct);
         if (at is null)
         {
             return problem!;
         }
 
-        var report = ReportBuilder.BalanceSheet(at, await ledger.BalancesAsync(user.TenantId(), code, at, ct));
+        var report = closed is null
+            ? ReportBuilder.BalanceSheet(at, await ledger.BalancesAsync(user.TenantId(), code, at, ct))
+            : closed with { ByAsset = [.. closed.ByAsset.Where(a => code is null || a.Asset == code)] };
         return Answer(http, report, ["asset", "section", "account", "type", "amount"], report.ByAsset.SelectMany(a =>
             a.Assets.Select(l => new[] { a.Asset, "assets", l.Account, l.Type, l.Amount })
                 .Concat(a.Liabilities.Select(l => new[] { a.Asset, "liabilities", l.Account, l.Type, l.Amount }))
@@ -72,16 +90,25 @@ public static class ReportEndpoints
     }
 
     private static async Task<IResult> IncomeStatement(
-        HttpRequest http, ClaimsPrincipal user, LedgerReports ledger, string? from = null, string? to = null, string? asset = null)
+        HttpRequest http, ClaimsPrincipal user, LedgerReports ledger, FiscalPeriodStore periods,
+        string? from = null, string? to = null, string? asset = null, string? period = null)
     {
         var ct = http.HttpContext.RequestAborted;
-        var (period, problem) = await PeriodAsync(ledger, from, to, asset, ct);
-        if (period is not var (start, end, code))
+        var (closed, bounds, periodProblem) = await ClosedAsync<IncomeStatementReport>(periods, user.TenantId(), period, FiscalPeriods.IncomeStatement, from, to, ct);
+        if (periodProblem is not null)
+        {
+            return periodProblem;
+        }
+
+        var (range, problem) = await PeriodAsync(ledger, bounds?.From ?? from, bounds?.To ?? to, asset, ct);
+        if (range is not var (start, end, code))
         {
             return problem!;
         }
 
-        var report = ReportBuilder.IncomeStatement(start, end, await ledger.MovementsAsync(user.TenantId(), code, start, end, ct));
+        var report = closed is null
+            ? ReportBuilder.IncomeStatement(start, end, await ledger.MovementsAsync(user.TenantId(), code, start, end, ct))
+            : closed with { ByAsset = [.. closed.ByAsset.Where(a => code is null || a.Asset == code)] };
         return Answer(http, report, ["asset", "section", "account", "type", "amount"], report.ByAsset.SelectMany(a =>
             a.Income.Select(l => new[] { a.Asset, "income", l.Account, l.Type, l.Amount })
                 .Concat(a.Expenses.Select(l => new[] { a.Asset, "expenses", l.Account, l.Type, l.Amount }))
@@ -91,21 +118,62 @@ public static class ReportEndpoints
     }
 
     private static async Task<IResult> CashFlow(
-        HttpRequest http, ClaimsPrincipal user, LedgerReports ledger, string? from = null, string? to = null, string? asset = null)
+        HttpRequest http, ClaimsPrincipal user, LedgerReports ledger, FiscalPeriodStore periods,
+        string? from = null, string? to = null, string? asset = null, string? period = null)
     {
         var ct = http.HttpContext.RequestAborted;
-        var (period, problem) = await PeriodAsync(ledger, from, to, asset, ct);
-        if (period is not var (start, end, code))
+        var tenantId = user.TenantId();
+        var (closed, bounds, periodProblem) = await ClosedAsync<CashFlowReport>(periods, tenantId, period, FiscalPeriods.CashFlow, from, to, ct);
+        if (periodProblem is not null)
+        {
+            return periodProblem;
+        }
+
+        var (range, problem) = await PeriodAsync(ledger, bounds?.From ?? from, bounds?.To ?? to, asset, ct);
+        if (range is not var (start, end, code))
         {
             return problem!;
         }
 
-        var tenantId = user.TenantId();
-        var report = ReportBuilder.CashFlow(start, end, await ledger.BalancesAsync(tenantId, code, start, ct), await ledger.BalancesAsync(tenantId, code, end, ct),
-            await ledger.MovementsAsync(tenantId, code, start, end, ct));
+        var report = closed is null
+            ? await CashFlowAsync(ledger, tenantId, code, start, end, ct)
+            : closed with { ByAsset = [.. closed.ByAsset.Where(a => code is null || a.Asset == code)] };
         return Answer(http, report, ["asset", "account", "type", "opening", "debits", "credits", "closing", "change"], report.ByAsset.SelectMany(a =>
             a.Accounts.Select(l => new[] { a.Asset, l.Account, l.Type, l.Opening, l.Debits, l.Credits, l.Closing, l.Change })));
     }
+
+    internal static async Task<CashFlowReport> CashFlowAsync(LedgerReports ledger, string tenantId, string? asset, LedgerInstant start, LedgerInstant end, CancellationToken ct) =>
+        ReportBuilder.CashFlow(start, end, await ledger.BalancesAsync(tenantId, asset, start, ct), await ledger.BalancesAsync(tenantId, asset, end, ct),
+            await ledger.MovementsAsync(tenantId, asset, start, end, ct));
+
+    /// <summary>
+    /// A report of a fiscal period (<c>period=yyyy-MM</c>, instead of <paramref name="first"/> and
+    /// <paramref name="second"/>, as_of or from and to): the one kept when the period was closed, or
+    /// when it is not closed, the period's bounds to compute it over. Nothing without a period.
+    /// </summary>
+    private static async Task<(T? Closed, (string From, string To)? Bounds, IResult? Problem)> ClosedAsync<T>(
+        FiscalPeriodStore periods, string tenantId, string? period, string kind, string? first, string? second, CancellationToken ct)
+        where T : class
+    {
+        if (period is null)
+        {
+            return (null, null, null);
+        }
+
+        if (first is not null || second is not null)
+        {
+            return (null, null, Problems.Create(LedgerErrors.ValidationFailed, "give a period, or the report's instants, not both"));
+        }
+
+        if (!FiscalPeriods.TryParse(period, out var start, out var end))
+        {
+            return (null, null, Problems.Create(LedgerErrors.ValidationFailed, "period must be a month such as 2025-07"));
+        }
+
+        return (await periods.ReportAsync<T>(tenantId, period, kind, ct), (Text(start), Text(end)), null);
+    }
+
+    private static string Text(DateTimeOffset time) => time.ToString("O", CultureInfo.InvariantCulture);
 
     /// <summary>The asset a report of an instant is limited to, and the ledger at that instant (now when absent).</summary>
     private static async Task<(LedgerInstant? At, string? Asset, IResult? Problem)> AsOfAsync(
@@ -116,11 +184,9 @@ public static class ReportEndpoints
             return (null, null, bad);
         }
 
-        var (at, problem) = await InstantAsync(ledger, asOf ?? Now(clock), "as_of", ct);
+        var (at, problem) = await InstantAsync(ledger, asOf ?? Text(LedgerTime.Truncate(clock.GetUtcNow())), "as_of", ct);
         return (at, code, problem);
     }
-
-    private static string Now(TimeProvider clock) => LedgerTime.Truncate(clock.GetUtcNow()).ToString("O", CultureInfo.InvariantCulture);
 
     /// <summary>The ledger at the instant <paramref name="text"/> says: a time with its offset, not one still to come.</summary>
     private static async Task<(LedgerInstant? At, IResult? Problem)> InstantAsync(LedgerReports ledger, string text, string name, CancellationToken ct)

@@ -37,7 +37,7 @@ public static class TransferEndpoints
 
         var source = body.String("source", required: true, lengthMax: 64);
         var destination = body.String("destination", required: true, lengthMax: 64);
-        return body.Problem ?? await transfers.CreateAsync(http, user.TenantId(), source, destination, body);
+        return body.Problem ?? await transfers.CreateAsync(http, user, source, destination, body);
     }
 
     private static async Task<Results<Ok<TransferView>, ProblemHttpResult>> GetTransfer(

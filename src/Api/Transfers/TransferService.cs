@@ -1,8 +1,12 @@
+using System.Security.Claims;
 using Microsoft.AspNetCore.Http;
 using Orleans;
+using Wallet.Api.Auth;
+using Wallet.Api.Compliance;
 using Wallet.Api.Infrastructure;
 using Wallet.Api.Wallets;
 using Wallet.Grains;
+using Wallet.Grains.Compliance;
 using Wallet.Grains.Storage;
 using Wallet.Grains.Wallets;
 
@@ -13,13 +17,19 @@ namespace Wallet.Api.Transfers;
 /// destination wallet's when a system account gives (<c>@treasury</c>). A transfer between two
 /// system accounts is their source's, found from the request's <c>currency</c>.
 /// </summary>
-public sealed class TransferService(IClusterClient client, IdempotencyStore store, CurrencyCatalog currencies, TimeProvider clock)
+public sealed class TransferService(
+    IClusterClient client, IdempotencyStore store, CurrencyCatalog currencies, ComplianceScreening screening, TimeProvider clock)
 {
     public const int DescriptionLengthMax = 1_000;
 
-    /// <summary>Reads the body (amount, reference, description, metadata and, for /v1/transfers, currency) and runs the transfer.</summary>
-    public async Task<IResult> CreateAsync(HttpRequest http, string tenantId, string? source, string? destination, JsonRequest? body = null)
+    /// <summary>
+    /// Reads the body (amount, reference, description, metadata, for /v1/transfers currency, and for a
+    /// withdrawal its counterparty) and runs the transfer. A withdrawal's counterparty is screened
+    /// first: one that needs review refuses it (422 <c>compliance_review</c>) until an operator clears it.
+    /// </summary>
+    public async Task<IResult> CreateAsync(HttpRequest http, ClaimsPrincipal user, string? source, string? destination, JsonRequest? body = null)
     {
+        var tenantId = user.TenantId();
         if (body is null)
         {
             var (read, problem) = await JsonRequest.ReadAsync(http);
@@ -36,6 +46,12 @@ public sealed class TransferService(IClusterClient client, IdempotencyStore stor
         var reference = body.String("reference", required: false);
         var description = body.String("description", required: false, DescriptionLengthMax);
         var metadata = body.Metadata();
+        var counterparty = body.Object("counterparty", named: true) is { } named ? ComplianceEndpoints.ReadPerson(named, withDateOfBirth: false) : null;
+        if (counterparty is not null && (destination != "@" + SystemAccounts.Settlement || source is null || SystemAccounts.IsReference(source)))
+        {
+            body.Fail("counterparty is given on withdrawals only: transfers from a wallet to @settlement");
+        }
+
         var (idempotency, keyProblem) = Idempotency.Read(http, body);
         var invalid = (IResult?)body.Problem ?? keyProblem ?? CheckAccounts(source!, destination!);
         if (invalid is not null)
@@ -50,7 +66,17 @@ public sealed class TransferService(IClusterClient client, IdempotencyStore stor
 
         var command = new TransferCommand(tenantId, TransferIds.New(), source!, destination!, amount!,
             currency, reference, description, metadata, idempotency, LedgerTime.Truncate(clock.GetUtcNow()));
-        return await Idempotency.RunAsync(store, tenantId, idempotency, () => RunAsync(command), http.HttpContext.RequestAborted);
+        return await Idempotency.RunAsync(store, tenantId, idempotency, async () =>
+        {
+            if (counterparty is not null && await screening.ScreenCounterpartyAsync(
+                    tenantId, source!, counterparty.Name, counterparty.Country, AuthEndpoints.Actor(user), http.HttpContext.RequestAborted) is { } review)
+            {
+                return Problems.Create(LedgerErrors.ComplianceReview,
+                    $"the counterparty screened as {review.Status} (screening {review.Id}); the withdrawal may be sent again once the screening is cleared");
+            }
+
+            return await RunAsync(command);
+        }, http.HttpContext.RequestAborted);
     }
 
     private async Task<IResult> RunAsync(TransferCommand command)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -6,9 +7,11 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using Orleans;
 using Wallet.Api.Auth;
+using Wallet.Api.Compliance;
 using Wallet.Api.Infrastructure;
 using Wallet.Api.Transfers;
 using Wallet.Grains;
+using Wallet.Grains.Compliance;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Storage;
 using Wallet.Grains.Wallets;
@@ -60,9 +63,9 @@ public static class WalletEndpoints
                 }
 
                 var (source, destination) = route(id);
-                return await transfers.CreateAsync(http, user.TenantId(), source, destination);
+                return await transfers.CreateAsync(http, user, source, destination);
             })
-            .Accepts<AmountRequest>("application/json")
+            .Accepts(name == "withdraw" ? typeof(WithdrawRequest) : typeof(AmountRequest), "application/json")
             .Produces<TransferView>(StatusCodes.Status201Created)
             .Refuses([.. RouteProblems.Movement, .. refusals])
             .WithName(name switch { "deposit" => "Deposit", "withdraw" => "Withdraw", "spend" => "Spend", _ => "Bonus" })
@@ -74,7 +77,9 @@ public static class WalletEndpoints
                 _ => "Give a wallet a bonus: a transfer from @promotions",
             });
 
-    private static async Task<IResult> CreateWallet(HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store)
+    private static async Task<IResult> CreateWallet(
+        HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store, CurrencyCatalog currencies, ComplianceScreening screening,
+        ComplianceStore compliance)
     {
         var (body, problem) = await JsonRequest.ReadAsync(http);
         if (body is null)
@@ -84,6 +89,12 @@ public static class WalletEndpoints
 
         var currency = body.String("currency", required: true, lengthMax: 12);
         var ownerId = body.String("owner_id", required: false);
+        var person = body.Object("owner", named: true) is { } owned ? ComplianceEndpoints.ReadPerson(owned, withDateOfBirth: true) : null;
+        if (person is not null && ownerId is null)
+        {
+            body.Fail("owner_id is required with owner: a data subject's requests find their wallets by it");
+        }
+
         var overdraft = body.AmountText("overdraft_limit", required: false);
         var metadata = body.Metadata();
         var (idempotency, keyProblem) = Idempotency.Read(http, body);
@@ -94,13 +105,28 @@ public static class WalletEndpoints
         }
 
         var tenantId = user.TenantId();
-        var command = new CreateWallet(tenantId, currency!, ownerId, overdraft, metadata, idempotency);
+        var ct = http.HttpContext.RequestAborted;
+        var owner = person is null ? null : new WalletOwner(person.Name, person.Country, person.DateOfBirth?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+        if (owner is not null && await currencies.FindAsync(tenantId, currency!, ct) is null)
+        {
+            // Refused before its owner is screened, so that no screening is kept for a wallet that will not be.
+            return Problems.For(CurrencyCatalog.Unknown(currency!));
+        }
+
         return await Idempotency.RunAsync(store, tenantId, idempotency, async () =>
         {
             var id = WalletIds.New();
-            var result = await client.Wallet(id).Create(command);
+            // The owner is screened before the wallet exists: it is created under review unless the screening is clear.
+            var screened = owner is null ? null : await screening.ScreenOwnerAsync(tenantId, id, owner, AuthEndpoints.Actor(user), ct);
+            var review = screened is { Status: not ScreeningStatuses.Clear } ? screened.Id : null;
+            var result = await client.Wallet(id).Create(new CreateWallet(tenantId, currency!, ownerId, overdraft, metadata, idempotency, owner, review));
+            if (result.Failure is not null && screened is not null)
+            {
+                await compliance.DeleteAsync(screened.Id, CancellationToken.None);
+            }
+
             return ToResult(result, StatusCodes.Status201Created, $"/v1/wallets/{id}");
-        }, http.HttpContext.RequestAborted);
+        }, ct);
     }
 
     private static async Task<Results<Ok<WalletView>, ProblemHttpResult>> GetWallet(string id, ClaimsPrincipal user, IClusterClient client)

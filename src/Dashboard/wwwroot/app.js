@@ -1,4 +1,4 @@
-// The ledger's operator pages: one page shell, five views (Ledger, Cards, Receipts, Reconciliation, Reports), each polling its figures
+// The ledger's operator pages: one page shell, six views (Ledger, Cards, Receipts, Reconciliation, Reports, Compliance), each polling its figures
 // once a second from /dashboard/api. Silos, grains and calls are on Orleans' dashboard at /dashboard,
 // linked from the nav. Plain DOM and SVG, no framework and nothing fetched from elsewhere.
 "use strict";
@@ -436,9 +436,76 @@
     };
   }
 
+  // The review queue: potential matches and matches waiting for a decision, each resolved here with a note; and the latest rescreenings.
+  function compliancePage(root) {
+    let shown = "";
+    const message = el("div", { id: "compliance-message", class: "muted", text: "" });
+    const best = (s) => s.hits[0];
+    const reviews = table("reviews", [
+      { title: "Screening", id: true, value: (s) => s.id },
+      { title: "Subject", value: (s) => s.subject },
+      { title: "Name", value: (s) => s.name },
+      { title: "Wallet", id: true, value: (s) => s.wallet_id ?? "–" },
+      { title: "Status", value: (s) => el("span", { class: `badge ${s.status === "match" ? "failed" : "running"}`, text: s.status.replace("_", " ") }) },
+      { title: "Best hit", value: (s) => (best(s) ? `${best(s).entry.name} (${best(s).entry.list}, line ${best(s).entry.line})` : "–") },
+      { title: "Score", num: true, value: (s) => (best(s) ? String(best(s).score) : "–") },
+      { title: "Screened", value: (s) => fmt.dateTime(s.created_at) },
+      { title: "Decision", value: (s) => el("span", { class: "actions" },
+          el("select", { "data-decision": s.id },
+            el("option", { value: "cleared", text: "cleared", title: "not the listed person: the review is lifted" }),
+            el("option", { value: "confirmed", text: "confirmed", title: "the listed person: the wallet stays under review" })),
+          el("input", { type: "text", "data-note": s.id, placeholder: "note", maxlength: "2000" }),
+          el("button", { class: "action small", type: "button", "data-resolve": s.id, text: "Resolve" })) },
+    ]);
+    const jobs = table("compliance-jobs", [
+      { title: "Job", id: true, value: (j) => j.id },
+      { title: "Trigger", value: (j) => j.trigger },
+      { title: "Status", value: (j) => badge(j.status) },
+      { title: "Screened", num: true, value: (j) => fmt.int(j.screened) },
+      { title: "Put under review", num: true, value: (j) => fmt.int(j.flagged) },
+      { title: "Started", value: (j) => fmt.dateTime(j.started_at) },
+      { title: "Error", value: (j) => j.error ?? "" },
+    ]);
+
+    root.addEventListener("click", async (event) => {
+      const resolve = event.target.closest("button[data-resolve]");
+      if (!resolve) return;
+      const id = resolve.dataset.resolve;
+      const decision = root.querySelector(`select[data-decision="${id}"]`).value;
+      const note = root.querySelector(`input[data-note="${id}"]`).value.trim();
+      if (!note) { message.textContent = "write a note: why it is decided so"; return; }
+      resolve.disabled = true;
+      try {
+        await api(`compliance/screenings/${encodeURIComponent(id)}/resolve`,
+          { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ decision, note }) });
+        message.textContent = `${id} ${decision}`;
+        shown = "";
+        await refresh().catch(() => {});
+      } catch (error) {
+        if (!(error instanceof SignedOut)) message.textContent = `not resolved: ${error.message}`;
+        resolve.disabled = false;
+      }
+    });
+
+    root.append(el("p", { class: "muted", text: "Wallets under review refuse withdrawals until their screening is resolved; a cleared finding is not raised again." }),
+      ...section("Review queue", el("div", { class: "panel" }, message), reviews.node), ...section("Rescreenings", jobs.node));
+
+    async function refresh() {
+      const desk = await api("compliance");
+      // Redrawn only when it changed: a note being written is not wiped by the next poll.
+      const queue = JSON.stringify(desk.reviews);
+      if (queue !== shown) {
+        shown = queue;
+        reviews.set(desk.reviews, { empty: "nothing to review" });
+      }
+      jobs.set(desk.jobs, { empty: "no rescreening yet" });
+    }
+    return refresh;
+  }
+
   // ---- routing and the poll loop ----------------------------------------------------------
 
-  const pages = { ledger: ledgerPage, cards: cardsPage, receipts: receiptsPage, reconciliation: reconciliationPage, reports: reportsPage };
+  const pages = { ledger: ledgerPage, cards: cardsPage, receipts: receiptsPage, reconciliation: reconciliationPage, reports: reportsPage, compliance: compliancePage };
   const live = document.getElementById("live");
   let refresh = null;
   let generation = 0;

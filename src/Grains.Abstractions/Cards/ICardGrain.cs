@@ -16,6 +16,10 @@ public interface ICardGrain : IGrainWithStringKey
     [Alias("Get")]
     Task<CardResult> Get(string tenantId);
 
+    /// <summary>Reads the card's row again, after a data subject's erasure pseudonymised its cardholder name there.</summary>
+    [Alias("Refresh")]
+    Task Refresh();
+
     [Alias("Update")]
     Task<CardResult> Update(UpdateCard command);
 

@@ -16,6 +16,13 @@ public interface IWalletGrain : IGrainWithStringKey
     [Alias("Get")]
     Task<WalletResult> Get(string tenantId);
 
+    /// <summary>
+    /// Reads the wallet's owner and compliance review again from its row, after compliance changed
+    /// them there (a screening put it under review or resolved it; an erasure pseudonymised its owner).
+    /// </summary>
+    [Alias("RefreshCompliance")]
+    Task RefreshCompliance();
+
     [Alias("ChangeStatus")]
     Task<WalletResult> ChangeStatus(ChangeWalletStatus command);
 

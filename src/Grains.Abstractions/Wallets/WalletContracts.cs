@@ -14,7 +14,18 @@ public sealed record CreateWallet(
     string? OwnerId,
     string? OverdraftLimit,
     JsonElement? Metadata,
-    IdempotencyRequest? Idempotency);
+    IdempotencyRequest? Idempotency,
+    WalletOwner? Owner = null,
+    string? ComplianceReview = null);
+
+/// <summary>
+/// The person who owns a wallet, screened against the tenant's watchlists when the wallet is
+/// created and again when a watchlist changes and on a schedule. <see cref="DateOfBirth"/> is
+/// <c>yyyy-MM-dd</c>. <see cref="Erased"/>: a data subject's erasure replaced the name with a
+/// pseudonym and removed the rest.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("wallet.WalletOwner")]
+public sealed record WalletOwner(string Name, string? Country, string? DateOfBirth, bool Erased = false);
 
 [GenerateSerializer, Alias("wallet.WalletStatusChange")]
 public enum WalletStatusChange
@@ -78,7 +89,9 @@ public sealed record WalletView(
     BalanceView Balance,
     string OverdraftLimit,
     JsonElement? Metadata,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    WalletOwner? Owner = null,
+    string? ComplianceReview = null);
 
 [GenerateSerializer, Immutable, Alias("wallet.TransferView")]
 public sealed record TransferView(

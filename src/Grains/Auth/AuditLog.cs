@@ -23,6 +23,9 @@ public static class AuditActions
     public const string FraudRulesReplaced = "fraud_rules.replaced";
     public const string ReconciliationItemResolved = "reconciliation.item_resolved";
     public const string RolesChanged = "user.roles_changed";
+    public const string ScreeningResolved = "screening.resolved";
+    public const string DataRequested = "data_request.made";
+    public const string PeriodClosed = "period.closed";
 
     public static string WalletStatus(WalletStatusChange change) => change switch
     {
@@ -53,6 +56,9 @@ public sealed record AuditQuery(string TenantId, string? Actor, string? Action, 
 public sealed class AuditLog(NpgsqlDataSource dataSource)
 {
     public const string Anonymous = "anonymous";
+
+    /// <summary>The actor of what the ledger did on its own (a scheduled rescreening).</summary>
+    public const string Ledger = "ledger";
 
     private const string Columns = "seq, at, actor, action, target, details, hash";
 

@@ -112,6 +112,12 @@ internal sealed class CardGrain(
     public Task<CardResult> Get(string tenantId) =>
         Task.FromResult(State.IsVisibleTo(tenantId) ? new CardResult(State.ToView(), null) : NotFound());
 
+    public Task Refresh() => Turn(async () =>
+    {
+        await ReloadStateAsync();
+        return true;
+    });
+
     public Task<CardResult> Update(UpdateCard command) => Turn(() => UpdateTurn(command));
 
     private async Task<CardResult> UpdateTurn(UpdateCard command)

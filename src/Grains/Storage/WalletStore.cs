@@ -13,20 +13,23 @@ namespace Wallet.Grains.Storage;
 public sealed class WalletStore(NpgsqlDataSource dataSource, CurrencyCatalog currencies)
 {
     private const string Columns =
-        "id, tenant_id, kind, currency, scale, status, owner_id, balance, pending, overdraft_limit, may_go_negative, version, metadata::text, created_at";
+        "id, tenant_id, kind, currency, scale, status, owner_id, balance, pending, overdraft_limit, may_go_negative, version, metadata::text, created_at, " +
+        "owner::text, review_screening_id";
 
     // One statement, so the wallet's pending and its open holds come from one snapshot.
     private const string SelectWithOpenHolds = """
         SELECT w.id, w.tenant_id, w.kind, w.currency, w.scale, w.status, w.owner_id, w.balance, w.pending, w.overdraft_limit,
-               w.may_go_negative, w.version, w.metadata::text, w.created_at,
+               w.may_go_negative, w.version, w.metadata::text, w.created_at, w.owner::text, w.review_screening_id,
                h.id, h.destination_id, h.amount, h.captured, h.reference, h.metadata::text, h.expires_at, h.created_at
         FROM wallets w LEFT JOIN holds h ON h.wallet_id = w.id AND h.status = 'open'
         WHERE w.id = @id
         """;
 
     private const string InsertWallet = """
-        INSERT INTO wallets (id, tenant_id, kind, currency, scale, status, owner_id, overdraft_limit, may_go_negative, metadata, created_at)
-        VALUES (@id, @tenant, @kind, @currency, @scale, 'active', @owner, @overdraft, @negative, @metadata::jsonb, @created)
+        INSERT INTO wallets (id, tenant_id, kind, currency, scale, status, owner_id, overdraft_limit, may_go_negative, metadata, created_at,
+                             owner, review_screening_id)
+        VALUES (@id, @tenant, @kind, @currency, @scale, 'active', @owner, @overdraft, @negative, @metadata::jsonb, @created,
+                @person::jsonb, @review)
         ON CONFLICT (id) DO NOTHING
         """;
 
@@ -52,22 +55,22 @@ public sealed class WalletStore(NpgsqlDataSource dataSource, CurrencyCatalog cur
         while (await reader.ReadAsync(cancellationToken))
         {
             wallet ??= ReadWallet(reader);
-            if (reader.IsDBNull(14))
+            if (reader.IsDBNull(16))
             {
                 continue;
             }
 
             var hold = new HoldRecord(
-                reader.GetString(14),
+                reader.GetString(16),
                 wallet.TenantId,
-                reader.GetString(15),
-                reader.GetInt64(16),
-                reader.GetInt64(17),
+                reader.GetString(17),
+                reader.GetInt64(18),
+                reader.GetInt64(19),
                 HoldStatuses.Open,
-                reader.IsDBNull(18) ? null : reader.GetString(18),
-                reader.IsDBNull(19) ? null : reader.GetString(19),
-                reader.GetFieldValue<DateTimeOffset>(20),
-                reader.GetFieldValue<DateTimeOffset>(21),
+                reader.IsDBNull(20) ? null : reader.GetString(20),
+                reader.IsDBNull(21) ? null : reader.GetString(21),
+                reader.GetFieldValue<DateTimeOffset>(22),
+                reader.GetFieldValue<DateTimeOffset>(23),
                 null);
             wallet.Holds[hold.Id] = hold;
         }
@@ -226,6 +229,8 @@ public sealed class WalletStore(NpgsqlDataSource dataSource, CurrencyCatalog cur
         command.Parameters.AddWithValue("negative", wallet.MayGoNegative);
         command.Parameters.Add(new NpgsqlParameter("metadata", NpgsqlDbType.Text) { Value = (object?)wallet.MetadataJson ?? DBNull.Value });
         command.Parameters.AddWithValue("created", wallet.CreatedAt);
+        command.Parameters.Add(new NpgsqlParameter("person", NpgsqlDbType.Text) { Value = (object?)OwnerJson(wallet.Owner) ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter<string?>("review", NpgsqlDbType.Text) { TypedValue = wallet.ComplianceReview });
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -266,8 +271,25 @@ public sealed class WalletStore(NpgsqlDataSource dataSource, CurrencyCatalog cur
             LoadedVersion = reader.GetInt64(11),
             Metadata = reader.IsDBNull(12) ? null : System.Text.Json.JsonDocument.Parse(reader.GetString(12)).RootElement.Clone(),
             CreatedAt = reader.GetFieldValue<DateTimeOffset>(13),
+            Owner = reader.IsDBNull(14) ? null : ReadOwner(reader.GetString(14)),
+            ComplianceReview = reader.IsDBNull(15) ? null : reader.GetString(15),
         };
     }
+
+    /// <summary>A wallet's owner and the screening it is under review for, as its row holds them now; null when there is no such wallet.</summary>
+    internal async Task<(WalletOwner? Owner, string? Review)?> ReadComplianceAsync(string walletId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT owner::text, review_screening_id FROM wallets WHERE id = @id");
+        command.Parameters.AddWithValue("id", walletId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? (reader.IsDBNull(0) ? null : ReadOwner(reader.GetString(0)), reader.IsDBNull(1) ? null : reader.GetString(1))
+            : null;
+    }
+
+    internal static string? OwnerJson(WalletOwner? owner) => owner is null ? null : System.Text.Json.JsonSerializer.Serialize(owner, WalletJson.Options);
+
+    internal static WalletOwner ReadOwner(string json) => System.Text.Json.JsonSerializer.Deserialize<WalletOwner>(json, WalletJson.Options)!;
 }
 
 internal enum StatusChangeOutcome

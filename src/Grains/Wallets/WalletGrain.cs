@@ -131,6 +131,17 @@ internal sealed partial class WalletGrain(
         return new WalletResult(State.ToView(), null);
     }
 
+    public Task RefreshCompliance() => Turn(async () =>
+    {
+        if (State.Exists && await wallets.ReadComplianceAsync(Id, CancellationToken.None) is var (owner, review))
+        {
+            State.Owner = owner;
+            State.ComplianceReview = review;
+        }
+
+        return true;
+    });
+
     public Task<WalletResult> ChangeStatus(ChangeWalletStatus command) =>
         IsSystemAccount ? Turn(() => ChangeSystemAccountStatusTurn(command)) : ChangeStatusAsync(command);
 

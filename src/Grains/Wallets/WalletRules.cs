@@ -42,6 +42,8 @@ internal static class WalletRules
             OverdraftLimit = overdraft,
             Metadata = command.Metadata,
             CreatedAt = LedgerTime.Truncate(DateTimeOffset.UtcNow),
+            Owner = command.Owner,
+            ComplianceReview = command.ComplianceReview,
         }, null);
     }
 
@@ -103,6 +105,11 @@ internal static class WalletRules
             return Reject(LedgerErrors.SameWallet, "source and destination are the same wallet");
         }
 
+        if (!credited && UnderReview(wallet, otherId) is { } review)
+        {
+            return (null, null, review);
+        }
+
         var (sourceId, destinationId) = credited ? (otherId, wallet.Id) : (wallet.Id, otherId);
         var view = new TransferView(
             command.TransferId,
@@ -130,6 +137,18 @@ internal static class WalletRules
             command.CreatedAt);
         return (staged, view, null);
     }
+
+    /// <summary>
+    /// Why a wallet under compliance review may not send money to <paramref name="destinationId"/>:
+    /// out of the ledger (a withdrawal, to <c>@settlement</c>) or to another wallet, from which it
+    /// could be withdrawn. Null when it may: it is not under review, or the money stays with the
+    /// tenant (a spend, a fee).
+    /// </summary>
+    public static LedgerFailure? UnderReview(WalletState wallet, string destinationId) =>
+        wallet.ComplianceReview is { } screening && (!SystemAccounts.IsSystemWalletId(destinationId) || SystemAccounts.Display(destinationId) == "@" + SystemAccounts.Settlement)
+            ? new LedgerFailure(LedgerErrors.ComplianceReview,
+                $"wallet {wallet.Display} is under compliance review (screening {screening}); its withdrawals and transfers out are refused until the screening is resolved")
+            : null;
 
     /// <summary>The wallet id of <paramref name="account"/>: itself, or the tenant's system account it names in <paramref name="currency"/>.</summary>
     public static string AccountId(string tenantId, string account, string currency) =>

@@ -26,6 +26,12 @@ internal sealed class WalletState
 
     public string? OwnerId { get; init; }
 
+    /// <summary>The person who owns the wallet, as screened; pseudonymised by an erasure.</summary>
+    public WalletOwner? Owner { get; set; }
+
+    /// <summary>The screening that put the wallet under compliance review (its withdrawals are refused), until it is resolved; null when none.</summary>
+    public string? ComplianceReview { get; set; }
+
     public long Balance { get; set; }
 
     public long Pending { get; set; }
@@ -87,7 +93,9 @@ internal sealed class WalletState
         new BalanceView(Format(Balance), Format(Pending), Format(Available)),
         Format(OverdraftLimit),
         Metadata,
-        CreatedAt);
+        CreatedAt,
+        Owner,
+        ComplianceReview);
 }
 
 /// <summary>Holds as clients see them.</summary>

@@ -1,9 +1,6 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json;
 using Wallet.Tests.Api;
-using Wallet.Tests.Infrastructure;
 using Xunit;
 
 namespace Wallet.Tests.Compliance;
@@ -15,8 +12,6 @@ namespace Wallet.Tests.Compliance;
 /// </summary>
 public sealed class ScreeningTests(ApiFixture api) : IClassFixture<ApiFixture>
 {
-    private static readonly string SampleList = Path.Combine(RepositoryPaths.Root(), "docs", "compliance", "sample-watchlist.csv");
-
     [Theory]
     [InlineData("Ivan Petrovich Sidorenko", "Ivan Petrovich Sidorenko")] // as listed
     [InlineData("Ivan Petrovitch Sidorenko", "Ivan Petrovich Sidorenko")] // misspelt
@@ -97,23 +92,10 @@ public sealed class ScreeningTests(ApiFixture api) : IClassFixture<ApiFixture>
         await (await tenant.PostJsonAsync("/v1/compliance/screenings", new { name = "—" })).ExpectProblemAsync(HttpStatusCode.BadRequest, "validation_failed");
     }
 
-    private async Task<HttpClient> TenantWithSampleListAsync()
-    {
-        var (_, tenant) = await api.Factory.CreateOperatorTenantAsync("screening");
-        await ImportAsync(tenant, "sample", await File.ReadAllTextAsync(SampleList), HttpStatusCode.Created);
-        return tenant;
-    }
+    private Task<HttpClient> TenantWithSampleListAsync() => api.Factory.TenantWithSampleListAsync("screening");
 
-    private static async Task<JsonElement> ImportAsync(HttpClient tenant, string name, string csv, HttpStatusCode status)
-    {
-        using var form = new MultipartFormDataContent();
-        var file = new ByteArrayContent(Encoding.UTF8.GetBytes(csv));
-        file.Headers.ContentType = new MediaTypeHeaderValue("text/csv");
-        form.Add(file, "file", "list.csv");
-        form.Add(new StringContent(name), "name");
-        return await (await tenant.PostAsync("/v1/compliance/watchlists", form)).ExpectAsync(status);
-    }
+    private static Task<JsonElement> ImportAsync(HttpClient tenant, string name, string csv, HttpStatusCode status) =>
+        tenant.ImportWatchlistAsync(name, csv, status);
 
-    private static async Task<JsonElement> ScreenAsync(HttpClient tenant, object request) =>
-        await (await tenant.PostJsonAsync("/v1/compliance/screenings", request)).ExpectAsync(HttpStatusCode.Created);
+    private static Task<JsonElement> ScreenAsync(HttpClient tenant, object request) => tenant.ScreenAsync(request);
 }

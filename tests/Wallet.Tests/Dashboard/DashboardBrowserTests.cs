@@ -2,10 +2,12 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using Wallet.Api.Keys;
 using Wallet.Tests.Api;
+using Wallet.Tests.Compliance;
 using Wallet.Tests.Cards;
 using Wallet.Tests.Cluster;
 using Wallet.Tests.Auth;
@@ -18,7 +20,7 @@ namespace Wallet.Tests.Dashboard;
 
 /// <summary>
 /// The operator views in Chromium, served by a cluster of two silos on real Kestrel: sign-in and
-/// sign-out, Orleans' dashboard listing both silos, the ledger's pages (Ledger, Cards, Receipts, Reconciliation) reached
+/// sign-out, Orleans' dashboard listing both silos, the ledger's pages (Ledger, Cards, Receipts, Reconciliation, Reports, Compliance) reached
 /// through their navigation and showing what both silos did, and the ledger tail's layout. Each test
 /// makes its own wallets and cards; figures that are cluster-wide (counts) are asserted to reach at
 /// least what the test did. Every test ends with the page having logged no error, thrown nothing,
@@ -395,6 +397,37 @@ public sealed class DashboardBrowserTests(DashboardBrowserCluster fixture, Brows
         Assert.True(decimal.Parse(rows.Single(r => r[0] == "USD" && r[1] == "@revenue")[4], CultureInfo.InvariantCulture) >= 15.00m);
         await DashboardDriver.AssertFitsTheWindowAsync(page);
         await browserPage.ScreenshotAsync("dashboard-reports");
+        browserPage.AssertNoProblems();
+    }
+
+    [Fact]
+    public async Task CompliancePage_ShowsAnOwnerUnderReview_AndClearsIt_LiftingTheReview()
+    {
+        await Api(0).ImportWatchlistAsync("sample", await File.ReadAllTextAsync(ComplianceCalls.SampleList), HttpStatusCode.Created);
+        var wallet = await Api(0).CreateOwnedWalletAsync("page-owner-" + Guid.NewGuid().ToString("N")[..8], new { name = "Weiming Zhang", country = "CN" });
+        var screening = wallet.Str("compliance_review");
+
+        await using var browserPage = await OpenAsync(1);
+        var page = browserPage.Page;
+        await DashboardDriver.SignInAsync(page, "/dashboard/ledger");
+        await OpenThroughNavAsync(page, "compliance", "/dashboard/compliance");
+        var row = page.Locator($"table[data-table=reviews] tbody tr:has(td:first-child:text-is('{screening}'))");
+        await Expect(row).ToHaveCountAsync(1, new() { Timeout = Milliseconds(DashboardDriver.FigureTimeout) });
+        Assert.Equal(["owner", "Weiming Zhang", wallet.Str("id")], Assert.Single(await RowsAsync(row))[1..4]);
+        await Expect(row).ToContainTextAsync("Zhang Weiming (sample, line");
+        await DashboardDriver.AssertFitsTheWindowAsync(page);
+        await browserPage.ScreenshotAsync("dashboard-compliance");
+
+        await row.Locator($"select[data-decision='{screening}']").SelectOptionAsync("cleared");
+        await row.Locator($"input[data-note='{screening}']").FillAsync("born 1991, not the listed person");
+        await row.Locator($"button[data-resolve='{screening}']").ClickAsync();
+        await Expect(page.Locator("#compliance-message")).ToHaveTextAsync($"{screening} cleared", new() { Timeout = Milliseconds(DashboardDriver.FigureTimeout) });
+        await Expect(row).ToHaveCountAsync(0, new() { Timeout = Milliseconds(DashboardDriver.FigureTimeout) });
+
+        var resolved = await (await Api(0).GetAsync($"/v1/compliance/screenings/{screening}")).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal("born 1991, not the listed person", resolved.GetProperty("resolution").Str("note"));
+        // Its review lifted (a withdrawal here would land in the reconciliation page's test's period of @settlement).
+        Assert.Equal(JsonValueKind.Null, (await Api(0).GetWalletAsync(wallet.Str("id"))).GetProperty("compliance_review").ValueKind);
         browserPage.AssertNoProblems();
     }
 
