@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.OpenApi;
+using Wallet.Api.Accounts;
 using Wallet.Api.Assets;
 using Wallet.Api.Audit;
 using Wallet.Api.Auth;
@@ -127,6 +128,7 @@ public static class WalletApi
         app.MapComplianceEndpoints();
         app.MapDataRequestEndpoints();
         app.MapPeriodEndpoints();
+        app.MapAccountEndpoints();
         app.MapMetricsEndpoints();
 
         app.MapOpenApi("/openapi/{documentName}.json");

@@ -76,6 +76,7 @@ public static class LedgerErrors
     public const string OwnerNotFound = "owner_not_found";
     public const string PeriodClosed = "period_closed";
     public const string PeriodNotEnded = "period_not_ended";
+    public const string AccountExists = "account_exists";
 
     /// <summary>
     /// Not an answer for clients: the request's Idempotency-Key was committed by another call, so

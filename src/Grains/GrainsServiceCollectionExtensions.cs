@@ -77,6 +77,7 @@ public static class GrainsServiceCollectionExtensions
         services.AddSingleton<Auth.UserStore>();
         services.AddSingleton<Auth.AuditLog>();
         services.AddSingleton<WalletStore>();
+        services.AddSingleton<CustomAccounts>();
         services.AddSingleton<LedgerStore>();
         services.AddSingleton<Reports.LedgerReports>();
         services.AddSingleton<Reports.FiscalPeriodStore>();

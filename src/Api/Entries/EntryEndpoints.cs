@@ -35,7 +35,8 @@ public static class EntryEndpoints
     }
 
     private static async Task<IResult> CreateEntry(
-        HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store, CurrencyCatalog currencies, TimeProvider clock)
+        HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store, CurrencyCatalog currencies, CustomAccounts accounts,
+        TimeProvider clock)
     {
         var (body, problem) = await JsonRequest.ReadAsync(http);
         if (body is null)
@@ -62,6 +63,14 @@ public static class EntryEndpoints
         }
 
         var tenantId = user.TenantId();
+        foreach (var leg in debits!.Concat(credits!))
+        {
+            if (await TransferService.NamedAsync(accounts, tenantId, leg.Account, http.HttpContext.RequestAborted) is { } unnamed)
+            {
+                return unnamed;
+            }
+        }
+
         if (await currencies.FindAsync(tenantId, currency, http.HttpContext.RequestAborted) is null)
         {
             return Problems.For(CurrencyCatalog.Unknown(currency));

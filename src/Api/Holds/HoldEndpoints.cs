@@ -8,6 +8,7 @@ using Microsoft.Extensions.Options;
 using Orleans;
 using Wallet.Api.Auth;
 using Wallet.Api.Infrastructure;
+using Wallet.Api.Transfers;
 using Wallet.Api.Wallets;
 using Wallet.Grains;
 using Wallet.Grains.Holds;
@@ -49,7 +50,8 @@ public static class HoldEndpoints
     }
 
     private static async Task<IResult> CreateHold(
-        HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store, IOptions<HoldOptions> options, TimeProvider clock)
+        HttpRequest http, ClaimsPrincipal user, IClusterClient client, IdempotencyStore store, IOptions<HoldOptions> options, CustomAccounts accounts,
+        TimeProvider clock)
     {
         var (body, problem) = await JsonRequest.ReadAsync(http);
         if (body is null)
@@ -79,7 +81,7 @@ public static class HoldEndpoints
                 return Problems.For(wallet.Failure);
             }
 
-            if (await CheckDestinationAsync(destination, wallet.Wallet!, user, client) is { } refused)
+            if (await CheckDestinationAsync(destination, wallet.Wallet!, user, client, accounts) is { } refused)
             {
                 return refused;
             }
@@ -164,14 +166,13 @@ public static class HoldEndpoints
     }
 
     /// <summary>The destination must be a system account or another wallet of the tenant in the same currency.</summary>
-    internal static async Task<IResult?> CheckDestinationAsync(string destination, WalletView wallet, ClaimsPrincipal user, IClusterClient client)
+    internal static async Task<IResult?> CheckDestinationAsync(
+        string destination, WalletView wallet, ClaimsPrincipal user, IClusterClient client, CustomAccounts accounts)
     {
         if (SystemAccounts.IsReference(destination))
         {
-            return SystemAccounts.TryParseReference(destination, out _)
-                ? null
-                : Problems.Create(LedgerErrors.ValidationFailed,
-                    $"{destination} is not a system account; use one of {string.Join(", ", SystemAccounts.Names.Select(n => "@" + n))}");
+            return TransferService.CheckAccount(destination)
+                ?? await TransferService.NamedAsync(accounts, user.TenantId(), destination, CancellationToken.None);
         }
 
         if (destination == wallet.Id)

@@ -63,6 +63,7 @@ internal static class OpenApiExamples
         ["ScreenName"] = """{"name":"Ivan Sidorenko","country":"RU","date_of_birth":"1961-03-14"}""",
         ["ResolveScreening"] = """{"decision":"cleared","note":"date of birth and passport differ from the listed person's"}""",
         ["CreateDataRequest"] = """{"owner_id":"alice","kind":"export"}""",
+        ["CreateAccount"] = """{"name":"marketing","type":"expense","asset":"USD"}""",
         ["AcceptInvitation"] = """{"invitation_token":"winv_3q2-7wF0cXb1ZsP9Hk4aLmN8eR5tYuI6oP0aS1dF2gH","password":"correct horse battery staple"}""",
         ["Register"] = """{"email":"dana@example.com","password":"correct horse battery staple"}""",
         ["Login"] = """{"email":"dana@example.com","password":"correct horse battery staple"}""",

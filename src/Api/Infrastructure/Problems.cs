@@ -98,7 +98,8 @@ public static class Problems
         LedgerErrors.FileTypeUnsupported => StatusCodes.Status415UnsupportedMediaType,
         LedgerErrors.IdempotencyKeyReused or LedgerErrors.Conflict or LedgerErrors.CardNumberExists or LedgerErrors.AssetExists
             or LedgerErrors.SourceExists or LedgerErrors.RunNotCompleted or LedgerErrors.ItemResolved or LedgerErrors.UserExists
-            or LedgerErrors.MfaEnabled or LedgerErrors.MfaNotEnrolling or LedgerErrors.ScreeningResolved or LedgerErrors.PeriodClosed => StatusCodes.Status409Conflict,
+            or LedgerErrors.MfaEnabled or LedgerErrors.MfaNotEnrolling or LedgerErrors.ScreeningResolved or LedgerErrors.PeriodClosed
+            or LedgerErrors.AccountExists => StatusCodes.Status409Conflict,
         LedgerErrors.CurrencyMismatch or LedgerErrors.WalletFrozen or LedgerErrors.WalletClosed or LedgerErrors.LimitExceeded
             or LedgerErrors.InvalidStatusChange or LedgerErrors.HoldClosed or LedgerErrors.AmountExceedsHold or LedgerErrors.CardFrozen
             or LedgerErrors.CardCancelled or LedgerErrors.CategoryBlocked or LedgerErrors.AuthorizationClosed or LedgerErrors.BudgetBelowIssued

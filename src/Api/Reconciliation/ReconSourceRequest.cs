@@ -30,7 +30,7 @@ internal static class ReconSourceRequest
         var account = body.String("ledger_account", required: true, ColumnLengthMax);
         if (account is not null && account.StartsWith('@') && !SystemAccounts.TryParseReference(account, out _))
         {
-            body.Fail($"ledger_account {account} is not a system account (one of {string.Join(", ", SystemAccounts.Names.Select(n => "@" + n))})");
+            body.Fail("ledger_account " + SystemAccounts.NotAnAccount(account));
         }
 
         var format = OneOf(body, "format", ReconSourceView.Formats) ?? ReconSourceView.Csv;

@@ -62,7 +62,7 @@ public static class ReconciliationEndpoints
 
     private static async Task<IResult> CreateSource(
         HttpRequest http, ClaimsPrincipal user, ReconStore store, CurrencyCatalog currencies, IdempotencyStore keys, TimeProvider clock,
-        IClusterClient client, ILoggerFactory loggers)
+        IClusterClient client, ILoggerFactory loggers, CustomAccounts accounts)
     {
         var (body, problem) = await JsonRequest.ReadAsync(http);
         if (body is null)
@@ -78,6 +78,10 @@ public static class ReconciliationEndpoints
         }
 
         var tenantId = user.TenantId();
+        if (SystemAccounts.TryParseReference(source!.LedgerAccount, out var account) && !await accounts.NamesAsync(tenantId, account, http.HttpContext.RequestAborted))
+        {
+            return Problems.Create(LedgerErrors.ValidationFailed, "ledger_account " + SystemAccounts.NotAnAccount(source.LedgerAccount));
+        }
         var cancellationToken = http.HttpContext.RequestAborted;
         if (source!.Mapping.CurrencyDefault is { } code && await currencies.FindAsync(tenantId, code, cancellationToken) is null)
         {

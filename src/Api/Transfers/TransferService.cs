@@ -18,7 +18,7 @@ namespace Wallet.Api.Transfers;
 /// system accounts is their source's, found from the request's <c>currency</c>.
 /// </summary>
 public sealed class TransferService(
-    IClusterClient client, IdempotencyStore store, CurrencyCatalog currencies, ComplianceScreening screening, TimeProvider clock)
+    IClusterClient client, IdempotencyStore store, CurrencyCatalog currencies, ComplianceScreening screening, CustomAccounts accounts, TimeProvider clock)
 {
     public const int DescriptionLengthMax = 1_000;
 
@@ -53,7 +53,8 @@ public sealed class TransferService(
         }
 
         var (idempotency, keyProblem) = Idempotency.Read(http, body);
-        var invalid = (IResult?)body.Problem ?? keyProblem ?? CheckAccounts(source!, destination!);
+        var invalid = (IResult?)body.Problem ?? keyProblem ?? CheckAccounts(source!, destination!)
+            ?? await NamedAsync(accounts, tenantId, source!, http.HttpContext.RequestAborted) ?? await NamedAsync(accounts, tenantId, destination!, http.HttpContext.RequestAborted);
         if (invalid is not null)
         {
             return invalid;
@@ -135,10 +136,15 @@ public sealed class TransferService(
     {
         if (SystemAccounts.IsReference(account))
         {
-            return SystemAccounts.TryParseReference(account, out _) ? null : Problems.Create(LedgerErrors.ValidationFailed,
-                $"{account} is not a system account; use one of {string.Join(", ", SystemAccounts.Names.Select(n => "@" + n))}");
+            return SystemAccounts.TryParseReference(account, out _) ? null : Problems.Create(LedgerErrors.ValidationFailed, SystemAccounts.NotAnAccount(account));
         }
 
         return WalletIds.IsWalletId(account) ? null : Problems.Create(LedgerErrors.WalletNotFound, $"wallet {account} not found");
     }
+
+    /// <summary>A problem when <paramref name="account"/> (checked by <see cref="CheckAccount"/>) names a custom account the tenant has in no asset.</summary>
+    public static async ValueTask<IResult?> NamedAsync(CustomAccounts accounts, string tenantId, string account, CancellationToken ct) =>
+        SystemAccounts.TryParseReference(account, out var name) && !await accounts.NamesAsync(tenantId, name, ct)
+            ? Problems.Create(LedgerErrors.ValidationFailed, SystemAccounts.NotAnAccount(account))
+            : null;
 }

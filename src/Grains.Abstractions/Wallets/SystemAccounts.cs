@@ -1,8 +1,9 @@
 namespace Wallet.Grains.Wallets;
 
 /// <summary>
-/// The accounts every tenant has in every currency it uses. Clients name them <c>@treasury</c> and
-/// so on; internally each is a wallet row whose id is <see cref="WalletId"/>.
+/// The accounts every tenant has in every currency it uses, and those it adds (custom accounts,
+/// <c>POST /v1/accounts</c>, in one asset each). Clients name them <c>@treasury</c>,
+/// <c>@marketing</c> and so on; internally each is a wallet row whose id is <see cref="WalletId"/>.
 /// </summary>
 public static class SystemAccounts
 {
@@ -23,12 +24,32 @@ public static class SystemAccounts
     /// <summary>Whether <paramref name="walletId"/> is a system account that issues money.</summary>
     public static bool IssuesMoney(string walletId) => IsSystemWalletId(walletId) && MayGoNegative(Display(walletId)[1..]);
 
-    /// <summary>Reads "@treasury" as "treasury"; false for a wallet id or an unknown name.</summary>
+    public const int CustomNameLengthMax = 32;
+
+    /// <summary>
+    /// Reads "@treasury" as "treasury", and "@marketing" as "marketing": a built-in account's name or
+    /// one a custom account may have (whether the tenant has it is the ledger's to say). False for a
+    /// wallet id or a name no account may have.
+    /// </summary>
     public static bool TryParseReference(string reference, out string name)
     {
         name = reference.Length > 1 && reference[0] == '@' ? reference[1..] : "";
-        return Names.Contains(name);
+        return IsBuiltIn(name) || IsCustomName(name);
     }
+
+    public static bool IsBuiltIn(string name) => Names.Contains(name);
+
+    /// <summary>Why <paramref name="reference"/> names no account: the detail of the problem that says so.</summary>
+    public static string NotAnAccount(string reference) =>
+        $"{reference} is not a system account: use one of {string.Join(", ", Names.Select(n => "@" + n))} or one added with POST /v1/accounts";
+
+    /// <summary>A name a custom account may have: 2 to 32 lower-case letters, digits and underscores, from a letter, and no built-in account's.</summary>
+    public static bool IsCustomName(string name) =>
+        name.Length is >= 2 and <= CustomNameLengthMax && char.IsAsciiLetterLower(name[0])
+        && name.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '_') && !IsBuiltIn(name);
+
+    /// <summary>Whether <paramref name="walletId"/> is a custom account's (whose row may not exist: the ledger checks).</summary>
+    public static bool IsCustomWalletId(string walletId) => IsSystemWalletId(walletId) && IsCustomName(Display(walletId)[1..]);
 
     public static bool IsReference(string reference) => reference.StartsWith('@');
 

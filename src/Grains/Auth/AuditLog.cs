@@ -26,6 +26,7 @@ public static class AuditActions
     public const string ScreeningResolved = "screening.resolved";
     public const string DataRequested = "data_request.made";
     public const string PeriodClosed = "period.closed";
+    public const string AccountCreated = "account.created";
 
     public static string WalletStatus(WalletStatusChange change) => change switch
     {

@@ -42,7 +42,8 @@ internal sealed partial class RescreeningGrain(
 
         var job = _running = await jobs.StartAsync(TenantId, ComplianceJobs.Rescreening, trigger, LedgerTime.Truncate(clock.GetUtcNow()), CancellationToken.None);
         _timer?.Dispose();
-        _timer = this.RegisterGrainTimer(RunAsync, job, new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan) { KeepAlive = true });
+        // Interleaved: a start while it runs (a list imported again) is answered at once, and queues the next.
+        _timer = this.RegisterGrainTimer(RunAsync, job, new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan) { KeepAlive = true, Interleave = true });
         return job;
     }
 

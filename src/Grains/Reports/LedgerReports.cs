@@ -25,7 +25,11 @@ public static class AccountTypes
     /// <summary>What overdrawn wallets owe the tenant: a receivable, so an asset.</summary>
     public const string WalletsOverdrawn = "wallets:overdrawn";
 
-    public static string Of(string account) => account switch
+    /// <summary>The types a custom account may have.</summary>
+    public static IReadOnlyList<string> Custom { get; } = [Asset, Liability, Equity, Income, Expense, Clearing];
+
+    /// <summary>The type of a system account: its own for a custom one (<paramref name="custom"/>), the built-in's otherwise.</summary>
+    public static string Of(string account, string? custom = null) => custom ?? account switch
     {
         "@" + SystemAccounts.Treasury => Asset,
         "@" + SystemAccounts.Settlement => Clearing,
@@ -59,7 +63,7 @@ public sealed class LedgerReports(NpgsqlDataSource dataSource)
 {
     // Each account's last posting up to the entry: its balance then.
     private const string SelectBalances = """
-        SELECT w.id, w.kind, w.currency, w.scale, b.balance
+        SELECT w.id, w.kind, w.currency, w.scale, b.balance, w.account_type
         FROM wallets w
         JOIN LATERAL (SELECT p.balance_after AS balance FROM postings p WHERE p.wallet_id = w.id AND p.entry_seq <= @seq
                       ORDER BY p.entry_seq DESC LIMIT 1) b ON true
@@ -68,10 +72,11 @@ public sealed class LedgerReports(NpgsqlDataSource dataSource)
 
     private const string SelectMovements = """
         SELECT w.id, w.currency, w.scale,
-               coalesce(sum(-p.amount) FILTER (WHERE p.amount < 0), 0)::bigint, coalesce(sum(p.amount) FILTER (WHERE p.amount > 0), 0)::bigint
+               coalesce(sum(-p.amount) FILTER (WHERE p.amount < 0), 0)::bigint, coalesce(sum(p.amount) FILTER (WHERE p.amount > 0), 0)::bigint,
+               w.account_type
         FROM wallets w JOIN postings p ON p.wallet_id = w.id AND p.entry_seq > @from AND p.entry_seq <= @to
         WHERE w.tenant_id = @tenant AND w.kind = 'system' AND (@asset::text IS NULL OR w.currency = @asset)
-        GROUP BY w.id, w.currency, w.scale
+        GROUP BY w.id, w.currency, w.scale, w.account_type
         """;
 
     /// <summary>
@@ -105,7 +110,7 @@ public sealed class LedgerReports(NpgsqlDataSource dataSource)
             if (kind == "system")
             {
                 var account = SystemAccounts.Display(id);
-                system.Add(new AccountBalance(account, AccountTypes.Of(account), currency, scale, balance));
+                system.Add(new AccountBalance(account, AccountTypes.Of(account, reader.IsDBNull(5) ? null : reader.GetString(5)), currency, scale, balance));
                 continue;
             }
 
@@ -134,7 +139,8 @@ public sealed class LedgerReports(NpgsqlDataSource dataSource)
         while (await reader.ReadAsync(cancellationToken))
         {
             var account = SystemAccounts.Display(reader.GetString(0));
-            movements.Add(new AccountMovement(account, AccountTypes.Of(account), reader.GetString(1), reader.GetInt16(2), reader.GetInt64(3), reader.GetInt64(4)));
+            var type = AccountTypes.Of(account, reader.IsDBNull(5) ? null : reader.GetString(5));
+            movements.Add(new AccountMovement(account, type, reader.GetString(1), reader.GetInt16(2), reader.GetInt64(3), reader.GetInt64(4)));
         }
 
         return [.. movements.OrderBy(m => m.Asset, StringComparer.Ordinal).ThenBy(m => m.Account, StringComparer.Ordinal)];

@@ -38,6 +38,14 @@ internal sealed partial class WalletGrain
             return EntryResult.Fail(LedgerErrors.ValidationFailed, $"wallet {Id} takes no part in the entry");
         }
 
+        foreach (var leg in entry.SystemLegs)
+        {
+            if (await MissingAccountAsync(leg.WalletId) is { } missing)
+            {
+                return new EntryResult(null, missing);
+            }
+        }
+
         foreach (var leg in entry.Wallets)
         {
             hotWallets.Saw(leg.WalletId);

@@ -31,6 +31,11 @@ internal sealed partial class WalletGrain
             return HoldResult.Fail(LedgerErrors.SameWallet, "a hold's destination must be another account");
         }
 
+        if (await MissingAccountAsync(destinationId) is { } missing)
+        {
+            return new HoldResult(null, null, missing);
+        }
+
         // The reminder that will release the hold exists before the hold can commit.
         await EnsureExpiryReminderAsync(command.ExpiresAt);
         var hold = new HoldRecord(command.HoldId, command.TenantId, destinationId, amount, 0, HoldStatuses.Open, command.Reference,

@@ -212,6 +212,11 @@ internal sealed partial class WalletGrain : ISystemAccountGrain
                 return ((TransferResult)await WhenDurable(first)) with { Replayed = true };
         }
 
+        if (await MissingAccountAsync(WalletRules.AccountId(command.TenantId, command.Destination, State.Currency.Code)) is { } missing)
+        {
+            return new TransferResult(null, missing);
+        }
+
         var staging = WalletRules.Stage(State, command);
         if (staging.Failure?.Code is LedgerErrors.InsufficientFunds or LedgerErrors.BudgetExceeded)
         {

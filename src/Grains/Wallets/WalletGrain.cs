@@ -36,6 +36,7 @@ internal sealed partial class WalletGrain(
     ITransactionClient transactions,
     GroupCommitter<LedgerItem, TransferCommitOutcome> committer,
     WalletStore wallets,
+    CustomAccounts customAccounts,
     LedgerStore ledger,
     TakenLookup taken,
     HotWallets hotWallets,
@@ -217,10 +218,24 @@ internal sealed partial class WalletGrain(
             return new TransferResult(null, failure);
         }
 
+        if (await MissingAccountAsync(credited ? movement!.SourceId : movement!.DestinationId) is { } missing)
+        {
+            return new TransferResult(null, missing);
+        }
+
         return await RunOnceAsync(command.TenantId, command.Idempotency, command.Reference, Refused, () => MoveMoneyAsync(movement!, view!, credited));
 
         static TransferResult Refused(LedgerFailure failure) => new(null, failure);
     }
+
+    /// <summary>
+    /// Why a movement may not post to <paramref name="accountId"/>: a custom account the tenant does
+    /// not have in this wallet's asset. Null for a wallet, a built-in account, or a custom one that exists.
+    /// </summary>
+    private async ValueTask<LedgerFailure?> MissingAccountAsync(string accountId) =>
+        await customAccounts.ExistsAsync(accountId, CancellationToken.None)
+            ? null
+            : new LedgerFailure(LedgerErrors.WalletNotFound, $"account {SystemAccounts.Display(accountId)} not found in {State.Currency.Code}");
 
     /// <summary>Runs a transfer this wallet takes part in: against a system account alone, or with the other wallet.</summary>
     private async Task<TransferResult> MoveMoneyAsync(StagedTransfer movement, TransferView view, bool credited)
