@@ -162,17 +162,8 @@ public static class AuthEndpoints
         return roles?.Distinct().ToList();
     }
 
-    private static async Task<IResult> ListUsers(HttpRequest http, ClaimsPrincipal user, UserStore users)
-    {
-        var (paging, problem) = Paging.Read(http);
-        if (paging is null)
-        {
-            return problem!;
-        }
-
-        var page = await users.ListAsync(user.TenantId(), paging.Limit, paging.Cursor, http.HttpContext.RequestAborted);
-        return TypedResults.Ok(new ListResponse<UserView>(page.Data, page.NextCursor));
-    }
+    private static Task<IResult> ListUsers(HttpRequest http, ClaimsPrincipal user, UserStore users) =>
+        Paging.ListAsync(http, (limit, cursor, ct) => users.ListAsync(user.TenantId(), limit, cursor, ct));
 
     private static async Task<IResult> AcceptInvitation(HttpRequest http, UserStore users, PasswordPolicy policy, TimeProvider clock)
     {

@@ -202,29 +202,11 @@ public static class ComplianceEndpoints
         return TypedResults.Ok(await store.FindAsync(tenantId, id, ct));
     }
 
-    private static async Task<IResult> ListReviews(HttpRequest http, ClaimsPrincipal user, ComplianceStore store)
-    {
-        var (paging, problem) = Paging.Read(http);
-        if (paging is null)
-        {
-            return problem!;
-        }
+    private static Task<IResult> ListReviews(HttpRequest http, ClaimsPrincipal user, ComplianceStore store) =>
+        Paging.ListAsync(http, (limit, cursor, ct) => store.OpenAsync(user.TenantId(), limit, cursor, ct));
 
-        var page = await store.OpenAsync(user.TenantId(), paging.Limit, paging.Cursor, http.HttpContext.RequestAborted);
-        return TypedResults.Ok(new ListResponse<ScreeningView>(page.Data, page.NextCursor));
-    }
-
-    private static async Task<IResult> ListJobs(HttpRequest http, ClaimsPrincipal user, ComplianceJobStore jobs)
-    {
-        var (paging, problem) = Paging.Read(http);
-        if (paging is null)
-        {
-            return problem!;
-        }
-
-        var page = await jobs.ListAsync(user.TenantId(), paging.Limit, paging.Cursor, http.HttpContext.RequestAborted);
-        return TypedResults.Ok(new ListResponse<ComplianceJobView>(page.Data, page.NextCursor));
-    }
+    private static Task<IResult> ListJobs(HttpRequest http, ClaimsPrincipal user, ComplianceJobStore jobs) =>
+        Paging.ListAsync(http, (limit, cursor, ct) => jobs.ListAsync(user.TenantId(), limit, cursor, ct));
 
     private static async Task<IResult> GetJob(string id, ClaimsPrincipal user, ComplianceJobStore jobs, HttpRequest http) =>
         await jobs.FindAsync(user.TenantId(), id, http.HttpContext.RequestAborted) is { } job

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Wallet.Grains;
+using Wallet.Grains.Storage;
 
 namespace Wallet.Api.Infrastructure;
 
@@ -28,6 +29,22 @@ public sealed record Paging(int Limit, string? Cursor)
 
         var cursor = http.Query["cursor"].ToString();
         return (new Paging(limit, cursor.Length == 0 ? null : cursor), null);
+    }
+
+    /// <summary>
+    /// A list's answer: the page <paramref name="read"/> gives for the request's limit and cursor, or
+    /// the refusal of a bad limit.
+    /// </summary>
+    public static async Task<IResult> ListAsync<T>(HttpRequest http, Func<int, string?, CancellationToken, Task<Page<T>>> read)
+    {
+        var (paging, problem) = Read(http);
+        if (paging is null)
+        {
+            return problem!;
+        }
+
+        var page = await read(paging.Limit, paging.Cursor, http.HttpContext.RequestAborted);
+        return TypedResults.Ok(new ListResponse<T>(page.Data, page.NextCursor));
     }
 
     /// <summary>A cursor that is a sequence number; a problem when it is not one.</summary>

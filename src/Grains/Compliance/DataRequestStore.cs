@@ -55,13 +55,19 @@ public sealed class DataRequestStore(NpgsqlDataSource dataSource)
                               WHERE d.tenant_id = @tenant AND d.owner_id = @owner))::text
         """;
 
-    private const string Erase = """
+    // The owner's personal fields on their wallets, their cards and their screenings; the cards changed are answered.
+    private static readonly string[] Erase =
+    [
+        """
         UPDATE wallets SET owner = jsonb_build_object('name', @pseudonym, 'country', NULL, 'date_of_birth', NULL, 'erased', true)
-        WHERE tenant_id = @tenant AND owner_id = @owner AND kind = 'user' AND owner IS NOT NULL;
-        UPDATE cards SET cardholder_name = @pseudonym WHERE tenant_id = @tenant AND wallet_id = ANY(@wallets);
+        WHERE tenant_id = @tenant AND owner_id = @owner AND kind = 'user' AND owner IS NOT NULL
+        """,
+        "UPDATE cards SET cardholder_name = @pseudonym WHERE tenant_id = @tenant AND wallet_id = ANY(@wallets) RETURNING id",
+        """
         UPDATE screenings SET name = @pseudonym, name_key = '', country = NULL, date_of_birth = NULL
-        WHERE tenant_id = @tenant AND subject = 'owner' AND wallet_id = ANY(@wallets);
-        """;
+        WHERE tenant_id = @tenant AND subject = 'owner' AND wallet_id = ANY(@wallets)
+        """,
+    ];
 
     private const string Columns = "id, owner_id, kind, wallets, created_at";
 
@@ -107,9 +113,9 @@ public sealed class DataRequestStore(NpgsqlDataSource dataSource)
         var cards = new List<string>();
         await using (var batch = new NpgsqlBatch(connection, transaction))
         {
-            foreach (var sql in Erase.Split(";", StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            foreach (var sql in Erase)
             {
-                var command = new NpgsqlBatchCommand(sql + (sql.StartsWith("UPDATE cards", StringComparison.Ordinal) ? " RETURNING id" : ""));
+                var command = new NpgsqlBatchCommand(sql);
                 command.Parameters.AddWithValue("tenant", tenantId);
                 command.Parameters.AddWithValue("owner", ownerId);
                 command.Parameters.AddWithValue("wallets", wallets.ToArray());
