@@ -132,9 +132,9 @@ public static class DashboardEndpoints
             return await SignInWithKeyAsync(context, key, keys, sessions, returnUrl);
         }
 
-        var email = Field("email").Trim().ToLowerInvariant();
+        var email = Field("email");
         var password = Field("password");
-        if (email.Length == 0 || password.Length == 0)
+        if (email.Trim().Length == 0 || password.Length == 0)
         {
             return LoginPage("Enter your email and password, or an operator API key.", returnUrl, StatusCodes.Status400BadRequest);
         }

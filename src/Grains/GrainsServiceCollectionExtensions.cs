@@ -75,6 +75,7 @@ public static class GrainsServiceCollectionExtensions
             .ValidateOnStart();
         services.AddSingleton<CurrencyCatalog>();
         services.AddSingleton<Auth.UserStore>();
+        services.AddSingleton<Auth.MfaStore>();
         services.AddSingleton<Auth.AuditLog>();
         services.AddSingleton<WalletStore>();
         services.AddSingleton<CustomAccounts>();

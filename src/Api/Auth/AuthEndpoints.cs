@@ -293,7 +293,8 @@ public static class AuthEndpoints
         return Results.Empty;
     }
 
-    private static async Task<IResult> EnableMfa(HttpRequest http, ClaimsPrincipal principal, UserStore users, MfaSecrets secrets, IOptions<AuthOptions> options, TimeProvider clock)
+    private static async Task<IResult> EnableMfa(
+        HttpRequest http, ClaimsPrincipal principal, UserStore users, MfaStore mfa, MfaSecrets secrets, IOptions<AuthOptions> options, TimeProvider clock)
     {
         var cancellationToken = http.HttpContext.RequestAborted;
         if (await PersonAsync(principal, users, cancellationToken) is not { } user)
@@ -301,18 +302,18 @@ public static class AuthEndpoints
             return NotAPerson();
         }
 
-        if ((await users.FindMfaAsync(user.Id, cancellationToken))?.Secret is not null)
+        if ((await mfa.FindMfaAsync(user.Id, cancellationToken))?.Secret is not null)
         {
             return Problems.Create(LedgerErrors.MfaEnabled, "a second factor is enabled already");
         }
 
         var secret = Mfa.NewSecret();
-        await users.EnrollMfaAsync(user, secrets.Seal(user.Id, secret), LedgerTime.Truncate(clock.GetUtcNow()), cancellationToken);
+        await mfa.EnrollMfaAsync(user, secrets.Seal(user.Id, secret), LedgerTime.Truncate(clock.GetUtcNow()), cancellationToken);
         var (text, uri) = Mfa.Describe(secret, options.Value.MfaIssuerName, user.Email);
         return TypedResults.Ok(new MfaEnrollmentResponse(text, uri, Mfa.QrPng(uri)));
     }
 
-    private static async Task<IResult> VerifyMfa(HttpRequest http, ClaimsPrincipal principal, UserStore users, MfaSecrets secrets, TimeProvider clock)
+    private static async Task<IResult> VerifyMfa(HttpRequest http, ClaimsPrincipal principal, UserStore users, MfaStore mfa, MfaSecrets secrets, TimeProvider clock)
     {
         var (body, problem) = await JsonRequest.ReadAsync(http);
         if (body is null)
@@ -332,7 +333,7 @@ public static class AuthEndpoints
             return NotAPerson();
         }
 
-        if ((await users.FindMfaAsync(user.Id, cancellationToken))?.PendingSecret is not { } pending)
+        if ((await mfa.FindMfaAsync(user.Id, cancellationToken))?.PendingSecret is not { } pending)
         {
             return Problems.Create(LedgerErrors.MfaNotEnrolling, "no second factor is being enrolled: POST /v1/auth/mfa/enable first");
         }
@@ -343,7 +344,7 @@ public static class AuthEndpoints
         }
 
         var recoveryCodes = Mfa.NewRecoveryCodes();
-        return await users.ConfirmMfaAsync(user, pending, step, recoveryCodes.Select(Mfa.RecoveryHash).ToList(), LedgerTime.Truncate(clock.GetUtcNow()), cancellationToken)
+        return await mfa.ConfirmMfaAsync(user, pending, step, recoveryCodes.Select(Mfa.RecoveryHash).ToList(), LedgerTime.Truncate(clock.GetUtcNow()), cancellationToken)
             ? TypedResults.Ok(new MfaEnabledResponse(true, recoveryCodes))
             : Problems.Create(LedgerErrors.MfaNotEnrolling, "the second factor being enrolled changed meanwhile: enable it again");
     }
@@ -442,7 +443,7 @@ public static class AuthEndpoints
 
     private static string? ReadEmail(JsonRequest body)
     {
-        var email = body.String("email", required: true, EmailLengthMax)?.Trim().ToLowerInvariant();
+        var email = body.String("email", required: true, EmailLengthMax) is { } typed ? PersonSignIn.NormalizeEmail(typed) : null;
         if (email is not null && (email.IndexOf('@', StringComparison.Ordinal) is < 1 || email.EndsWith('@') || email.Any(char.IsWhiteSpace)))
         {
             body.Fail("email must be an email address");

@@ -30,13 +30,18 @@ public sealed record SignInCheck(SignInStep Step, UserView? User = null, TimeSpa
 /// authenticator's code, each once, or a recovery code, each once). Wrong passwords and codes count
 /// toward the lockout. The API's sign-in and the dashboard's both take these steps.
 /// </summary>
-public sealed class PersonSignIn(UserStore users, MfaSecrets secrets, SignInLimiter limiter, IOptions<AuthOptions> options, TimeProvider clock)
+public sealed class PersonSignIn(UserStore users, MfaStore mfa, MfaSecrets secrets, SignInLimiter limiter, IOptions<AuthOptions> options, TimeProvider clock)
 {
     // A hash of nothing anyone knows: checked against when the email has no account, so that both answers take as long.
     private static readonly string AbsentHash = new PasswordHasher<UserView>().HashPassword(null!, Guid.NewGuid().ToString("N"));
 
+    /// <summary>An email as accounts are kept under it: trimmed, in lower case.</summary>
+    public static string NormalizeEmail(string email) => email.Trim().ToLowerInvariant();
+
+    /// <summary>The first step: the email (as typed: it is normalized here) and the password.</summary>
     public async Task<SignInCheck> PasswordAsync(string email, string password, CancellationToken cancellationToken)
     {
+        email = NormalizeEmail(email);
         using var attempt = limiter.Attempt("email:" + email);
         if (!attempt.IsAcquired)
         {
@@ -86,8 +91,8 @@ public sealed class PersonSignIn(UserStore users, MfaSecrets secrets, SignInLimi
 
         var user = credentials.User;
         var taken = Mfa.TryStep(secrets.Open(user.Id, sealedSecret), code, clock, out var step)
-            ? await users.TakeMfaStepAsync(user.Id, step, cancellationToken)
-            : await users.UseRecoveryCodeAsync(user, Mfa.RecoveryHash(code), now, cancellationToken);
+            ? await mfa.TakeMfaStepAsync(user.Id, step, cancellationToken)
+            : await mfa.UseRecoveryCodeAsync(user, Mfa.RecoveryHash(code), now, cancellationToken);
         if (!taken)
         {
             await RecordFailureAsync(user, now, cancellationToken);

@@ -93,9 +93,11 @@ public sealed class AuditLog(NpgsqlDataSource dataSource)
         await command.ExecuteScalarAsync(cancellationToken);
     }
 
-    /// <summary>Appends <paramref name="audit"/> to its tenant's chain inside <paramref name="transaction"/>.</summary>
-    public static Task AppendAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, AuditEvent audit, CancellationToken cancellationToken) =>
-        AppendAsync(connection, transaction, audit.TenantId, audit.At, audit.Actor, audit.Action, audit.Target, audit.Details, cancellationToken);
+    /// <summary>Appends <paramref name="audit"/> to its tenant's chain inside <paramref name="transaction"/>; nothing when there is none (a change no one made by hand).</summary>
+    public static Task AppendAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, AuditEvent? audit, CancellationToken cancellationToken) =>
+        audit is null
+            ? Task.CompletedTask
+            : AppendAsync(connection, transaction, audit.TenantId, audit.At, audit.Actor, audit.Action, audit.Target, audit.Details, cancellationToken);
 
     /// <summary>Appends a row in a transaction of its own: for an event that is the only thing written (a failed sign-in).</summary>
     public async Task AppendAsync(string tenantId, DateTimeOffset at, string actor, string action, string? target, object? details, CancellationToken cancellationToken)

@@ -175,10 +175,7 @@ public sealed class CardStore(NpgsqlDataSource dataSource, CurrencyCatalog curre
             return missed;
         }
 
-        if (audit is not null)
-        {
-            await AuditLog.AppendAsync(connection, transaction, audit, cancellationToken);
-        }
+        await AuditLog.AppendAsync(connection, transaction, audit, cancellationToken);
 
         await transaction.CommitAsync(cancellationToken);
         return CardWriteOutcome.Written;

@@ -142,10 +142,7 @@ public sealed class WalletStore(NpgsqlDataSource dataSource, CurrencyCatalog cur
             return StatusChangeOutcome.StatusMoved;
         }
 
-        if (audit is not null)
-        {
-            await AuditLog.AppendAsync(connection, transaction, audit, cancellationToken);
-        }
+        await AuditLog.AppendAsync(connection, transaction, audit, cancellationToken);
 
         await transaction.CommitAsync(cancellationToken);
         return StatusChangeOutcome.Changed;
@@ -169,10 +166,7 @@ public sealed class WalletStore(NpgsqlDataSource dataSource, CurrencyCatalog cur
             return false;
         }
 
-        if (audit is not null)
-        {
-            await AuditLog.AppendAsync(connection, transaction, audit, cancellationToken);
-        }
+        await AuditLog.AppendAsync(connection, transaction, audit, cancellationToken);
 
         await transaction.CommitAsync(cancellationToken);
         return true;
