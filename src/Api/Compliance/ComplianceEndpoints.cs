@@ -57,7 +57,7 @@ public static class ComplianceEndpoints
             .Refuses(LedgerErrors.ScreeningNotFound, LedgerErrors.ScreeningResolved).WithName("ResolveScreening")
             .WithSummary("Resolve a potential match or a match: cleared lifts the review it put a wallet under; confirmed keeps it. Audited");
         compliance.MapGet("/reviews", ListReviews).Paged().Produces<ListResponse<ScreeningView>>()
-            .WithName("ListReviews").WithSummary("The review queue: potential matches and matches not resolved yet, oldest first");
+            .WithName("ListReviews").WithSummary("The review queue: potential matches and matches of wallet owners and counterparties not resolved yet, oldest first");
         compliance.MapGet("/jobs", ListJobs).Paged().Produces<ListResponse<ComplianceJobView>>()
             .WithName("ListComplianceJobs").WithSummary("List the rescreening jobs, newest first");
         compliance.MapGet("/jobs/{id}", GetJob).Produces<ComplianceJobView>().Refuses(LedgerErrors.JobNotFound)

@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -89,12 +90,12 @@ public static class DataRequestEndpoints
             return Problems.Create(LedgerErrors.DataRequestNotFound, $"export request {id} not found");
         }
 
-        var records = await store.ExportAsync(tenantId, request.OwnerId, ct);
-        var file = new DataExport(request.Id, request.OwnerId, LedgerTime.Truncate(clock.GetUtcNow()), System.Text.Json.JsonDocument.Parse(records).RootElement);
+        using var records = JsonDocument.Parse(await store.ExportAsync(tenantId, request.OwnerId, ct));
+        var file = new DataExport(request.Id, request.OwnerId, LedgerTime.Truncate(clock.GetUtcNow()), records.RootElement.Clone());
         http.HttpContext.Response.Headers.ContentDisposition = $"attachment; filename=\"{request.Id}.json\"";
         return JsonBodyResult.From(StatusCodes.Status200OK, file);
     }
 }
 
 /// <summary>An export's file: every record about the owner, by table, as the ledger holds it when downloaded.</summary>
-public sealed record DataExport(string RequestId, string OwnerId, DateTimeOffset ExportedAt, System.Text.Json.JsonElement Records);
+public sealed record DataExport(string RequestId, string OwnerId, DateTimeOffset ExportedAt, JsonElement Records);

@@ -218,12 +218,16 @@ public sealed class ComplianceStore(NpgsqlDataSource dataSource)
         return await reader.ReadAsync(cancellationToken) ? ReadScreening(reader) : null;
     }
 
-    /// <summary>The review queue: the tenant's potential matches and matches no one has resolved yet, oldest first.</summary>
+    /// <summary>
+    /// The review queue: the potential matches and matches of the tenant's wallet owners and
+    /// withdrawals' counterparties that no one has resolved yet, oldest first. A name asked about on
+    /// its own holds no money back, so it is not queued (it may still be resolved).
+    /// </summary>
     public async Task<Page<ScreeningView>> OpenAsync(string tenantId, int limit, string? after, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand($"""
             SELECT {ScreeningColumns} FROM screenings
-            WHERE tenant_id = @tenant AND status <> 'clear' AND decision IS NULL AND (@after::text IS NULL OR id > @after)
+            WHERE tenant_id = @tenant AND status <> 'clear' AND decision IS NULL AND subject <> 'name' AND (@after::text IS NULL OR id > @after)
             ORDER BY id LIMIT @limit
             """);
         command.Parameters.AddWithValue("tenant", tenantId);
