@@ -40,23 +40,9 @@ public static class ReportEndpoints
         HttpRequest http, ClaimsPrincipal user, LedgerReports ledger, FiscalPeriodStore periods, TimeProvider clock,
         [FromQuery(Name = "as_of")] string? asOf = null, string? asset = null, string? period = null)
     {
-        var ct = http.HttpContext.RequestAborted;
-        var (closed, end, periodProblem) = await ClosedAsync<TrialBalanceReport>(periods, user.TenantId(), period, FiscalPeriods.TrialBalance, asOf, null, ct);
-        if (periodProblem is not null)
-        {
-            return periodProblem;
-        }
-
-        var (at, code, problem) = await AsOfAsync(ledger, end?.To ?? asOf, asset, clock, ct);
-        if (at is null)
-        {
-            return problem!;
-        }
-
-        var report = closed is null
-            ? ReportBuilder.TrialBalance(at, await ledger.BalancesAsync(user.TenantId(), code, at, ct))
-            : closed with { ByAsset = [.. closed.ByAsset.Where(a => code is null || a.Asset == code)] };
-        return Answer(http, report, ["asset", "account", "type", "debit", "credit"], report.ByAsset.SelectMany(a =>
+        var (report, problem) = await OfInstantAsync(http, user, ledger, periods, clock, asOf, asset, period, FiscalPeriods.TrialBalance,
+            ReportBuilder.TrialBalance, (r, code) => r with { ByAsset = [.. r.ByAsset.Where(a => a.Asset == code)] });
+        return report is null ? problem! : Answer(http, report, ["asset", "account", "type", "debit", "credit"], report.ByAsset.SelectMany(a =>
             a.Accounts.Select(l => new[] { a.Asset, l.Account, l.Type, l.Debit, l.Credit }).Append([a.Asset, "total", "", a.Debits, a.Credits])));
     }
 
@@ -64,23 +50,9 @@ public static class ReportEndpoints
         HttpRequest http, ClaimsPrincipal user, LedgerReports ledger, FiscalPeriodStore periods, TimeProvider clock,
         [FromQuery(Name = "as_of")] string? asOf = null, string? asset = null, string? period = null)
     {
-        var ct = http.HttpContext.RequestAborted;
-        var (closed, end, periodProblem) = await ClosedAsync<BalanceSheetReport>(periods, user.TenantId(), period, FiscalPeriods.BalanceSheet, asOf, null, ct);
-        if (periodProblem is not null)
-        {
-            return periodProblem;
-        }
-
-        var (at, code, problem) = await AsOfAsync(ledger, end?.To ?? asOf, asset, clock, ct);
-        if (at is null)
-        {
-            return problem!;
-        }
-
-        var report = closed is null
-            ? ReportBuilder.BalanceSheet(at, await ledger.BalancesAsync(user.TenantId(), code, at, ct))
-            : closed with { ByAsset = [.. closed.ByAsset.Where(a => code is null || a.Asset == code)] };
-        return Answer(http, report, ["asset", "section", "account", "type", "amount"], report.ByAsset.SelectMany(a =>
+        var (report, problem) = await OfInstantAsync(http, user, ledger, periods, clock, asOf, asset, period, FiscalPeriods.BalanceSheet,
+            ReportBuilder.BalanceSheet, (r, code) => r with { ByAsset = [.. r.ByAsset.Where(a => a.Asset == code)] });
+        return report is null ? problem! : Answer(http, report, ["asset", "section", "account", "type", "amount"], report.ByAsset.SelectMany(a =>
             a.Assets.Select(l => new[] { a.Asset, "assets", l.Account, l.Type, l.Amount })
                 .Concat(a.Liabilities.Select(l => new[] { a.Asset, "liabilities", l.Account, l.Type, l.Amount }))
                 .Concat(a.Equity.Select(l => new[] { a.Asset, "equity", l.Account, l.Type, l.Amount }))
@@ -93,23 +65,10 @@ public static class ReportEndpoints
         HttpRequest http, ClaimsPrincipal user, LedgerReports ledger, FiscalPeriodStore periods,
         string? from = null, string? to = null, string? asset = null, string? period = null)
     {
-        var ct = http.HttpContext.RequestAborted;
-        var (closed, bounds, periodProblem) = await ClosedAsync<IncomeStatementReport>(periods, user.TenantId(), period, FiscalPeriods.IncomeStatement, from, to, ct);
-        if (periodProblem is not null)
-        {
-            return periodProblem;
-        }
-
-        var (range, problem) = await PeriodAsync(ledger, bounds?.From ?? from, bounds?.To ?? to, asset, ct);
-        if (range is not var (start, end, code))
-        {
-            return problem!;
-        }
-
-        var report = closed is null
-            ? ReportBuilder.IncomeStatement(start, end, await ledger.MovementsAsync(user.TenantId(), code, start, end, ct))
-            : closed with { ByAsset = [.. closed.ByAsset.Where(a => code is null || a.Asset == code)] };
-        return Answer(http, report, ["asset", "section", "account", "type", "amount"], report.ByAsset.SelectMany(a =>
+        var (report, problem) = await OverPeriodAsync(http, user, ledger, periods, from, to, asset, period, FiscalPeriods.IncomeStatement,
+            async (tenantId, code, start, end, ct) => ReportBuilder.IncomeStatement(start, end, await ledger.MovementsAsync(tenantId, code, start, end, ct)),
+            (r, code) => r with { ByAsset = [.. r.ByAsset.Where(a => a.Asset == code)] });
+        return report is null ? problem! : Answer(http, report, ["asset", "section", "account", "type", "amount"], report.ByAsset.SelectMany(a =>
             a.Income.Select(l => new[] { a.Asset, "income", l.Account, l.Type, l.Amount })
                 .Concat(a.Expenses.Select(l => new[] { a.Asset, "expenses", l.Account, l.Type, l.Amount }))
                 .Append([a.Asset, "total", "income", "", a.TotalIncome])
@@ -121,26 +80,64 @@ public static class ReportEndpoints
         HttpRequest http, ClaimsPrincipal user, LedgerReports ledger, FiscalPeriodStore periods,
         string? from = null, string? to = null, string? asset = null, string? period = null)
     {
+        var (report, problem) = await OverPeriodAsync(http, user, ledger, periods, from, to, asset, period, FiscalPeriods.CashFlow,
+            (tenantId, code, start, end, ct) => CashFlowAsync(ledger, tenantId, code, start, end, ct),
+            (r, code) => r with { ByAsset = [.. r.ByAsset.Where(a => a.Asset == code)] });
+        return report is null ? problem! : Answer(http, report, ["asset", "account", "type", "opening", "debits", "credits", "closing", "change"],
+            report.ByAsset.SelectMany(a => a.Accounts.Select(l => new[] { a.Asset, l.Account, l.Type, l.Opening, l.Debits, l.Credits, l.Closing, l.Change })));
+    }
+
+    /// <summary>
+    /// A report of an instant (<paramref name="asOf"/>, or a fiscal period's end): the one kept at the
+    /// period's close, limited to the asset by <paramref name="limit"/>, or one built from the
+    /// tenant's balances then; or why the request is refused.
+    /// </summary>
+    private static async Task<(T? Report, IResult? Problem)> OfInstantAsync<T>(
+        HttpRequest http, ClaimsPrincipal user, LedgerReports ledger, FiscalPeriodStore periods, TimeProvider clock,
+        string? asOf, string? asset, string? period, string kind, Func<LedgerInstant, IReadOnlyList<AccountBalance>, T> build, Func<T, string, T> limit)
+        where T : class
+    {
         var ct = http.HttpContext.RequestAborted;
-        var tenantId = user.TenantId();
-        var (closed, bounds, periodProblem) = await ClosedAsync<CashFlowReport>(periods, tenantId, period, FiscalPeriods.CashFlow, from, to, ct);
+        var (closed, bounds, periodProblem) = await ClosedAsync<T>(periods, user.TenantId(), period, kind, asOf, null, ct);
         if (periodProblem is not null)
         {
-            return periodProblem;
+            return (null, periodProblem);
+        }
+
+        var (at, code, problem) = await AsOfAsync(ledger, bounds?.To ?? asOf, asset, clock, ct);
+        if (at is null)
+        {
+            return (null, problem);
+        }
+
+        return (Limited(closed, code, limit) ?? build(at, await ledger.BalancesAsync(user.TenantId(), code, at, ct)), null);
+    }
+
+    /// <summary>A report over a period (from and to, or a fiscal period): the one kept at the period's close, or one <paramref name="build"/> makes.</summary>
+    private static async Task<(T? Report, IResult? Problem)> OverPeriodAsync<T>(
+        HttpRequest http, ClaimsPrincipal user, LedgerReports ledger, FiscalPeriodStore periods, string? from, string? to, string? asset, string? period,
+        string kind, Func<string, string?, LedgerInstant, LedgerInstant, CancellationToken, Task<T>> build, Func<T, string, T> limit)
+        where T : class
+    {
+        var ct = http.HttpContext.RequestAborted;
+        var (closed, bounds, periodProblem) = await ClosedAsync<T>(periods, user.TenantId(), period, kind, from, to, ct);
+        if (periodProblem is not null)
+        {
+            return (null, periodProblem);
         }
 
         var (range, problem) = await PeriodAsync(ledger, bounds?.From ?? from, bounds?.To ?? to, asset, ct);
         if (range is not var (start, end, code))
         {
-            return problem!;
+            return (null, problem);
         }
 
-        var report = closed is null
-            ? await CashFlowAsync(ledger, tenantId, code, start, end, ct)
-            : closed with { ByAsset = [.. closed.ByAsset.Where(a => code is null || a.Asset == code)] };
-        return Answer(http, report, ["asset", "account", "type", "opening", "debits", "credits", "closing", "change"], report.ByAsset.SelectMany(a =>
-            a.Accounts.Select(l => new[] { a.Asset, l.Account, l.Type, l.Opening, l.Debits, l.Credits, l.Closing, l.Change })));
+        return (Limited(closed, code, limit) ?? await build(user.TenantId(), code, start, end, ct), null);
     }
+
+    /// <summary>A closed period's report as kept, limited to <paramref name="asset"/> when given; null when there is none.</summary>
+    private static T? Limited<T>(T? closed, string? asset, Func<T, string, T> limit)
+        where T : class => closed is null || asset is null ? closed : limit(closed, asset);
 
     internal static async Task<CashFlowReport> CashFlowAsync(LedgerReports ledger, string tenantId, string? asset, LedgerInstant start, LedgerInstant end, CancellationToken ct) =>
         ReportBuilder.CashFlow(start, end, await ledger.BalancesAsync(tenantId, asset, start, ct), await ledger.BalancesAsync(tenantId, asset, end, ct),
