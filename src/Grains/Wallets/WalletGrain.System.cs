@@ -307,6 +307,15 @@ internal sealed partial class WalletGrain : ISystemAccountGrain
         return true;
     }
 
+    /// <summary>
+    /// Why a movement may not post to <paramref name="accountId"/>: a custom account the tenant does
+    /// not have in this wallet's asset. Null for a wallet, a built-in account, or a custom one that exists.
+    /// </summary>
+    private async ValueTask<LedgerFailure?> MissingAccountAsync(string accountId) =>
+        await customAccounts.ExistsAsync(accountId, CancellationToken.None)
+            ? null
+            : new LedgerFailure(LedgerErrors.WalletNotFound, $"account {SystemAccounts.Display(accountId)} not found in {State.Currency.Code}");
+
     private async Task<bool> TryCreateSystemAccountAsync(string tenantId)
     {
         var parts = Id.Split(':');

@@ -132,17 +132,6 @@ internal sealed partial class WalletGrain(
         return new WalletResult(State.ToView(), null);
     }
 
-    public Task RefreshCompliance() => Turn(async () =>
-    {
-        if (State.Exists && await wallets.ReadComplianceAsync(Id, CancellationToken.None) is var (owner, review))
-        {
-            State.Owner = owner;
-            State.ComplianceReview = review;
-        }
-
-        return true;
-    });
-
     public Task<WalletResult> ChangeStatus(ChangeWalletStatus command) =>
         IsSystemAccount ? Turn(() => ChangeSystemAccountStatusTurn(command)) : ChangeStatusAsync(command);
 
@@ -227,15 +216,6 @@ internal sealed partial class WalletGrain(
 
         static TransferResult Refused(LedgerFailure failure) => new(null, failure);
     }
-
-    /// <summary>
-    /// Why a movement may not post to <paramref name="accountId"/>: a custom account the tenant does
-    /// not have in this wallet's asset. Null for a wallet, a built-in account, or a custom one that exists.
-    /// </summary>
-    private async ValueTask<LedgerFailure?> MissingAccountAsync(string accountId) =>
-        await customAccounts.ExistsAsync(accountId, CancellationToken.None)
-            ? null
-            : new LedgerFailure(LedgerErrors.WalletNotFound, $"account {SystemAccounts.Display(accountId)} not found in {State.Currency.Code}");
 
     /// <summary>Runs a transfer this wallet takes part in: against a system account alone, or with the other wallet.</summary>
     private async Task<TransferResult> MoveMoneyAsync(StagedTransfer movement, TransferView view, bool credited)
