@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -131,7 +130,7 @@ public static class ComplianceEndpoints
         DateOnly? dateOfBirth = null;
         if (withDateOfBirth && body.String("date_of_birth", required: false, 10) is { } born)
         {
-            if (DateOnly.TryParseExact(born, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var parsed))
+            if (NameScreening.TryParseDate(born, out var parsed))
             {
                 dateOfBirth = parsed;
             }
@@ -141,7 +140,7 @@ public static class ComplianceEndpoints
             }
         }
 
-        if (country is not null && (country.Length != 2 || !country.All(char.IsAsciiLetterUpper)))
+        if (country is not null && !NameScreening.IsCountry(country))
         {
             body.Fail("country must be a two-letter ISO 3166 code");
         }

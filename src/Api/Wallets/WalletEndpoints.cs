@@ -106,7 +106,7 @@ public static class WalletEndpoints
 
         var tenantId = user.TenantId();
         var ct = http.HttpContext.RequestAborted;
-        var owner = person is null ? null : new WalletOwner(person.Name, person.Country, person.DateOfBirth?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+        var owner = person is null ? null : new WalletOwner(person.Name, person.Country, person.DateOfBirth?.ToString(NameScreening.DateFormat, CultureInfo.InvariantCulture));
         if (owner is not null && await currencies.FindAsync(tenantId, currency!, ct) is null)
         {
             // Refused before its owner is screened, so that no screening is kept for a wallet that will not be.

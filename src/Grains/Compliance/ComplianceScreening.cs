@@ -106,5 +106,5 @@ public sealed class ComplianceScreening(ComplianceStore store, IOptions<Complian
     }
 
     private static DateOnly? BornOn(WalletOwner owner) =>
-        owner.DateOfBirth is { } date ? DateOnly.ParseExact(date, "yyyy-MM-dd", CultureInfo.InvariantCulture) : null;
+        owner.DateOfBirth is { } date ? DateOnly.ParseExact(date, NameScreening.DateFormat, CultureInfo.InvariantCulture) : null;
 }

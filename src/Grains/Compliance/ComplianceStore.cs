@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using CsvHelper;
@@ -390,13 +389,13 @@ public sealed class ComplianceStore(NpgsqlDataSource dataSource)
                 DateOnly? born = null;
                 if (csv.GetString(indexes[2]).Trim() is { Length: > 0 } date)
                 {
-                    born = DateOnly.TryParseExact(date, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var parsed)
+                    born = NameScreening.TryParseDate(date, out var parsed)
                         ? parsed
                         : throw new WatchlistFileException($"line {line}: date_of_birth must be a date such as 1970-01-31");
                 }
 
                 var country = csv.GetString(indexes[3]).Trim().ToUpperInvariant();
-                if (country.Length is not (0 or 2) || !country.All(char.IsAsciiLetterUpper))
+                if (country.Length > 0 && !NameScreening.IsCountry(country))
                 {
                     throw new WatchlistFileException($"line {line}: country must be a two-letter ISO 3166 code");
                 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using AnyAscii;
 using FuzzySharp;
@@ -27,6 +28,15 @@ public static class ScreeningStatuses
 /// </summary>
 public static class NameScreening
 {
+    /// <summary>How watchlists and requests write a date of birth: 1970-01-31.</summary>
+    public const string DateFormat = "yyyy-MM-dd";
+
+    public static bool TryParseDate(string text, out DateOnly date) =>
+        DateOnly.TryParseExact(text, DateFormat, CultureInfo.InvariantCulture, DateTimeStyles.None, out date);
+
+    /// <summary>Whether <paramref name="code"/> is a country as lists and requests give it: a two-letter ISO 3166 code, in capitals.</summary>
+    public static bool IsCountry(string code) => code.Length == 2 && code.All(char.IsAsciiLetterUpper);
+
     /// <summary>Lower-case Latin letters and digits, one space between words.</summary>
     public static string Normalize(string name)
     {
