@@ -140,6 +140,25 @@
     { title: "User wallets", num: true, value: (m) => fmt.int(m.user_wallets) },
   ];
 
+  // A row's Resolve button (data-resolve: the item's id): the row's choice (select[data-<choice>]) and
+  // note (input[data-note], required) posted to path(id) as body(choice, note); true once resolved.
+  async function resolveRow(root, button, message, { choice, path, body, said }) {
+    const id = button.dataset.resolve;
+    const chosen = root.querySelector(`select[data-${choice}="${id}"]`).value;
+    const note = root.querySelector(`input[data-note="${id}"]`).value.trim();
+    if (!note) { message.textContent = "write a note: why it is resolved so"; return false; }
+    button.disabled = true;
+    try {
+      await api(path(id), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body(chosen, note)) });
+      message.textContent = `${id} ${said(chosen)}`;
+      return true;
+    } catch (error) {
+      if (!(error instanceof SignedOut)) message.textContent = `not resolved: ${error.message}`;
+      button.disabled = false;
+      return false;
+    }
+  }
+
   // ---- pages ----------------------------------------------------------------------------------
 
   function ledgerPage(root) {
@@ -357,21 +376,15 @@
       }
       const resolve = event.target.closest("button[data-resolve]");
       if (!resolve) return;
-      const id = resolve.dataset.resolve;
-      const counterpart = root.querySelector(`select[data-choice="${id}"]`).value;
-      const note = root.querySelector(`input[data-note="${id}"]`).value.trim();
-      if (!note) { message.textContent = "write a note: why it is resolved so"; return; }
-      resolve.disabled = true;
-      try {
-        const body = counterpart ? { action: "match", counterpart_id: counterpart, note } : { action: "write_off", note };
-        await api(`reconciliation/items/${encodeURIComponent(id)}/resolve`,
-          { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-        message.textContent = `${id} ${counterpart ? `matched with ${counterpart}` : "written off"}`;
+      const resolved = await resolveRow(root, resolve, message, {
+        choice: "choice",
+        path: (id) => `reconciliation/items/${encodeURIComponent(id)}/resolve`,
+        body: (counterpart, note) => (counterpart ? { action: "match", counterpart_id: counterpart, note } : { action: "write_off", note }),
+        said: (counterpart) => (counterpart ? `matched with ${counterpart}` : "written off"),
+      });
+      if (resolved) {
         shownItems = "";
         await refresh().catch(() => {});
-      } catch (error) {
-        if (!(error instanceof SignedOut)) message.textContent = `not resolved: ${error.message}`;
-        resolve.disabled = false;
       }
     });
 
@@ -470,20 +483,15 @@
     root.addEventListener("click", async (event) => {
       const resolve = event.target.closest("button[data-resolve]");
       if (!resolve) return;
-      const id = resolve.dataset.resolve;
-      const decision = root.querySelector(`select[data-decision="${id}"]`).value;
-      const note = root.querySelector(`input[data-note="${id}"]`).value.trim();
-      if (!note) { message.textContent = "write a note: why it is decided so"; return; }
-      resolve.disabled = true;
-      try {
-        await api(`compliance/screenings/${encodeURIComponent(id)}/resolve`,
-          { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ decision, note }) });
-        message.textContent = `${id} ${decision}`;
+      const resolved = await resolveRow(root, resolve, message, {
+        choice: "decision",
+        path: (id) => `compliance/screenings/${encodeURIComponent(id)}/resolve`,
+        body: (decision, note) => ({ decision, note }),
+        said: (decision) => decision,
+      });
+      if (resolved) {
         shown = "";
         await refresh().catch(() => {});
-      } catch (error) {
-        if (!(error instanceof SignedOut)) message.textContent = `not resolved: ${error.message}`;
-        resolve.disabled = false;
       }
     });
 
