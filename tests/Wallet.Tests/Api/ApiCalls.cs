@@ -27,6 +27,26 @@ internal static class ApiCalls
         return SendAsync(client, request);
     }
 
+    /// <summary>
+    /// POSTs as a client would under contention: a 503 (a transaction aborted too often, or in doubt)
+    /// is sent again with the same Idempotency-Key until the ledger answers for good.
+    /// </summary>
+    public static async Task<HttpResponseMessage> PostUntilDecidedAsync(this HttpClient client, string path, object body)
+    {
+        var key = NewKey();
+        for (var attempt = 1; ; attempt++)
+        {
+            var response = await client.PostJsonAsync(path, body, key);
+            if (response.StatusCode != HttpStatusCode.ServiceUnavailable || attempt == 20)
+            {
+                return response;
+            }
+
+            response.Dispose();
+            await Task.Delay(200);
+        }
+    }
+
     /// <summary>A POST with no body, as the freeze, unfreeze and close routes take.</summary>
     public static Task<HttpResponseMessage> PostEmptyAsync(this HttpClient client, string path) =>
         SendAsync(client, new HttpRequestMessage(HttpMethod.Post, path));

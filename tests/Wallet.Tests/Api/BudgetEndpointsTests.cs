@@ -49,7 +49,7 @@ public sealed class BudgetEndpointsTests(ApiFixture api) : IClassFixture<ApiFixt
 
         var statuses = await Task.WhenAll(Enumerable.Range(0, 50).Select(async i =>
         {
-            using var response = await tenant.PostJsonAsync($"/v1/wallets/{wallets[i % wallets.Count]}/deposit", new { amount = "10.00" });
+            using var response = await tenant.PostUntilDecidedAsync($"/v1/wallets/{wallets[i % wallets.Count]}/deposit", new { amount = "10.00" });
             return response.StatusCode;
         }));
 

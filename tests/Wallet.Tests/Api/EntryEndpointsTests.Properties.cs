@@ -140,25 +140,7 @@ public sealed partial class EntryEndpointsTests
 
         public long[] Balances { get; } = new long[Wallets + SystemNames.Length];
 
-        /// <summary>
-        /// Posts the entry as a client would under contention: a 503 (aborted too often, or in doubt)
-        /// is sent again with the same Idempotency-Key until the ledger answers for good.
-        /// </summary>
-        public async Task<HttpResponseMessage> PostUntilDecidedAsync(Entry entry)
-        {
-            var key = ApiCalls.NewKey();
-            for (var attempt = 1; ; attempt++)
-            {
-                var response = await client.PostJsonAsync("/v1/entries", Body(entry), key);
-                if (response.StatusCode != HttpStatusCode.ServiceUnavailable || attempt == 20)
-                {
-                    return response;
-                }
-
-                response.Dispose();
-                await Task.Delay(200);
-            }
-        }
+        public Task<HttpResponseMessage> PostUntilDecidedAsync(Entry entry) => client.PostUntilDecidedAsync("/v1/entries", Body(entry));
 
         public object Body(Entry entry) => new
         {
