@@ -77,6 +77,9 @@ public static class WalletApi
             .Validate(o => o.LockoutFailures >= 1 && o.LockoutMinutes >= 1 && o.PasswordLengthMin is >= 8 and <= PasswordPolicy.LengthMax,
                 "Auth:LockoutFailures and Auth:LockoutMinutes must be at least 1, Auth:PasswordLengthMin 8 to 128")
             .ValidateOnStart();
+        services.AddSingleton<RevokedCredentials>();
+        services.AddHostedService<RevokedCredentialsListener>();
+        services.AddSingleton(sp => sp.GetRequiredService<RevokedCredentials>().Track(ApiKeyAuthenticationHandler.NewCache()));
         services.AddWalletRateLimits();
         services.AddSingleton<AccessTokens>();
         services.AddSingleton<MfaSecrets>();

@@ -201,7 +201,7 @@ public static class DashboardEndpoints
     private static string TooMany(SignInCheck check) =>
         $"Too many attempts on this account: try again in {Math.Max(1, (int)Math.Ceiling(check.RetryAfter.TotalSeconds))} s.";
 
-    private static async Task<IResult> SignOutAsync(HttpContext context, DashboardSessionStore sessions)
+    private static async Task<IResult> SignOutAsync(HttpContext context, DashboardSessionStore sessions, RevokedCredentials revocations)
     {
         if (!SameOrigin(context.Request))
         {
@@ -211,7 +211,7 @@ public static class DashboardEndpoints
         if (context.Request.Cookies[DashboardSessionHandler.CookieName] is { Length: > 0 } token)
         {
             await sessions.CloseAsync(token, context.RequestAborted);
-            DashboardSessionHandler.Forget(token);
+            revocations.Publish(DashboardSessionStore.Revocation(token));
         }
 
         context.Response.Cookies.Delete(DashboardSessionHandler.CookieName, SessionCookie(context.Request, TimeSpan.Zero));

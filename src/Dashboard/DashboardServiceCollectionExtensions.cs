@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Wallet.Api.Infrastructure;
 using Wallet.Dashboard.Access;
 using Wallet.Grains.Auth;
 
@@ -30,6 +31,7 @@ public static class DashboardServiceCollectionExtensions
         services.AddSingleton(new DashboardAccess(options.AllowLocalhostWithoutSignIn, environment.IsDevelopment(), clustered));
         services.AddSingleton<CardActivity>();
         services.AddSingleton<VerifyGate>();
+        services.AddSingleton(sp => sp.GetRequiredService<RevokedCredentials>().Track(DashboardSessionHandler.NewCache()));
         services.AddAuthentication()
             .AddScheme<AuthenticationSchemeOptions, DashboardSessionHandler>(DashboardSessionHandler.SchemeName, null);
         services.AddAuthorizationBuilder().AddPolicy(DashboardSessionHandler.Policy, policy => policy

@@ -126,7 +126,7 @@ public static class AuthEndpoints
                 invited!.Id, invited.TenantId, invited.Email, invited.Roles, invited.Status, invitation, expiresAt, invited.CreatedAt));
     }
 
-    private static async Task<IResult> ChangeRoles(string id, HttpRequest http, ClaimsPrincipal user, UserStore users, TimeProvider clock)
+    private static async Task<IResult> ChangeRoles(string id, HttpRequest http, ClaimsPrincipal user, UserStore users, RevokedCredentials revocations, TimeProvider clock)
     {
         var (body, problem) = await JsonRequest.ReadAsync(http);
         if (body is null)
@@ -140,10 +140,15 @@ public static class AuthEndpoints
             return body.Problem;
         }
 
-        return await users.ChangeRolesAsync(user.TenantId(), id, roles!, Actor(user), LedgerTime.Truncate(clock.GetUtcNow()), http.HttpContext.RequestAborted)
-            is { } changed
-            ? TypedResults.Ok(changed)
-            : Problems.Create(LedgerErrors.UserNotFound, $"user {id} not found");
+        if (await users.ChangeRolesAsync(user.TenantId(), id, roles!, Actor(user), LedgerTime.Truncate(clock.GetUtcNow()), http.HttpContext.RequestAborted)
+            is not { } changed)
+        {
+            return Problems.Create(LedgerErrors.UserNotFound, $"user {id} not found");
+        }
+
+        // A dashboard session this person opened is looked up again (as an operator, or no longer).
+        revocations.Publish(CredentialRevocations.User(id));
+        return TypedResults.Ok(changed);
     }
 
     /// <summary><c>roles</c>: one or more of <see cref="UserRoles.All"/>, each once.</summary>

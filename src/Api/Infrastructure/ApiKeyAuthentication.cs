@@ -11,13 +11,16 @@ namespace Wallet.Api.Infrastructure;
 
 /// <summary>
 /// <c>Authorization: Bearer &lt;api key&gt;</c>. The key's hash is looked up once and then kept for
-/// <see cref="CacheSeconds"/>, so authentication costs no database round trip per request.
+/// <see cref="CacheSeconds"/> (or until the key expires, if sooner), so authentication costs no
+/// database round trip per request; a key revoked anywhere in the cluster is forgotten at once
+/// (<see cref="RevokedCredentials"/>).
 /// </summary>
 public sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
     ApiKeyStore keys,
+    IdentityCache<ApiKeyIdentity> cache,
     TimeProvider clock) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -26,7 +29,9 @@ public sealed class ApiKeyAuthenticationHandler(
     private const int CacheSeconds = 30;
     private const int CacheEntriesMax = 10_000;
 
-    private static readonly IdentityCache<ApiKeyIdentity> Cache = new(TimeSpan.FromSeconds(CacheSeconds), CacheEntriesMax);
+    /// <summary>The process's cache of keys, cached by hash: a notice names a revoked key by its id.</summary>
+    public static IdentityCache<ApiKeyIdentity> NewCache() => new(TimeSpan.FromSeconds(CacheSeconds), CacheEntriesMax,
+        (revoked, hash, _) => revoked == CredentialRevocations.ApiKey(KeyId(hash)));
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -43,7 +48,7 @@ public sealed class ApiKeyAuthenticationHandler(
 
         var key = header["Bearer ".Length..].Trim();
         var hash = ApiKeyStore.Hash(key);
-        var identity = await Cache.FindAsync(hash, clock, () => keys.FindAsync(key, Context.RequestAborted));
+        var identity = await cache.FindAsync(hash, clock, () => keys.FindAsync(key, Context.RequestAborted), found => found.ExpiresAt);
         if (identity is null)
         {
             return AuthenticateResult.Fail("the API key is not valid");

@@ -5,15 +5,22 @@ namespace Wallet.Api.Infrastructure;
 /// <summary>
 /// Identities found for a credential (an API key's hash, a session token), kept for
 /// <c>lifetime</c> so that authenticating costs no database round trip per request. Bounded:
-/// past <c>entriesMax</c> it starts afresh rather than grow.
+/// past <c>entriesMax</c> it starts afresh rather than grow. What ends a credential's access
+/// reaches it through <see cref="RevokedCredentials"/>, which calls <see cref="Forget(string?)"/>.
 /// </summary>
-public sealed class IdentityCache<TIdentity>(TimeSpan lifetime, int entriesMax)
+/// <param name="revokes">Whether a revocation notice (<c>CredentialRevocations</c>) ends a cached credential and its identity.</param>
+public sealed class IdentityCache<TIdentity>(TimeSpan lifetime, int entriesMax, Func<string, string, TIdentity, bool> revokes)
     where TIdentity : class
 {
     private readonly ConcurrentDictionary<string, (TIdentity Identity, long ExpiresAt)> _entries = new(StringComparer.Ordinal);
 
-    /// <summary>The cached identity of <paramref name="credential"/>, or it found anew (and cached) by <paramref name="find"/>; null when unknown.</summary>
-    public async Task<TIdentity?> FindAsync(string credential, TimeProvider clock, Func<Task<TIdentity?>> find)
+    /// <summary>
+    /// The cached identity of <paramref name="credential"/>, or it found anew (and cached) by
+    /// <paramref name="find"/>; null when unknown. An identity that <paramref name="expiresAt"/> says
+    /// ends sooner than the cache's lifetime is kept only until then.
+    /// </summary>
+    public async Task<TIdentity?> FindAsync(
+        string credential, TimeProvider clock, Func<Task<TIdentity?>> find, Func<TIdentity, DateTimeOffset?>? expiresAt = null)
     {
         var now = clock.GetTimestamp();
         if (_entries.TryGetValue(credential, out var cached) && cached.ExpiresAt > now)
@@ -33,9 +40,35 @@ public sealed class IdentityCache<TIdentity>(TimeSpan lifetime, int entriesMax)
             _entries.Clear();
         }
 
-        _entries[credential] = (identity, now + (long)(lifetime.TotalSeconds * clock.TimestampFrequency));
+        var keep = lifetime;
+        if (expiresAt?.Invoke(identity) is { } end && end - clock.GetUtcNow() < keep)
+        {
+            keep = end - clock.GetUtcNow();
+        }
+
+        _entries[credential] = (identity, now + (long)(keep.TotalSeconds * clock.TimestampFrequency));
         return identity;
     }
 
-    public void Forget(string credential) => _entries.TryRemove(credential, out _);
+    /// <summary>
+    /// Forgets what <paramref name="revoked"/> (a <c>CredentialRevocations</c> notice) ends; a null
+    /// notice means some may have been missed, and forgets everything.
+    /// </summary>
+    public void Forget(string? revoked)
+    {
+        if (revoked is null)
+        {
+            _entries.Clear();
+            return;
+        }
+
+        // Notices are rare and the cache is bounded: looking at every entry is cheap enough.
+        foreach (var (credential, entry) in _entries)
+        {
+            if (revokes(revoked, credential, entry.Identity))
+            {
+                _entries.TryRemove(credential, out _);
+            }
+        }
+    }
 }

@@ -33,7 +33,7 @@ public static class ApiKeyEndpoints
         keys.MapGet("", ListApiKeys).Produces<ListResponse<ApiKeyView>>()
             .WithName("ListApiKeys").WithSummary("List a tenant's API keys (the caller's by default), newest first: never the keys themselves");
         keys.MapDelete("{id}", RevokeApiKey).Produces<ApiKeyView>().Refuses(LedgerErrors.ApiKeyNotFound)
-            .WithName("RevokeApiKey").WithSummary("Revoke an API key: refused from then on (within the silos' 30 s cache of keys)");
+            .WithName("RevokeApiKey").WithSummary("Revoke an API key: refused from then on, on every silo and API process");
         return app;
     }
 
@@ -73,8 +73,16 @@ public static class ApiKeyEndpoints
     private static async Task<IResult> ListApiKeys(ClaimsPrincipal user, ApiKeyStore keys, HttpRequest http, [FromQuery(Name = "tenant_id")] string? tenantId = null) =>
         TypedResults.Ok(new ListResponse<ApiKeyView>(await keys.ListAsync(tenantId ?? user.TenantId(), http.HttpContext.RequestAborted), null));
 
-    private static async Task<IResult> RevokeApiKey(string id, ClaimsPrincipal user, ApiKeyStore keys, TimeProvider clock, HttpRequest http) =>
-        await keys.RevokeAsync(id, AuthEndpoints.Actor(user), LedgerTime.Truncate(clock.GetUtcNow()), http.HttpContext.RequestAborted) is { } revoked
-            ? TypedResults.Ok(revoked)
-            : Problems.Create(LedgerErrors.ApiKeyNotFound, $"API key {id} not found");
+    private static async Task<IResult> RevokeApiKey(
+        string id, ClaimsPrincipal user, ApiKeyStore keys, RevokedCredentials revocations, TimeProvider clock, HttpRequest http)
+    {
+        if (await keys.RevokeAsync(id, AuthEndpoints.Actor(user), LedgerTime.Truncate(clock.GetUtcNow()), http.HttpContext.RequestAborted) is not { } revoked)
+        {
+            return Problems.Create(LedgerErrors.ApiKeyNotFound, $"API key {id} not found");
+        }
+
+        // Refused here from this answer on; the other processes hear the notice within moments.
+        revocations.Publish(CredentialRevocations.ApiKey(revoked.Id));
+        return TypedResults.Ok(revoked);
+    }
 }

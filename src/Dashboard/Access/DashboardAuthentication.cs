@@ -17,7 +17,7 @@ namespace Wallet.Dashboard.Access;
 /// Who may see the dashboard: a browser with a session cookie opened by an operator signing in
 /// (email, password and second factor) or by an operator API key, or a client sending
 /// <c>Authorization: Bearer &lt;operator key&gt;</c> (scripts, the benchmark). A session is looked
-/// up once and kept for <see cref="CacheSeconds"/>.
+/// up once and kept for <see cref="CacheSeconds"/>, unless it ends before (<see cref="RevokedCredentials"/>).
 /// <para>
 /// In single-node development, <see cref="DashboardAccess"/> may let requests from this machine in
 /// without signing in; nowhere else.
@@ -29,6 +29,7 @@ public sealed class DashboardSessionHandler(
     UrlEncoder encoder,
     DashboardSessionStore sessions,
     DashboardAccess access,
+    IdentityCache<DashboardSession> cache,
     TimeProvider clock) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "DashboardSession";
@@ -38,10 +39,14 @@ public sealed class DashboardSessionHandler(
     private const int CacheSeconds = 10;
     private const int CacheEntriesMax = 1_000;
 
-    private static readonly IdentityCache<DashboardSession> Cache = new(TimeSpan.FromSeconds(CacheSeconds), CacheEntriesMax);
-
-    /// <summary>Forgets a closed session here at once (other silos forget it within <see cref="CacheSeconds"/>).</summary>
-    public static void Forget(string token) => Cache.Forget(token);
+    /// <summary>
+    /// The process's cache of sessions, by token: a notice ends a session closed, or every session of
+    /// a key revoked or of a person whose roles changed.
+    /// </summary>
+    public static IdentityCache<DashboardSession> NewCache() => new(TimeSpan.FromSeconds(CacheSeconds), CacheEntriesMax,
+        (revoked, token, session) => revoked == DashboardSessionStore.Revocation(token)
+            || (session.KeyId is { } keyId && revoked == CredentialRevocations.ApiKey(keyId))
+            || (session.UserId is { } userId && revoked == CredentialRevocations.User(userId)));
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -90,7 +95,7 @@ public sealed class DashboardSessionHandler(
     }
 
     private Task<DashboardSession?> FindAsync(string token) =>
-        Cache.FindAsync(token, clock, () => sessions.FindAsync(token, Context.RequestAborted));
+        cache.FindAsync(token, clock, () => sessions.FindAsync(token, Context.RequestAborted));
 }
 
 /// <summary>

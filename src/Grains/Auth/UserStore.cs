@@ -121,6 +121,8 @@ public sealed class UserStore(NpgsqlDataSource dataSource)
         update.Parameters.AddWithValue("now", now);
         var user = (await ReadUsersAsync(update, cancellationToken)).Single();
         await AuditLog.AppendAsync(connection, transaction, tenantId, now, actor, AuditActions.RolesChanged, id, new { from = before, to = roles }, cancellationToken);
+        // A dashboard session of someone who is no longer an operator ends wherever it is cached.
+        await CredentialRevocations.NotifyAsync(connection, transaction, CredentialRevocations.User(id), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return user;
     }

@@ -10,6 +10,9 @@ namespace Wallet.Grains.Storage;
 public sealed record ApiKeyIdentity(string TenantId, string Role)
 {
     public bool IsOperator => Role == UserRoles.Operator;
+
+    /// <summary>When the key stops being good, as found when it was looked up (null: never).</summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
 }
 
 /// <summary>An API key as it is listed: never the key itself, which exists only in the answer that made it.</summary>
@@ -33,7 +36,7 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource)
     private const string Use = """
         UPDATE api_keys SET last_used_at = now()
         WHERE key_hash = @hash AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
-        RETURNING tenant_id, role
+        RETURNING tenant_id, role, expires_at
         """;
 
     private const string Insert = """
@@ -47,7 +50,9 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource)
         await using var command = dataSource.CreateCommand(Use);
         command.Parameters.AddWithValue("hash", Hash(key));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? new ApiKeyIdentity(reader.GetString(0), reader.GetString(1)) : null;
+        return await reader.ReadAsync(cancellationToken)
+            ? new ApiKeyIdentity(reader.GetString(0), reader.GetString(1)) { ExpiresAt = reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2) }
+            : null;
     }
 
     /// <summary>Stores a key given from outside (the bootstrap key); nothing happens if it exists.</summary>
@@ -82,7 +87,11 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource)
         return await ReadAsync(command, cancellationToken);
     }
 
-    /// <summary>Revokes a key (of any tenant: operators make keys for any tenant too); its requests are refused from then on, after at most the callers' cache time. Null for a key not found.</summary>
+    /// <summary>
+    /// Revokes a key (of any tenant: operators make keys for any tenant too); its requests are refused
+    /// from then on: every process that cached it hears so (<see cref="CredentialRevocations"/>). Null
+    /// for a key not found.
+    /// </summary>
     public async Task<ApiKeyView?> RevokeAsync(string id, string actor, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -99,6 +108,7 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource)
         }
 
         await AuditLog.AppendAsync(connection, transaction, revoked.TenantId, now, actor, "api_key.revoked", id, null, cancellationToken);
+        await CredentialRevocations.NotifyAsync(connection, transaction, CredentialRevocations.ApiKey(id), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return revoked;
     }

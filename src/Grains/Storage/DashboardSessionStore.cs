@@ -66,12 +66,23 @@ public sealed class DashboardSessionStore(NpgsqlDataSource dataSource)
             : null;
     }
 
+    /// <summary>Ends a session; every process that cached it hears so (<see cref="CredentialRevocations"/>).</summary>
     public async Task CloseAsync(string token, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(Delete);
-        command.Parameters.AddWithValue("token", Hash(token));
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var command = new NpgsqlCommand(Delete, connection, transaction))
+        {
+            command.Parameters.AddWithValue("token", Hash(token));
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await CredentialRevocations.NotifyAsync(connection, transaction, Revocation(token), cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
     }
+
+    /// <summary>What a closed session is named by in <see cref="CredentialRevocations"/>.</summary>
+    public static string Revocation(string token) => CredentialRevocations.Session(Hash(token));
 
     private static async Task InsertAsync(
         NpgsqlConnection connection, NpgsqlTransaction? transaction, string token, string? keyHash, string? userId, TimeSpan lifetime,

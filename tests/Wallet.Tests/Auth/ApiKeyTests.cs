@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using Npgsql;
+using Wallet.Grains.Storage;
 using Wallet.Tests.Api;
 using Wallet.Tests.Infrastructure;
 using Xunit;
@@ -56,6 +57,97 @@ public sealed class ApiKeyTests(ApiFixture api) : IClassFixture<ApiFixture>
         }
 
         Assert.StartsWith("api_key:ak_", audit.GetProperty("data")[0].Str("actor"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AKeyInUse_RevokedHere_IsRefusedAtOnce_AndRevokedByAnotherProcess_WithinMoments()
+    {
+        var (tenantId, tenant) = await api.Factory.CreateOperatorTenantAsync("revocation");
+        var here = await (await tenant.PostJsonAsync("/v1/api-keys", new { tenant_id = tenantId, name = "here" })).ExpectAsync(HttpStatusCode.Created);
+        var elsewhere = await (await tenant.PostJsonAsync("/v1/api-keys", new { tenant_id = tenantId, name = "elsewhere" })).ExpectAsync(HttpStatusCode.Created);
+        using var hereClient = WithKey(here.Str("key"));
+        using var elsewhereClient = WithKey(elsewhere.Str("key"));
+        // Both in use, so this process holds both in its cache (for 30 s unless told otherwise).
+        (await hereClient.GetAsync("/v1/wallets")).EnsureSuccessStatusCode();
+        (await elsewhereClient.GetAsync("/v1/wallets")).EnsureSuccessStatusCode();
+
+        await (await tenant.DeleteAsync($"/v1/api-keys/{here.Str("id")}")).ExpectAsync(HttpStatusCode.OK);
+        await (await hereClient.GetAsync("/v1/wallets")).ExpectProblemAsync(HttpStatusCode.Unauthorized, "unauthorized");
+
+        // Revoked as another silo or API process would: only the database's notice reaches this one.
+        await RevokeElsewhereAsync(elsewhere.Str("id"));
+        Assert.True(await RefusedWithinAsync(elsewhereClient, TimeSpan.FromSeconds(5)), "a key revoked by another process was still accepted 5 s later");
+    }
+
+    [Fact]
+    public async Task ARevocationMissedWhileNotListening_StillEndsTheCachedKey()
+    {
+        var (tenantId, tenant) = await api.Factory.CreateOperatorTenantAsync("revocation");
+        var made = await (await tenant.PostJsonAsync("/v1/api-keys", new { tenant_id = tenantId, name = "cached" })).ExpectAsync(HttpStatusCode.Created);
+        using var client = WithKey(made.Str("key"));
+        (await client.GetAsync("/v1/wallets")).EnsureSuccessStatusCode();
+
+        // The listener's connection dies; the key is revoked before it listens again, so its notice is lost.
+        await using (var connection = new NpgsqlConnection(api.Factory.ConnectionString))
+        {
+            await connection.OpenAsync();
+            // The listeners are found first (a materialized CTE), so that no other session is ended.
+            await using var terminate = new NpgsqlCommand("""
+                WITH listeners AS MATERIALIZED (
+                    SELECT pid FROM pg_stat_activity WHERE application_name = @name AND datname = current_database())
+                SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM listeners
+                """, connection);
+            terminate.Parameters.AddWithValue("name", Wallet.Api.Infrastructure.RevokedCredentialsListener.ApplicationName);
+            Assert.True((long)(await terminate.ExecuteScalarAsync())! >= 1, "no session listens for revoked credentials");
+        }
+
+        await RevokeElsewhereAsync(made.Str("id"));
+
+        // Listening again, it forgets every cached credential: the key is looked up, and refused.
+        Assert.True(await RefusedWithinAsync(client, TimeSpan.FromSeconds(10)), "a key revoked while the listener was reconnecting was still accepted 10 s later");
+    }
+
+    [Fact]
+    public async Task AKeyInUse_IsRefusedOnceItExpires_ThoughItsCacheTimeHasNotRunOut()
+    {
+        var (tenantId, tenant) = await api.Factory.CreateOperatorTenantAsync("revocation");
+        var made = await (await tenant.PostJsonAsync("/v1/api-keys", new { tenant_id = tenantId, name = "short-lived" })).ExpectAsync(HttpStatusCode.Created);
+        await using (var connection = new NpgsqlConnection(api.Factory.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand("UPDATE api_keys SET expires_at = now() + interval '2 seconds' WHERE id = @id", connection);
+            command.Parameters.AddWithValue("id", made.Str("id"));
+            Assert.Equal(1, await command.ExecuteNonQueryAsync());
+        }
+
+        using var client = WithKey(made.Str("key"));
+        (await client.GetAsync("/v1/wallets")).EnsureSuccessStatusCode();
+
+        Assert.True(await RefusedWithinAsync(client, TimeSpan.FromSeconds(5)), "a key was still accepted 3 s after it expired");
+    }
+
+    private async Task RevokeElsewhereAsync(string keyId)
+    {
+        await using var dataSource = NpgsqlDataSource.Create(api.Factory.ConnectionString);
+        Assert.NotNull(await new ApiKeyStore(dataSource).RevokeAsync(keyId, "test", DateTimeOffset.UtcNow, CancellationToken.None));
+    }
+
+    private static async Task<bool> RefusedWithinAsync(HttpClient client, TimeSpan limit)
+    {
+        var until = DateTime.UtcNow + limit;
+        while (DateTime.UtcNow < until)
+        {
+            using var response = await client.GetAsync("/v1/wallets");
+            if (response.StatusCode == HttpStatusCode.Unauthorized)
+            {
+                return true;
+            }
+
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            await Task.Delay(50);
+        }
+
+        return false;
     }
 
     private HttpClient WithKey(string key)

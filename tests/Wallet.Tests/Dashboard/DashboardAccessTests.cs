@@ -212,6 +212,45 @@ public sealed class DashboardAccessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Session_InUse_EndsAtOnceWhenItsKeyIsRevoked_AndWhenAnotherProcessClosesIt()
+    {
+        using var admin = _factory.CreateOperatorClient();
+        var made = await (await admin.PostJsonAsync("/v1/api-keys", new { tenant_id = "default", role = "operator", name = "dashboard" }))
+            .ExpectAsync(HttpStatusCode.Created);
+        using var byKey = await SignedInAsync(made.Str("key"));
+        using var other = await SignedInAsync(WalletApiFactory.OperatorKey);
+        var otherToken = other.DefaultRequestHeaders.GetValues("Cookie").Single().Split('=', 2)[1];
+
+        await (await admin.DeleteAsync($"/v1/api-keys/{made.Str("id")}")).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await byKey.GetAsync(new Uri("/dashboard/api/cards", UriKind.Relative))).StatusCode);
+
+        // Signed out through another silo: only the database's notice reaches this one.
+        await using (var dataSource = NpgsqlDataSource.Create(_factory.ConnectionString))
+        {
+            await new DashboardSessionStore(dataSource).CloseAsync(otherToken, CancellationToken.None);
+        }
+
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        HttpStatusCode status;
+        while ((status = (await other.GetAsync(new Uri("/dashboard/api/cards", UriKind.Relative))).StatusCode) == HttpStatusCode.OK && DateTime.UtcNow < until)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+    }
+
+    /// <summary>A browser signed in with <paramref name="key"/> whose session this silo has looked up (so holds in its cache).</summary>
+    private async Task<HttpClient> SignedInAsync(string key)
+    {
+        var browser = _factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = false });
+        var signedIn = await SignInAsync(browser, key, "/dashboard");
+        browser.DefaultRequestHeaders.Add("Cookie", signedIn.Headers.GetValues("Set-Cookie").Single().Split(';')[0]);
+        Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync(new Uri("/dashboard/api/cards", UriKind.Relative))).StatusCode);
+        return browser;
+    }
+
+    [Fact]
     public async Task Session_OfAPerson_EndsWhenTheyAreNoLongerAnOperator()
     {
         using var admin = _factory.CreateOperatorClient();
