@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text.Json;
 using CsvHelper;
@@ -72,6 +73,12 @@ public sealed class ComplianceStore(NpgsqlDataSource dataSource)
     public const int NameLengthMax = 300;
     private const int AliasesMax = 50;
 
+    // The tenants whose entries this silo keeps; past it, it starts afresh rather than grow.
+    private const int CachedTenantsMax = 64;
+
+    // Per tenant: the ids of its lists, and their entries as read.
+    private readonly ConcurrentDictionary<string, (string Lists, IReadOnlyList<WatchlistEntry> Entries)> _entries = new(StringComparer.Ordinal);
+
     private static readonly string[] Columns = ["name", "aliases", "date_of_birth", "country"];
 
     /// <summary>Reads the whole file (a watchlist is small), then replaces the tenant's list of that name with it, audited, in one transaction.</summary>
@@ -124,23 +131,53 @@ public sealed class ComplianceStore(NpgsqlDataSource dataSource)
         return lists;
     }
 
-    /// <summary>Every entry of the tenant's watchlists.</summary>
+    /// <summary>
+    /// Every entry of the tenant's watchlists. An import replaces a list by a new one (a new id) and a
+    /// list's entries never change after, so the ids of a tenant's lists name their entries: what was
+    /// read is kept with them, and a screening reads the ids alone (one index lookup) while they hold.
+    /// </summary>
     public async Task<IReadOnlyList<WatchlistEntry>> EntriesAsync(string tenantId, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("""
-            SELECT l.name, e.line, e.name, e.aliases, e.date_of_birth, e.country
-            FROM watchlists l JOIN watchlist_entries e ON e.watchlist_id = l.id WHERE l.tenant_id = @tenant
-            """);
-        command.Parameters.AddWithValue("tenant", tenantId);
-        var entries = new List<WatchlistEntry>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        if (_entries.TryGetValue(tenantId, out var kept) && kept.Lists == await ListIdsAsync(connection, null, tenantId, cancellationToken))
         {
-            entries.Add(new WatchlistEntry(reader.GetString(0), reader.GetInt32(1), reader.GetString(2), reader.GetFieldValue<string[]>(3),
-                reader.IsDBNull(4) ? null : reader.GetFieldValue<DateOnly>(4), reader.IsDBNull(5) ? null : reader.GetString(5)));
+            return kept.Entries;
         }
 
+        // The ids and the entries from one snapshot: a list replaced in between would leave entries out.
+        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+        var lists = await ListIdsAsync(connection, transaction, tenantId, cancellationToken);
+        await using var command = new NpgsqlCommand("""
+            SELECT l.name, e.line, e.name, e.aliases, e.date_of_birth, e.country
+            FROM watchlists l JOIN watchlist_entries e ON e.watchlist_id = l.id WHERE l.tenant_id = @tenant
+            """, connection, transaction);
+        command.Parameters.AddWithValue("tenant", tenantId);
+        var entries = new List<WatchlistEntry>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                entries.Add(new WatchlistEntry(reader.GetString(0), reader.GetInt32(1), reader.GetString(2), reader.GetFieldValue<string[]>(3),
+                    reader.IsDBNull(4) ? null : reader.GetFieldValue<DateOnly>(4), reader.IsDBNull(5) ? null : reader.GetString(5)));
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        if (_entries.Count >= CachedTenantsMax)
+        {
+            _entries.Clear();
+        }
+
+        _entries[tenantId] = (lists, entries);
         return entries;
+    }
+
+    private static async Task<string> ListIdsAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string tenantId, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            "SELECT coalesce(string_agg(id, ',' ORDER BY id), '') FROM watchlists WHERE tenant_id = @tenant", connection, transaction);
+        command.Parameters.AddWithValue("tenant", tenantId);
+        return (string)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
     private const string ScreeningColumns =
