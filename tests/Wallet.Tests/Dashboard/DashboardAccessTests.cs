@@ -435,7 +435,7 @@ public sealed class DashboardAccessTests : IAsyncLifetime
     public async Task Assets_ShipEverythingTheyNeed_AndNameNoOtherHost()
     {
         using var browser = Browser();
-        foreach (var asset in new[] { "app.js", "app.css" })
+        foreach (var asset in new[] { "app.js", "dom.js", "money-pages.js", "review-pages.js", "app.css" })
         {
             var response = await browser.GetAsync(new Uri($"/dashboard/assets/{asset}", UriKind.Relative));
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
