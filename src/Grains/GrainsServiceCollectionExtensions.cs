@@ -90,7 +90,7 @@ public static class GrainsServiceCollectionExtensions
             .Validate(o => o.PotentialMatchScore is >= 1 and <= 100 && o.MatchScore is >= 1 and <= 100 && o.PotentialMatchScore <= o.MatchScore,
                 "Compliance:PotentialMatchScore and Compliance:MatchScore must be 1 to 100, the first at most the second")
             .Validate(o => o.WatchlistMaxBytes > 0, "Compliance:WatchlistMaxBytes must be above 0")
-            .Validate(o => o.RescreenEvery >= TimeSpan.FromMinutes(1), "Compliance:RescreenEvery must be at least a minute (a reminder's shortest period)")
+            .Validate(o => o.RescreenEvery >= TimeSpan.FromSeconds(1), "Compliance:RescreenEvery must be at least a second")
             .ValidateOnStart();
         services.AddSingleton<LedgerVerifier>();
         services.AddSingleton<LedgerTotalsCache>();

@@ -7,6 +7,7 @@ using Wallet.Api;
 using Wallet.Api.Metrics;
 using Wallet.Dashboard;
 using Wallet.Grains;
+using Wallet.Grains.Compliance;
 using Wallet.Grains.Holds;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Receipts;
@@ -80,14 +81,16 @@ public static class SiloApplication
     /// open holds, one per receipt being read, one per run and scheduled source). A silo reads its
     /// share of the reminder table every <see cref="HoldOptions.ExpiryRetryPeriod"/> (or
     /// <see cref="ReceiptOptions.RetryPeriod"/> or <see cref="ReconOptions.RunRetryPeriod"/>, the
-    /// shortest), and a reminder ticks again after its period, so work missed while no silo ran is
-    /// picked up within about two periods of a start. Orleans refuses periods under a minute unless
-    /// told (tests use seconds).
+    /// shortest, or <see cref="ComplianceOptions.RescreenEvery"/> if shorter still), and a reminder
+    /// ticks again after its period, so work missed while no silo ran is picked up within about two
+    /// periods of a start. Orleans refuses periods under a minute unless told (tests use seconds).
     /// </summary>
-    public static void ConfigureReminders(ISiloBuilder silo, HoldOptions holds, ReceiptOptions? receipts = null, ReconOptions? recon = null) =>
+    public static void ConfigureReminders(
+        ISiloBuilder silo, HoldOptions holds, ReceiptOptions? receipts = null, ReconOptions? recon = null, ComplianceOptions? compliance = null) =>
         silo.Configure<ReminderOptions>(o =>
     {
-        TimeSpan[] periods = [holds.ExpiryRetryPeriod, receipts?.RetryPeriod ?? TimeSpan.MaxValue, recon?.RunRetryPeriod ?? TimeSpan.MaxValue];
+        TimeSpan[] periods = [holds.ExpiryRetryPeriod, receipts?.RetryPeriod ?? TimeSpan.MaxValue, recon?.RunRetryPeriod ?? TimeSpan.MaxValue,
+            compliance?.RescreenEvery ?? TimeSpan.MaxValue];
         var shortest = periods.Min();
         o.MinimumReminderPeriod = shortest < o.MinimumReminderPeriod ? shortest : o.MinimumReminderPeriod;
         o.RefreshReminderListPeriod = shortest;
@@ -144,7 +147,8 @@ public static class SiloApplication
         UseGrainDirectory(silo);
         ConfigureReminders(silo, configuration.GetSection("Holds").Get<HoldOptions>() ?? new HoldOptions(),
             configuration.GetSection("Receipts").Get<ReceiptOptions>() ?? new ReceiptOptions(),
-            configuration.GetSection("Reconciliation").Get<ReconOptions>() ?? new ReconOptions());
+            configuration.GetSection("Reconciliation").Get<ReconOptions>() ?? new ReconOptions(),
+            configuration.GetSection("Compliance").Get<ComplianceOptions>() ?? new ComplianceOptions());
     }
 }
 
