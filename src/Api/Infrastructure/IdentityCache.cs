@@ -14,6 +14,9 @@ public sealed class IdentityCache<TIdentity>(TimeSpan lifetime, int entriesMax, 
 {
     private readonly ConcurrentDictionary<string, (TIdentity Identity, long ExpiresAt)> _entries = new(StringComparer.Ordinal);
 
+    // The notices heard so far: a look-up that one overtook keeps nothing.
+    private long _notices;
+
     /// <summary>
     /// The cached identity of <paramref name="credential"/>, or it found anew (and cached) by
     /// <paramref name="find"/>; null when unknown. An identity that <paramref name="expiresAt"/> says
@@ -28,6 +31,7 @@ public sealed class IdentityCache<TIdentity>(TimeSpan lifetime, int entriesMax, 
             return cached.Identity;
         }
 
+        var notices = Interlocked.Read(ref _notices);
         var identity = await find();
         if (identity is null)
         {
@@ -46,7 +50,15 @@ public sealed class IdentityCache<TIdentity>(TimeSpan lifetime, int entriesMax, 
             keep = end - clock.GetUtcNow();
         }
 
-        _entries[credential] = (identity, now + (long)(keep.TotalSeconds * clock.TimestampFrequency));
+        var entry = (identity, now + (long)(keep.TotalSeconds * clock.TimestampFrequency));
+        _entries[credential] = entry;
+        // A notice heard since the look-up began may have ended what it read: that is not kept. (A
+        // notice after this check finds the entry, since it counts itself before it looks.)
+        if (Interlocked.Read(ref _notices) != notices)
+        {
+            _entries.TryRemove(new KeyValuePair<string, (TIdentity, long)>(credential, entry));
+        }
+
         return identity;
     }
 
@@ -56,6 +68,7 @@ public sealed class IdentityCache<TIdentity>(TimeSpan lifetime, int entriesMax, 
     /// </summary>
     public void Forget(string? revoked)
     {
+        Interlocked.Increment(ref _notices);
         if (revoked is null)
         {
             _entries.Clear();
