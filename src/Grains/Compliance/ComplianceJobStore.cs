@@ -71,14 +71,7 @@ public sealed class ComplianceJobStore(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue("tenant", tenantId);
         command.Parameters.Add(new NpgsqlParameter<string?>("before", NpgsqlDbType.Text) { TypedValue = before });
         command.Parameters.AddWithValue("limit", limit + 1);
-        var jobs = new List<ComplianceJobView>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            jobs.Add(Read(reader));
-        }
-
-        return Page<ComplianceJobView>.From(jobs, limit, j => j.Id);
+        return Page<ComplianceJobView>.From(await command.ReadRowsAsync(Read, cancellationToken), limit, j => j.Id);
     }
 
     private static ComplianceJobView Read(NpgsqlDataReader reader) => new(

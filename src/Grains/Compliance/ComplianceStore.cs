@@ -121,14 +121,9 @@ public sealed class ComplianceStore(NpgsqlDataSource dataSource)
     {
         await using var command = dataSource.CreateCommand("SELECT id, name, entries, sha256, imported_at FROM watchlists WHERE tenant_id = @tenant ORDER BY name");
         command.Parameters.AddWithValue("tenant", tenantId);
-        var lists = new List<WatchlistView>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            lists.Add(new WatchlistView(reader.GetString(0), reader.GetString(1), reader.GetInt32(2), reader.GetString(3), reader.GetFieldValue<DateTimeOffset>(4)));
-        }
-
-        return lists;
+        return await command.ReadRowsAsync(
+            reader => new WatchlistView(reader.GetString(0), reader.GetString(1), reader.GetInt32(2), reader.GetString(3), reader.GetFieldValue<DateTimeOffset>(4)),
+            cancellationToken);
     }
 
     /// <summary>
@@ -152,16 +147,10 @@ public sealed class ComplianceStore(NpgsqlDataSource dataSource)
             FROM watchlists l JOIN watchlist_entries e ON e.watchlist_id = l.id WHERE l.tenant_id = @tenant
             """, connection, transaction);
         command.Parameters.AddWithValue("tenant", tenantId);
-        var entries = new List<WatchlistEntry>();
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                entries.Add(new WatchlistEntry(reader.GetString(0), reader.GetInt32(1), reader.GetString(2), reader.GetFieldValue<string[]>(3),
-                    reader.IsDBNull(4) ? null : reader.GetFieldValue<DateOnly>(4), reader.IsDBNull(5) ? null : reader.GetString(5)));
-            }
-        }
-
+        var entries = await command.ReadRowsAsync(
+            reader => new WatchlistEntry(reader.GetString(0), reader.GetInt32(1), reader.GetString(2), reader.GetFieldValue<string[]>(3),
+                reader.IsDBNull(4) ? null : reader.GetFieldValue<DateOnly>(4), reader.IsDBNull(5) ? null : reader.GetString(5)),
+            cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         if (_entries.Count >= CachedTenantsMax)
         {
@@ -269,14 +258,7 @@ public sealed class ComplianceStore(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue("tenant", tenantId);
         command.Parameters.Add(new NpgsqlParameter<string?>("after", NpgsqlDbType.Text) { TypedValue = after });
         command.Parameters.AddWithValue("limit", limit + 1);
-        var screenings = new List<ScreeningView>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            screenings.Add(ReadScreening(reader));
-        }
-
-        return Page<ScreeningView>.From(screenings, limit, s => s.Id);
+        return Page<ScreeningView>.From(await command.ReadRowsAsync(ReadScreening, cancellationToken), limit, s => s.Id);
     }
 
     /// <summary>
@@ -346,14 +328,8 @@ public sealed class ComplianceStore(NpgsqlDataSource dataSource)
         command.Parameters.Add(new NpgsqlParameter<string?>("wallet", NpgsqlDbType.Text) { TypedValue = walletId });
         command.Parameters.Add(new NpgsqlParameter<string?>("key", NpgsqlDbType.Text) { TypedValue = nameKey });
         command.Parameters.Add(new NpgsqlParameter<string?>("country", NpgsqlDbType.Text) { TypedValue = country });
-        var cleared = new List<IReadOnlyList<ScreeningHit>>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            cleared.Add(JsonSerializer.Deserialize<List<ScreeningHit>>(reader.GetString(0), WalletJson.Options)!);
-        }
-
-        return cleared;
+        return await command.ReadRowsAsync<IReadOnlyList<ScreeningHit>>(
+            reader => JsonSerializer.Deserialize<List<ScreeningHit>>(reader.GetString(0), WalletJson.Options)!, cancellationToken);
     }
 
     /// <summary>The tenant's wallets that name an owner, are not closed and are not under review already: whom a rescreening screens.</summary>
@@ -366,14 +342,7 @@ public sealed class ComplianceStore(NpgsqlDataSource dataSource)
             ORDER BY id
             """);
         command.Parameters.AddWithValue("tenant", tenantId);
-        var owners = new List<(string, WalletOwner)>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            owners.Add((reader.GetString(0), WalletStore.ReadOwner(reader.GetString(1))));
-        }
-
-        return owners;
+        return await command.ReadRowsAsync(reader => (reader.GetString(0), WalletStore.ReadOwner(reader.GetString(1))), cancellationToken);
     }
 
     private static ScreeningView ReadScreening(NpgsqlDataReader reader) => new(

@@ -77,14 +77,7 @@ public sealed class DataRequestStore(NpgsqlDataSource dataSource)
         await using var command = dataSource.CreateCommand("SELECT id FROM wallets WHERE tenant_id = @tenant AND owner_id = @owner AND kind = 'user' ORDER BY id");
         command.Parameters.AddWithValue("tenant", tenantId);
         command.Parameters.AddWithValue("owner", ownerId);
-        var wallets = new List<string>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            wallets.Add(reader.GetString(0));
-        }
-
-        return wallets;
+        return await command.ReadStringsAsync(cancellationToken);
     }
 
     /// <summary>Records an export request, audited; the export itself is read when it is downloaded.</summary>

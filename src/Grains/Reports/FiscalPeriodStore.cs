@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Npgsql;
 using Wallet.Grains.Auth;
+using Wallet.Grains.Storage;
 
 namespace Wallet.Grains.Reports;
 
@@ -68,15 +69,10 @@ public sealed class FiscalPeriodStore(NpgsqlDataSource dataSource)
             SELECT period, starts_at, ends_at, ledger_seq, closed_by, closed_at FROM fiscal_periods WHERE tenant_id = @tenant ORDER BY period DESC
             """);
         command.Parameters.AddWithValue("tenant", tenantId);
-        var periods = new List<FiscalPeriodView>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            periods.Add(new FiscalPeriodView(reader.GetString(0), reader.GetFieldValue<DateTimeOffset>(1), reader.GetFieldValue<DateTimeOffset>(2),
-                reader.GetInt64(3), reader.GetString(4), reader.GetFieldValue<DateTimeOffset>(5)));
-        }
-
-        return periods;
+        return await command.ReadRowsAsync(
+            reader => new FiscalPeriodView(reader.GetString(0), reader.GetFieldValue<DateTimeOffset>(1), reader.GetFieldValue<DateTimeOffset>(2),
+                reader.GetInt64(3), reader.GetString(4), reader.GetFieldValue<DateTimeOffset>(5)),
+            cancellationToken);
     }
 
     /// <summary>The report of <paramref name="kind"/> kept when the period was closed; null when it is not closed.</summary>

@@ -5,15 +5,19 @@ namespace Wallet.Grains.Storage;
 public static class NpgsqlCommandExtensions
 {
     /// <summary>The first column of every row <paramref name="command"/> answers, as text: a list of ids.</summary>
-    public static async Task<List<string>> ReadStringsAsync(this NpgsqlCommand command, CancellationToken cancellationToken)
+    public static Task<List<string>> ReadStringsAsync(this NpgsqlCommand command, CancellationToken cancellationToken) =>
+        command.ReadRowsAsync(reader => reader.GetString(0), cancellationToken);
+
+    /// <summary>Every row <paramref name="command"/> answers, each made by <paramref name="read"/>.</summary>
+    public static async Task<List<T>> ReadRowsAsync<T>(this NpgsqlCommand command, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken)
     {
-        var values = new List<string>();
+        var rows = new List<T>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            values.Add(reader.GetString(0));
+            rows.Add(read(reader));
         }
 
-        return values;
+        return rows;
     }
 }

@@ -107,13 +107,9 @@ public sealed class CustomAccounts(NpgsqlDataSource dataSource, WalletStore wall
         await using var command = dataSource.CreateCommand(
             "SELECT id, account_type, currency, created_at FROM wallets WHERE tenant_id = @tenant AND kind = 'system' AND account_type IS NOT NULL ORDER BY id");
         command.Parameters.AddWithValue("tenant", tenantId);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            chart.Add(new AccountView(SystemAccounts.Display(reader.GetString(0)), reader.GetString(1), reader.GetString(2), false,
-                reader.GetFieldValue<DateTimeOffset>(3)));
-        }
-
+        chart.AddRange(await command.ReadRowsAsync(
+            reader => new AccountView(SystemAccounts.Display(reader.GetString(0)), reader.GetString(1), reader.GetString(2), false, reader.GetFieldValue<DateTimeOffset>(3)),
+            cancellationToken));
         return chart;
     }
 }
