@@ -7,8 +7,15 @@ public sealed record BenchOptions
 {
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(10);
 
-    // Long enough for the JIT to have recompiled the hot paths: for the first 20 s or so of load it takes a quarter of two cores.
+    // The least warm-up; the money workloads warm up on while the JIT is still recompiling (JitSettleMax).
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How much longer than <see cref="Warmup"/> a money workload may warm up while the JIT is still busy:
+    /// for the first 20 to 40 s of load it recompiles the hot paths (tiered, with dynamic PGO) and takes
+    /// up to a quarter of two cores, so a window measured then measures the JIT. Zero turns it off.
+    /// </summary>
+    public TimeSpan JitSettleMax { get; init; } = TimeSpan.FromSeconds(60);
 
     public int Concurrency { get; init; } = 64;
 
@@ -58,6 +65,8 @@ public sealed record BenchOptions
 
           --duration <s>        seconds per workload and path (default 10)
           --warmup <s>          seconds of warm-up before each measurement (default 10)
+          --jit-settle <s>      then warm up on, 5 s at a time, while the JIT spent over 2% of
+                                a core in the last 5 s, for at most this long (default 60, 0 off)
           --concurrency <n>     requests in flight (default 64)
           --wallets <n>         wallets for the uniform workload (default 10000)
           --workloads <list>    uniform,hot,hot-destination,deposit-spend,read,mixed,authorize
@@ -99,6 +108,7 @@ public sealed record BenchOptions
             {
                 "--duration" => options with { Duration = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) },
                 "--warmup" => options with { Warmup = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) },
+                "--jit-settle" => options with { JitSettleMax = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) },
                 "--concurrency" => options with { Concurrency = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--wallets" => options with { Wallets = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--workloads" => options with { Workloads = Next().Split(',') },
@@ -116,7 +126,7 @@ public sealed record BenchOptions
                 "--dashboard-rounds" => options with { DashboardRounds = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--smoke" => options with
                 {
-                    Duration = TimeSpan.FromSeconds(2), Warmup = TimeSpan.FromSeconds(0.5), Concurrency = 16, Wallets = 1_000,
+                    Duration = TimeSpan.FromSeconds(2), Warmup = TimeSpan.FromSeconds(0.5), JitSettleMax = TimeSpan.Zero, Concurrency = 16, Wallets = 1_000,
                     MemoryActivations = 5_000, HalfPeakLatency = true,
                 },
                 _ => throw new ArgumentException($"unknown option {args[i]}\n\n{Usage}"),

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime;
 
 namespace Wallet.Bench;
 
@@ -11,6 +12,9 @@ public sealed record RunResult(string Workload, string Path, double Seconds, lon
 
     /// <summary>What the ledger's meter counted in the measured window (commits, aborts, in doubt); null when not listened to.</summary>
     public LedgerCounts? Ledger { get; init; }
+
+    /// <summary>How long the workload warmed up before this window, in seconds.</summary>
+    public double WarmupSeconds { get; init; }
 
     /// <summary>PostgreSQL's CPU time per operation, in microseconds, when its backends were read.</summary>
     public double? PostgresMicrosecondsPerOp => Cpu?.Postgres is { } postgres && Ok + Declined > 0 ? postgres.TotalMicroseconds / (Ok + Declined) : null;
@@ -41,14 +45,40 @@ public sealed class Driver(BenchOptions options, CpuMeter? cpu = null, LedgerCou
     private const long AuthorizationAmountMin = 1;
     private const long AuthorizationAmountMax = 500;
 
-    public async Task<RunResult> RunAsync(string workload, IBenchTarget target, double? ratePerSecond = null)
+    // The JIT counts as settled when it compiled for less than this share of one core over a round of warm-up.
+    private static readonly TimeSpan JitSettleRound = TimeSpan.FromSeconds(5);
+    private const double JitSettledShare = 0.02;
+
+    /// <summary>
+    /// Warms up for <see cref="BenchOptions.Warmup"/>, then, when <paramref name="untilJitSettles"/>, on in
+    /// rounds while the JIT is still recompiling (at most <see cref="BenchOptions.JitSettleMax"/> more),
+    /// and measures for <see cref="BenchOptions.Duration"/>.
+    /// </summary>
+    public async Task<RunResult> RunAsync(string workload, IBenchTarget target, double? ratePerSecond = null, bool untilJitSettles = false)
     {
+        var warmupStarted = Stopwatch.GetTimestamp();
         if (options.Warmup > TimeSpan.Zero)
         {
             await MeasureAsync(workload, target, options.Warmup, ratePerSecond);
         }
 
-        return await MeasureAsync(workload, target, options.Duration, ratePerSecond);
+        if (untilJitSettles && options.JitSettleMax > TimeSpan.Zero)
+        {
+            var settleBy = Stopwatch.GetTimestamp() + (long)(options.JitSettleMax.TotalSeconds * Stopwatch.Frequency);
+            while (Stopwatch.GetTimestamp() < settleBy)
+            {
+                var compiling = JitInfo.GetCompilationTime();
+                var round = Stopwatch.GetTimestamp();
+                await MeasureAsync(workload, target, JitSettleRound, ratePerSecond);
+                if ((JitInfo.GetCompilationTime() - compiling) < Stopwatch.GetElapsedTime(round) * JitSettledShare)
+                {
+                    break;
+                }
+            }
+        }
+
+        var warmedUp = Stopwatch.GetElapsedTime(warmupStarted).TotalSeconds;
+        return await MeasureAsync(workload, target, options.Duration, ratePerSecond) with { WarmupSeconds = warmedUp };
     }
 
     private async Task<RunResult> MeasureAsync(string workload, IBenchTarget target, TimeSpan duration, double? ratePerSecond)

@@ -103,6 +103,11 @@ public sealed class HttpTarget : IBenchTarget, IDisposable
         _cards = cards;
         _http = new HttpClient(new SocketsHttpHandler
         {
+            // A load generator as plain as the baseline's client: the API sets no cookies, answers no
+            // redirect and is reached directly, so none of those layers runs on each request.
+            UseCookies = false,
+            AllowAutoRedirect = false,
+            UseProxy = false,
             MaxConnectionsPerServer = connections,
             PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
