@@ -230,14 +230,47 @@ public sealed class DashboardAccessTests : IAsyncLifetime
             await new DashboardSessionStore(dataSource).CloseAsync(otherToken, CancellationToken.None);
         }
 
+        Assert.Equal(HttpStatusCode.Unauthorized, await StatusOnceNotOkAsync(other));
+    }
+
+    [Fact]
+    public async Task Session_OfAPerson_InUse_EndsWhenAnotherProcessTakesAwayTheirOperatorRole()
+    {
+        using var admin = _factory.CreateOperatorClient();
+        using var anonymous = _factory.CreateClient();
+        var (email, _) = await People.WithSecondFactorAsync(admin, anonymous, "operator", "finance");
+        var id = (await (await admin.GetAsync("/v1/users")).ExpectAsync(HttpStatusCode.OK)).GetProperty("data").EnumerateArray()
+            .Single(u => u.Str("email") == email).Str("id");
+        var user = new UserView(id, "default", email, ["operator", "finance"], "active", DateTimeOffset.UtcNow);
+        var token = await _factory.GetService<DashboardSessionStore>().OpenAsync(user, multiFactor: true, TimeSpan.FromHours(1), DateTimeOffset.UtcNow, CancellationToken.None);
+        using var browser = _factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = false });
+        browser.DefaultRequestHeaders.Add("Cookie", $"{DashboardSessionHandler.CookieName}={token}");
+        // Looked up once, so this silo holds the session in its cache.
+        Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync(new Uri("/dashboard/api/cards", UriKind.Relative))).StatusCode);
+
+        // Changed through another silo: only the database's notice reaches this one.
+        await using (var dataSource = NpgsqlDataSource.Create(_factory.ConnectionString))
+        {
+            Assert.NotNull(await new UserStore(dataSource).ChangeRolesAsync("default", id, ["finance"], "user:test", DateTimeOffset.UtcNow, CancellationToken.None));
+        }
+
+        Assert.Equal(HttpStatusCode.Unauthorized, await StatusOnceNotOkAsync(browser));
+    }
+
+    /// <summary>
+    /// The status of the first dashboard request that is not answered 200, asked every 50 ms for up to
+    /// 5 s (a notice takes moments; a cached session would otherwise last its 10 s), or 200 if none.
+    /// </summary>
+    private static async Task<HttpStatusCode> StatusOnceNotOkAsync(HttpClient browser)
+    {
         var until = DateTime.UtcNow + TimeSpan.FromSeconds(5);
         HttpStatusCode status;
-        while ((status = (await other.GetAsync(new Uri("/dashboard/api/cards", UriKind.Relative))).StatusCode) == HttpStatusCode.OK && DateTime.UtcNow < until)
+        while ((status = (await browser.GetAsync(new Uri("/dashboard/api/cards", UriKind.Relative))).StatusCode) == HttpStatusCode.OK && DateTime.UtcNow < until)
         {
             await Task.Delay(50);
         }
 
-        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        return status;
     }
 
     /// <summary>A browser signed in with <paramref name="key"/> whose session this silo has looked up (so holds in its cache).</summary>
