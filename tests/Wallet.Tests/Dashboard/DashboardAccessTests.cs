@@ -237,12 +237,7 @@ public sealed class DashboardAccessTests : IAsyncLifetime
     public async Task Session_OfAPerson_InUse_EndsWhenAnotherProcessTakesAwayTheirOperatorRole()
     {
         using var admin = _factory.CreateOperatorClient();
-        using var anonymous = _factory.CreateClient();
-        var (email, _) = await People.WithSecondFactorAsync(admin, anonymous, "operator", "finance");
-        var id = (await (await admin.GetAsync("/v1/users")).ExpectAsync(HttpStatusCode.OK)).GetProperty("data").EnumerateArray()
-            .Single(u => u.Str("email") == email).Str("id");
-        var user = new UserView(id, "default", email, ["operator", "finance"], "active", DateTimeOffset.UtcNow);
-        var token = await _factory.GetService<DashboardSessionStore>().OpenAsync(user, multiFactor: true, TimeSpan.FromHours(1), DateTimeOffset.UtcNow, CancellationToken.None);
+        var (user, token) = await OperatorSessionAsync(admin);
         using var browser = _factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = false });
         browser.DefaultRequestHeaders.Add("Cookie", $"{DashboardSessionHandler.CookieName}={token}");
         // Looked up once, so this silo holds the session in its cache.
@@ -251,10 +246,22 @@ public sealed class DashboardAccessTests : IAsyncLifetime
         // Changed through another silo: only the database's notice reaches this one.
         await using (var dataSource = NpgsqlDataSource.Create(_factory.ConnectionString))
         {
-            Assert.NotNull(await new UserStore(dataSource).ChangeRolesAsync("default", id, ["finance"], "user:test", DateTimeOffset.UtcNow, CancellationToken.None));
+            Assert.NotNull(await new UserStore(dataSource).ChangeRolesAsync("default", user.Id, ["finance"], "user:test", DateTimeOffset.UtcNow, CancellationToken.None));
         }
 
         Assert.Equal(HttpStatusCode.Unauthorized, await StatusOnceNotOkAsync(browser));
+    }
+
+    /// <summary>A new person of the default tenant, an operator (and finance) with a second factor, and a dashboard session of theirs.</summary>
+    private async Task<(UserView User, string Token)> OperatorSessionAsync(HttpClient admin)
+    {
+        using var anonymous = _factory.CreateClient();
+        var (email, _) = await People.WithSecondFactorAsync(admin, anonymous, "operator", "finance");
+        var id = (await (await admin.GetAsync("/v1/users")).ExpectAsync(HttpStatusCode.OK)).GetProperty("data").EnumerateArray()
+            .Single(u => u.Str("email") == email).Str("id");
+        var user = new UserView(id, "default", email, ["operator", "finance"], "active", DateTimeOffset.UtcNow);
+        var token = await _factory.GetService<DashboardSessionStore>().OpenAsync(user, multiFactor: true, TimeSpan.FromHours(1), DateTimeOffset.UtcNow, CancellationToken.None);
+        return (user, token);
     }
 
     /// <summary>
@@ -287,13 +294,8 @@ public sealed class DashboardAccessTests : IAsyncLifetime
     public async Task Session_OfAPerson_EndsWhenTheyAreNoLongerAnOperator()
     {
         using var admin = _factory.CreateOperatorClient();
-        using var anonymous = _factory.CreateClient();
-        var (email, _) = await People.WithSecondFactorAsync(admin, anonymous, "operator", "finance");
-        var person = (await (await admin.GetAsync("/v1/users")).ExpectAsync(HttpStatusCode.OK)).GetProperty("data").EnumerateArray()
-            .Single(u => u.Str("email") == email);
+        var (user, token) = await OperatorSessionAsync(admin);
         var sessions = _factory.GetService<DashboardSessionStore>();
-        var user = new Wallet.Grains.Auth.UserView(person.Str("id"), "default", email, ["operator", "finance"], "active", DateTimeOffset.UtcNow);
-        var token = await sessions.OpenAsync(user, multiFactor: true, TimeSpan.FromHours(1), DateTimeOffset.UtcNow, CancellationToken.None);
         Assert.Equal(("default", user.Id, null), await SessionAsync(sessions, token));
 
         await (await admin.PatchAsJsonAsync($"/v1/users/{user.Id}", new { roles = new[] { "finance" } })).ExpectAsync(HttpStatusCode.OK);
