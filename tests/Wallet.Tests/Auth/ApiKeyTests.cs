@@ -63,19 +63,16 @@ public sealed class ApiKeyTests(ApiFixture api) : IClassFixture<ApiFixture>
     public async Task AKeyInUse_RevokedHere_IsRefusedAtOnce_AndRevokedByAnotherProcess_WithinMoments()
     {
         var (tenantId, tenant) = await api.Factory.CreateOperatorTenantAsync("revocation");
-        var here = await (await tenant.PostJsonAsync("/v1/api-keys", new { tenant_id = tenantId, name = "here" })).ExpectAsync(HttpStatusCode.Created);
-        var elsewhere = await (await tenant.PostJsonAsync("/v1/api-keys", new { tenant_id = tenantId, name = "elsewhere" })).ExpectAsync(HttpStatusCode.Created);
-        using var hereClient = WithKey(here.Str("key"));
-        using var elsewhereClient = WithKey(elsewhere.Str("key"));
-        // Both in use, so this process holds both in its cache (for 30 s unless told otherwise).
-        (await hereClient.GetAsync("/v1/wallets")).EnsureSuccessStatusCode();
-        (await elsewhereClient.GetAsync("/v1/wallets")).EnsureSuccessStatusCode();
+        var here = await KeyInUseAsync(tenant, tenantId, "here");
+        using var hereClient = here.Client;
+        var elsewhere = await KeyInUseAsync(tenant, tenantId, "elsewhere");
+        using var elsewhereClient = elsewhere.Client;
 
-        await (await tenant.DeleteAsync($"/v1/api-keys/{here.Str("id")}")).ExpectAsync(HttpStatusCode.OK);
+        await (await tenant.DeleteAsync($"/v1/api-keys/{here.Id}")).ExpectAsync(HttpStatusCode.OK);
         await (await hereClient.GetAsync("/v1/wallets")).ExpectProblemAsync(HttpStatusCode.Unauthorized, "unauthorized");
 
         // Revoked as another silo or API process would: only the database's notice reaches this one.
-        await RevokeElsewhereAsync(elsewhere.Str("id"));
+        await RevokeElsewhereAsync(elsewhere.Id);
         Assert.True(await RefusedWithinAsync(elsewhereClient, TimeSpan.FromSeconds(5)), "a key revoked by another process was still accepted 5 s later");
     }
 
@@ -83,9 +80,8 @@ public sealed class ApiKeyTests(ApiFixture api) : IClassFixture<ApiFixture>
     public async Task ARevocationMissedWhileNotListening_StillEndsTheCachedKey()
     {
         var (tenantId, tenant) = await api.Factory.CreateOperatorTenantAsync("revocation");
-        var made = await (await tenant.PostJsonAsync("/v1/api-keys", new { tenant_id = tenantId, name = "cached" })).ExpectAsync(HttpStatusCode.Created);
-        using var client = WithKey(made.Str("key"));
-        (await client.GetAsync("/v1/wallets")).EnsureSuccessStatusCode();
+        var made = await KeyInUseAsync(tenant, tenantId, "cached");
+        using var client = made.Client;
 
         // The listener's connection dies; the key is revoked before it listens again, so its notice is lost.
         await using (var connection = new NpgsqlConnection(api.Factory.ConnectionString))
@@ -101,7 +97,7 @@ public sealed class ApiKeyTests(ApiFixture api) : IClassFixture<ApiFixture>
             Assert.True((long)(await terminate.ExecuteScalarAsync())! >= 1, "no session listens for revoked credentials");
         }
 
-        await RevokeElsewhereAsync(made.Str("id"));
+        await RevokeElsewhereAsync(made.Id);
 
         // Listening again, it forgets every cached credential: the key is looked up, and refused.
         Assert.True(await RefusedWithinAsync(client, TimeSpan.FromSeconds(10)), "a key revoked while the listener was reconnecting was still accepted 10 s later");
@@ -124,6 +120,18 @@ public sealed class ApiKeyTests(ApiFixture api) : IClassFixture<ApiFixture>
         (await client.GetAsync("/v1/wallets")).EnsureSuccessStatusCode();
 
         Assert.True(await RefusedWithinAsync(client, TimeSpan.FromSeconds(5)), "a key was still accepted 3 s after it expired");
+    }
+
+    /// <summary>
+    /// A new key of the tenant, and a client with it whose first request succeeded: the key is in use,
+    /// so this process holds it in its cache (for 30 s unless told otherwise).
+    /// </summary>
+    private async Task<(string Id, HttpClient Client)> KeyInUseAsync(HttpClient tenant, string tenantId, string name)
+    {
+        var made = await (await tenant.PostJsonAsync("/v1/api-keys", new { tenant_id = tenantId, name })).ExpectAsync(HttpStatusCode.Created);
+        var client = WithKey(made.Str("key"));
+        (await client.GetAsync("/v1/wallets")).EnsureSuccessStatusCode();
+        return (made.Str("id"), client);
     }
 
     private async Task RevokeElsewhereAsync(string keyId)
