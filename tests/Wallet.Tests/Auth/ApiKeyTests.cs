@@ -35,13 +35,7 @@ public sealed class ApiKeyTests(ApiFixture api) : IClassFixture<ApiFixture>
         Assert.NotEqual(System.Text.Json.JsonValueKind.Null, revoked.GetProperty("revoked_at").ValueKind);
         using var spareClient = WithKey(spare.Str("key"));
         await (await spareClient.GetAsync("/v1/wallets")).ExpectProblemAsync(HttpStatusCode.Unauthorized, "unauthorized");
-        await using (var connection = new NpgsqlConnection(api.Factory.ConnectionString))
-        {
-            await connection.OpenAsync();
-            await using var command = new NpgsqlCommand("UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = @id", connection);
-            command.Parameters.AddWithValue("id", stale.Str("id"));
-            Assert.Equal(1, await command.ExecuteNonQueryAsync());
-        }
+        await ExpiresInAsync(stale.Str("id"), TimeSpan.FromSeconds(-1));
 
         using var staleClient = WithKey(stale.Str("key"));
         await (await staleClient.GetAsync("/v1/wallets")).ExpectProblemAsync(HttpStatusCode.Unauthorized, "unauthorized");
@@ -108,13 +102,7 @@ public sealed class ApiKeyTests(ApiFixture api) : IClassFixture<ApiFixture>
     {
         var (tenantId, tenant) = await api.Factory.CreateOperatorTenantAsync("revocation");
         var made = await (await tenant.PostJsonAsync("/v1/api-keys", new { tenant_id = tenantId, name = "short-lived" })).ExpectAsync(HttpStatusCode.Created);
-        await using (var connection = new NpgsqlConnection(api.Factory.ConnectionString))
-        {
-            await connection.OpenAsync();
-            await using var command = new NpgsqlCommand("UPDATE api_keys SET expires_at = now() + interval '2 seconds' WHERE id = @id", connection);
-            command.Parameters.AddWithValue("id", made.Str("id"));
-            Assert.Equal(1, await command.ExecuteNonQueryAsync());
-        }
+        await ExpiresInAsync(made.Str("id"), TimeSpan.FromSeconds(2));
 
         using var client = WithKey(made.Str("key"));
         (await client.GetAsync("/v1/wallets")).EnsureSuccessStatusCode();
@@ -132,6 +120,17 @@ public sealed class ApiKeyTests(ApiFixture api) : IClassFixture<ApiFixture>
         var client = WithKey(made.Str("key"));
         (await client.GetAsync("/v1/wallets")).EnsureSuccessStatusCode();
         return (made.Str("id"), client);
+    }
+
+    /// <summary>Sets the key's expiry to the database's now plus <paramref name="fromNow"/> (in the past when negative).</summary>
+    private async Task ExpiresInAsync(string keyId, TimeSpan fromNow)
+    {
+        await using var connection = new NpgsqlConnection(api.Factory.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("UPDATE api_keys SET expires_at = now() + @from_now WHERE id = @id", connection);
+        command.Parameters.AddWithValue("id", keyId);
+        command.Parameters.AddWithValue("from_now", fromNow);
+        Assert.Equal(1, await command.ExecuteNonQueryAsync());
     }
 
     private async Task RevokeElsewhereAsync(string keyId)
