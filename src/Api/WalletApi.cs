@@ -135,12 +135,14 @@ public static class WalletApi
         app.MapMetricsEndpoints();
 
         app.MapOpenApi("/openapi/{documentName}.json");
-        app.UseSwaggerUI(options =>
+        // Only requests under /docs reach Swagger UI: its middleware matches every path it sees against
+        // regular expressions and then its static files.
+        app.UseWhen(context => context.Request.Path.StartsWithSegments("/docs", StringComparison.Ordinal), docs => docs.UseSwaggerUI(options =>
         {
             options.RoutePrefix = "docs";
             options.DocumentTitle = "Wallet API";
             options.SwaggerEndpoint("/openapi/v1.json", "Wallet API v1");
-        });
+        }));
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag) });
         return app;
