@@ -4,6 +4,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -34,6 +36,22 @@ namespace Wallet.Api;
 public static class WalletApi
 {
     public const string ReadyTag = "ready";
+
+    /// <summary>
+    /// Settings a process serving the API starts from, below every other source (appsettings,
+    /// environment and arguments override them). ASP.NET Core's hosting log gives each request an
+    /// <c>Activity</c> and a log scope whenever that category is enabled at all, even when nothing it
+    /// logs is written (it logs a request's start and end, at Information): off, a request allocates
+    /// about 900 bytes less. Set it to <c>Information</c> to see every request in the log.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string?> ConfigurationDefaults = new Dictionary<string, string?>
+    {
+        ["Logging:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics"] = "None",
+    };
+
+    /// <summary>Puts <see cref="ConfigurationDefaults"/> and <paramref name="more"/> below every other configuration source.</summary>
+    public static void AddWalletApiDefaults(this IConfigurationManager configuration, IReadOnlyDictionary<string, string?>? more = null) =>
+        configuration.Sources.Insert(0, new MemoryConfigurationSource { InitialData = ConfigurationDefaults.Concat(more ?? new Dictionary<string, string?>()) });
 
     /// <summary>The default scheme: it hands each request to the API key or the access token scheme.</summary>
     public const string BearerScheme = "ApiKeyOrToken";

@@ -1,0 +1,38 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Wallet.Api;
+using Xunit;
+
+namespace Wallet.Tests.Api;
+
+/// <summary>The settings a process serving the API starts from (<see cref="WalletApi.ConfigurationDefaults"/>).</summary>
+public sealed class HostingDefaultsTests(ApiFixture api) : IClassFixture<ApiFixture>
+{
+    private const string HostingLog = "Microsoft.AspNetCore.Hosting.Diagnostics";
+    private const string HostingLogLevel = $"Logging:LogLevel:{HostingLog}";
+
+    [Fact]
+    public void HostingLog_IsOff_InTheSilo()
+    {
+        var logger = api.Factory.GetService<ILoggerFactory>().CreateLogger(HostingLog);
+
+        Assert.False(logger.IsEnabled(LogLevel.Critical));
+        Assert.True(api.Factory.GetService<ILoggerFactory>().CreateLogger("Wallet.Api").IsEnabled(LogLevel.Warning));
+    }
+
+    [Fact]
+    public void Defaults_LieBelowEveryOtherSource()
+    {
+        var bare = new ConfigurationManager();
+        bare.AddWalletApiDefaults();
+        Assert.Equal("None", bare[HostingLogLevel]);
+
+        var configuration = new ConfigurationManager();
+        configuration.AddInMemoryCollection(new Dictionary<string, string?> { [HostingLogLevel] = "Information" });
+        configuration.AddWalletApiDefaults(new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Information" });
+        configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Warning" });
+
+        Assert.Equal("Information", configuration[HostingLogLevel]);
+        Assert.Equal("Warning", configuration["Logging:LogLevel:Default"]);
+    }
+}
