@@ -98,10 +98,45 @@ public static class Amount
             return minorUnits.ToString(CultureInfo.InvariantCulture);
         }
 
+        // Written from the right, one string and no decimal: every balance a read answers goes through here.
         var negative = minorUnits < 0;
-        var digits = (negative ? -(decimal)minorUnits : minorUnits).ToString(CultureInfo.InvariantCulture).PadLeft(scale + 1, '0');
-        var text = string.Concat(digits.AsSpan(0, digits.Length - scale), ".", digits.AsSpan(digits.Length - scale));
-        return negative ? "-" + text : text;
+        var magnitude = negative ? (ulong)-(minorUnits + 1) + 1 : (ulong)minorUnits;
+        var integerDigits = Math.Max(DigitCount(magnitude) - scale, 1);
+        return string.Create((negative ? 1 : 0) + integerDigits + 1 + scale, (magnitude, scale, negative), static (text, amount) =>
+        {
+            var (rest, decimals, minus) = amount;
+            var i = text.Length;
+            for (var written = 0; written < decimals; written++)
+            {
+                text[--i] = (char)('0' + (int)(rest % 10));
+                rest /= 10;
+            }
+
+            text[--i] = '.';
+            var first = minus ? 1 : 0;
+            while (i > first)
+            {
+                text[--i] = (char)('0' + (int)(rest % 10));
+                rest /= 10;
+            }
+
+            if (minus)
+            {
+                text[0] = '-';
+            }
+        });
+    }
+
+    private static int DigitCount(ulong value)
+    {
+        var count = 1;
+        while (value >= 10)
+        {
+            value /= 10;
+            count++;
+        }
+
+        return count;
     }
 
     public static string Describe(AmountError error, string currency, int scale) => error switch
