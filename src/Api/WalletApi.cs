@@ -49,9 +49,20 @@ public static class WalletApi
         ["Logging:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics"] = "None",
     };
 
-    /// <summary>Puts <see cref="ConfigurationDefaults"/> and <paramref name="more"/> below every other configuration source.</summary>
-    public static void AddWalletApiDefaults(this IConfigurationManager configuration, IReadOnlyDictionary<string, string?>? more = null) =>
-        configuration.Sources.Insert(0, new MemoryConfigurationSource { InitialData = ConfigurationDefaults.Concat(more ?? new Dictionary<string, string?>()) });
+    /// <summary>
+    /// Puts <see cref="ConfigurationDefaults"/> and a host's own <paramref name="more"/> (which win
+    /// over them) below every other configuration source.
+    /// </summary>
+    public static void AddWalletApiDefaults(this IConfigurationManager configuration, IReadOnlyDictionary<string, string?>? more = null)
+    {
+        var defaults = new Dictionary<string, string?>(ConfigurationDefaults, StringComparer.OrdinalIgnoreCase);
+        foreach (var (key, value) in more ?? new Dictionary<string, string?>())
+        {
+            defaults[key] = value;
+        }
+
+        configuration.Sources.Insert(0, new MemoryConfigurationSource { InitialData = defaults });
+    }
 
     /// <summary>The default scheme: it hands each request to the API key or the access token scheme.</summary>
     public const string BearerScheme = "ApiKeyOrToken";

@@ -27,6 +27,10 @@ public sealed class HostingDefaultsTests(ApiFixture api) : IClassFixture<ApiFixt
         bare.AddWalletApiDefaults();
         Assert.Equal("None", bare[HostingLogLevel]);
 
+        var own = new ConfigurationManager();
+        own.AddWalletApiDefaults(new Dictionary<string, string?> { [HostingLogLevel] = "Warning" });
+        Assert.Equal("Warning", own[HostingLogLevel]);
+
         var configuration = new ConfigurationManager();
         configuration.AddInMemoryCollection(new Dictionary<string, string?> { [HostingLogLevel] = "Information" });
         configuration.AddWalletApiDefaults(new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Information" });
