@@ -23,17 +23,11 @@ public static class ApiApplication
 {
     public const string DefaultUrl = "http://localhost:5080";
 
-    private static readonly Dictionary<string, string?> Defaults = new()
-    {
-        ["Logging:LogLevel:Default"] = "Information",
-        ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
-    };
-
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(args);
         // Defaults below every other source, so appsettings, environment and arguments override them.
-        builder.Configuration.AddWalletApiDefaults(Defaults);
+        builder.Configuration.AddWalletApiDefaults();
         if (string.IsNullOrEmpty(builder.Configuration[WebHostDefaults.ServerUrlsKey]))
         {
             builder.WebHost.UseUrls(DefaultUrl);
