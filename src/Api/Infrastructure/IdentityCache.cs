@@ -7,12 +7,18 @@ namespace Wallet.Api.Infrastructure;
 /// <c>lifetime</c> so that authenticating costs no database round trip per request. Bounded:
 /// past <c>entriesMax</c> it starts afresh rather than grow. What ends a credential's access
 /// reaches it through <see cref="RevokedCredentials"/>, which calls <see cref="Forget(string?)"/>.
+/// A credential is looked up once at a time: the requests that miss it meanwhile wait for that
+/// look-up instead of each making their own (when an entry of a busy key ran out, every request in
+/// flight looked it up, and each look-up of an API key writes its row).
 /// </summary>
 /// <param name="revokes">Whether a revocation notice (<c>CredentialRevocations</c>) ends a cached credential and its identity.</param>
 public sealed class IdentityCache<TIdentity>(TimeSpan lifetime, int entriesMax, Func<string, string, TIdentity, bool> revokes)
     where TIdentity : class
 {
     private readonly ConcurrentDictionary<string, (TIdentity Identity, long ExpiresAt)> _entries = new(StringComparer.Ordinal);
+
+    // The look-ups under way, by credential.
+    private readonly ConcurrentDictionary<string, Task<(TIdentity? Identity, long Notices)>> _lookups = new(StringComparer.Ordinal);
 
     // The notices heard so far: a look-up that one overtook keeps nothing.
     private long _notices;
@@ -25,13 +31,55 @@ public sealed class IdentityCache<TIdentity>(TimeSpan lifetime, int entriesMax, 
     public async Task<TIdentity?> FindAsync(
         string credential, TimeProvider clock, Func<Task<TIdentity?>> find, Func<TIdentity, DateTimeOffset?>? expiresAt = null)
     {
-        var now = clock.GetTimestamp();
-        if (_entries.TryGetValue(credential, out var cached) && cached.ExpiresAt > now)
+        if (_entries.TryGetValue(credential, out var cached) && cached.ExpiresAt > clock.GetTimestamp())
         {
             return cached.Identity;
         }
 
         var notices = Interlocked.Read(ref _notices);
+        var mine = new TaskCompletionSource<(TIdentity? Identity, long Notices)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var underWay = _lookups.GetOrAdd(credential, mine.Task);
+        if (underWay != mine.Task)
+        {
+            try
+            {
+                // A look-up that began before a notice this request has heard of may have read what
+                // the notice ended; nor does one whose request went away say anything of this one.
+                // Either way this request asks again (it finds the look-up gone: it leaves before it ends).
+                var found = await underWay;
+                if (found.Notices == notices)
+                {
+                    return found.Identity;
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            return await FindAsync(credential, clock, find, expiresAt);
+        }
+
+        var lookup = new KeyValuePair<string, Task<(TIdentity?, long)>>(credential, mine.Task);
+        try
+        {
+            var identity = await LookUpAsync(credential, notices, clock, find, expiresAt);
+            _lookups.TryRemove(lookup);
+            mine.SetResult((identity, notices));
+            return identity;
+        }
+        catch (Exception e)
+        {
+            _lookups.TryRemove(lookup);
+            mine.SetException(e);
+            _ = mine.Task.Exception; // observed: no other request may be waiting for it
+            throw;
+        }
+    }
+
+    private async Task<TIdentity?> LookUpAsync(
+        string credential, long notices, TimeProvider clock, Func<Task<TIdentity?>> find, Func<TIdentity, DateTimeOffset?>? expiresAt)
+    {
+        var now = clock.GetTimestamp();
         var identity = await find();
         if (identity is null)
         {
