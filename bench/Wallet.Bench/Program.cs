@@ -131,10 +131,11 @@ foreach (var workload in alone ? [] : options.Workloads)
 {
     foreach (var path in options.Paths)
     {
+        var settled = await databases.SettleAsync();
         var result = await driver.RunAsync(workload, targets[path], untilJitSettles: true);
         results.Add(result);
         var batchSize = path == "baseline" ? 0 : result.Ledger?.AverageBatch ?? 0;
-        Console.WriteLine($"  {workload,-15} {path,-9} {result.Throughput,9:N0} ops/s  p99 {result.Percentile(0.99),7:N2} ms  warm-up {result.WarmupSeconds,3:N0} s" +
+        Console.WriteLine($"  {workload,-15} {path,-9} {result.Throughput,9:N0} ops/s  p99 {result.Percentile(0.99),7:N2} ms  settled {settled.TotalSeconds,3:N0} s  warm-up {result.WarmupSeconds,3:N0} s" +
             (result.PostgresMicrosecondsPerOp is { } postgres ? $"  PostgreSQL {postgres,6:N0} µs/op" : "") +
             (batchSize == 0 ? "" : $"  (avg commit batch {batchSize:N1} in {result.Ledger!.AverageCommitMilliseconds:N1} ms, commits busy {result.Ledger.CommitBusy(result.Seconds):P0}," +
                                    $" aborted {result.Ledger.Aborted:N0}, in doubt {result.Ledger.InDoubt:N0})"));
@@ -146,6 +147,7 @@ foreach (var workload in alone ? [] : options.Workloads)
 var halfPeaks = new List<RunResult>();
 foreach (var peak in options.HalfPeakLatency ? results.Where(r => r.Path == "http" && r.Throughput > 0).ToList() : [])
 {
+    await databases.SettleAsync();
     halfPeaks.Add(await driver.RunAsync(peak.Workload, http, peak.Throughput / 2, untilJitSettles: true));
 }
 
