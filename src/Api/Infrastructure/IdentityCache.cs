@@ -45,7 +45,8 @@ public sealed class IdentityCache<TIdentity>(TimeSpan lifetime, int entriesMax, 
             {
                 // A look-up that began before a notice this request has heard of may have read what
                 // the notice ended; nor does one whose request went away say anything of this one.
-                // Either way this request asks again (it finds the look-up gone: it leaves before it ends).
+                // Either way this request asks again (that look-up is no longer listed by then: it
+                // leaves the list before it completes).
                 var found = await underWay;
                 if (found.Notices == notices)
                 {
