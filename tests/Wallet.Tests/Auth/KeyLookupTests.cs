@@ -24,16 +24,16 @@ public sealed class KeyLookupTests(ApiFixture api) : IClassFixture<ApiFixture>, 
     [Fact]
     public async Task RequestsMissingAKeyAtOnce_LookItUpOnce()
     {
-        var (key, store) = await NewKeyAsync("stampede");
+        var key = await NewKeyAsync("stampede");
         var cache = ApiKeyAuthenticationHandler.NewCache();
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var lookups = 0;
 
-        var found = Enumerable.Range(0, Requests).Select(_ => cache.FindAsync(ApiKeyStore.Hash(key), TimeProvider.System, async () =>
+        var found = Enumerable.Range(0, Requests).Select(_ => key.FindIn(cache, async () =>
         {
             Interlocked.Increment(ref lookups);
             await gate.Task;
-            return await store.FindAsync(key, CancellationToken.None);
+            return await key.Find();
         })).ToList();
         gate.SetResult();
 
@@ -44,47 +44,45 @@ public sealed class KeyLookupTests(ApiFixture api) : IClassFixture<ApiFixture>, 
     [Fact]
     public async Task ARequestAfterARevocationNotice_DoesNotTakeWhatALookUpReadBeforeIt()
     {
-        var (key, store) = await NewKeyAsync("revoked during a look-up");
+        var key = await NewKeyAsync("revoked during a look-up");
         var cache = ApiKeyAuthenticationHandler.NewCache();
         var read = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
         // The first request reads the key while it is valid, and is held before it returns.
-        var first = cache.FindAsync(ApiKeyStore.Hash(key), TimeProvider.System, async () =>
+        var first = key.FindIn(cache, async () =>
         {
-            var identity = await store.FindAsync(key, CancellationToken.None);
+            var identity = await key.Find();
             read.SetResult();
             await gate.Task;
             return identity;
         });
         await read.Task;
-        Assert.NotNull(await store.RevokeAsync(ApiKeyAuthenticationHandler.KeyId(ApiKeyStore.Hash(key)), "test", DateTimeOffset.UtcNow, CancellationToken.None));
-        cache.Forget(CredentialRevocations.ApiKey(ApiKeyAuthenticationHandler.KeyId(ApiKeyStore.Hash(key))));
+        Assert.NotNull(await key.Store.RevokeAsync(key.Id, "test", DateTimeOffset.UtcNow, CancellationToken.None));
+        cache.Forget(CredentialRevocations.ApiKey(key.Id));
 
-        var after = cache.FindAsync(ApiKeyStore.Hash(key), TimeProvider.System, () => store.FindAsync(key, CancellationToken.None));
+        var after = key.FindIn(cache);
         gate.SetResult();
 
         Assert.NotNull(await first);
         Assert.Null(await after);
-        Assert.Null(await cache.FindAsync(ApiKeyStore.Hash(key), TimeProvider.System, () => store.FindAsync(key, CancellationToken.None)));
+        Assert.Null(await key.FindIn(cache));
     }
 
     [Fact]
     public async Task WhenTheRequestLookingUpGoesAway_TheOthersStillFindTheKey()
     {
-        var (key, store) = await NewKeyAsync("abandoned look-up");
+        var key = await NewKeyAsync("abandoned look-up");
         var cache = ApiKeyAuthenticationHandler.NewCache();
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var gone = new CancellationTokenSource();
 
-        var abandoned = cache.FindAsync(ApiKeyStore.Hash(key), TimeProvider.System, async () =>
+        var abandoned = key.FindIn(cache, async () =>
         {
             await gate.Task;
-            return await store.FindAsync(key, gone.Token);
+            return await key.Store.FindAsync(key.Key, gone.Token);
         });
-        var others = Enumerable.Range(0, Requests)
-            .Select(_ => cache.FindAsync(ApiKeyStore.Hash(key), TimeProvider.System, () => store.FindAsync(key, CancellationToken.None)))
-            .ToList();
+        var others = Enumerable.Range(0, Requests).Select(_ => key.FindIn(cache)).ToList();
         await gone.CancelAsync();
         gate.SetResult();
 
@@ -95,28 +93,42 @@ public sealed class KeyLookupTests(ApiFixture api) : IClassFixture<ApiFixture>, 
     [Fact]
     public async Task AFailedLookUp_FailsTheRequestsWaitingForIt_AndIsNotKept()
     {
-        var (key, store) = await NewKeyAsync("failed look-up");
+        var key = await NewKeyAsync("failed look-up");
         var cache = ApiKeyAuthenticationHandler.NewCache();
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        var failing = cache.FindAsync(ApiKeyStore.Hash(key), TimeProvider.System, async () =>
+        var failing = key.FindIn(cache, async () =>
         {
             await gate.Task;
             throw new NpgsqlException("the database is unreachable");
         });
-        var waiting = cache.FindAsync(ApiKeyStore.Hash(key), TimeProvider.System, () => store.FindAsync(key, CancellationToken.None));
+        var waiting = key.FindIn(cache);
         gate.SetResult();
 
         await Assert.ThrowsAsync<NpgsqlException>(() => failing);
         await Assert.ThrowsAsync<NpgsqlException>(() => waiting);
-        Assert.Equal("client", (await cache.FindAsync(ApiKeyStore.Hash(key), TimeProvider.System, () => store.FindAsync(key, CancellationToken.None)))?.Role);
+        Assert.Equal("client", (await key.FindIn(cache))?.Role);
     }
 
-    /// <summary>A new client key of a new tenant, never used, and the store on the test's database.</summary>
-    private async Task<(string Key, ApiKeyStore Store)> NewKeyAsync(string name)
+    /// <summary>A new client key of a new tenant, never used, with the store on the test's database.</summary>
+    private async Task<NewKey> NewKeyAsync(string name)
     {
         var (tenantId, tenant) = await api.Factory.CreateOperatorTenantAsync("lookups");
         var made = await (await tenant.PostJsonAsync("/v1/api-keys", new { tenant_id = tenantId, name })).ExpectAsync(HttpStatusCode.Created);
-        return (made.Str("key"), new ApiKeyStore(_dataSource));
+        return new NewKey(made.Str("key"), new ApiKeyStore(_dataSource));
+    }
+
+    private sealed record NewKey(string Key, ApiKeyStore Store)
+    {
+        public string Hash => ApiKeyStore.Hash(Key);
+
+        public string Id => ApiKeyAuthenticationHandler.KeyId(Hash);
+
+        /// <summary>The store's look-up, as a request makes it.</summary>
+        public Task<ApiKeyIdentity?> Find() => Store.FindAsync(Key, CancellationToken.None);
+
+        /// <summary>The key through <paramref name="cache"/>, looked up by <paramref name="find"/> (the store's by default) on a miss.</summary>
+        public Task<ApiKeyIdentity?> FindIn(IdentityCache<ApiKeyIdentity> cache, Func<Task<ApiKeyIdentity?>>? find = null) =>
+            cache.FindAsync(Hash, TimeProvider.System, find ?? Find);
     }
 }
