@@ -13,6 +13,9 @@ public sealed record RunResult(string Workload, string Path, double Seconds, lon
     /// <summary>What the ledger's meter counted in the measured window (commits, aborts, in doubt); null when not listened to.</summary>
     public LedgerCounts? Ledger { get; init; }
 
+    /// <summary>The bench process's pauses in the measured window; null when not watched.</summary>
+    public Pauses? Pauses { get; init; }
+
     /// <summary>How long the workload warmed up before this window, in seconds.</summary>
     public double WarmupSeconds { get; init; }
 
@@ -39,7 +42,7 @@ public sealed record RunResult(string Workload, string Path, double Seconds, lon
 /// fast as they complete) or open loop (a fixed rate, latency counted from each operation's
 /// scheduled start so that a stall is not hidden).
 /// </summary>
-public sealed class Driver(BenchOptions options, CpuMeter? cpu = null, LedgerCounters? counters = null)
+public sealed class Driver(BenchOptions options, CpuMeter? cpu = null, LedgerCounters? counters = null, PauseMeter? pauses = null)
 {
     // An authorization's amount in cents, 0.01 to 5.00: small, so the wallets' funds last and only the cards' limits decline.
     private const long AuthorizationAmountMin = 1;
@@ -89,15 +92,17 @@ public sealed class Driver(BenchOptions options, CpuMeter? cpu = null, LedgerCou
         var interval = ratePerSecond is { } rate ? (long)(workers / rate * Stopwatch.Frequency) : 0;
         var cpuBefore = cpu?.Read();
         var countsBefore = counters?.Read();
+        var window = pauses?.Mark();
         var results = await Task.WhenAll(Enumerable.Range(0, workers).Select(worker =>
             Task.Run(() => WorkerAsync(workload, target, worker, stopAt, interval))));
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         var spent = cpuBefore is null ? (CpuSpent?)null : cpu!.Read().Since(cpuBefore);
-        var counted = countsBefore is null ? null : counters!.Read().Since(countsBefore);
+        var counted = countsBefore is null ? null : counters!.Since(countsBefore);
+        var paused = window is { } marked ? pauses!.Since(marked) : null;
         var latencies = results.SelectMany(r => r.Latencies).ToArray();
         Array.Sort(latencies);
         return new RunResult(workload, target.Name, seconds, results.Sum(r => r.Ok), results.Sum(r => r.Declined), results.Sum(r => r.Errors),
-            results.Sum(r => r.TransfersOk), latencies) { Cpu = spent, Ledger = counted };
+            results.Sum(r => r.TransfersOk), latencies) { Cpu = spent, Ledger = counted, Pauses = paused };
     }
 
     private async Task<WorkerResult> WorkerAsync(string workload, IBenchTarget target, int worker, long stopAt, long interval)

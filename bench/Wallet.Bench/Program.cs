@@ -82,7 +82,8 @@ var targets = new Dictionary<string, IBenchTarget>
 };
 
 using var counters = new LedgerCounters();
-var driver = new Driver(options, cpu, counters);
+using var pauseMeter = new PauseMeter();
+var driver = new Driver(options, cpu, counters, pauseMeter);
 var results = new List<RunResult>();
 var dashboardCosts = new List<DashboardCostResult>();
 DashboardIdle? dashboardIdle = null;
@@ -138,7 +139,8 @@ foreach (var workload in alone ? [] : options.Workloads)
         Console.WriteLine($"  {workload,-15} {path,-9} {result.Throughput,9:N0} ops/s  p99 {result.Percentile(0.99),7:N2} ms  settled {settled.TotalSeconds,3:N0} s  warm-up {result.WarmupSeconds,3:N0} s" +
             (result.PostgresMicrosecondsPerOp is { } postgres ? $"  PostgreSQL {postgres,6:N0} µs/op" : "") +
             (batchSize == 0 ? "" : $"  (avg commit batch {batchSize:N1} in {result.Ledger!.AverageCommitMilliseconds:N1} ms, commits busy {result.Ledger.CommitBusy(result.Seconds):P0}," +
-                                   $" aborted {result.Ledger.Aborted:N0}, in doubt {result.Ledger.InDoubt:N0})"));
+                                   $" longest {result.Ledger.LongestCommitMilliseconds:N0} ms, aborted {result.Ledger.Aborted:N0}, in doubt {result.Ledger.InDoubt:N0}," +
+                                   $" activations {result.Ledger.Activated:N0})") + PausesOf(result));
     }
 }
 
@@ -148,7 +150,11 @@ var halfPeaks = new List<RunResult>();
 foreach (var peak in options.HalfPeakLatency ? results.Where(r => r.Path == "http" && r.Throughput > 0).ToList() : [])
 {
     await databases.SettleAsync();
-    halfPeaks.Add(await driver.RunAsync(peak.Workload, http, peak.Throughput / 2, untilJitSettles: true));
+    var result = await driver.RunAsync(peak.Workload, http, peak.Throughput / 2, untilJitSettles: true);
+    halfPeaks.Add(result);
+    Console.WriteLine($"  {peak.Workload,-15} half peak {result.Throughput,9:N0} ops/s  p99 {result.Percentile(0.99),7:N2} ms  max {result.Percentile(1),7:N0} ms" +
+        (result.Ledger is not { } ledger ? "" : $"  (longest commit {ledger.LongestCommitMilliseconds:N0} ms, aborted {ledger.Aborted:N0}, activations {ledger.Activated:N0})") +
+        PausesOf(result));
 }
 
 var memory = options.MemoryActivations > 0 && !alone
@@ -183,6 +189,19 @@ foreach (var failure in failures)
 
 Console.WriteLine(failures.Count == 0 ? "All invariants hold." : $"{failures.Count} invariant failures.");
 return failures.Count == 0 ? 0 : 1;
+
+// The window's pauses in the bench process, and when the longest came (seconds into the window).
+static string PausesOf(RunResult result)
+{
+    if (result.Pauses is not { } p)
+    {
+        return "";
+    }
+
+    var longest = p.Longest.Count == 0 ? "" : $" [{string.Join(", ", p.Longest.Select(l => $"{l.Milliseconds:N0} ms at {l.AtSecond:N1} s"))}]";
+    return string.Create(CultureInfo.InvariantCulture,
+        $"  pauses: longest {p.LongestThreadMilliseconds:N0} ms (thread pool {p.LongestPoolMilliseconds:N0} ms), GC {p.GcPauseMilliseconds:N0} ms in all, {p.Gen2Collections} gen-2{longest}");
+}
 
 static int FreePort()
 {

@@ -1,0 +1,106 @@
+using System.Diagnostics;
+
+namespace Wallet.Bench;
+
+/// <summary>
+/// The pauses of a window in the bench's process: the longest wake-up of a dedicated thread that
+/// sleeps 1 ms at a time (late when the machine gave it no core, or a garbage collection held it
+/// when it came back to managed code), the longest of a thread-pool loop doing the same with
+/// <see cref="Task.Delay(int)"/> (late, too, when the pool's queue was long), the garbage collector's
+/// pause time and its gen-2 collections. A request in the window waited out each such pause.
+/// </summary>
+public sealed record Pauses(double LongestThreadMilliseconds, double LongestPoolMilliseconds, double GcPauseMilliseconds, int Gen2Collections,
+    IReadOnlyList<(double AtSecond, double Milliseconds)> Longest);
+
+/// <summary>Watches for the pauses of <see cref="Pauses"/>; <see cref="Mark"/> starts a window, <see cref="Since"/> ends it.</summary>
+public sealed class PauseMeter : IDisposable
+{
+    // A wake-up later than this is kept: below it, a 1 ms sleep's own jitter.
+    private const double KeptMilliseconds = 5;
+    private const int LongestListed = 5;
+
+    private readonly Lock _lock = new();
+    private readonly List<(long At, double Milliseconds, bool Pool)> _late = [];
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Thread _thread;
+    private readonly Task _pool;
+
+    public PauseMeter()
+    {
+        _thread = new Thread(WatchThread) { IsBackground = true, Name = "bench pause meter", Priority = ThreadPriority.AboveNormal };
+        _thread.Start();
+        _pool = Task.Run(WatchPoolAsync);
+    }
+
+    public readonly record struct Window(long Started, TimeSpan GcPause, int Gen2);
+
+    public Window Mark() => new(Stopwatch.GetTimestamp(), GC.GetTotalPauseDuration(), GC.CollectionCount(2));
+
+    public Pauses Since(Window window)
+    {
+        List<(long At, double Milliseconds, bool Pool)> late;
+        lock (_lock)
+        {
+            late = _late.Where(l => l.At >= window.Started).ToList();
+            // Nothing before the newest window is asked for again.
+            _late.RemoveAll(l => l.At < window.Started);
+        }
+
+        var longest = late.Where(l => !l.Pool).OrderByDescending(l => l.Milliseconds).Take(LongestListed)
+            .Select(l => ((double)(l.At - window.Started) / Stopwatch.Frequency, l.Milliseconds)).ToList();
+        return new Pauses(
+            late.Where(l => !l.Pool).Select(l => l.Milliseconds).DefaultIfEmpty(0).Max(),
+            late.Where(l => l.Pool).Select(l => l.Milliseconds).DefaultIfEmpty(0).Max(),
+            (GC.GetTotalPauseDuration() - window.GcPause).TotalMilliseconds,
+            GC.CollectionCount(2) - window.Gen2,
+            longest);
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _thread.Join();
+        try
+        {
+            _pool.GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _stop.Dispose();
+    }
+
+    private void WatchThread()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            var before = Stopwatch.GetTimestamp();
+            Thread.Sleep(1);
+            Keep(before, pool: false);
+        }
+    }
+
+    private async Task WatchPoolAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            var before = Stopwatch.GetTimestamp();
+            await Task.Delay(1, _stop.Token);
+            Keep(before, pool: true);
+        }
+    }
+
+    // A wake-up's lateness: what it took beyond the 1 ms asked for.
+    private void Keep(long before, bool pool)
+    {
+        var late = Stopwatch.GetElapsedTime(before).TotalMilliseconds - 1;
+        if (late > KeptMilliseconds)
+        {
+            lock (_lock)
+            {
+                _late.Add((before, late, pool));
+            }
+        }
+    }
+}
