@@ -589,7 +589,18 @@ public sealed class HoldTests(ApiFixture api) : IClassFixture<ApiFixture>
         await (await CaptureAsync(client, partly.Str("id"), new { amount = "10.00" })).ExpectAsync(HttpStatusCode.OK);
         var expiresAt = untouched.GetProperty("expires_at").GetDateTimeOffset();
         Assert.Equal(TimeSpan.FromSeconds(1), expiresAt - untouched.GetProperty("created_at").GetDateTimeOffset());
-        await AssertBalancesAsync(client, wallet, "90.00", "85.00", "5.00");
+        // A busy machine may take longer than the first hold's second to get here: read before its
+        // expiry, the balances hold all three; read after it, they may have released the holds due.
+        var balance = (await client.GetWalletAsync(wallet)).GetProperty("balance");
+        var read = (balance.Str("posted"), balance.Str("pending"), balance.Str("available"));
+        if (DateTimeOffset.UtcNow < expiresAt)
+        {
+            Assert.Equal(("90.00", "85.00", "5.00"), read);
+        }
+        else
+        {
+            Assert.Contains(read, new[] { ("90.00", "85.00", "5.00"), ("90.00", "45.00", "45.00"), ("90.00", "25.00", "65.00") });
+        }
 
         var expired = await WaitForStatusAsync(client, untouched.Str("id"), "expired", expiresAt + ExpiryDeadline);
         var expiredAfterCapture = await WaitForStatusAsync(client, partly.Str("id"), "expired", partly.GetProperty("expires_at").GetDateTimeOffset() + ExpiryDeadline);
