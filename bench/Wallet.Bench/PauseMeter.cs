@@ -7,10 +7,12 @@ namespace Wallet.Bench;
 /// sleeps 1 ms at a time (late when the machine gave it no core, or a garbage collection held it
 /// when it came back to managed code), the longest of a thread-pool loop doing the same with
 /// <see cref="Task.Delay(int)"/> (late, too, when the pool's queue was long), the garbage collector's
-/// pause time and its gen-2 collections. A request in the window waited out each such pause.
+/// pause time and its gen-2 collections. A request in the window waited out each such pause. Each of
+/// the longest says how much of it the garbage collector paused the process: the rest, the machine
+/// gave the process no core.
 /// </summary>
 public sealed record Pauses(double LongestThreadMilliseconds, double LongestPoolMilliseconds, double GcPauseMilliseconds, int Gen2Collections,
-    IReadOnlyList<(double AtSecond, double Milliseconds)> Longest);
+    IReadOnlyList<(double AtSecond, double Milliseconds, double GcMilliseconds)> Longest);
 
 /// <summary>Watches for the pauses of <see cref="Pauses"/>; <see cref="Mark"/> starts a window, <see cref="Since"/> ends it.</summary>
 public sealed class PauseMeter : IDisposable
@@ -20,7 +22,7 @@ public sealed class PauseMeter : IDisposable
     private const int LongestListed = 5;
 
     private readonly Lock _lock = new();
-    private readonly List<(long At, double Milliseconds, bool Pool)> _late = [];
+    private readonly List<(long At, double Milliseconds, double Gc, bool Pool)> _late = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _thread;
     private readonly Task _pool;
@@ -38,7 +40,7 @@ public sealed class PauseMeter : IDisposable
 
     public Pauses Since(Window window)
     {
-        List<(long At, double Milliseconds, bool Pool)> late;
+        List<(long At, double Milliseconds, double Gc, bool Pool)> late;
         lock (_lock)
         {
             late = _late.Where(l => l.At >= window.Started).ToList();
@@ -47,7 +49,7 @@ public sealed class PauseMeter : IDisposable
         }
 
         var longest = late.Where(l => !l.Pool).OrderByDescending(l => l.Milliseconds).Take(LongestListed)
-            .Select(l => ((double)(l.At - window.Started) / Stopwatch.Frequency, l.Milliseconds)).ToList();
+            .Select(l => ((double)(l.At - window.Started) / Stopwatch.Frequency, l.Milliseconds, l.Gc)).ToList();
         return new Pauses(
             late.Where(l => !l.Pool).Select(l => l.Milliseconds).DefaultIfEmpty(0).Max(),
             late.Where(l => l.Pool).Select(l => l.Milliseconds).DefaultIfEmpty(0).Max(),
@@ -75,9 +77,9 @@ public sealed class PauseMeter : IDisposable
     {
         while (!_stop.IsCancellationRequested)
         {
-            var before = Stopwatch.GetTimestamp();
+            var (before, gcBefore) = (Stopwatch.GetTimestamp(), GC.GetTotalPauseDuration());
             Thread.Sleep(1);
-            Keep(before, pool: false);
+            Keep(before, gcBefore, pool: false);
         }
     }
 
@@ -85,21 +87,22 @@ public sealed class PauseMeter : IDisposable
     {
         while (!_stop.IsCancellationRequested)
         {
-            var before = Stopwatch.GetTimestamp();
+            var (before, gcBefore) = (Stopwatch.GetTimestamp(), GC.GetTotalPauseDuration());
             await Task.Delay(1, _stop.Token);
-            Keep(before, pool: true);
+            Keep(before, gcBefore, pool: true);
         }
     }
 
-    // A wake-up's lateness: what it took beyond the 1 ms asked for.
-    private void Keep(long before, bool pool)
+    // A wake-up's lateness: what it took beyond the 1 ms asked for, and the GC's pauses meanwhile.
+    private void Keep(long before, TimeSpan gcBefore, bool pool)
     {
         var late = Stopwatch.GetElapsedTime(before).TotalMilliseconds - 1;
         if (late > KeptMilliseconds)
         {
+            var gc = (GC.GetTotalPauseDuration() - gcBefore).TotalMilliseconds;
             lock (_lock)
             {
-                _late.Add((before, late, pool));
+                _late.Add((before, late, gc, pool));
             }
         }
     }

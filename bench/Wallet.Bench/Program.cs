@@ -198,7 +198,7 @@ static string PausesOf(RunResult result)
         return "";
     }
 
-    var longest = p.Longest.Count == 0 ? "" : $" [{string.Join(", ", p.Longest.Select(l => $"{l.Milliseconds:N0} ms at {l.AtSecond:N1} s"))}]";
+    var longest = p.Longest.Count == 0 ? "" : $" [{string.Join(", ", p.Longest.Select(l => $"{l.Milliseconds:N0} ms (GC {l.GcMilliseconds:N0}) at {l.AtSecond:N1} s"))}]";
     return string.Create(CultureInfo.InvariantCulture,
         $"  pauses: longest {p.LongestThreadMilliseconds:N0} ms (thread pool {p.LongestPoolMilliseconds:N0} ms), GC {p.GcPauseMilliseconds:N0} ms in all, {p.Gen2Collections} gen-2{longest}");
 }
