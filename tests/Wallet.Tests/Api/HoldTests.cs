@@ -591,8 +591,7 @@ public sealed class HoldTests(ApiFixture api) : IClassFixture<ApiFixture>
         Assert.Equal(TimeSpan.FromSeconds(1), expiresAt - untouched.GetProperty("created_at").GetDateTimeOffset());
         // A busy machine may take longer than the first hold's second to get here: read before its
         // expiry, the balances hold all three; read after it, they may have released the holds due.
-        var balance = (await client.GetWalletAsync(wallet)).GetProperty("balance");
-        var read = (balance.Str("posted"), balance.Str("pending"), balance.Str("available"));
+        var read = await BalancesAsync(client, wallet);
         if (DateTimeOffset.UtcNow < expiresAt)
         {
             Assert.Equal(("90.00", "85.00", "5.00"), read);
@@ -721,10 +720,14 @@ public sealed class HoldTests(ApiFixture api) : IClassFixture<ApiFixture>
         Assert.Equal((status, amount, captured, held), (hold.Str("status"), hold.Str("amount"), hold.Str("captured"), hold.Str("held")));
 
     /// <summary>The wallet's balances as GET shows them.</summary>
-    private static async Task AssertBalancesAsync(HttpClient client, string walletId, string posted, string pending, string available)
+    private static async Task AssertBalancesAsync(HttpClient client, string walletId, string posted, string pending, string available) =>
+        Assert.Equal((posted, pending, available), await BalancesAsync(client, walletId));
+
+    /// <summary>The wallet's posted, pending and available balances as GET shows them.</summary>
+    private static async Task<(string Posted, string Pending, string Available)> BalancesAsync(HttpClient client, string walletId)
     {
         var balance = (await client.GetWalletAsync(walletId)).GetProperty("balance");
-        Assert.Equal((posted, pending, available), (balance.Str("posted"), balance.Str("pending"), balance.Str("available")));
+        return (balance.Str("posted"), balance.Str("pending"), balance.Str("available"));
     }
 
     /// <summary>The whole ledger verifies: balances, entries, and every wallet's pending against its open holds.</summary>

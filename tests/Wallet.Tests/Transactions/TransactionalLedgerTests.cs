@@ -117,8 +117,7 @@ public sealed class TransactionalLedgerTests : IAsyncLifetime
             return (From: from, To: to == from ? 1 : to, Amount: (long)random.Next(1, 400));
         }).ToList();
         var committed = 0;
-        var aborted = new System.Collections.Concurrent.ConcurrentBag<string>();
-        var abortedEntries = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var aborted = new System.Collections.Concurrent.ConcurrentBag<(string EntryId, string Exception)>();
         await Parallel.ForEachAsync(moves, new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (move, _) =>
         {
             var entryId = NewEntryId();
@@ -143,13 +142,12 @@ public sealed class TransactionalLedgerTests : IAsyncLifetime
             catch (OrleansTransactionAbortedException exception)
             {
                 // Lock conflicts and refused debits abort some; what aborted must leave no row (checked below).
-                aborted.Add(exception.GetBaseException().GetType().Name);
-                abortedEntries.Add(entryId);
+                aborted.Add((entryId, exception.GetBaseException().GetType().Name));
             }
         });
 
         Assert.True(committed > moves.Count / 2, $"only {committed} of {moves.Count} transfers committed; aborted: "
-            + string.Join(", ", aborted.GroupBy(a => a).Select(g => $"{g.Key} {g.Count()}")));
+            + string.Join(", ", aborted.GroupBy(a => a.Exception).Select(g => $"{g.Key} {g.Count()}")));
         var ids = accounts.Select(a => a.GetPrimaryKeyString()).ToArray();
         Assert.Equal(committed + accounts.Count, await Database.ScalarAsync(
             "SELECT count(*) FROM entries WHERE source_id = ANY(@ids) OR destination_id = ANY(@ids)", ("ids", ids)));
@@ -179,7 +177,7 @@ public sealed class TransactionalLedgerTests : IAsyncLifetime
         // A prepared row may outlive its aborted transaction: Orleans can drop a prepared transaction
         // without telling the storage, and the sweep removes that row once its state's commits pass
         // it. No committed transaction's row may wait: each was taken by its manager's commit.
-        Assert.Equal(0L, await Database.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE entry_id <> ALL(@aborted)", ("aborted", abortedEntries.ToArray())));
+        Assert.Equal(0L, await Database.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE entry_id <> ALL(@aborted)", ("aborted", aborted.Select(a => a.EntryId).ToArray())));
         var verify = await new LedgerVerifier(Database, TimeProvider.System).VerifyAsync(CancellationToken.None);
         Assert.True(verify.Ok, string.Join("; ", verify.Problems.Select(p => $"{p.Code} {p.WalletId} {p.Detail}")));
 
