@@ -47,7 +47,7 @@ public sealed record CpuReading(TimeSpan Process, IReadOnlyDictionary<int, long>
 /// </summary>
 public sealed class CpuMeter
 {
-    private static readonly string[] BackgroundProcesses =
+    internal static readonly string[] BackgroundProcesses =
     [
         "checkpointer", "background writer", "walwriter", "autovacuum", "logical replication", "archiver", "stats collector",
         "walsender", "walreceiver", "startup",

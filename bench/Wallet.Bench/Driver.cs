@@ -16,6 +16,9 @@ public sealed record RunResult(string Workload, string Path, double Seconds, lon
     /// <summary>The bench process's pauses in the measured window; null when not watched.</summary>
     public Pauses? Pauses { get; init; }
 
+    /// <summary>The requests slower than <see cref="Driver.SlowMilliseconds"/>, by the second of the window they started in.</summary>
+    public IReadOnlyDictionary<int, int> SlowBySecond { get; init; } = new Dictionary<int, int>();
+
     /// <summary>How long the workload warmed up before this window, in seconds.</summary>
     public double WarmupSeconds { get; init; }
 
@@ -44,6 +47,9 @@ public sealed record RunResult(string Workload, string Path, double Seconds, lon
 /// </summary>
 public sealed class Driver(BenchOptions options, CpuMeter? cpu = null, LedgerCounters? counters = null, PauseMeter? pauses = null)
 {
+    /// <summary>A request slower than this counts as slow: the bound on p99 at half of peak.</summary>
+    public const double SlowMilliseconds = 100;
+
     // An authorization's amount in cents, 0.01 to 5.00: small, so the wallets' funds last and only the cards' limits decline.
     private const long AuthorizationAmountMin = 1;
     private const long AuthorizationAmountMax = 500;
@@ -101,8 +107,9 @@ public sealed class Driver(BenchOptions options, CpuMeter? cpu = null, LedgerCou
         var paused = window is { } marked ? pauses!.Since(marked) : null;
         var latencies = results.SelectMany(r => r.Latencies).ToArray();
         Array.Sort(latencies);
+        var slow = results.SelectMany(r => r.SlowStarts).GroupBy(at => (int)((at - started) / Stopwatch.Frequency)).ToDictionary(g => g.Key, g => g.Count());
         return new RunResult(workload, target.Name, seconds, results.Sum(r => r.Ok), results.Sum(r => r.Declined), results.Sum(r => r.Errors),
-            results.Sum(r => r.TransfersOk), latencies) { Cpu = spent, Ledger = counted, Pauses = paused };
+            results.Sum(r => r.TransfersOk), latencies) { Cpu = spent, Ledger = counted, Pauses = paused, SlowBySecond = slow };
     }
 
     private async Task<WorkerResult> WorkerAsync(string workload, IBenchTarget target, int worker, long stopAt, long interval)
@@ -140,7 +147,13 @@ public sealed class Driver(BenchOptions options, CpuMeter? cpu = null, LedgerCou
                 }
             }
 
-            result.Latencies.Add(Stopwatch.GetTimestamp() - start);
+            var latency = Stopwatch.GetTimestamp() - start;
+            result.Latencies.Add(latency);
+            if (latency > SlowMilliseconds / 1000 * Stopwatch.Frequency)
+            {
+                result.SlowStarts.Add(start);
+            }
+
             switch (outcome)
             {
                 case OpOutcome.Ok:
@@ -181,6 +194,8 @@ public sealed class Driver(BenchOptions options, CpuMeter? cpu = null, LedgerCou
     private sealed class WorkerResult
     {
         public List<long> Latencies { get; } = new(16_384);
+
+        public List<long> SlowStarts { get; } = [];
 
         public long Ok { get; set; }
 

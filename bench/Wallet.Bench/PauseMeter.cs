@@ -9,10 +9,10 @@ namespace Wallet.Bench;
 /// <see cref="Task.Delay(int)"/> (late, too, when the pool's queue was long), the garbage collector's
 /// pause time and its gen-2 collections. A request in the window waited out each such pause. Each of
 /// the longest says how much of it the garbage collector paused the process: the rest, the machine
-/// gave the process no core.
+/// gave the process no core, and <see cref="CoreUse"/> says what ran on the cores meanwhile.
 /// </summary>
 public sealed record Pauses(double LongestThreadMilliseconds, double LongestPoolMilliseconds, double GcPauseMilliseconds, int Gen2Collections,
-    IReadOnlyList<(double AtSecond, double Milliseconds, double GcMilliseconds)> Longest);
+    IReadOnlyList<(double AtSecond, double Milliseconds, double GcMilliseconds, IReadOnlyList<(string Name, double Milliseconds)> Cores)> Longest);
 
 /// <summary>Watches for the pauses of <see cref="Pauses"/>; <see cref="Mark"/> starts a window, <see cref="Since"/> ends it.</summary>
 public sealed class PauseMeter : IDisposable
@@ -20,15 +20,19 @@ public sealed class PauseMeter : IDisposable
     // A wake-up later than this is kept: below it, a 1 ms sleep's own jitter.
     private const double KeptMilliseconds = 5;
     private const int LongestListed = 5;
+    private const int CoreUsersListed = 4;
 
     private readonly Lock _lock = new();
     private readonly List<(long At, double Milliseconds, double Gc, bool Pool)> _late = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _thread;
     private readonly Task _pool;
+    private readonly CoreUse? _cores;
 
-    public PauseMeter()
+    /// <param name="cores">What ran on the cores, to describe each of the longest pauses; none if null.</param>
+    public PauseMeter(CoreUse? cores = null)
     {
+        _cores = cores;
         _thread = new Thread(WatchThread) { IsBackground = true, Name = "bench pause meter", Priority = ThreadPriority.AboveNormal };
         _thread.Start();
         _pool = Task.Run(WatchPoolAsync);
@@ -49,7 +53,10 @@ public sealed class PauseMeter : IDisposable
         }
 
         var longest = late.Where(l => !l.Pool).OrderByDescending(l => l.Milliseconds).Take(LongestListed)
-            .Select(l => ((double)(l.At - window.Started) / Stopwatch.Frequency, l.Milliseconds, l.Gc)).ToList();
+            .Select(l => ((double)(l.At - window.Started) / Stopwatch.Frequency, l.Milliseconds, l.Gc,
+                _cores?.Between(l.At, l.At + (long)((l.Milliseconds + 1) / 1000 * Stopwatch.Frequency), CoreUsersListed) ?? []))
+            .ToList();
+        _cores?.Forget(window.Started);
         return new Pauses(
             late.Where(l => !l.Pool).Select(l => l.Milliseconds).DefaultIfEmpty(0).Max(),
             late.Where(l => l.Pool).Select(l => l.Milliseconds).DefaultIfEmpty(0).Max(),

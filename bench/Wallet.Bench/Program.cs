@@ -82,7 +82,8 @@ var targets = new Dictionary<string, IBenchTarget>
 };
 
 using var counters = new LedgerCounters();
-using var pauseMeter = new PauseMeter();
+using var coreUse = CoreUse.Start();
+using var pauseMeter = new PauseMeter(coreUse);
 var driver = new Driver(options, cpu, counters, pauseMeter);
 var results = new List<RunResult>();
 var dashboardCosts = new List<DashboardCostResult>();
@@ -154,7 +155,7 @@ foreach (var peak in options.HalfPeakLatency ? results.Where(r => r.Path == "htt
     halfPeaks.Add(result);
     Console.WriteLine($"  {peak.Workload,-15} half peak {result.Throughput,9:N0} ops/s  p99 {result.Percentile(0.99),7:N2} ms  max {result.Percentile(1),7:N0} ms" +
         (result.Ledger is not { } ledger ? "" : $"  (longest commit {ledger.LongestCommitMilliseconds:N0} ms, aborted {ledger.Aborted:N0}, activations {ledger.Activated:N0})") +
-        PausesOf(result));
+        SlowOf(result) + PausesOf(result));
 }
 
 var memory = options.MemoryActivations > 0 && !alone
@@ -190,6 +191,14 @@ foreach (var failure in failures)
 Console.WriteLine(failures.Count == 0 ? "All invariants hold." : $"{failures.Count} invariant failures.");
 return failures.Count == 0 ? 0 : 1;
 
+// How many requests were slower than the bound, and the seconds of the window most of them started in: "slow 950 (mostly at 29 s 700, 30 s 200)".
+static string SlowOf(RunResult result)
+{
+    var busiest = result.SlowBySecond.OrderByDescending(s => s.Value).Take(3).Select(s => $"{s.Key} s {s.Value:N0}");
+    return result.SlowBySecond.Count == 0 ? "  slow 0"
+        : string.Create(CultureInfo.InvariantCulture, $"  slow {result.SlowBySecond.Values.Sum():N0} (mostly at {string.Join(", ", busiest)})");
+}
+
 // The window's pauses in the bench process, and when the longest came (seconds into the window).
 static string PausesOf(RunResult result)
 {
@@ -198,10 +207,14 @@ static string PausesOf(RunResult result)
         return "";
     }
 
-    var longest = p.Longest.Count == 0 ? "" : $" [{string.Join(", ", p.Longest.Select(l => $"{l.Milliseconds:N0} ms (GC {l.GcMilliseconds:N0}) at {l.AtSecond:N1} s"))}]";
+    var longest = p.Longest.Count == 0 ? "" : $" [{string.Join(", ", p.Longest.Select(l => $"{l.Milliseconds:N0} ms (GC {l.GcMilliseconds:N0}) at {l.AtSecond:N1} s{CoresOf(l.Cores)}"))}]";
     return string.Create(CultureInfo.InvariantCulture,
         $"  pauses: longest {p.LongestThreadMilliseconds:N0} ms (thread pool {p.LongestPoolMilliseconds:N0} ms), GC {p.GcPauseMilliseconds:N0} ms in all, {p.Gen2Collections} gen-2{longest}");
 }
+
+// Who had the cores around a pause, in ms of CPU time: "; cores: postgres backend 120, bench .NET TP Worker 80, idle 0".
+static string CoresOf(IReadOnlyList<(string Name, double Milliseconds)> cores) =>
+    cores.Count == 0 ? "" : "; cores: " + string.Join(", ", cores.Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Name} {c.Milliseconds:N0}")));
 
 static int FreePort()
 {
