@@ -146,7 +146,7 @@ public sealed class CoreUse : IDisposable
     }
 
     // A process or thread's command name, parent and user plus system time; null when it ended meanwhile.
-    private static (string Name, int Parent, long Ticks)? Stat(string directory)
+    internal static (string Name, int Parent, long Ticks)? Stat(string directory)
     {
         try
         {

@@ -96,21 +96,19 @@ public sealed class CpuMeter
                 continue;
             }
 
+            // The postmaster's children, with their user and system time.
+            if (CoreUse.Stat(directory) is not { } stat || stat.Parent != postmaster)
+            {
+                continue;
+            }
+
             try
             {
-                // After the command name in parentheses (which may hold spaces): state, ppid, ... utime, stime.
-                var stat = File.ReadAllText(Path.Combine(directory, "stat"));
-                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                if (int.Parse(fields[1], CultureInfo.InvariantCulture) != postmaster)
-                {
-                    continue;
-                }
-
                 // A backend titles itself "postgres: <user> <database> ...", a background process by its role.
                 var title = File.ReadAllText(Path.Combine(directory, "cmdline")).Replace("postgres: ", "", StringComparison.Ordinal);
                 if (!BackgroundProcesses.Any(name => title.StartsWith(name, StringComparison.Ordinal)))
                 {
-                    backends[pid] = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+                    backends[pid] = stat.Ticks;
                 }
             }
             catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
