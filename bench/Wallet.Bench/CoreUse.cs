@@ -5,8 +5,9 @@ namespace Wallet.Bench;
 
 /// <summary>
 /// What ran on the machine's cores, read from /proc every 500 ms: each process's CPU time by name (a
-/// PostgreSQL process by its role, the bench's own threads by theirs) and the cores' idle time. A pause
-/// of the bench's process that the garbage collector does not explain asks it who had the cores then.
+/// PostgreSQL process by its role, the bench's own threads by theirs), the kernel's own work as
+/// "other" and the cores' idle time. A pause of the bench's process that the garbage collector does
+/// not explain asks it who had the cores then.
 /// </summary>
 public sealed class CoreUse : IDisposable
 {
@@ -91,7 +92,7 @@ public sealed class CoreUse : IDisposable
                 }
             }
 
-            // The kernel's threads, left unread, and what the counters' separate rounding leaves.
+            // The kernel's threads (left unread) and interrupts, and what the counters' separate rounding leaves.
             spent["other"] = Math.Max(0, next.Busy - reading.Busy - spent.Values.Sum());
             spent["idle"] = next.Idle - reading.Idle;
             lock (_lock)
