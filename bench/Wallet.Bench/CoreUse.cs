@@ -187,8 +187,7 @@ public sealed class CoreUse : IDisposable
                 return command;
             }
 
-            var role = CpuMeter.BackgroundProcesses.FirstOrDefault(role => title.AsSpan(10).StartsWith(role, StringComparison.Ordinal));
-            return _names[directory] = "postgres " + (role ?? "backend");
+            return _names[directory] = "postgres " + (CpuMeter.BackgroundRole(title) ?? "backend");
         }
         catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
         {

@@ -47,7 +47,7 @@ public sealed record CpuReading(TimeSpan Process, IReadOnlyDictionary<int, long>
 /// </summary>
 public sealed class CpuMeter
 {
-    internal static readonly string[] BackgroundProcesses =
+    private static readonly string[] BackgroundProcesses =
     [
         "checkpointer", "background writer", "walwriter", "autovacuum", "logical replication", "archiver", "stats collector",
         "walsender", "walreceiver", "startup",
@@ -83,6 +83,18 @@ public sealed class CpuMeter
         }
     }
 
+    /// <summary>
+    /// The role of a PostgreSQL background process from its command line ("postgres: checkpointer"),
+    /// or null for a backend answering queries ("postgres: &lt;user&gt; &lt;database&gt; ...") or a process not yet titled.
+    /// </summary>
+    internal static string? BackgroundRole(string commandLine)
+    {
+        const string Prefix = "postgres: ";
+        return commandLine.StartsWith(Prefix, StringComparison.Ordinal)
+            ? BackgroundProcesses.FirstOrDefault(role => commandLine.AsSpan(Prefix.Length).StartsWith(role, StringComparison.Ordinal))
+            : null;
+    }
+
     public CpuReading Read() => new(Environment.CpuUsage.TotalTime, _postmaster is { } postmaster ? Backends(postmaster) : null);
 
     // Each of the postmaster's children that answers queries, with its user and system time.
@@ -104,9 +116,7 @@ public sealed class CpuMeter
 
             try
             {
-                // A backend titles itself "postgres: <user> <database> ...", a background process by its role.
-                var title = File.ReadAllText(Path.Combine(directory, "cmdline")).Replace("postgres: ", "", StringComparison.Ordinal);
-                if (!BackgroundProcesses.Any(name => title.StartsWith(name, StringComparison.Ordinal)))
+                if (BackgroundRole(File.ReadAllText(Path.Combine(directory, "cmdline"))) is null)
                 {
                     backends[pid] = stat.Ticks;
                 }
