@@ -19,11 +19,9 @@ internal readonly record struct Taken(bool KeyStored, bool ReferenceUsed);
 /// </summary>
 internal sealed class TakenLookup : ICommitHandler<TakenQuery, Taken>, IAsyncDisposable
 {
+    // One index probe per key and reference, in a function that keeps its plan (migration 0042).
     private const string SelectTaken = """
-        SELECT EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.tenant_id = q.tenant AND k.key = q.key),
-               EXISTS (SELECT 1 FROM entries e WHERE e.tenant_id = q.tenant AND e.reference = q.reference)
-        FROM unnest(@tenants::text[], @keys::text[], @references::text[]) WITH ORDINALITY AS q(tenant, key, reference, n)
-        ORDER BY q.n
+        SELECT key_stored, reference_used FROM ledger_taken(@tenants::text[], @keys::text[], @references::text[]) ORDER BY n
         """;
 
     /// <summary>

@@ -1,0 +1,148 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using Wallet.Grains.Ledger;
+using Wallet.Grains.Storage;
+using Wallet.Tests.Infrastructure;
+using Xunit;
+
+namespace Wallet.Tests.Ledger;
+
+/// <summary>
+/// The statements whose plans PostgreSQL keeps per connection (the lookup of keys and references,
+/// the ledger's writer) find rows by their keys, even when the plan was made while the tables were
+/// small and they have grown since (migration 0042).
+/// </summary>
+public sealed class KeptPlanTests
+{
+    [Fact]
+    public async Task FindAsync_TellsStoredKeysAndUsedReferences_InTheOrderAsked()
+    {
+        await using var dataSource = await MigratedAsync("taken_lookup");
+        await Execute(dataSource, """
+            INSERT INTO idempotency_keys (tenant_id, key, request_hash, outcome, body) VALUES ('t1', 'k1', 'h', 'done', '{}');
+            INSERT INTO entries (seq, id, tenant_id, source_id, destination_id, amount, currency, reference, created_at, committed_at)
+            VALUES (1000001, 'e1', 't1', 'a', 'b', 1, 'USD', 'r1', now(), now());
+            """);
+        await using var lookup = new TakenLookup(dataSource, NullLogger<GroupCommitter<TakenQuery, Taken>>.Instance);
+
+        var answers = await Task.WhenAll(
+            lookup.FindAsync("t1", "k1", null),
+            lookup.FindAsync("t1", "k2", "r1"),
+            lookup.FindAsync("t2", "k1", "r1"),
+            lookup.FindAsync("t1", "k1", "r1"),
+            lookup.FindAsync("t1", null, "r2"));
+
+        Assert.Equal(
+            [new Taken(true, false), new Taken(false, true), new Taken(false, false), new Taken(true, true), new Taken(false, false)],
+            answers);
+    }
+
+    [Fact]
+    public async Task Lookup_PlannedWhileTheTablesWereSmall_ProbesTheirIndexesOnceTheyGrew()
+    {
+        await using var dataSource = await MigratedAsync("taken_plan");
+        await using var connection = await dataSource.OpenConnectionAsync();
+        const string Lookup = "SELECT count(*) FROM ledger_taken(ARRAY['t1', 't1'], ARRAY['k7', 'none'], ARRAY['r7', NULL])";
+        // Analyzed with a row each, the tables are a page each: a whole scan is the cheaper plan then.
+        await Execute(connection, """
+            INSERT INTO idempotency_keys (tenant_id, key, request_hash, outcome, body) VALUES ('t1', 'k0', 'h', 'done', '{}');
+            INSERT INTO entries (seq, id, tenant_id, source_id, destination_id, amount, currency, reference, created_at, committed_at)
+            VALUES (1000000, 'e0', 't1', 'a', 'b', 1, 'USD', 'r0', now(), now());
+            ANALYZE idempotency_keys;
+            ANALYZE entries;
+            """);
+        await Execute(connection, Lookup);
+        await Execute(connection, """
+            INSERT INTO idempotency_keys (tenant_id, key, request_hash, outcome, body)
+            SELECT 't1', 'k' || g, 'h', 'done', '{}' FROM generate_series(1, 20000) g;
+            INSERT INTO entries (seq, id, tenant_id, source_id, destination_id, amount, currency, reference, created_at, committed_at)
+            SELECT 1000000 + g, 'e' || g, 't1', 'a', 'b', 1, 'USD', 'r' || g, now(), now() FROM generate_series(1, 20000) g;
+            """);
+
+        var scans = await ScansAsync(connection, Lookup, "idempotency_keys", "entries");
+
+        Assert.All(scans, s => Assert.Equal(0L, s.Sequential));
+        Assert.All(scans, s => Assert.True(s.Index > 0));
+    }
+
+    [Fact]
+    public async Task Writer_PlannedWhileTheWalletsWereFew_ProbesTheirIndexOnceTheyGrew()
+    {
+        await using var dataSource = await MigratedAsync("writer_plan");
+        await using var connection = await dataSource.OpenConnectionAsync();
+        const string EmptyBatch = "SELECT ledger_write_transactions('[]'::jsonb, '{}'::text[])";
+        await Execute(connection, "ANALYZE wallets");
+        await Execute(connection, EmptyBatch);
+        await Execute(connection, """
+            INSERT INTO wallets (id, tenant_id, kind, currency, scale, status, balance, version, created_at)
+            SELECT 'w' || g, 't1', 'user', 'USD', 2, 'active', 0, 0, now() FROM generate_series(1, 20000) g;
+            """);
+
+        var scans = await ScansAsync(connection, EmptyBatch, "wallets");
+
+        // An empty batch looks no wallet up: whole scans are what it must not make.
+        Assert.Equal(0L, scans[0].Sequential);
+    }
+
+    /// <summary>A fresh database with every migration, its autovacuum off so that no analyze makes the connection plan again.</summary>
+    private static async Task<NpgsqlDataSource> MigratedAsync(string prefix)
+    {
+        var dataSource = NpgsqlDataSource.Create(await PostgresServer.CreateDatabaseAsync(prefix));
+        await new Migrator(dataSource, NullLogger<Migrator>.Instance).MigrateAsync(CancellationToken.None);
+        await Execute(dataSource, """
+            ALTER TABLE idempotency_keys SET (autovacuum_enabled = false);
+            ALTER TABLE entries SET (autovacuum_enabled = false);
+            ALTER TABLE wallets SET (autovacuum_enabled = false);
+            """);
+        return dataSource;
+    }
+
+    /// <summary>
+    /// The sequential and index scans of each table that <paramref name="sql"/> made: the backend's
+    /// counts not yet reported, read before and after it in one transaction.
+    /// </summary>
+    private static async Task<(long Sequential, long Index)[]> ScansAsync(NpgsqlConnection connection, string sql, params string[] tables)
+    {
+        await using var transaction = await connection.BeginTransactionAsync();
+        var before = await CountsAsync();
+        await using (var run = new NpgsqlCommand(sql, connection, transaction))
+        {
+            await run.ExecuteNonQueryAsync();
+        }
+
+        var after = await CountsAsync();
+        await transaction.CommitAsync();
+        return [.. after.Zip(before, (a, b) => (a.Sequential - b.Sequential, a.Index - b.Index))];
+
+        async Task<List<(long Sequential, long Index)>> CountsAsync()
+        {
+            await using var count = new NpgsqlCommand("""
+                SELECT coalesce(s.seq_scan, 0), coalesce(s.idx_scan, 0)
+                FROM unnest(@tables::text[]) WITH ORDINALITY AS t(name, n) LEFT JOIN pg_stat_xact_user_tables s ON s.relname = t.name
+                ORDER BY t.n
+                """, connection, transaction);
+            count.Parameters.AddWithValue("tables", tables);
+            var counts = new List<(long, long)>();
+            await using var reader = await count.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                counts.Add((reader.GetInt64(0), reader.GetInt64(1)));
+            }
+
+            Assert.Equal(tables.Length, counts.Count);
+            return counts;
+        }
+    }
+
+    private static async Task Execute(NpgsqlDataSource dataSource, string sql)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await Execute(connection, sql);
+    }
+
+    private static async Task Execute(NpgsqlConnection connection, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+}
