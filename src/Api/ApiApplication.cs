@@ -4,12 +4,12 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
-using Npgsql;
 using Orleans;
 using Orleans.Runtime;
 using Wallet.Api.Metrics;
 using Wallet.Client;
 using Wallet.Grains;
+using Wallet.Grains.Storage;
 
 namespace Wallet.Api;
 
@@ -40,7 +40,7 @@ public static class ApiApplication
                 "Wallet.Api needs ConnectionStrings:Wallet (env ConnectionStrings__Wallet): the database its silos use.");
         }
 
-        builder.Services.AddWalletStores(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
+        builder.Services.AddWalletStores(_ => WalletDataSource.Create(connectionString));
         var client = new WalletClientOptions();
         builder.Configuration.GetSection("Client").Bind(client);
         if (client.Gateways.Count == 0)

@@ -58,7 +58,7 @@ public sealed partial class WalletDatabase(
             }
         }
 
-        _dataSource = new NpgsqlDataSourceBuilder(connectionString).Build();
+        _dataSource = WalletDataSource.Create(connectionString);
         await services.GetRequiredService<Migrator>().MigrateAsync(cancellationToken);
         await services.GetRequiredService<CurrencyCatalog>().CheckDeclaredAssetsAsync(cancellationToken);
         if (bootstrap.Value.ApiKey is { Length: > 0 } key)
