@@ -29,3 +29,24 @@ END
 $$;
 
 ALTER FUNCTION ledger_write_transactions(jsonb, text[]) SET enable_seqscan = off;
+
+-- A transactional state's load (Transactions/PostgresTransactionalStateStorage.cs), once per
+-- activation: its committed state, the wallet row's version and the prepared states above the
+-- committed one. Prepared by the client, it was still planned on about half its calls (0.58 ms of
+-- planning against 0.04 ms of execution, in a run that activated 10,000 wallets). A STABLE
+-- function runs in its caller's snapshot: the rows it returns still agree.
+CREATE FUNCTION transactional_state_load(key text)
+RETURNS TABLE (etag bigint, committed_sequence bigint, committed_state bytea, metadata bytea, ledger_version bigint,
+               sequence_id bigint, transaction_id text, time_stamp bigint, transaction_manager bytea, state bytea)
+LANGUAGE plpgsql STABLE
+SET jit = off SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET enable_bitmapscan = off AS $$
+BEGIN
+    RETURN QUERY
+    SELECT s.etag, s.committed_sequence, s.committed_state, s.metadata, coalesce(w.version, 0),
+           p.sequence_id, p.transaction_id, p.time_stamp, p.transaction_manager, p.state
+    FROM transactional_states s
+    LEFT JOIN wallets w ON w.id = s.ledger_wallet_id
+    LEFT JOIN transactional_prepares p ON p.state_key = s.state_key AND p.sequence_id > s.committed_sequence
+    WHERE s.state_key = transactional_state_load.key;
+END
+$$;

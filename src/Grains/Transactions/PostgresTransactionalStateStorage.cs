@@ -42,14 +42,13 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
     CommittedState committedState) : ITransactionalStateStorage<TState>, IStagingOwner
     where TState : class, new()
 {
+    // The committed state, the wallet row's version and the prepared states above the committed one,
+    // in a function that keeps its plan (migration 0042); a state with no prepared state is one row
+    // whose prepared columns are null.
     private const string Select = """
-        SELECT s.etag, s.committed_sequence, s.committed_state, s.metadata, coalesce(w.version, 0),
-               p.sequence_id, p.transaction_id, p.time_stamp, p.transaction_manager, p.state
-        FROM transactional_states s
-        LEFT JOIN wallets w ON w.id = s.ledger_wallet_id
-        LEFT JOIN transactional_prepares p ON p.state_key = s.state_key AND p.sequence_id > s.committed_sequence
-        WHERE s.state_key = @key
-        ORDER BY p.sequence_id
+        SELECT etag, committed_sequence, committed_state, metadata, ledger_version,
+               sequence_id, transaction_id, time_stamp, transaction_manager, state
+        FROM transactional_state_load(@key) ORDER BY sequence_id
         """;
 
     private readonly SortedList<long, PendingTransactionState<TState>> _prepared = [];

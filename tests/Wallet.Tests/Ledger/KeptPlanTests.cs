@@ -9,8 +9,8 @@ namespace Wallet.Tests.Ledger;
 
 /// <summary>
 /// The statements whose plans PostgreSQL keeps per connection (the lookup of keys and references,
-/// the ledger's writer) find rows by their keys, even when the plan was made while the tables were
-/// small and they have grown since (migration 0042).
+/// the ledger's writer, a transactional state's load) find rows by their keys, even when the plan
+/// was made while the tables were small and they have grown since (migration 0042).
 /// </summary>
 public sealed class KeptPlanTests
 {
@@ -84,6 +84,62 @@ public sealed class KeptPlanTests
         Assert.Equal(0L, scans[0].Sequential);
     }
 
+    [Fact]
+    public async Task StateLoad_PlannedWhileTheStatesWereFew_ProbesTheirIndexesOnceTheyGrew()
+    {
+        await using var dataSource = await MigratedAsync("state_load_plan");
+        await using var connection = await dataSource.OpenConnectionAsync();
+        const string Load = "SELECT count(*) FROM transactional_state_load('s7')";
+        await Execute(connection, """
+            INSERT INTO transactional_states (state_key, etag, committed_sequence, committed_state, metadata, ledger_wallet_id)
+            VALUES ('s0', 1, 1, '\x00', '\x00', 'w0');
+            INSERT INTO transactional_prepares (state_key, sequence_id, transaction_id, time_stamp, transaction_manager, state)
+            VALUES ('s0', 2, 't0', 0, '\x00', '\x00');
+            ANALYZE transactional_states;
+            ANALYZE transactional_prepares;
+            """);
+        await Execute(connection, Load);
+        await Execute(connection, """
+            INSERT INTO transactional_states (state_key, etag, committed_sequence, committed_state, metadata, ledger_wallet_id)
+            SELECT 's' || g, 1, 1, '\x00', '\x00', 'w' || g FROM generate_series(1, 20000) g;
+            INSERT INTO transactional_prepares (state_key, sequence_id, transaction_id, time_stamp, transaction_manager, state)
+            SELECT 's' || g, 2, 't' || g, 0, '\x00', '\x00' FROM generate_series(1, 20000) g;
+            """);
+
+        var scans = await ScansAsync(connection, Load, "transactional_states", "transactional_prepares");
+
+        Assert.All(scans, s => Assert.Equal(0L, s.Sequential));
+        Assert.All(scans, s => Assert.True(s.Index > 0));
+    }
+
+    [Fact]
+    public async Task StateLoad_ReturnsTheCommittedStateWithThePreparedAboveIt_InSequenceOrder()
+    {
+        await using var dataSource = await MigratedAsync("state_load");
+        await Execute(dataSource, """
+            INSERT INTO transactional_states (state_key, etag, committed_sequence, committed_state, metadata)
+            VALUES ('a', 7, 3, '\x01', '\x02'), ('b', 1, 1, '\x03', '\x04');
+            INSERT INTO transactional_prepares (state_key, sequence_id, transaction_id, time_stamp, transaction_manager, state)
+            VALUES ('a', 5, 't5', 50, '\x05', '\x06'), ('a', 4, 't4', 40, '\x07', '\x08'), ('a', 3, 't3', 30, '\x09', '\x0a');
+            """);
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT etag, committed_sequence, sequence_id, transaction_id FROM transactional_state_load(@key) ORDER BY sequence_id", connection);
+        command.Parameters.AddWithValue("key", "a");
+        var rows = new List<(long, long, long?, string?)>();
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                rows.Add((reader.GetInt64(0), reader.GetInt64(1),
+                          reader.IsDBNull(2) ? null : reader.GetInt64(2), reader.IsDBNull(3) ? null : reader.GetString(3)));
+            }
+        }
+
+        // The prepared state at the committed sequence is passed: only those above it are returned.
+        Assert.Equal([(7L, 3L, (long?)4L, (string?)"t4"), (7L, 3L, 5L, "t5")], rows);
+    }
+
     /// <summary>A fresh database with every migration, its autovacuum off so that no analyze makes the connection plan again.</summary>
     private static async Task<NpgsqlDataSource> MigratedAsync(string prefix)
     {
@@ -93,6 +149,8 @@ public sealed class KeptPlanTests
             ALTER TABLE idempotency_keys SET (autovacuum_enabled = false);
             ALTER TABLE entries SET (autovacuum_enabled = false);
             ALTER TABLE wallets SET (autovacuum_enabled = false);
+            ALTER TABLE transactional_states SET (autovacuum_enabled = false);
+            ALTER TABLE transactional_prepares SET (autovacuum_enabled = false);
             """);
         return dataSource;
     }
