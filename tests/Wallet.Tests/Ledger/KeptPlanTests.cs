@@ -40,26 +40,21 @@ public sealed class KeptPlanTests
     [Fact]
     public async Task Lookup_PlannedWhileTheTablesWereSmall_ProbesTheirIndexesOnceTheyGrew()
     {
-        await using var dataSource = await MigratedAsync("taken_plan");
-        await using var connection = await dataSource.OpenConnectionAsync();
-        const string Lookup = "SELECT count(*) FROM ledger_taken(ARRAY['t1', 't1'], ARRAY['k7', 'none'], ARRAY['r7', NULL])";
-        // Analyzed with a row each, the tables are a page each: a whole scan is the cheaper plan then.
-        await Execute(connection, """
-            INSERT INTO idempotency_keys (tenant_id, key, request_hash, outcome, body) VALUES ('t1', 'k0', 'h', 'done', '{}');
-            INSERT INTO entries (seq, id, tenant_id, source_id, destination_id, amount, currency, reference, created_at, committed_at)
-            VALUES (1000000, 'e0', 't1', 'a', 'b', 1, 'USD', 'r0', now(), now());
-            ANALYZE idempotency_keys;
-            ANALYZE entries;
-            """);
-        await Execute(connection, Lookup);
-        await Execute(connection, """
-            INSERT INTO idempotency_keys (tenant_id, key, request_hash, outcome, body)
-            SELECT 't1', 'k' || g, 'h', 'done', '{}' FROM generate_series(1, 20000) g;
-            INSERT INTO entries (seq, id, tenant_id, source_id, destination_id, amount, currency, reference, created_at, committed_at)
-            SELECT 1000000 + g, 'e' || g, 't1', 'a', 'b', 1, 'USD', 'r' || g, now(), now() FROM generate_series(1, 20000) g;
-            """);
-
-        var scans = await ScansAsync(connection, Lookup, "idempotency_keys", "entries");
+        var scans = await ScansAfterGrowthAsync(
+            "taken_plan",
+            small: """
+                INSERT INTO idempotency_keys (tenant_id, key, request_hash, outcome, body) VALUES ('t1', 'k0', 'h', 'done', '{}');
+                INSERT INTO entries (seq, id, tenant_id, source_id, destination_id, amount, currency, reference, created_at, committed_at)
+                VALUES (1000000, 'e0', 't1', 'a', 'b', 1, 'USD', 'r0', now(), now())
+                """,
+            call: "SELECT count(*) FROM ledger_taken(ARRAY['t1', 't1'], ARRAY['k7', 'none'], ARRAY['r7', NULL])",
+            growth: """
+                INSERT INTO idempotency_keys (tenant_id, key, request_hash, outcome, body)
+                SELECT 't1', 'k' || g, 'h', 'done', '{}' FROM generate_series(1, 20000) g;
+                INSERT INTO entries (seq, id, tenant_id, source_id, destination_id, amount, currency, reference, created_at, committed_at)
+                SELECT 1000000 + g, 'e' || g, 't1', 'a', 'b', 1, 'USD', 'r' || g, now(), now() FROM generate_series(1, 20000) g
+                """,
+            "idempotency_keys", "entries");
 
         Assert.All(scans, s => Assert.Equal(0L, s.Sequential));
         Assert.All(scans, s => Assert.True(s.Index > 0));
@@ -68,17 +63,15 @@ public sealed class KeptPlanTests
     [Fact]
     public async Task Writer_PlannedWhileTheWalletsWereFew_ProbesTheirIndexOnceTheyGrew()
     {
-        await using var dataSource = await MigratedAsync("writer_plan");
-        await using var connection = await dataSource.OpenConnectionAsync();
-        const string EmptyBatch = "SELECT ledger_write_transactions('[]'::jsonb, '{}'::text[])";
-        await Execute(connection, "ANALYZE wallets");
-        await Execute(connection, EmptyBatch);
-        await Execute(connection, """
-            INSERT INTO wallets (id, tenant_id, kind, currency, scale, status, balance, version, created_at)
-            SELECT 'w' || g, 't1', 'user', 'USD', 2, 'active', 0, 0, now() FROM generate_series(1, 20000) g;
-            """);
-
-        var scans = await ScansAsync(connection, EmptyBatch, "wallets");
+        var scans = await ScansAfterGrowthAsync(
+            "writer_plan",
+            small: null,
+            call: "SELECT ledger_write_transactions('[]'::jsonb, '{}'::text[])",
+            growth: """
+                INSERT INTO wallets (id, tenant_id, kind, currency, scale, status, balance, version, created_at)
+                SELECT 'w' || g, 't1', 'user', 'USD', 2, 'active', 0, 0, now() FROM generate_series(1, 20000) g
+                """,
+            "wallets");
 
         // An empty batch looks no wallet up: whole scans are what it must not make.
         Assert.Equal(0L, scans[0].Sequential);
@@ -87,26 +80,22 @@ public sealed class KeptPlanTests
     [Fact]
     public async Task StateLoad_PlannedWhileTheStatesWereFew_ProbesTheirIndexesOnceTheyGrew()
     {
-        await using var dataSource = await MigratedAsync("state_load_plan");
-        await using var connection = await dataSource.OpenConnectionAsync();
-        const string Load = "SELECT count(*) FROM transactional_state_load('s7')";
-        await Execute(connection, """
-            INSERT INTO transactional_states (state_key, etag, committed_sequence, committed_state, metadata, ledger_wallet_id)
-            VALUES ('s0', 1, 1, '\x00', '\x00', 'w0');
-            INSERT INTO transactional_prepares (state_key, sequence_id, transaction_id, time_stamp, transaction_manager, state)
-            VALUES ('s0', 2, 't0', 0, '\x00', '\x00');
-            ANALYZE transactional_states;
-            ANALYZE transactional_prepares;
-            """);
-        await Execute(connection, Load);
-        await Execute(connection, """
-            INSERT INTO transactional_states (state_key, etag, committed_sequence, committed_state, metadata, ledger_wallet_id)
-            SELECT 's' || g, 1, 1, '\x00', '\x00', 'w' || g FROM generate_series(1, 20000) g;
-            INSERT INTO transactional_prepares (state_key, sequence_id, transaction_id, time_stamp, transaction_manager, state)
-            SELECT 's' || g, 2, 't' || g, 0, '\x00', '\x00' FROM generate_series(1, 20000) g;
-            """);
-
-        var scans = await ScansAsync(connection, Load, "transactional_states", "transactional_prepares");
+        var scans = await ScansAfterGrowthAsync(
+            "state_load_plan",
+            small: """
+                INSERT INTO transactional_states (state_key, etag, committed_sequence, committed_state, metadata, ledger_wallet_id)
+                VALUES ('s0', 1, 1, '\x00', '\x00', 'w0');
+                INSERT INTO transactional_prepares (state_key, sequence_id, transaction_id, time_stamp, transaction_manager, state)
+                VALUES ('s0', 2, 't0', 0, '\x00', '\x00')
+                """,
+            call: "SELECT count(*) FROM transactional_state_load('s7')",
+            growth: """
+                INSERT INTO transactional_states (state_key, etag, committed_sequence, committed_state, metadata, ledger_wallet_id)
+                SELECT 's' || g, 1, 1, '\x00', '\x00', 'w' || g FROM generate_series(1, 20000) g;
+                INSERT INTO transactional_prepares (state_key, sequence_id, transaction_id, time_stamp, transaction_manager, state)
+                SELECT 's' || g, 2, 't' || g, 0, '\x00', '\x00' FROM generate_series(1, 20000) g
+                """,
+            "transactional_states", "transactional_prepares");
 
         Assert.All(scans, s => Assert.Equal(0L, s.Sequential));
         Assert.All(scans, s => Assert.True(s.Index > 0));
@@ -138,6 +127,22 @@ public sealed class KeptPlanTests
 
         // The prepared state at the committed sequence is passed: only those above it are returned.
         Assert.Equal([(7L, 3L, (long?)4L, (string?)"t4"), (7L, 3L, 5L, "t5")], rows);
+    }
+
+    /// <summary>
+    /// The scans <paramref name="call"/> makes of <paramref name="tables"/> on a connection that made
+    /// its plan while they held what <paramref name="small"/> put there (analyzed then: a page each,
+    /// where a whole scan is the cheaper plan), after <paramref name="growth"/> has filled them.
+    /// </summary>
+    private static async Task<(long Sequential, long Index)[]> ScansAfterGrowthAsync(
+        string prefix, string? small, string call, string growth, params string[] tables)
+    {
+        await using var dataSource = await MigratedAsync(prefix);
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await Execute(connection, string.Join(";\n", new[] { small }.OfType<string>().Concat(tables.Select(t => $"ANALYZE {t}"))));
+        await Execute(connection, call);
+        await Execute(connection, growth);
+        return await ScansAsync(connection, call, tables);
     }
 
     /// <summary>A fresh database with every migration, its autovacuum off so that no analyze makes the connection plan again.</summary>
