@@ -3,6 +3,7 @@ using Npgsql;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Storage;
 using Wallet.Tests.Infrastructure;
+using Wallet.Tests.Transactions;
 using Xunit;
 
 namespace Wallet.Tests.Ledger;
@@ -18,7 +19,7 @@ public sealed class KeptPlanTests
     public async Task FindAsync_TellsStoredKeysAndUsedReferences_InTheOrderAsked()
     {
         await using var dataSource = await MigratedAsync("taken_lookup");
-        await Execute(dataSource, """
+        await dataSource.ExecuteAsync("""
             INSERT INTO idempotency_keys (tenant_id, key, request_hash, outcome, body) VALUES ('t1', 'k1', 'h', 'done', '{}');
             INSERT INTO entries (seq, id, tenant_id, source_id, destination_id, amount, currency, reference, created_at, committed_at)
             VALUES (1000001, 'e1', 't1', 'a', 'b', 1, 'USD', 'r1', now(), now());
@@ -105,7 +106,7 @@ public sealed class KeptPlanTests
     public async Task StateLoad_ReturnsTheCommittedStateWithThePreparedAboveIt_InSequenceOrder()
     {
         await using var dataSource = await MigratedAsync("state_load");
-        await Execute(dataSource, """
+        await dataSource.ExecuteAsync("""
             INSERT INTO transactional_states (state_key, etag, committed_sequence, committed_state, metadata)
             VALUES ('a', 7, 3, '\x01', '\x02'), ('b', 1, 1, '\x03', '\x04');
             INSERT INTO transactional_prepares (state_key, sequence_id, transaction_id, time_stamp, transaction_manager, state)
@@ -150,7 +151,7 @@ public sealed class KeptPlanTests
     {
         var dataSource = NpgsqlDataSource.Create(await PostgresServer.CreateDatabaseAsync(prefix));
         await new Migrator(dataSource, NullLogger<Migrator>.Instance).MigrateAsync(CancellationToken.None);
-        await Execute(dataSource, """
+        await dataSource.ExecuteAsync("""
             ALTER TABLE idempotency_keys SET (autovacuum_enabled = false);
             ALTER TABLE entries SET (autovacuum_enabled = false);
             ALTER TABLE wallets SET (autovacuum_enabled = false);
@@ -195,12 +196,6 @@ public sealed class KeptPlanTests
             Assert.Equal(tables.Length, counts.Count);
             return counts;
         }
-    }
-
-    private static async Task Execute(NpgsqlDataSource dataSource, string sql)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync();
-        await Execute(connection, sql);
     }
 
     private static async Task Execute(NpgsqlConnection connection, string sql)
