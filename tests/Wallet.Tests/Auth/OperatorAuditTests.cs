@@ -5,6 +5,7 @@ using System.Text.Json;
 using Npgsql;
 using Wallet.Tests.Api;
 using Wallet.Tests.Cards;
+using Wallet.Tests.Transactions;
 using Xunit;
 
 namespace Wallet.Tests.Auth;
@@ -83,7 +84,7 @@ public sealed class OperatorAuditTests(ApiFixture api) : IClassFixture<ApiFixtur
         await connection.OpenAsync();
         // The tenant's audit trail refuses rows for a moment (a full disk, a lost lock would do the same).
         var trigger = $"refuse_{Guid.NewGuid():N}";
-        await ExecuteAsync(connection, $"""
+        await connection.ExecuteAsync($"""
             CREATE FUNCTION {trigger}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'no audit row now'; END $$;
             CREATE TRIGGER {trigger} BEFORE INSERT ON audit_log FOR EACH ROW WHEN (NEW.tenant_id = '{tenantId}') EXECUTE FUNCTION {trigger}();
             """);
@@ -97,7 +98,7 @@ public sealed class OperatorAuditTests(ApiFixture api) : IClassFixture<ApiFixtur
         }
         finally
         {
-            await ExecuteAsync(connection, $"DROP TRIGGER {trigger} ON audit_log; DROP FUNCTION {trigger}();");
+            await connection.ExecuteAsync($"DROP TRIGGER {trigger} ON audit_log; DROP FUNCTION {trigger}();");
         }
 
         // The store's cache may hold what it wrote last; the database has the rules of before.
@@ -129,10 +130,4 @@ public sealed class OperatorAuditTests(ApiFixture api) : IClassFixture<ApiFixtur
     /// <summary>The tenant's audit rows of <paramref name="action"/>, newest first.</summary>
     private static async Task<List<JsonElement>> Rows(HttpClient tenant, string action) =>
         (await (await tenant.GetAsync($"/v1/audit?action={action}")).ExpectAsync(HttpStatusCode.OK)).GetProperty("data").EnumerateArray().ToList();
-
-    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
-    }
 }

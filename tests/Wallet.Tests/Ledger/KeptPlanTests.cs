@@ -140,9 +140,9 @@ public sealed class KeptPlanTests
     {
         await using var dataSource = await MigratedAsync(prefix);
         await using var connection = await dataSource.OpenConnectionAsync();
-        await Execute(connection, string.Join(";\n", new[] { small }.OfType<string>().Concat(tables.Select(t => $"ANALYZE {t}"))));
-        await Execute(connection, call);
-        await Execute(connection, growth);
+        await connection.ExecuteAsync(string.Join(";\n", new[] { small }.OfType<string>().Concat(tables.Select(t => $"ANALYZE {t}"))));
+        await connection.ExecuteAsync(call);
+        await connection.ExecuteAsync(growth);
         return await ScansAsync(connection, call, tables);
     }
 
@@ -196,11 +196,5 @@ public sealed class KeptPlanTests
             Assert.Equal(tables.Length, counts.Count);
             return counts;
         }
-    }
-
-    private static async Task Execute(NpgsqlConnection connection, string sql)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
     }
 }

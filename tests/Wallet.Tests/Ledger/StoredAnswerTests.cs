@@ -6,6 +6,7 @@ using Wallet.Grains;
 using Wallet.Grains.Storage;
 using Wallet.Grains.Wallets;
 using Wallet.Tests.Infrastructure;
+using Wallet.Tests.Transactions;
 using Xunit;
 
 namespace Wallet.Tests.Ledger;
@@ -67,11 +68,11 @@ public sealed class StoredAnswerTests
         await using var dataSource = NpgsqlDataSource.Create(connectionString);
         await using (var connection = await dataSource.OpenConnectionAsync())
         {
-            await Execute(connection, Migrator.CreateHistory);
+            await connection.ExecuteAsync(Migrator.CreateHistory);
             foreach (var (version, name, sql) in Migrator.Scripts().Where(s => s.Version < 11))
             {
-                await Execute(connection, sql);
-                await Execute(connection, $"INSERT INTO schema_migrations (version, name) VALUES ({version}, '{name}')");
+                await connection.ExecuteAsync(sql);
+                await connection.ExecuteAsync($"INSERT INTO schema_migrations (version, name) VALUES ({version}, '{name}')");
             }
 
             await using var insert = new NpgsqlCommand("""
@@ -91,11 +92,5 @@ public sealed class StoredAnswerTests
         Assert.Equal(AnswerOutcome.Refused, refused.Outcome);
         // The replay of a refusal stored before the migration is the same bytes as its first answer.
         Assert.Equal(Problems.Body(Declined), Idempotency.Render(refused, replayed: true).Body);
-    }
-
-    private static async Task Execute(NpgsqlConnection connection, string sql)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
     }
 }

@@ -35,6 +35,13 @@ internal static class LedgerAccountRows
         await command.ExecuteNonQueryAsync();
     }
 
+    /// <summary>Runs <paramref name="sql"/> on <paramref name="connection"/>, for what must happen on that one connection.</summary>
+    public static async Task ExecuteAsync(this NpgsqlConnection connection, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
     public static NpgsqlCommand Command(this NpgsqlDataSource database, string sql, params (string Name, object Value)[] parameters)
     {
         var command = database.CreateCommand(sql);
