@@ -209,8 +209,14 @@ static string PausesOf(RunResult result)
 
     var longest = p.Longest.Count == 0 ? "" : $" [{string.Join(", ", p.Longest.Select(l => $"{l.Milliseconds:N0} ms (GC {l.GcMilliseconds:N0}) at {l.AtSecond:N1} s{CoresOf(l.Cores)}"))}]";
     return string.Create(CultureInfo.InvariantCulture,
-        $"  pauses: longest {p.LongestThreadMilliseconds:N0} ms (thread pool {p.LongestPoolMilliseconds:N0} ms), GC {p.GcPauseMilliseconds:N0} ms in all, {p.Gen2Collections} gen-2{longest}");
+        $"  pauses: longest {p.LongestThreadMilliseconds:N0} ms (thread pool {p.LongestPoolMilliseconds:N0} ms), GC {p.GcPauseMilliseconds:N0} ms in all, {p.Gen2Collections} gen-2{longest}{CollectionsOf(p.Ephemeral)}");
 }
+
+// What the window's gen-0 and gen-1 collections promoted and paused, each generation on its own:
+// "; gen-0: 9, promoted 28 MB mean (35 most), pause 84 ms mean (101 longest)".
+static string CollectionsOf(IReadOnlyList<Collection> collections) =>
+    string.Concat(collections.GroupBy(c => c.Generation).OrderBy(g => g.Key).Select(g => string.Create(CultureInfo.InvariantCulture,
+        $"; gen-{g.Key}: {g.Count()}, promoted {g.Average(c => c.PromotedBytes) / 1e6:N0} MB mean ({g.Max(c => c.PromotedBytes) / 1e6:N0} most), pause {g.Average(c => c.PauseMilliseconds):N0} ms mean ({g.Max(c => c.PauseMilliseconds):N0} longest)")));
 
 // Who had the cores around a pause, in ms of CPU time: "; cores: postgres backend 120, bench .NET TP Worker 80, idle 0".
 static string CoresOf(IReadOnlyList<(string Name, double Milliseconds)> cores) =>
