@@ -131,6 +131,14 @@ internal interface ILedgerCarrier
 {
     IReadOnlyList<LedgerRow> UnwrittenRows { get; }
 
+    /// <summary>
+    /// Drops the rows the ledger holds already (at or below <paramref name="writtenUpTo"/>). The storage
+    /// calls it on the state it has just committed, which Orleans keeps as the grain's committed state:
+    /// left there, a movement's rows (its entry, its stored answer) would stay in memory until the
+    /// wallet's next movement, long enough for every garbage collection to copy them.
+    /// </summary>
+    void ForgetWritten(long writtenUpTo);
+
     /// <summary>Where the state stands in the ledger; null while it has no wallet.</summary>
     LedgerPosition? Position { get; }
 }

@@ -187,6 +187,13 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
             watermark.Advance(writtenUpTo);
         }
 
+        // The committed state is Orleans' now, and every later transaction starts from a copy of it:
+        // it keeps no row the ledger holds. Still on the grain's scheduler, so no turn is reading it.
+        if (committing is ILedgerCarrier carrier)
+        {
+            carrier.ForgetWritten(watermark.WrittenVersion);
+        }
+
         _prepared.Clear();
         foreach (var state in prepared)
         {

@@ -80,7 +80,7 @@ internal sealed class WalletAccount : ILedgerCarrier
     /// </summary>
     public LedgerRow Append(string transactionId, long writtenUpTo, string currency, string? entryId, long amount, Func<LedgerRow, LedgerRow>? carry = null)
     {
-        Rows.RemoveAll(r => r.Version <= writtenUpTo);
+        ForgetWritten(writtenUpTo);
         Version++;
         // A row of no entry (a hold's placement, a status change) is named after the wallet and version.
         var row = new LedgerRow(transactionId, Version, WalletId!, amount, currency, Balance, Pending, entryId ?? $"{WalletId}@{Version}") { Status = Status };
@@ -88,4 +88,6 @@ internal sealed class WalletAccount : ILedgerCarrier
         Rows.Add(row);
         return row;
     }
+
+    public void ForgetWritten(long writtenUpTo) => Rows.RemoveAll(r => r.Version <= writtenUpTo);
 }

@@ -111,7 +111,7 @@ internal sealed class LedgerAccountGrain(
                 throw new InvalidOperationException($"account {Id} holds {state.Balance}, not {-amount}");
             }
 
-            state.Rows.RemoveAll(r => r.Version <= watermark.WrittenVersion);
+            state.ForgetWritten(watermark.WrittenVersion);
             state.WalletId = Id;
             state.Balance += amount;
             state.Version++;
@@ -142,6 +142,8 @@ internal sealed class LedgerAccount : ILedgerCarrier
     public string? WalletId { get; set; }
 
     public IReadOnlyList<LedgerRow> UnwrittenRows => Rows;
+
+    public void ForgetWritten(long writtenUpTo) => Rows.RemoveAll(r => r.Version <= writtenUpTo);
 
     public LedgerPosition? Position => WalletId is null ? null : new LedgerPosition(WalletId, Version, Balance, 0);
 }
