@@ -7,9 +7,10 @@ namespace Wallet.Bench;
 /// sleeps 1 ms at a time (late when the machine gave it no core, or a garbage collection held it
 /// when it came back to managed code), the longest of a thread-pool loop doing the same with
 /// <see cref="Task.Delay(int)"/> (late, too, when the pool's queue was long), the garbage collector's
-/// pause time, its gen-2 collections and each gen-0 and gen-1 one. A request in the window waited out each such pause. Each of
-/// the longest says how much of it the garbage collector paused the process: the rest, the machine
-/// gave the process no core, and <see cref="CoreUse"/> says what ran on the cores meanwhile.
+/// pause time, its gen-2 collections and each gen-0 and gen-1 one. A request in the window waited
+/// out each such pause. Each of the longest says how much of it the garbage collector paused the
+/// process: the rest, the machine gave the process no core, and <see cref="CoreUse"/> says what ran
+/// on the cores meanwhile.
 /// </summary>
 public sealed record Pauses(double LongestThreadMilliseconds, double LongestPoolMilliseconds, double GcPauseMilliseconds, int Gen2Collections,
     IReadOnlyList<(double AtSecond, double Milliseconds, double GcMilliseconds, IReadOnlyList<(string Name, double Milliseconds)> Cores)> Longest,
