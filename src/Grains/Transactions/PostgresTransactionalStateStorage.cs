@@ -268,7 +268,13 @@ internal sealed class PostgresTransactionalStateStorage<TState>(
             else if (unwritten.Count > 0)
             {
                 AddLedgerRows(committedRows, upTo, unwritten);
-                committingTransactions = [.. unwritten.Select(r => r.TransactionId).Distinct(StringComparer.Ordinal)];
+                // Other participants' prepared rows are taken only for a transaction that has them.
+                // Orleans writes a manager's commit record with the commit and removes it in a later
+                // write, once the other write participants confirmed; a transaction of this state
+                // alone leaves none (removed in the write that commits it), and its rows are all here.
+                committingTransactions = [.. unwritten.Select(r => r.TransactionId).Distinct(StringComparer.Ordinal)
+                    .Where(id => Guid.TryParse(id, out var transaction)
+                        && metadata.CommitRecords.TryGetValue(transaction, out var record) && record.WriteParticipants.Count > 1)];
                 ledgerWrittenUpTo = unwritten.Max(r => r.Version);
             }
         }

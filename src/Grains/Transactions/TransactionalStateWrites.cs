@@ -31,7 +31,11 @@ internal sealed record StateWrite(
     /// <summary>The ledger rows the committed state carries: written with this write, unless written already.</summary>
     public IReadOnlyList<PreparedLedgerRow> CommittedLedgerRows { get; init; } = [];
 
-    /// <summary>Transactions this write commits: their ledger rows, from every participant, are written with it.</summary>
+    /// <summary>
+    /// Transactions this write commits that have other write participants: the ledger rows those
+    /// prepared are written with it. A transaction of this state alone has all its rows in
+    /// <see cref="CommittedLedgerRows"/>.
+    /// </summary>
     public IReadOnlyList<string> CommittingTransactions { get; init; } = [];
 
     /// <summary>Once written, every ledger row of the state up to this version is in the ledger.</summary>
@@ -281,12 +285,12 @@ internal sealed class TransactionalStateWriter(NpgsqlDataSource dataSource, Ledg
         }
 
         // A committing state's own rows go straight to the ledger, with the other participants' prepared ones.
-        var committing = kept.SelectMany(w => w.CommittingTransactions).Distinct(StringComparer.Ordinal).ToArray();
-        var writesLedger = committing.Length > 0;
+        var committed = kept.SelectMany(w => w.CommittedLedgerRows).ToList();
+        var writesLedger = committed.Count > 0;
         if (writesLedger)
         {
-            batch.BatchCommands.Add(Command(WriteLedger,
-                ("rows", PreparedLedgerRow.ToJson(kept.SelectMany(w => w.CommittedLedgerRows))), ("transactions", committing)));
+            batch.BatchCommands.Add(Command(WriteLedger, ("rows", PreparedLedgerRow.ToJson(committed)),
+                ("transactions", kept.SelectMany(w => w.CommittingTransactions).Distinct(StringComparer.Ordinal).ToArray())));
         }
 
         return writesLedger;

@@ -43,7 +43,7 @@ public sealed partial class TransactionalStorageTests
         {
             Entry = new LedgerEntryHeader("t", source, destination, 40, null, null, null, now, null),
         };
-        await manager.Store(managerLoad.ETag, managerLoad.Metadata, [Carrying(1, second, debit)], 1, null);
+        await manager.Store(managerLoad.ETag, Committing(second), [Carrying(1, second, debit)], 1, null);
 
         Assert.Equal((60L, 40L, 0L), (await storage.BalanceAsync(source), await storage.BalanceAsync(destination), await storage.BalanceAsync(fees)));
         Assert.Equal("transfer", await storage.Database.TextAsync("SELECT kind FROM entries WHERE id = @id", ("id", secondEntry)));

@@ -399,7 +399,7 @@ public sealed partial class TransactionalStorageTests(TransactionalStorageTests.
         {
             Entry = new LedgerEntryHeader("t", source, destination, 40, null, null, null, DateTimeOffset.UtcNow, null),
         };
-        await manager.Store(managerLoad.ETag, managerLoad.Metadata, [Carrying(1, transfer, debit)], 1, null);
+        await manager.Store(managerLoad.ETag, Committing(transfer), [Carrying(1, transfer, debit)], 1, null);
         const string Written = "SELECT count(*) FROM postings p JOIN entries e ON e.seq = p.entry_seq WHERE e.id = @id";
         Assert.Equal(2L, await storage.Database.ScalarAsync(Written, ("id", entryId)));
         Assert.Equal((60L, 40L), (await storage.BalanceAsync(source), await storage.BalanceAsync(destination)));
@@ -415,6 +415,30 @@ public sealed partial class TransactionalStorageTests(TransactionalStorageTests.
         Assert.Equal(0L, await storage.Database.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = @id", ("id", aborted)));
         Assert.Equal(2L, await storage.Database.ScalarAsync(Written, ("id", entryId)));
         Assert.Equal(40L, await storage.BalanceAsync(destination));
+    }
+
+    /// <summary>
+    /// Other states' prepared rows are taken only by a commit whose commit record names other write
+    /// participants; a transaction Orleans commits without one (it had this state alone) looks for none.
+    /// </summary>
+    [Fact]
+    public async Task CommitWithoutOtherWriteParticipants_TakesNoPreparedRow()
+    {
+        var (source, destination) = (await storage.NewWalletAsync(balance: 100), await storage.NewWalletAsync(balance: 0));
+        var (manager, participant) = (storage.CreateCarrier(), storage.CreateCarrier());
+        var (managerLoad, participantLoad) = (await manager.Load(), await participant.Load());
+        var transfer = Guid.NewGuid().ToString();
+        var entryId = $"entry-{Guid.NewGuid():N}";
+        await participant.Store(participantLoad.ETag, participantLoad.Metadata, [Carrying(1, transfer, new LedgerRow(transfer, 1, destination, 40, "USD", 40, 0, entryId))], null, null);
+        var debit = new LedgerRow(transfer, 1, source, -40, "USD", 60, 0, entryId)
+        {
+            Entry = new LedgerEntryHeader("t", source, destination, 40, null, null, null, DateTimeOffset.UtcNow, null),
+        };
+
+        await manager.Store(managerLoad.ETag, managerLoad.Metadata, [Carrying(1, transfer, debit)], 1, null);
+
+        Assert.Equal(1L, await storage.Database.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = @id", ("id", transfer)));
+        Assert.Equal((60L, 0L), (await storage.BalanceAsync(source), await storage.BalanceAsync(destination)));
     }
 
     /// <summary>
@@ -439,7 +463,7 @@ public sealed partial class TransactionalStorageTests(TransactionalStorageTests.
         {
             Entry = new LedgerEntryHeader("t", source, destination, 40, null, null, null, DateTimeOffset.UtcNow, null),
         };
-        await manager.Store(managerEtag, managerLoad.Metadata, [Carrying(1, transfer, debit)], 1, null);
+        await manager.Store(managerEtag, Committing(transfer), [Carrying(1, transfer, debit)], 1, null);
         Assert.Equal(1L, await storage.Database.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = @id", ("id", dropped)));
         Assert.True(await PassedLedgerRowSweeper.SweepAsync(storage.Database, CancellationToken.None) >= 1);
 
@@ -467,6 +491,27 @@ public sealed partial class TransactionalStorageTests(TransactionalStorageTests.
         TimeStamp = DateTime.UtcNow,
         TransactionManager = new ParticipantId("tm", null!, ParticipantId.Role.Resource | ParticipantId.Role.Manager),
         State = new Account { Balance = balance, Owner = $"owner-{balance}" },
+    };
+
+    /// <summary>
+    /// The metadata Orleans hands a manager's storage when it commits a transaction with other write
+    /// participants: its commit record, kept until they confirm. Their prepared rows are taken with it.
+    /// </summary>
+    private static TransactionalStateMetaData Committing(string transactionId) => new()
+    {
+        TimeStamp = DateTime.UtcNow,
+        CommitRecords = new()
+        {
+            [Guid.Parse(transactionId)] = new CommitRecord
+            {
+                Timestamp = DateTime.UtcNow,
+                WriteParticipants =
+                [
+                    new ParticipantId("tm", null!, ParticipantId.Role.Resource | ParticipantId.Role.Manager),
+                    new ParticipantId("participant", null!, ParticipantId.Role.Resource),
+                ],
+            },
+        },
     };
 
     private static Dictionary<Guid, CommitRecord> CommitRecords(int size) =>
