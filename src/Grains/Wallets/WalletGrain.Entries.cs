@@ -141,7 +141,8 @@ internal sealed partial class WalletGrain
         {
             foreach (var leg in reserved)
             {
-                await SystemAccount(leg.WalletId).Settle(-leg.Amount, counted);
+                // One-way: the movement is answered without waiting for the account's turn.
+                _ = SystemAccount(leg.WalletId).Settle(-leg.Amount, counted);
             }
         }
     }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Orleans;
+using Orleans.Concurrency;
 using Wallet.Grains.Auth;
 using Wallet.Grains.Ledger;
 using Wallet.Grains.Money;
@@ -18,8 +19,13 @@ internal interface ISystemAccountGrain : IGrainWithStringKey
     [Alias("Reserve")]
     Task<LedgerFailure?> Reserve(string tenantId, long amount);
 
-    /// <summary>Ends a reservation: its movement committed (its debit is in the row now) or not.</summary>
-    [Alias("Settle")]
+    /// <summary>
+    /// Ends a reservation: its movement committed (its debit is in the row now) or not. One-way: the
+    /// movement's answer does not wait for the account's turn. Until it lands the amount stays set
+    /// aside, so the account can give less meanwhile, never more; a notice lost with a connection
+    /// leaves it set aside for as long as the account's activation lives.
+    /// </summary>
+    [Alias("Settle"), OneWay]
     Task Settle(long amount, bool committed);
 }
 
