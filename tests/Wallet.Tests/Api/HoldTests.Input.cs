@@ -18,7 +18,7 @@ public sealed partial class HoldTests
         await (await PlaceAsync(Client, $$"""{"wallet_id": "{{wallet}}", "amount": {{amountJson}}}""")).ExpectProblemAsync(HttpStatusCode.BadRequest, code);
 
         await AssertBalancesAsync(Client, wallet, "50.00", "0.00", "50.00");
-        Assert.Equal(0, await Database.HoldCountAsync(wallet, "open"));
+        Assert.Equal(0, await api.Database.HoldCountAsync(wallet, "open"));
     }
 
     [Theory]
@@ -32,20 +32,20 @@ public sealed partial class HoldTests
 
         AssertHold(await GetHoldAsync(Client, holdId), "open", "20.00", "0.00", "20.00");
         await AssertBalancesAsync(Client, wallet, "50.00", "20.00", "30.00");
-        Assert.Equal(0, await Database.EntriesFromAsync(wallet));
+        Assert.Equal(0, await api.Database.EntriesFromAsync(wallet));
     }
 
     [Fact]
     public async Task PlaceHold_UnknownOrAnotherTenantsWallet_Returns404WalletNotFound()
     {
-        using var other = await Factory.CreateTenantClientAsync(NewTenant());
+        using var other = await api.Factory.CreateTenantClientAsync(NewTenant());
         var theirs = await FundedWalletAsync(other, "40.00");
 
         await (await PlaceAsync(Client, new { wallet_id = UnknownWallet, amount = "1.00" })).ExpectProblemAsync(HttpStatusCode.NotFound, "wallet_not_found");
         await (await PlaceAsync(Client, new { wallet_id = theirs, amount = "1.00" })).ExpectProblemAsync(HttpStatusCode.NotFound, "wallet_not_found");
 
         await AssertBalancesAsync(other, theirs, "40.00", "0.00", "40.00");
-        Assert.Equal(0, await Database.HoldCountAsync(theirs, "open"));
+        Assert.Equal(0, await api.Database.HoldCountAsync(theirs, "open"));
     }
 
     [Theory]
@@ -58,7 +58,7 @@ public sealed partial class HoldTests
             .ExpectProblemAsync(HttpStatusCode.BadRequest, "validation_failed");
 
         await AssertBalancesAsync(Client, wallet, "50.00", "0.00", "50.00");
-        Assert.Equal(0, await Database.HoldCountAsync(wallet, "open"));
+        Assert.Equal(0, await api.Database.HoldCountAsync(wallet, "open"));
     }
 
     [Fact]
@@ -75,7 +75,7 @@ public sealed partial class HoldTests
     [Fact]
     public async Task PlaceHold_BadDestination_IsRefusedWithoutEffect()
     {
-        using var other = await Factory.CreateTenantClientAsync(NewTenant());
+        using var other = await api.Factory.CreateTenantClientAsync(NewTenant());
         var theirs = await other.CreateWalletAsync();
         var wallet = await FundedWalletAsync(Client, "50.00");
         var euros = await Client.CreateWalletAsync("EUR");
@@ -93,7 +93,7 @@ public sealed partial class HoldTests
 
         await AssertBalancesAsync(Client, wallet, "50.00", "0.00", "50.00");
         await AssertBalancesAsync(Client, euros, "0.00", "0.00", "0.00");
-        Assert.Equal(0, await Database.HoldCountAsync(wallet, "open"));
+        Assert.Equal(0, await api.Database.HoldCountAsync(wallet, "open"));
     }
 
     [Fact]
@@ -113,13 +113,13 @@ public sealed partial class HoldTests
 
         AssertHold(await GetHoldAsync(Client, holdId), "open", "20.00", "0.00", "20.00");
         await AssertBalancesAsync(Client, wallet, "50.00", "20.00", "30.00");
-        Assert.Equal(1, await Database.HoldCountAsync(wallet, "open"));
+        Assert.Equal(1, await api.Database.HoldCountAsync(wallet, "open"));
     }
 
     [Fact]
     public async Task HoldRoutes_UnknownOrAnotherTenantsHold_Return404HoldNotFound()
     {
-        using var other = await Factory.CreateTenantClientAsync(NewTenant());
+        using var other = await api.Factory.CreateTenantClientAsync(NewTenant());
         var wallet = await FundedWalletAsync(Client, "50.00");
         var holdId = (await PlaceHoldAsync(Client, wallet, "20.00")).Str("id");
 
@@ -132,6 +132,6 @@ public sealed partial class HoldTests
 
         AssertHold(await GetHoldAsync(Client, holdId), "open", "20.00", "0.00", "20.00");
         await AssertBalancesAsync(Client, wallet, "50.00", "20.00", "30.00");
-        Assert.Equal(0, await Database.EntriesFromAsync(wallet));
+        Assert.Equal(0, await api.Database.EntriesFromAsync(wallet));
     }
 }

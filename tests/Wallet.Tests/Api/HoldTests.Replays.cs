@@ -25,7 +25,7 @@ public sealed partial class HoldTests
         Assert.Equal("true", second.Header(ReplayedHeader));
         Assert.Equal(await first.Content.ReadAsStringAsync(), await second.Content.ReadAsStringAsync());
         await AssertBalancesAsync(Client, wallet, "100.00", "30.00", "70.00");
-        Assert.Equal(1, await Database.HoldCountAsync(wallet, "open"));
+        Assert.Equal(1, await api.Database.HoldCountAsync(wallet, "open"));
 
         var otherBody = JsonSerializer.Serialize(new { wallet_id = wallet, amount = "31.00", reference = "cart-1" });
         await (await PlaceAsync(Client, otherBody, key)).ExpectProblemAsync(HttpStatusCode.Conflict, "idempotency_key_reused");
@@ -38,8 +38,8 @@ public sealed partial class HoldTests
         Assert.Equal("true", later.Header(ReplayedHeader));
         Assert.Equal(await first.Content.ReadAsStringAsync(), await later.Content.ReadAsStringAsync());
         await AssertBalancesAsync(Client, wallet, "100.00", "0.00", "100.00");
-        Assert.Equal(0, await Database.HoldCountAsync(wallet, "open"));
-        Assert.Equal(1, await Database.HoldCountAsync(wallet, "voided"));
+        Assert.Equal(0, await api.Database.HoldCountAsync(wallet, "open"));
+        Assert.Equal(1, await api.Database.HoldCountAsync(wallet, "voided"));
         await AssertVerifiedAsync(Client);
     }
 
@@ -56,7 +56,7 @@ public sealed partial class HoldTests
         var bodies = await Task.WhenAll(responses.Select(r => r.Content.ReadAsStringAsync()));
         Assert.Single(bodies.Distinct(StringComparer.Ordinal));
         await AssertBalancesAsync(Client, wallet, "100.00", "60.00", "40.00");
-        Assert.Equal(1, await Database.HoldCountAsync(wallet, "open"));
+        Assert.Equal(1, await api.Database.HoldCountAsync(wallet, "open"));
         await AssertVerifiedAsync(Client);
     }
 
@@ -77,7 +77,7 @@ public sealed partial class HoldTests
         Assert.Equal(await first.Content.ReadAsStringAsync(), await second.Content.ReadAsStringAsync());
         AssertHold(await GetHoldAsync(Client, holdId), "open", "100.00", "30.00", "70.00");
         await AssertBalancesAsync(Client, wallet, "170.00", "120.00", "50.00");
-        Assert.Equal(1, await Database.EntriesFromAsync(wallet));
+        Assert.Equal(1, await api.Database.EntriesFromAsync(wallet));
 
         await (await CaptureAsync(Client, holdId, new { amount = "40.00" }, key)).ExpectProblemAsync(HttpStatusCode.Conflict, "idempotency_key_reused");
         await (await CaptureAsync(Client, otherHoldId, new { amount = "30.00" }, key)).ExpectProblemAsync(HttpStatusCode.Conflict, "idempotency_key_reused");
@@ -95,7 +95,7 @@ public sealed partial class HoldTests
         Assert.Equal(await closing.Content.ReadAsStringAsync(), await replayed.Content.ReadAsStringAsync());
         AssertHold(await GetHoldAsync(Client, holdId), "captured", "100.00", "100.00", "0.00");
         await AssertBalancesAsync(Client, wallet, "100.00", "50.00", "50.00");
-        Assert.Equal(2, await Database.EntriesFromAsync(wallet));
+        Assert.Equal(2, await api.Database.EntriesFromAsync(wallet));
         Assert.NotEqual(capture.GetProperty("transfer").Str("id"), ApiCalls.Parse(await closing.Content.ReadAsStringAsync()).GetProperty("transfer").Str("id"));
         await AssertVerifiedAsync(Client);
     }
@@ -150,8 +150,8 @@ public sealed partial class HoldTests
         Assert.Equal(10, captures.Select(c => c.GetProperty("transfer").Str("id")).Distinct(StringComparer.Ordinal).Count());
         AssertHold(await GetHoldAsync(Client, holdId), "captured", "100.00", "100.00", "0.00");
         await AssertBalancesAsync(Client, wallet, "150.00", "0.00", "150.00");
-        Assert.Equal(10, await Database.EntriesFromAsync(wallet));
-        Assert.Empty(await Database.DoubleEntryFaultsAsync([wallet]));
+        Assert.Equal(10, await api.Database.EntriesFromAsync(wallet));
+        Assert.Empty(await api.Database.DoubleEntryFaultsAsync([wallet]));
         await AssertVerifiedAsync(Client);
     }
 
@@ -169,7 +169,7 @@ public sealed partial class HoldTests
         }
 
         await AssertBalancesAsync(Client, wallet, "100.00", "100.00", "0.00");
-        Assert.Equal(1, await Database.HoldCountAsync(wallet, "open"));
+        Assert.Equal(1, await api.Database.HoldCountAsync(wallet, "open"));
         AssertHold(await GetHoldAsync(Client, (await placed.ExpectAsync(HttpStatusCode.Created)).Str("id")), "open", "100.00", "0.00", "100.00");
         await AssertVerifiedAsync(Client);
     }

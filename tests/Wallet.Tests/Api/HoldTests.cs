@@ -29,10 +29,6 @@ public sealed partial class HoldTests(ApiFixture api) : IClassFixture<ApiFixture
 
     private HttpClient Client => api.Client;
 
-    private LedgerDatabase Database => api.Database;
-
-    private WalletApiFactory Factory => api.Factory;
-
     [Fact]
     public async Task PlaceHold_OnFundedWallet_ReturnsOpenHoldAndMovesAvailableToPending()
     {
@@ -54,7 +50,7 @@ public sealed partial class HoldTests(ApiFixture api) : IClassFixture<ApiFixture
         Assert.Equal(TimeSpan.FromDays(7), hold.GetProperty("expires_at").GetDateTimeOffset() - createdAt);
         Assert.Equal(hold.ToString(), (await GetHoldAsync(Client, hold.Str("id"))).ToString());
         await AssertBalancesAsync(Client, wallet, "150.00", "100.00", "50.00");
-        Assert.Equal(1, await Database.PostingCountAsync(wallet)); // the deposit: a hold posts nothing
+        Assert.Equal(1, await api.Database.PostingCountAsync(wallet)); // the deposit: a hold posts nothing
         await AssertVerifiedAsync(Client);
     }
 
@@ -62,7 +58,7 @@ public sealed partial class HoldTests(ApiFixture api) : IClassFixture<ApiFixture
     public async Task CaptureHold_ThirtyThenTwentyThenFinalTen_PostsEachCaptureAndReleasesTheRest()
     {
         var tenantId = NewTenant();
-        using var tenant = await Factory.CreateTenantClientAsync(tenantId);
+        using var tenant = await api.Factory.CreateTenantClientAsync(tenantId);
         var wallet = await FundedWalletAsync(tenant, "150.00");
         var holdId = (await PlaceHoldAsync(tenant, wallet, "100.00")).Str("id");
 
@@ -94,7 +90,7 @@ public sealed partial class HoldTests(ApiFixture api) : IClassFixture<ApiFixture
         Assert.Equal(transfers.Select(t => t.Str("id")).Reverse(), debits.Select(d => d.Str("transfer_id")));
         Assert.All(debits, d => Assert.Equal("@settlement", d.Str("counterparty")));
         Assert.Equal(["10.00", "20.00", "30.00"], debits.Select(d => d.Str("amount").TrimStart('-')));
-        Assert.Equal(6_000, await Database.BalanceAsync($"sys:{tenantId}:settlement:USD"));
+        Assert.Equal(6_000, await api.Database.BalanceAsync($"sys:{tenantId}:settlement:USD"));
         await AssertVerifiedAsync(Client);
     }
 
@@ -114,7 +110,7 @@ public sealed partial class HoldTests(ApiFixture api) : IClassFixture<ApiFixture
         AssertHold(all.GetProperty("hold"), "captured", "35.00", "35.00", "0.00");
         Assert.Equal("35.00", all.GetProperty("transfer").Str("amount"));
         await AssertBalancesAsync(Client, wallet, "25.00", "0.00", "25.00");
-        Assert.Equal(3, await Database.EntriesFromAsync(wallet));
+        Assert.Equal(3, await api.Database.EntriesFromAsync(wallet));
         await AssertVerifiedAsync(Client);
     }
 
@@ -159,7 +155,7 @@ public sealed partial class HoldTests(ApiFixture api) : IClassFixture<ApiFixture
         await (await VoidAsync(Client, holdId)).ExpectProblemAsync(HttpStatusCode.UnprocessableEntity, "hold_closed");
         await AssertBalancesAsync(Client, wallet, "100.00", "0.00", "100.00");
         Assert.Equal(voided.ToString(), (await GetHoldAsync(Client, holdId)).ToString());
-        Assert.Equal(0, await Database.EntriesFromAsync(wallet));
+        Assert.Equal(0, await api.Database.EntriesFromAsync(wallet));
         await AssertVerifiedAsync(Client);
     }
 
@@ -174,7 +170,7 @@ public sealed partial class HoldTests(ApiFixture api) : IClassFixture<ApiFixture
 
         AssertHold(voided, "voided", "60.00", "25.00", "0.00");
         await AssertBalancesAsync(Client, wallet, "75.00", "0.00", "75.00");
-        Assert.Equal(1, await Database.EntriesFromAsync(wallet));
+        Assert.Equal(1, await api.Database.EntriesFromAsync(wallet));
         await AssertVerifiedAsync(Client);
     }
 
@@ -190,7 +186,7 @@ public sealed partial class HoldTests(ApiFixture api) : IClassFixture<ApiFixture
 
         Assert.Equal(captured.GetProperty("hold").ToString(), (await GetHoldAsync(Client, holdId)).ToString());
         await AssertBalancesAsync(Client, wallet, "90.00", "0.00", "90.00");
-        Assert.Equal(1, await Database.EntriesFromAsync(wallet));
+        Assert.Equal(1, await api.Database.EntriesFromAsync(wallet));
     }
 
     [Fact]
@@ -207,7 +203,7 @@ public sealed partial class HoldTests(ApiFixture api) : IClassFixture<ApiFixture
 
         AssertHold(await GetHoldAsync(Client, holdId), "open", "50.00", "30.00", "20.00");
         await AssertBalancesAsync(Client, wallet, "70.00", "20.00", "50.00");
-        Assert.Equal(1, await Database.EntriesFromAsync(wallet));
+        Assert.Equal(1, await api.Database.EntriesFromAsync(wallet));
         await (await CaptureAsync(Client, holdId, new { amount = "20.00" })).ExpectAsync(HttpStatusCode.OK);
         await AssertBalancesAsync(Client, wallet, "50.00", "0.00", "50.00");
         await AssertVerifiedAsync(Client);
@@ -229,8 +225,8 @@ public sealed partial class HoldTests(ApiFixture api) : IClassFixture<ApiFixture
 
         await AssertBalancesAsync(Client, wallet, "100.00", "60.00", "40.00");
         await AssertBalancesAsync(Client, overdrawn, "10.00", "30.00", "0.00");
-        Assert.Equal(1, await Database.HoldCountAsync(wallet, "open"));
-        Assert.Equal(1, await Database.HoldCountAsync(overdrawn, "open"));
+        Assert.Equal(1, await api.Database.HoldCountAsync(wallet, "open"));
+        Assert.Equal(1, await api.Database.HoldCountAsync(overdrawn, "open"));
         await AssertVerifiedAsync(Client);
     }
 
@@ -243,7 +239,7 @@ public sealed partial class HoldTests(ApiFixture api) : IClassFixture<ApiFixture
         await (await PlaceAsync(Client, new { wallet_id = wallet, amount = "10.00" })).ExpectProblemAsync(HttpStatusCode.UnprocessableEntity, "wallet_frozen");
 
         await AssertBalancesAsync(Client, wallet, "100.00", "0.00", "100.00");
-        Assert.Equal(0, await Database.HoldCountAsync(wallet, "open"));
+        Assert.Equal(0, await api.Database.HoldCountAsync(wallet, "open"));
         await (await Client.PostEmptyAsync($"/v1/wallets/{wallet}/unfreeze")).ExpectAsync(HttpStatusCode.OK);
         await PlaceHoldAsync(Client, wallet, "10.00");
         await AssertBalancesAsync(Client, wallet, "100.00", "10.00", "90.00");
