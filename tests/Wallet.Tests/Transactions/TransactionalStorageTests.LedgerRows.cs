@@ -25,27 +25,24 @@ public sealed partial class TransactionalStorageTests
         var credit = new LedgerRow(transfer, 1, destination, 40, "USD", 40, 0, entryId);
 
         var participantEtag = await participant.Store(participantLoad.ETag, participantLoad.Metadata, [Carrying(1, transfer, credit)], null, null);
-        Assert.Equal(1L, await storage.Database.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = @id", ("id", transfer)));
+        Assert.Equal(1L, await PreparedRowsAsync(transfer));
         Assert.Equal(0L, await storage.Database.ScalarAsync("SELECT count(*) FROM entries WHERE id = @id", ("id", entryId)));
 
-        var debit = new LedgerRow(transfer, 1, source, -40, "USD", 60, 0, entryId)
-        {
-            Entry = new LedgerEntryHeader("t", source, destination, 40, null, null, null, DateTimeOffset.UtcNow, null),
-        };
+        var debit = TransferDebit(transfer, source, destination, entryId);
         await manager.Store(managerLoad.ETag, Committing(transfer), [Carrying(1, transfer, debit)], 1, null);
         const string Written = "SELECT count(*) FROM postings p JOIN entries e ON e.seq = p.entry_seq WHERE e.id = @id";
         Assert.Equal(2L, await storage.Database.ScalarAsync(Written, ("id", entryId)));
         Assert.Equal((60L, 40L), (await storage.BalanceAsync(source), await storage.BalanceAsync(destination)));
-        Assert.Equal(0L, await storage.Database.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = @id", ("id", transfer)));
+        Assert.Equal(0L, await PreparedRowsAsync(transfer));
 
         // The participant commits the transfer, and prepares another transaction that then aborts.
         participantEtag = await participant.Store(participantEtag, participantLoad.Metadata, [], 1, null);
         var next = new LedgerRow(aborted, 2, destination, 5, "USD", 45, 0, $"entry-{Guid.NewGuid():N}");
         participantEtag = await participant.Store(participantEtag, participantLoad.Metadata, [Carrying(2, aborted, credit, next)], null, null);
-        Assert.Equal(1L, await storage.Database.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = @id", ("id", aborted)));
+        Assert.Equal(1L, await PreparedRowsAsync(aborted));
         await participant.Store(participantEtag, participantLoad.Metadata, [], null, 1);
 
-        Assert.Equal(0L, await storage.Database.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = @id", ("id", aborted)));
+        Assert.Equal(0L, await PreparedRowsAsync(aborted));
         Assert.Equal(2L, await storage.Database.ScalarAsync(Written, ("id", entryId)));
         Assert.Equal(40L, await storage.BalanceAsync(destination));
     }
@@ -63,14 +60,11 @@ public sealed partial class TransactionalStorageTests
         var transfer = Guid.NewGuid().ToString();
         var entryId = $"entry-{Guid.NewGuid():N}";
         await participant.Store(participantLoad.ETag, participantLoad.Metadata, [Carrying(1, transfer, new LedgerRow(transfer, 1, destination, 40, "USD", 40, 0, entryId))], null, null);
-        var debit = new LedgerRow(transfer, 1, source, -40, "USD", 60, 0, entryId)
-        {
-            Entry = new LedgerEntryHeader("t", source, destination, 40, null, null, null, DateTimeOffset.UtcNow, null),
-        };
+        var debit = TransferDebit(transfer, source, destination, entryId);
 
         await manager.Store(managerLoad.ETag, managerLoad.Metadata, [Carrying(1, transfer, debit)], 1, null);
 
-        Assert.Equal(1L, await storage.Database.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = @id", ("id", transfer)));
+        Assert.Equal(1L, await PreparedRowsAsync(transfer));
         Assert.Equal((60L, 0L), (await storage.BalanceAsync(source), await storage.BalanceAsync(destination)));
     }
 
@@ -88,16 +82,13 @@ public sealed partial class TransactionalStorageTests
         var (dropped, transfer) = (Guid.NewGuid().ToString(), Guid.NewGuid().ToString());
         var managerEtag = await manager.Store(managerLoad.ETag, managerLoad.Metadata,
             [Carrying(1, dropped, new LedgerRow(dropped, 1, source, 5, "USD", 105, 0, $"entry-{Guid.NewGuid():N}"))], null, null);
-        Assert.Equal(1L, await storage.Database.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = @id", ("id", dropped)));
+        Assert.Equal(1L, await PreparedRowsAsync(dropped));
 
         var entryId = $"entry-{Guid.NewGuid():N}";
         await participant.Store(participantLoad.ETag, participantLoad.Metadata, [Carrying(1, transfer, new LedgerRow(transfer, 1, destination, 40, "USD", 40, 0, entryId))], null, null);
-        var debit = new LedgerRow(transfer, 1, source, -40, "USD", 60, 0, entryId)
-        {
-            Entry = new LedgerEntryHeader("t", source, destination, 40, null, null, null, DateTimeOffset.UtcNow, null),
-        };
+        var debit = TransferDebit(transfer, source, destination, entryId);
         await manager.Store(managerEtag, Committing(transfer), [Carrying(1, transfer, debit)], 1, null);
-        Assert.Equal(1L, await storage.Database.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = @id", ("id", dropped)));
+        Assert.Equal(1L, await PreparedRowsAsync(dropped));
         Assert.True(await PassedLedgerRowSweeper.SweepAsync(storage.Database, CancellationToken.None) >= 1);
 
         Assert.Equal(0L, await storage.Database.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = ANY(@ids)", ("ids", new[] { dropped, transfer })));
@@ -105,12 +96,22 @@ public sealed partial class TransactionalStorageTests
         Assert.Equal((60L, 40L), (await storage.BalanceAsync(source), await storage.BalanceAsync(destination)));
     }
 
+    /// <summary>The manager's row of a transfer of 40 from <paramref name="source"/> (100 before), carrying the entry.</summary>
+    private static LedgerRow TransferDebit(string transfer, string source, string destination, string entryId) =>
+        new(transfer, 1, source, -40, "USD", 60, 0, entryId)
+        {
+            Entry = new LedgerEntryHeader("t", source, destination, 40, null, null, null, DateTimeOffset.UtcNow, null),
+        };
+
+    private Task<long> PreparedRowsAsync(string transactionId) =>
+        storage.Database.ScalarAsync("SELECT count(*) FROM ledger_prepared WHERE transaction_id = @id", ("id", transactionId));
+
     private static PendingTransactionState<LedgerAccount> Carrying(long sequence, string transactionId, params LedgerRow[] rows) => new()
     {
         SequenceId = sequence,
         TransactionId = transactionId,
         TimeStamp = DateTime.UtcNow,
-        TransactionManager = new ParticipantId("tm", null!, ParticipantId.Role.Resource | ParticipantId.Role.Manager),
+        TransactionManager = Manager,
         State = new LedgerAccount { Balance = rows[^1].BalanceAfter, Version = rows[^1].Version, Rows = [.. rows] },
     };
 
@@ -128,7 +129,7 @@ public sealed partial class TransactionalStorageTests
                 Timestamp = DateTime.UtcNow,
                 WriteParticipants =
                 [
-                    new ParticipantId("tm", null!, ParticipantId.Role.Resource | ParticipantId.Role.Manager),
+                    Manager,
                     new ParticipantId("participant", null!, ParticipantId.Role.Resource),
                 ],
             },

@@ -379,12 +379,15 @@ public sealed partial class TransactionalStorageTests(TransactionalStorageTests.
     private static List<PendingTransactionState<Account>> Many(int count, long offset) =>
         [.. Enumerable.Range(0, count).Select(i => Prepared(i + 1, (i * 1000L) + offset))];
 
+    /// <summary>The transaction manager a prepared state names; the storage keeps it as it is given.</summary>
+    private static readonly ParticipantId Manager = new("tm", null!, ParticipantId.Role.Resource | ParticipantId.Role.Manager);
+
     private static PendingTransactionState<Account> Prepared(long sequence, long balance) => new()
     {
         SequenceId = sequence,
         TransactionId = Guid.NewGuid().ToString(),
         TimeStamp = DateTime.UtcNow,
-        TransactionManager = new ParticipantId("tm", null!, ParticipantId.Role.Resource | ParticipantId.Role.Manager),
+        TransactionManager = Manager,
         State = new Account { Balance = balance, Owner = $"owner-{balance}" },
     };
 
