@@ -234,8 +234,10 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
     /// The command line that stops this server (<c>pg_ctl stop -m fast</c>, through runuser as root), for a
     /// watchdog process that must stop it after this process is gone.
     /// </summary>
-    internal IReadOnlyList<string> StopCommandLine() =>
-        PostgresCommandLine(Tool("pg_ctl"), ["-D", _data, "-m", "fast", "-w", "-t", StartTimeoutSeconds.ToString(CultureInfo.InvariantCulture), "stop"]);
+    internal IReadOnlyList<string> StopCommandLine() => PostgresCommandLine(Tool("pg_ctl"), StopArguments());
+
+    /// <summary><c>pg_ctl</c>'s arguments for a fast stop that waits for the server to be gone.</summary>
+    private string[] StopArguments() => ["-D", _data, "-m", "fast", "-w", "-t", StartTimeoutSeconds.ToString(CultureInfo.InvariantCulture), "stop"];
 
     private async Task StopCoreAsync()
     {
@@ -254,8 +256,7 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
 
         LogStopping(_logger, _root);
         var result = await RunAsPostgresAsync(
-            Tool("pg_ctl"), ["-D", _data, "-m", "fast", "-w", "-t", StartTimeoutSeconds.ToString(CultureInfo.InvariantCulture), "stop"],
-            _root, TimeSpan.FromSeconds(StartTimeoutSeconds + 30), CancellationToken.None);
+            Tool("pg_ctl"), StopArguments(), _root, TimeSpan.FromSeconds(StartTimeoutSeconds + 30), CancellationToken.None);
         if (result.ExitCode != 0 && File.Exists(pidFile))
         {
             throw new InvalidOperationException(
